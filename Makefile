@@ -1,0 +1,38 @@
+# Two commands: `make run` and `make test`. Each does all the set-up it needs.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test setup system-deps postgres db clean bench lint
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+db: $(STAMP)
+	$(BIN)/thermalstream db upgrade
+
+run: db
+	$(BIN)/thermalstream serve
+
+system-deps:
+	bash scripts/system-deps.sh
+
+postgres:
+	bash scripts/postgres.sh start
+
+test: $(STAMP) system-deps postgres
+	bash scripts/test.sh
+
+bench: $(STAMP)
+	$(BIN)/python bench/sim.py
+	$(BIN)/python bench/live.py
+
+clean:
+	rm -rf $(VENV) data/runtime .pytest_cache

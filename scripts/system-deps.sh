@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Debian packages the test suite drives for real: Chromium (UI tests), ffmpeg (RTSP camera server).
+set -euo pipefail
+need=()
+command -v chromium >/dev/null || need+=(chromium)
+command -v ffmpeg >/dev/null || need+=(ffmpeg)
+command -v pg_ctlcluster >/dev/null || need+=(postgresql)
+if ((${#need[@]})); then
+  echo "installing Debian packages: ${need[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi

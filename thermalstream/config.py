@@ -1,0 +1,69 @@
+"""One settings object, read from ``THERMALSTREAM_*`` environment variables and an optional ``.env``."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Works with no configuration at all.
+
+    Everything the server writes (database, recordings, screenshots, caches) lives under
+    ``data_dir`` unless a path is set explicitly, so two servers with different data
+    directories and ports run side by side.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="THERMALSTREAM_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=Path("data/runtime"), description="Root of all state")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in data_dir")
+    host: str = Field(default="127.0.0.1", description="Address the server binds to")
+    port: int = Field(default=5006, description="HTTP port")
+    cookie_secret: str | None = Field(default=None, description="Secret for signed cookies; generated and kept in data_dir")
+    default_camera: str = Field(default="sim://?people=3", description="Camera added when the database has none ('' for none)")
+    jpeg_quality: int = Field(default=80, ge=10, le=100)
+    live_fps: float = Field(default=25.0, gt=0, description="Max fps sent to live viewers")
+    model: Path = Field(default=Path("data/models/yolov8n.pt"), description="YOLO weights (detection issue)")
+    log_level: str = Field(default="INFO")
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'thermalstream.db').resolve()}"
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.data_dir / "recordings"
+
+    @property
+    def screenshots_dir(self) -> Path:
+        return self.data_dir / "screenshots"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    def ensure_dirs(self) -> None:
+        for d in (self.data_dir, self.recordings_dir, self.screenshots_dir, self.cache_dir):
+            d.mkdir(parents=True, exist_ok=True)
+
+    def secret(self) -> str:
+        """The cookie secret: configured, or generated once and kept in ``data_dir``."""
+        if self.cookie_secret:
+            return self.cookie_secret
+        path = self.data_dir / ".cookie_secret"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+def get_settings(**overrides) -> Settings:
+    """A fresh settings object (no module-level singleton: tests and workers make their own)."""
+    return Settings(**overrides)

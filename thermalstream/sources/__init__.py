@@ -14,7 +14,7 @@ DRIVERS: dict[str, str] = {
     "usb": "thermalstream.sources.opencv_capture:OpenCVSource",
     "rtsp": "thermalstream.sources.opencv_capture:OpenCVSource",
     "file": "thermalstream.sources.opencv_capture:OpenCVSource",
-    "http": "thermalstream.sources.http:open_http_source",
+    "http": "thermalstream.sources.http:HTTPSource",
     "lepton": "thermalstream.sources.lepton:LeptonSource",
     "topdon": "thermalstream.sources.topdon:TopdonSource",
     "cptv": "thermalstream.sources.cptv_file:CPTVSource",

@@ -1,0 +1,165 @@
+"""Per-camera JPEG encoder shared by all viewers.
+
+The encoder thread runs only while someone watches. It waits for the camera's newest
+frame, encodes it once (palette applied, at most ``max_fps``) and hands the same bytes to
+every listener. Listeners must not block: the WebSocket layer hops onto its event loop and
+skips frames for a viewer whose previous frame is still being sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from thermalstream.capture.camera import Camera
+from thermalstream.frame import Frame
+from thermalstream.palettes import colourise
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EncodedFrame:
+    seq: int
+    timestamp: float  # capture time of the frame (epoch seconds)
+    jpeg: bytes
+
+
+Listener = Callable[[EncodedFrame], None]
+
+
+def encode_jpeg(image: np.ndarray, quality: int = 80) -> bytes:
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return buf.tobytes()
+
+
+class LiveEncoder:
+    def __init__(
+        self,
+        camera: Camera,
+        quality: int = 80,
+        max_fps: float = 25.0,
+        palette: Callable[[], str] | str = "inferno",
+    ) -> None:
+        self.camera = camera
+        self.quality = quality
+        self.min_interval = 1.0 / max_fps if max_fps > 0 else 0.0
+        self._palette = palette if callable(palette) else (lambda: palette)
+        self._listeners: list[Listener] = []
+        self._pollers = 0
+        self._latest: EncodedFrame | None = None
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.encoded = 0
+
+    # ----- consumers
+    def add_listener(self, listener: Listener) -> Callable[[], None]:
+        with self._cond:
+            self._listeners.append(listener)
+        self._ensure_running()
+
+        def remove() -> None:
+            with self._cond:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return remove
+
+    def wait(self, after_seq: int, timeout: float = 5.0) -> EncodedFrame | None:
+        """Blocking read for thread-per-client consumers (MJPEG). Keeps the encoder alive while used."""
+        with self._cond:
+            self._pollers += 1
+        self._ensure_running()
+        try:
+            with self._cond:
+                ok = self._cond.wait_for(lambda: self._latest is not None and self._latest.seq > after_seq, timeout)
+                return self._latest if ok else None
+        finally:
+            with self._cond:
+                self._pollers -= 1
+
+    def snapshot(self) -> EncodedFrame | None:
+        """The newest frame as JPEG, encoding it now if nobody is watching."""
+        latest = self._latest
+        frame = self.camera.latest()
+        if frame is None:
+            return latest
+        if latest is not None and latest.seq >= frame.seq:
+            return latest
+        return self._encode(frame)
+
+    @property
+    def viewers(self) -> int:
+        return len(self._listeners) + self._pollers
+
+    # ----- encoder thread
+    def _ensure_running(self) -> None:
+        with self._cond:
+            if self._thread is not None:
+                return
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name=f"encode-{self.camera.id}", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(2)
+
+    def render(self, frame: Frame) -> np.ndarray:
+        """The image viewers see (palette applied to radiometric frames)."""
+        if frame.is_radiometric:
+            return colourise(frame.image, self._palette())
+        return frame.image
+
+    def _encode(self, frame: Frame) -> EncodedFrame:
+        return EncodedFrame(frame.seq, frame.timestamp, encode_jpeg(self.render(frame), self.quality))
+
+    def _run(self) -> None:
+        seq = -1
+        idle_since = None
+        next_due = 0.0
+        while not self._stop.is_set():
+            if self.viewers == 0:
+                idle_since = idle_since or time.monotonic()
+                if time.monotonic() - idle_since > 5.0:
+                    with self._cond:  # nobody watching: stop spending CPU
+                        if self.viewers == 0:
+                            self._thread = None
+                            return
+            else:
+                idle_since = None
+            frame = self.camera.wait_frame(seq, timeout=0.5)
+            if frame is None:
+                continue
+            now = time.monotonic()
+            if now < next_due:
+                self._stop.wait(next_due - now)
+                frame = self.camera.latest() or frame
+            next_due = max(next_due + self.min_interval, time.monotonic())
+            seq = frame.seq
+            try:
+                enc = self._encode(frame)
+            except Exception:  # noqa: BLE001
+                log.exception("encode failed on camera %s", self.camera.id)
+                continue
+            self.encoded += 1
+            with self._cond:
+                self._latest = enc
+                listeners = list(self._listeners)
+                self._cond.notify_all()
+            for listener in listeners:
+                try:
+                    listener(enc)
+                except Exception:  # noqa: BLE001
+                    log.exception("live listener failed")

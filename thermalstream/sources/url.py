@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit
 
 VIDEO_EXTS = {".mp4", ".mkv", ".avi", ".mov", ".m4v", ".webm", ".ts", ".mjpeg", ".mjpg", ".h264", ".mpg"}
 THERMAL_EXTS = {".cptv": "cptv", ".seq": "flir", ".fff": "flir"}
@@ -69,13 +69,16 @@ def mask_credentials(url: str) -> str:
         userinfo, host = netloc.rsplit("@", 1)
         user = userinfo.split(":", 1)[0]
         netloc = f"{user}:***@{host}" if ":" in userinfo else f"{user}@{host}"
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    secret = any(k.lower() in SECRET_KEYS for k, _ in pairs)
+    if netloc == parts.netloc and not secret:
+        return url  # nothing to hide: keep the text exactly as given
     query = parts.query
-    if query:
-        masked = []
-        for k, v in parse_qsl(query, keep_blank_values=True):
-            masked.append(f"{k}=***" if k.lower() in SECRET_KEYS else f"{k}={v}")
-        query = "&".join(masked)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    if secret:
+        query = "&".join(f"{k}=***" if k.lower() in SECRET_KEYS else f"{k}={v}" for k, v in pairs)
+    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "") + (
+        f"#{parts.fragment}" if parts.fragment else ""
+    )
 
 
 def _device(text: str) -> int | str:

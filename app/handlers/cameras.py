@@ -1,0 +1,105 @@
+"""REST routes for cameras: list, connect, show, disconnect, reconnect, delete."""
+
+from __future__ import annotations
+
+from app.handlers.base import ApiError, BaseHandler
+from thermalstream.cameras import CameraConflict, CameraNotFound
+from thermalstream.sources.url import CameraURLError
+
+CAMERA_SCHEMA = {"$ref": "#/components/schemas/Camera"}
+ERRORS = {
+    "400": {"description": "Bad request (e.g. malformed camera URL)"},
+    "404": {"description": "No such camera"},
+    "409": {"description": "Conflict with the camera's current state"},
+}
+
+
+def _call(fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except CameraURLError as exc:
+        raise ApiError(400, str(exc)) from None
+    except CameraNotFound as exc:
+        raise ApiError(404, str(exc)) from None
+    except CameraConflict as exc:
+        raise ApiError(409, str(exc)) from None
+
+
+class CamerasHandler(BaseHandler):
+    openapi = {
+        "get": {
+            "summary": "List cameras",
+            "tags": ["cameras"],
+            "responses": {"200": {"description": "Cameras with live status; URL credentials masked"}},
+        },
+        "post": {
+            "summary": "Connect a camera",
+            "tags": ["cameras"],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["url"],
+                            "properties": {
+                                "url": {"type": "string", "example": "sim://?people=3"},
+                                "name": {"type": "string"},
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {"201": {"description": "Connected (status starts at connecting)"}, **ERRORS},
+        },
+    }
+
+    def get(self) -> None:
+        self.write_json({"cameras": self.runtime.cameras.list()})
+
+    def post(self) -> None:
+        body = self.json_body()
+        url = body.get("url")
+        if not isinstance(url, str):
+            raise ApiError(400, "field 'url' (string) is required")
+        name = body.get("name") or ""
+        if not isinstance(name, str) or len(name) > 200:
+            raise ApiError(400, "field 'name' must be a string of at most 200 characters")
+        self.write_json(_call(self.runtime.cameras.connect, url, name), status=201)
+
+
+class CameraHandler(BaseHandler):
+    openapi = {
+        "get": {"summary": "One camera", "tags": ["cameras"], "responses": {"200": {"description": "Camera"}, **ERRORS}},
+        "delete": {
+            "summary": "Disconnect and delete a camera",
+            "tags": ["cameras"],
+            "responses": {"204": {"description": "Deleted"}, **ERRORS},
+        },
+    }
+
+    def get(self, cid: str) -> None:
+        self.write_json(_call(self.runtime.cameras.get, self.camera_id(cid)))
+
+    def delete(self, cid: str) -> None:
+        _call(self.runtime.cameras.delete, self.camera_id(cid))
+        self.set_status(204)
+        self.finish()
+
+
+class CameraActionHandler(BaseHandler):
+    """POST /api/cameras/{id}/(connect|disconnect)."""
+
+    openapi = {
+        "post": {
+            "summary": "Connect or disconnect a saved camera",
+            "tags": ["cameras"],
+            "parameters": [{"name": "action", "in": "path", "required": True,
+                            "schema": {"type": "string", "enum": ["connect", "disconnect"]}}],
+            "responses": {"200": {"description": "Camera after the action"}, **ERRORS},
+        }
+    }
+
+    def post(self, cid: str, action: str) -> None:
+        fn = self.runtime.cameras.reconnect if action == "connect" else self.runtime.cameras.disconnect
+        self.write_json(_call(fn, self.camera_id(cid)))

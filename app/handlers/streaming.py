@@ -1,0 +1,186 @@
+"""Live video to browsers and tools: binary WebSocket, multipart MJPEG, single snapshots.
+
+Each camera's frames are encoded once by its LiveEncoder. Every viewer holds only the
+newest encoded frame: while a send to a slow viewer is in flight, newer frames replace the
+pending one, so no queue ever grows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import struct
+
+import tornado.iostream
+import tornado.web
+import tornado.websocket
+
+from app.handlers.base import ApiError, BaseHandler
+from thermalstream.cameras import CameraNotFound
+from thermalstream.live import EncodedFrame, LiveEncoder
+
+log = logging.getLogger(__name__)
+BOUNDARY = "thermalstreamframe"
+
+
+class LatestOnly:
+    """Bridges the encoder thread to the event loop, keeping only the newest frame."""
+
+    def __init__(self, encoder: LiveEncoder, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._event = asyncio.Event()
+        self._frame: EncodedFrame | None = None
+        self.skipped = 0
+        self._remove = encoder.add_listener(self._on_frame)
+
+    def _on_frame(self, frame: EncodedFrame) -> None:  # encoder thread
+        if self._frame is not None:
+            self.skipped += 1
+        self._frame = frame
+        self._loop.call_soon_threadsafe(self._event.set)
+
+    async def next(self, timeout: float = 10.0) -> EncodedFrame | None:
+        try:
+            await asyncio.wait_for(self._event.wait(), timeout)
+        except asyncio.TimeoutError:
+            return None
+        self._event.clear()
+        frame, self._frame = self._frame, None
+        return frame
+
+    def close(self) -> None:
+        self._remove()
+
+
+def _encoder(runtime, cid: str) -> LiveEncoder:
+    try:
+        return runtime.encoder(int(cid))
+    except (ValueError, CameraNotFound):
+        raise ApiError(404, f"camera {cid} is not connected") from None
+
+
+class VideoSocket(tornado.websocket.WebSocketHandler):
+    """/ws/video/{id}: binary messages, each an 8-byte big-endian capture time in ms, then a JPEG."""
+
+    openapi = {}
+
+    def initialize(self, runtime) -> None:
+        self.runtime = runtime
+        self.feed: LatestOnly | None = None
+
+    def check_origin(self, origin: str) -> bool:
+        return self.runtime.origin_allowed(origin, self.request.host)
+
+    async def open(self, cid: str) -> None:
+        try:
+            encoder = _encoder(self.runtime, cid)
+        except ApiError as exc:
+            self.close(4404, exc.message)
+            return
+        self.feed = LatestOnly(encoder, asyncio.get_running_loop())
+        asyncio.ensure_future(self._pump())
+
+    async def _pump(self) -> None:
+        feed = self.feed
+        while feed is not None and self.ws_connection is not None:
+            frame = await feed.next()
+            if frame is None:
+                continue
+            try:
+                await self.write_message(struct.pack(">d", frame.timestamp * 1000.0) + frame.jpeg, binary=True)
+            except tornado.websocket.WebSocketClosedError:
+                return
+
+    def on_message(self, message) -> None:  # viewers only listen
+        pass
+
+    def on_close(self) -> None:
+        if self.feed is not None:
+            self.feed.close()
+            self.feed = None
+
+
+class UpdatesSocket(tornado.websocket.WebSocketHandler):
+    """/ws/updates: JSON events (camera status, notifications) as they happen."""
+
+    def initialize(self, runtime) -> None:
+        self.runtime = runtime
+        self._unsub = None
+
+    def check_origin(self, origin: str) -> bool:
+        return self.runtime.origin_allowed(origin, self.request.host)
+
+    def open(self) -> None:
+        loop = asyncio.get_running_loop()
+
+        def deliver(event) -> None:  # any thread
+            if event.user_id is not None:  # per-user events wait for the accounts issue's session user
+                return
+            msg = json.dumps({"topic": event.topic, "data": event.data}, default=str)
+            loop.call_soon_threadsafe(self._send, msg)
+
+        self._unsub = self.runtime.bus.subscribe(deliver)
+        self._send(json.dumps({"topic": "hello", "data": {"cameras": self.runtime.cameras.list()}}, default=str))
+
+    def _send(self, msg: str) -> None:
+        if self.ws_connection is None:
+            return
+        try:
+            self.write_message(msg)
+        except tornado.websocket.WebSocketClosedError:
+            pass
+
+    def on_message(self, message) -> None:
+        pass
+
+    def on_close(self) -> None:
+        if self._unsub:
+            self._unsub()
+
+
+class MJPEGHandler(BaseHandler):
+    openapi = {
+        "get": {
+            "summary": "Live multipart MJPEG stream",
+            "tags": ["live"],
+            "responses": {"200": {"description": "multipart/x-mixed-replace stream of JPEGs"},
+                          "404": {"description": "Camera not connected"}},
+        }
+    }
+
+    async def get(self, cid: str) -> None:
+        encoder = _encoder(self.runtime, cid)
+        self.set_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
+        feed = LatestOnly(encoder, asyncio.get_running_loop())
+        try:
+            while True:
+                frame = await feed.next()
+                if frame is None:
+                    continue
+                self.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(frame.jpeg)}\r\n\r\n".encode())
+                self.write(frame.jpeg)
+                self.write(b"\r\n")
+                await self.flush()
+        except tornado.iostream.StreamClosedError:
+            pass
+        finally:
+            feed.close()
+
+
+class SnapshotHandler(BaseHandler):
+    openapi = {
+        "get": {
+            "summary": "The newest frame as JPEG",
+            "tags": ["live"],
+            "responses": {"200": {"description": "image/jpeg"}, "404": {"description": "Camera not connected"},
+                          "503": {"description": "No frame yet"}},
+        }
+    }
+
+    def get(self, cid: str) -> None:
+        frame = _encoder(self.runtime, cid).snapshot()
+        if frame is None:
+            raise ApiError(503, f"camera {cid} has no frame yet")
+        self.set_header("Content-Type", "image/jpeg")
+        self.finish(frame.jpeg)

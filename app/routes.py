@@ -1,0 +1,29 @@
+"""Every Tornado route mounted beside the Panel app. The OpenAPI document is built from this list."""
+
+from __future__ import annotations
+
+from app.handlers.cameras import CameraActionHandler, CameraHandler, CamerasHandler
+from app.handlers.health import HealthHandler
+from app.handlers.openapi import DocsHandler, OpenAPIHandler
+from app.handlers.streaming import MJPEGHandler, SnapshotHandler, UpdatesSocket, VideoSocket
+from thermalstream.runtime import Runtime
+
+CID = r"(?P<cid>[0-9]+)"
+
+
+def build_routes(runtime: Runtime) -> list[tuple]:
+    """(pattern, handler, kwargs) triples for ``pn.serve(extra_patterns=...)``."""
+    kw = {"runtime": runtime}
+    routes: list[tuple] = [
+        (r"/health", HealthHandler, kw),
+        (r"/api/cameras", CamerasHandler, kw),
+        (rf"/api/cameras/{CID}", CameraHandler, kw),
+        (rf"/api/cameras/{CID}/(?P<action>connect|disconnect)", CameraActionHandler, kw),
+        (rf"/api/cameras/{CID}/mjpeg", MJPEGHandler, kw),
+        (rf"/api/cameras/{CID}/snapshot\.jpg", SnapshotHandler, kw),
+        (rf"/ws/video/{CID}", VideoSocket, kw),
+        (r"/ws/updates", UpdatesSocket, kw),
+        (r"/api/docs", DocsHandler),
+    ]
+    routes.append((r"/api/openapi\.json", OpenAPIHandler, {**kw, "routes": routes}))
+    return routes

@@ -1,0 +1,52 @@
+"""Serve the Panel app and the Tornado handlers on one server."""
+
+from __future__ import annotations
+
+import logging
+
+import panel as pn
+
+from app.main import create_pages
+from app.routes import build_routes
+from thermalstream.config import Settings
+from thermalstream.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def allowed_origins(settings: Settings, port: int) -> list[str]:
+    hosts = {settings.host, "localhost", "127.0.0.1"} if settings.host in ("127.0.0.1", "localhost") else {settings.host}
+    return [f"{h}:{port}" for h in sorted(hosts)]
+
+
+def make_server(runtime: Runtime, *, port: int | None = None, threaded: bool = False, start: bool = True, show: bool = False):
+    """Build (and by default start) the server. ``threaded=True`` runs it on its own IOLoop thread
+    (tests, notebooks) and returns the thread; stop it with ``.stop()``."""
+    settings = runtime.settings
+    port = settings.port if port is None else port
+    return pn.serve(
+        create_pages(runtime),
+        port=port,
+        address=settings.host,
+        websocket_origin=allowed_origins(settings, port),
+        show=show,
+        start=start,
+        threaded=threaded,
+        title="ThermalStream",
+        extra_patterns=build_routes(runtime),
+        cookie_secret=settings.secret(),
+        verbose=False,
+    )
+
+
+def serve(settings: Settings | None = None, *, show: bool = False) -> None:
+    """Run the dashboard until interrupted (``thermalstream serve``)."""
+    runtime = Runtime.create(settings or Settings()).start()
+    log.info("ThermalStream %s on http://%s:%s", runtime.version, runtime.settings.host, runtime.settings.port)
+    print(f"ThermalStream {runtime.version}: http://{runtime.settings.host}:{runtime.settings.port}", flush=True)
+    try:
+        make_server(runtime, show=show)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runtime.shutdown()

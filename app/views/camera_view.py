@@ -1,0 +1,59 @@
+"""CameraView: one live camera drawn on a canvas, in the served app and in notebooks."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import param
+from panel.custom import JSComponent
+
+from thermalstream.capture.camera import Camera
+from thermalstream.live import LiveEncoder
+
+
+class CameraView(JSComponent):
+    """Live pane. In the served app it reads ``/ws/video/{camera_id}``; given a ``Camera``
+    object (notebooks) it pushes frames itself with ``_send_msg``."""
+
+    camera_id = param.Integer(default=0, doc="Camera id on the server")
+    transport = param.Selector(default="ws", objects=["ws", "msg"])
+    max_fps = param.Number(default=25.0, bounds=(1, 60))
+
+    _esm = Path(__file__).with_name("camera_view.js")
+    _stylesheets = [
+        ".ts-view{position:relative;width:100%}"
+        ".ts-canvas{width:100%;height:auto;display:block;background:#111;border-radius:4px}"
+        ".ts-hud{position:absolute;right:6px;bottom:6px;color:#fff;font:12px monospace;"
+        "background:rgba(0,0,0,.5);padding:1px 4px;border-radius:3px}"
+    ]
+
+    def __init__(self, camera: Camera | None = None, **params) -> None:
+        if camera is not None:
+            params.setdefault("transport", "msg")
+        super().__init__(**params)
+        self._camera = camera
+        self._encoder: LiveEncoder | None = None
+        self._sent = -1
+        self._cb = None
+        if camera is not None:
+            self._encoder = LiveEncoder(camera, max_fps=self.max_fps)
+            self._cb = self._periodic()
+
+    def _periodic(self):
+        import panel as pn
+
+        return pn.state.add_periodic_callback(self._push, period=int(1000 / self.max_fps), start=True)
+
+    def _push(self) -> None:
+        frame = self._encoder.snapshot() if self._encoder else None
+        if frame is None or frame.seq == self._sent:
+            return
+        self._sent = frame.seq
+        self._send_msg(struct.pack(">d", frame.timestamp * 1000.0) + frame.jpeg)
+
+    def stop(self) -> None:
+        """Stop pushing frames (notebook transport)."""
+        if self._cb is not None:
+            self._cb.stop()
+            self._cb = None

@@ -1,0 +1,128 @@
+"""The Live page: connect form and a grid of live cameras with status badges and fps."""
+
+from __future__ import annotations
+
+import html
+
+import panel as pn
+import param
+
+from app.views.camera_view import CameraView
+from app.views.shell import STYLE, page
+from thermalstream.cameras import CameraConflict, CameraNotFound
+from thermalstream.runtime import Runtime
+from thermalstream.sources.url import CameraURLError
+
+URL_HELP = "sim://?people=3 · rtsp://user:pass@host/stream · http://host/video.mjpg · 0 · /dev/video0 · /path/clip.mp4"
+
+
+def badge_html(cam: dict) -> str:
+    status = cam["status"]
+    reason = html.escape(cam.get("reason") or "")
+    fps = f"{cam.get('fps') or 0:.1f} fps" if status == "live" else ""
+    title = f' title="{reason}"' if reason else ""
+    detail = f'<div class="ts-reason" style="font-size:12px;color:#c62828">{reason}</div>' if reason and status != "live" else ""
+    return (f'<span class="ts-badge {status}" data-status="{status}"{title}>{status}</span> '
+            f'<span class="ts-fps" style="font-size:12px;color:#666">{fps}</span>{detail}')
+
+
+class CameraCard(pn.viewable.Viewer):
+    """One camera: title, status badge, fps, disconnect/remove buttons and the live canvas."""
+
+    def __init__(self, runtime: Runtime, cam: dict, **params) -> None:
+        super().__init__(**params)
+        self.runtime = runtime
+        self.camera_id = cam["id"]
+        self.badge = pn.pane.HTML(badge_html(cam), margin=(0, 5), stylesheets=[STYLE])
+        self.toggle = pn.widgets.Button(name="Disconnect", button_type="light", width=110)
+        self.remove = pn.widgets.Button(name="Remove", button_type="light", width=90)
+        self.toggle.on_click(self._toggle)
+        self.remove.on_click(self._remove)
+        self.view = CameraView(camera_id=cam["id"], sizing_mode="stretch_width")
+        title = pn.pane.HTML(f"<b>{html.escape(cam['name'])}</b><br><small>{html.escape(cam['url'])}</small>")
+        self._layout = pn.Card(
+            pn.Row(self.badge, pn.HSpacer(), self.toggle, self.remove),
+            self.view,
+            header=title,
+            collapsible=False,
+            width=420,
+            margin=8,
+            css_classes=["ts-camera"],
+        )
+        self.update(cam)
+
+    def update(self, cam: dict) -> None:
+        self.badge.object = badge_html(cam)
+        self.toggle.name = "Disconnect" if cam.get("connected") else "Connect"
+
+    def _toggle(self, _event) -> None:
+        svc = self.runtime.cameras
+        try:
+            cam = svc.get(self.camera_id)
+            cam = svc.disconnect(self.camera_id) if cam.get("connected") else svc.reconnect(self.camera_id)
+        except (CameraConflict, CameraNotFound, CameraURLError) as exc:
+            pn.state.notifications and pn.state.notifications.error(str(exc), duration=6000)
+            return
+        self.update(cam)
+
+    def _remove(self, _event) -> None:
+        try:
+            self.runtime.cameras.delete(self.camera_id)
+        except CameraNotFound:
+            pass
+
+    def __panel__(self):
+        return self._layout
+
+
+class LivePage(pn.viewable.Viewer):
+    refresh_ms = param.Integer(default=1000)
+
+    def __init__(self, runtime: Runtime, **params) -> None:
+        super().__init__(**params)
+        self.runtime = runtime
+        self.url = pn.widgets.TextInput(name="Camera URL", placeholder=URL_HELP, sizing_mode="stretch_width")
+        self.cam_name = pn.widgets.TextInput(name="Name (optional)", width=220)
+        self.connect = pn.widgets.Button(name="Connect", button_type="primary", width=120, align="end")
+        self.error = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
+        self.connect.on_click(self._connect)
+        self.url.param.watch(self._connect, "enter_pressed")
+        self.grid = pn.FlexBox(sizing_mode="stretch_width")
+        self.empty = pn.pane.Markdown("No cameras yet: type a URL above and press **Connect**.")
+        self.cards: dict[int, CameraCard] = {}
+        self.refresh()
+        self._cb = pn.state.add_periodic_callback(self.refresh, period=self.refresh_ms)
+        pn.state.on_session_destroyed(lambda ctx: self._cb.stop())
+
+    def _connect(self, _event) -> None:
+        self.error.visible = False
+        try:
+            self.runtime.cameras.connect(self.url.value_input or self.url.value, self.cam_name.value)
+        except (CameraURLError, CameraConflict) as exc:
+            self.error.object = html.escape(str(exc))
+            self.error.visible = True
+            return
+        self.url.value = self.url.value_input = ""
+        self.cam_name.value = ""
+        self.refresh()
+
+    def refresh(self) -> None:
+        cams = {c["id"]: c for c in self.runtime.cameras.list()}
+        for cid in list(self.cards):
+            if cid not in cams:
+                self.grid.remove(self.cards.pop(cid))
+        for cid, cam in cams.items():
+            if cid in self.cards:
+                self.cards[cid].update(cam)
+            else:
+                self.cards[cid] = CameraCard(self.runtime, cam)
+                self.grid.append(self.cards[cid])
+        self.empty.visible = not cams
+
+    def __panel__(self):
+        form = pn.Row(self.url, self.cam_name, self.connect, sizing_mode="stretch_width")
+        return pn.Column(form, self.error, self.empty, self.grid, sizing_mode="stretch_width")
+
+
+def live_page(runtime: Runtime):
+    return page(runtime, "live", "Live", LivePage(runtime))

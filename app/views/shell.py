@@ -1,0 +1,77 @@
+"""The page shell: header, navigation to every page, notification toasts pushed live."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import panel as pn
+
+from thermalstream.bus import Event
+from thermalstream.runtime import Runtime
+
+PAGES = [
+    ("live", "Live", "/"),
+    ("detections", "Detections", "/detections"),
+    ("recordings", "Recordings", "/recordings"),
+    ("schedules", "Schedules", "/schedules"),
+    ("storage", "Storage", "/storage"),
+    ("notifications", "Notifications", "/notifications"),
+    ("users", "Users", "/users"),
+]
+
+STYLE = """
+.ts-nav a{display:block;padding:8px 12px;margin:2px 0;border-radius:6px;color:inherit;text-decoration:none}
+.ts-nav a:hover{background:rgba(0,0,0,.06)}
+.ts-nav a.active{background:#e8532f;color:#fff}
+.ts-badge{display:inline-block;padding:2px 8px;border-radius:10px;font-size:12px;color:#fff}
+.ts-badge.live{background:#2e7d32}.ts-badge.connecting{background:#1565c0}
+.ts-badge.reconnecting{background:#ef6c00}.ts-badge.failed{background:#c62828}.ts-badge.stopped{background:#616161}
+"""
+
+
+def nav(active: str) -> pn.pane.HTML:
+    links = "".join(
+        f'<a href="{href}" class="{"active" if key == active else ""}" data-page="{key}">{label}</a>'
+        for key, label, href in PAGES
+    )
+    return pn.pane.HTML(f'<nav class="ts-nav">{links}</nav>', sizing_mode="stretch_width", stylesheets=[STYLE])
+
+
+def push_notifications(runtime: Runtime) -> None:
+    """Show each new notification as a toast in this browser session while it is open."""
+    doc = pn.state.curdoc
+    area = pn.state.notifications
+    if doc is None or area is None:
+        return
+
+    def show(event: Event) -> None:  # called on whichever thread published
+        if event.user_id is not None:  # per-user notifications need the accounts feature's session user
+            return
+        d = event.data
+        text = f"<b>{_esc(d.get('title', ''))}</b><br>{_esc(d.get('message', ''))}"
+        kind = d.get("type", "info")
+        doc.add_next_tick_callback(partial(area.send, text, duration=5000, type=kind))
+
+    unsubscribe = runtime.bus.subscribe(show, "notification")
+    pn.state.on_session_destroyed(lambda ctx: unsubscribe())
+
+
+def _esc(text: str) -> str:
+    import html
+
+    return html.escape(str(text))
+
+
+def page(runtime: Runtime, active: str, title: str, *main) -> pn.template.FastListTemplate:
+    """Wrap page content in the shared template."""
+    push_notifications(runtime)
+    return pn.template.FastListTemplate(
+        title="ThermalStream",
+        site_url="/",
+        sidebar=[nav(active)],
+        main=[pn.pane.Markdown(f"## {title}"), *main],
+        accent="#e8532f",
+        header_background="#202124",
+        sidebar_width=200,
+        main_layout=None,
+    )

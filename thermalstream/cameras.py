@@ -1,0 +1,184 @@
+"""Camera service: saved cameras (database) joined to running ones (capture manager), with notifications."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from thermalstream.bus import Event
+from thermalstream.capture.manager import CameraManager
+from thermalstream.db import Database, repo
+from thermalstream.notifications import NotificationService
+from thermalstream.palettes import PALETTES
+from thermalstream.sources import SourceError, make_source
+from thermalstream.sources.url import CameraURL, CameraURLError, parse_camera_url
+
+log = logging.getLogger(__name__)
+DEFAULT_PALETTE = "inferno"
+
+
+class CameraNotFound(LookupError):
+    pass
+
+
+class CameraConflict(Exception):
+    """The request clashes with the camera's state (already connected, duplicate URL…)."""
+
+
+def probe_file(url: CameraURL) -> None:
+    """Open a file source and read one frame, so a bad file is refused at once with a clear reason."""
+    src = make_source(url)
+    try:
+        src.open()
+        src.read()
+    except SourceError as exc:
+        raise CameraURLError(str(exc)) from None
+    finally:
+        src.close()
+
+
+class CameraService:
+    def __init__(self, db: Database, manager: CameraManager, notifications: NotificationService) -> None:
+        self.db = db
+        self.manager = manager
+        self.notes = notifications
+        self._palettes: dict[int, str] = {}
+        manager.bus.subscribe(self._on_status, "camera.status")
+
+    # ----- queries
+    def list(self) -> list[dict[str, Any]]:
+        with self.db.session() as s:
+            rows = [repo.public_dict(c) for c in repo.list_cameras(s)]
+        return [self._merge(r) for r in rows]
+
+    def get(self, camera_id: int) -> dict[str, Any]:
+        with self.db.session() as s:
+            cam = repo.get_camera(s, camera_id)
+            if cam is None:
+                raise CameraNotFound(f"no camera {camera_id}")
+            return self._merge(repo.public_dict(cam))
+
+    def palette(self, camera_id: int) -> str:
+        return self._palettes.get(camera_id, DEFAULT_PALETTE)
+
+    def _merge(self, row: dict[str, Any]) -> dict[str, Any]:
+        live = self.manager.get(row["id"])
+        if live is None:
+            row.update(connected=False, reason=row.get("status_reason") or "", fps=0.0, frames=0, dropped=0,
+                       last_frame_age=None, reconnects=0)
+            return row
+        d = live.describe()
+        row.update(connected=True, status=d["status"], reason=d["reason"], fps=d["fps"], frames=d["frames"],
+                   dropped=d["dropped"], last_frame_age=d["last_frame_age"], reconnects=d["reconnects"],
+                   radiometric=d["radiometric"] or row["radiometric"],
+                   width=d["width"] or row["width"], height=d["height"] or row["height"])
+        return row
+
+    # ----- commands
+    def connect(self, url: str, name: str = "", settings: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Validate, save and start a new camera. Raises CameraURLError (bad URL or file) or CameraConflict."""
+        cu = parse_camera_url(url)
+        if cu.is_file:
+            probe_file(cu)
+        settings = dict(settings or {})
+        palette = settings.setdefault("palette", DEFAULT_PALETTE)
+        if palette not in PALETTES:
+            raise CameraURLError(f"unknown palette {palette!r}")
+        with self.db.session() as s:
+            if any(c.url == cu.raw for c in repo.list_cameras(s)):
+                raise CameraConflict(f"a camera with URL {cu.masked} is already saved")
+            row = repo.add_camera(s, name or _default_name(cu), cu.raw, kind=cu.kind,
+                                  worker_id=self.manager.worker_id, settings=settings)
+            cid, cname = row.id, row.name
+        self._start(cid, cu, cname, settings)
+        self.notes.success("Camera connected", f"{cname} ({cu.masked})", data={"camera_id": cid})
+        return self.get(cid)
+
+    def start_enabled(self) -> None:
+        """Start every enabled camera this worker owns (or nobody owns yet)."""
+        with self.db.session() as s:
+            rows = [(c.id, c.url, c.name, dict(c.settings or {}), c.worker_id) for c in repo.list_cameras(s, enabled=True)]
+        for cid, url, name, settings, worker in rows:
+            if worker not in (None, self.manager.worker_id) and not _same_host(worker, self.manager.worker_id):
+                continue
+            if cid in self.manager:
+                continue
+            try:
+                self._start(cid, parse_camera_url(url, must_exist=False), name, settings)
+            except CameraURLError as exc:
+                self._save_status(cid, "failed", str(exc))
+
+    def disconnect(self, camera_id: int) -> dict[str, Any]:
+        """Stop capture but keep the camera saved (disabled)."""
+        cam = self.get(camera_id)
+        if camera_id not in self.manager:
+            raise CameraConflict(f"camera {camera_id} is not connected")
+        self.manager.remove(camera_id)
+        self.manager.bus.publish("camera.removed", {"camera_id": camera_id})
+        with self.db.session() as s:
+            repo.update_camera(s, camera_id, enabled=False)
+            repo.update_camera_status(s, camera_id, "stopped", None)
+        self.notes.info("Camera disconnected", cam["name"], data={"camera_id": camera_id})
+        return self.get(camera_id)
+
+    def reconnect(self, camera_id: int) -> dict[str, Any]:
+        """Start a saved camera again."""
+        if camera_id in self.manager:
+            raise CameraConflict(f"camera {camera_id} is already connected")
+        with self.db.session() as s:
+            row = repo.get_camera(s, camera_id)
+            if row is None:
+                raise CameraNotFound(f"no camera {camera_id}")
+            url, name, settings = row.url, row.name, dict(row.settings or {})
+            repo.update_camera(s, camera_id, enabled=True, worker_id=self.manager.worker_id)
+        self._start(camera_id, parse_camera_url(url), name, settings)
+        self.notes.success("Camera connected", name, data={"camera_id": camera_id})
+        return self.get(camera_id)
+
+    def delete(self, camera_id: int) -> None:
+        if camera_id in self.manager:
+            self.manager.remove(camera_id)
+            self.manager.bus.publish("camera.removed", {"camera_id": camera_id})
+        with self.db.session() as s:
+            name = getattr(repo.get_camera(s, camera_id), "name", None)
+            if not repo.delete_camera(s, camera_id):
+                raise CameraNotFound(f"no camera {camera_id}")
+        self._palettes.pop(camera_id, None)
+        self.notes.info("Camera removed", name or str(camera_id), data={"camera_id": camera_id})
+
+    # ----- internals
+    def _start(self, cid: int, cu: CameraURL, name: str, settings: dict[str, Any]) -> None:
+        self._palettes[cid] = settings.get("palette", DEFAULT_PALETTE)
+        self.manager.add(cid, cu, name)
+
+    def _on_status(self, event: Event) -> None:
+        cid, status, reason = event.data["camera_id"], event.data["status"], event.data.get("reason") or None
+        if not isinstance(cid, int):
+            return
+        self._save_status(cid, status, reason)
+        cam = self.manager.get(cid)
+        name = cam.name if cam else str(cid)
+        if status == "failed":
+            self.notes.error("Camera failed", f"{name}: {reason}", data={"camera_id": cid})
+        elif status == "reconnecting" and cam is not None and cam.stats().frames > 0:
+            self.notes.warning("Camera connection lost", f"{name}: {reason}; reconnecting", data={"camera_id": cid})
+
+    def _save_status(self, cid: int, status: str, reason: str | None) -> None:
+        try:
+            with self.db.session() as s:
+                repo.update_camera_status(s, cid, status, reason)
+        except Exception:  # noqa: BLE001 - a database hiccup must not stop capture
+            log.exception("could not save status of camera %s", cid)
+
+
+def _default_name(cu: CameraURL) -> str:
+    if cu.kind == "sim":
+        return "Simulated thermal camera"
+    if cu.path is not None:
+        return cu.path.name
+    return cu.masked[:128]
+
+
+def _same_host(a: str, b: str) -> bool:
+    """A camera saved by an earlier run of this server on the same host belongs to us now."""
+    return a.split(":", 1)[0] == b.split(":", 1)[0]

@@ -1,0 +1,463 @@
+"""FLIR radiometric files: .fff frames and .seq sequences (concatenated FFF records).
+
+Our own parser (no flirpy at runtime). Layout after ExifTool's FLIR.pm:
+
+* FFF header (64 bytes): magic ``FFF\\0``, creator, version (100..199), record-directory
+  offset and count. The header's byte order is found from the version field.
+* Directory entries (32 bytes): type, subtype, version, index, offset, length, ...;
+  offsets are relative to the start of the FFF record.
+* Raw data record (type 0x01): word 0 = 2 in the record's byte order, width at 0x02,
+  height at 0x04, 16-bit pixels (or a PNG) from 0x20.
+* Camera info record (type 0x20): object parameters and Planck constants.
+
+Temperatures use the Planck law with emissivity, reflected apparent temperature,
+IR window and atmospheric transmission, in the formulation of Thermimage's
+``raw2temp`` (also used by flirpy and flyr), which assumes the IR window half-way
+between object and camera: the atmosphere is modelled as two paths of distance/2.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import threading
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import BinaryIO
+
+import cv2
+import numpy as np
+
+from thermalstream.frame import FFCState, Frame, Radiometry
+from thermalstream.palettes import to_grey
+from thermalstream.sources.base import CorruptData, Source, SourceClosed, SourceError, SourceInfo
+from thermalstream.sources.url import CameraURL
+
+FFF_MAGIC = b"FFF\x00"
+HEADER_SIZE = 64
+ENTRY_SIZE = 32
+REC_RAW = 0x01
+REC_CAMERA = 0x20
+KELVIN = 273.15
+MAX_ENTRIES = 4096
+MAX_SIDE = 8192
+_PNG_MAGIC = b"\x89PNG"
+
+
+class FffFormatError(ValueError):
+    """Bytes that are not a complete, valid FFF record."""
+
+
+@dataclass(frozen=True)
+class FffEntry:
+    """One entry of an FFF record directory (offset is relative to the FFF start)."""
+
+    type: int
+    subtype: int
+    version: int
+    offset: int
+    length: int
+
+
+@dataclass(frozen=True)
+class PlanckParams:
+    """Calibration and object parameters for :func:`raw_to_celsius`.
+
+    Temperatures in °C, distance in metres, humidity as a 0..1 fraction.
+    ``atmosphere`` is (alpha1, alpha2, beta1, beta2, X), or None for no atmospheric loss.
+    """
+
+    r1: float
+    r2: float
+    b: float
+    f: float
+    o: float
+    emissivity: float = 1.0
+    distance: float = 0.0
+    reflected_c: float = 20.0
+    atmosphere_c: float = 20.0
+    window_c: float = 20.0
+    window_transmission: float = 1.0
+    humidity: float = 0.5
+    atmosphere: tuple[float, float, float, float, float] | None = None
+
+
+@dataclass(frozen=True)
+class CameraInfo:
+    """The parts of the camera-info record we use."""
+
+    planck: PlanckParams
+    model: str = ""
+    part_number: str = ""
+    serial: str = ""
+    software: str = ""
+    lens: str = ""
+    frame_rate: float | None = None
+    captured_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class FffRecord:
+    """A parsed FFF frame: raw counts (H, W) uint16 and the camera info."""
+
+    raw: np.ndarray
+    camera: CameraInfo
+    creator: str
+    size: int
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def _header(buf: bytes | memoryview) -> tuple[str, int, int]:
+    """(struct byte-order char, directory offset, entry count) of the FFF header at buf[0]."""
+    if len(buf) < HEADER_SIZE:
+        raise FffFormatError(f"FFF header truncated ({len(buf)} of {HEADER_SIZE} bytes)")
+    if bytes(buf[:4]) != FFF_MAGIC:
+        raise FffFormatError(f"no FFF header (found {bytes(buf[:4])!r})")
+    order = ">" if int.from_bytes(buf[0x14:0x18], "little") >= 200 else "<"
+    version, dir_off, count = struct.unpack_from(order + "III", buf, 0x14)
+    if not 100 <= version < 200:
+        raise FffFormatError(f"unsupported FFF version {version}")
+    if count > MAX_ENTRIES or dir_off < HEADER_SIZE:
+        raise FffFormatError(f"implausible record directory (offset {dir_off}, {count} entries)")
+    return order, dir_off, count
+
+
+def read_directory(buf: bytes | memoryview) -> tuple[list[FffEntry], int]:
+    """Non-empty directory entries of the FFF record at buf[0], and the directory's end offset."""
+    order, dir_off, count = _header(buf)
+    end = dir_off + count * ENTRY_SIZE
+    if end > len(buf):
+        raise FffFormatError(f"record directory truncated (needs {end} bytes, have {len(buf)})")
+    entries = []
+    for i in range(count):
+        t, sub, ver, _idx, off, length = struct.unpack_from(order + "HHIIII", buf, dir_off + i * ENTRY_SIZE)
+        if t != 0:
+            entries.append(FffEntry(t, sub, ver, off, length))
+    return entries, end
+
+
+def fff_size(buf: bytes | memoryview) -> int:
+    """Bytes spanned by the FFF record at buf[0]; buf must hold at least its directory."""
+    entries, end = read_directory(buf)
+    return max([end] + [e.offset + e.length for e in entries])
+
+
+def _order_of(rec: bytes | memoryview, default: str = "<") -> str:
+    """Byte order of a raw-data or camera-info record, from its first word (== 2)."""
+    head = bytes(rec[:2])
+    return "<" if head == b"\x02\x00" else ">" if head == b"\x00\x02" else default
+
+
+def parse_raw_data(rec: bytes | memoryview, subtype: int = 2) -> np.ndarray:
+    """Decode a raw-data record into an (H, W) native uint16 array."""
+    if len(rec) < 0x20:
+        raise FffFormatError(f"raw data record truncated ({len(rec)} bytes)")
+    order = _order_of(rec, ">" if subtype == 1 else "<")
+    w, h = struct.unpack_from(order + "HH", rec, 2)
+    if not (0 < w <= MAX_SIDE and 0 < h <= MAX_SIDE):
+        raise FffFormatError(f"implausible raw image size {w}x{h}")
+    data = bytes(rec[0x20:])
+    if data.startswith(_PNG_MAGIC):
+        return _decode_png(data, w, h)
+    if len(data) < w * h * 2:
+        raise FffFormatError(f"raw image truncated ({len(data)} of {w * h * 2} bytes for {w}x{h})")
+    px = np.frombuffer(data, dtype=order + "u2", count=w * h)
+    return px.reshape(h, w).astype(np.uint16)
+
+
+def _decode_png(data: bytes, w: int, h: int) -> np.ndarray:
+    """PNG-compressed raw data; FLIR stores the 16-bit words byte-swapped (as ExifTool notes)."""
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if img is None or img.dtype != np.uint16 or img.shape != (h, w):
+        raise FffFormatError(f"raw PNG image could not be decoded as {w}x{h} 16-bit")
+    return img.byteswap()
+
+
+def _str(rec: bytes | memoryview, off: int, n: int) -> str:
+    return bytes(rec[off : off + n]).split(b"\x00", 1)[0].decode("latin-1").strip()
+
+
+def parse_camera_info(rec: bytes | memoryview) -> CameraInfo:
+    """Decode a camera-info record (Planck constants at 0x58..0x60, 0x308, 0x30c)."""
+    if len(rec) < 0x310:
+        raise FffFormatError(f"camera info record too short for Planck constants ({len(rec)} bytes)")
+    o = _order_of(rec)
+
+    def f32(off: int) -> float:
+        return struct.unpack_from(o + "f", rec, off)[0]
+
+    humidity = f32(0x3C)
+    planck = PlanckParams(
+        r1=f32(0x58), r2=f32(0x30C), b=f32(0x5C), f=f32(0x60),
+        o=float(struct.unpack_from(o + "i", rec, 0x308)[0]),
+        emissivity=f32(0x20), distance=f32(0x24),
+        reflected_c=f32(0x28) - KELVIN, atmosphere_c=f32(0x2C) - KELVIN,
+        window_c=f32(0x30) - KELVIN, window_transmission=f32(0x34),
+        humidity=min(max(humidity / 100 if humidity > 2 else humidity, 0.0), 1.0),
+        atmosphere=(f32(0x70), f32(0x74), f32(0x78), f32(0x7C), f32(0x80)),
+    )  # fmt: skip
+    _check_planck(planck)
+    return CameraInfo(
+        planck=planck, model=_str(rec, 0xD4, 32), part_number=_str(rec, 0xF4, 16),
+        serial=_str(rec, 0x104, 16), software=_str(rec, 0x114, 16), lens=_str(rec, 0x170, 32),
+        frame_rate=_frame_rate(rec, o), captured_at=_captured_at(rec, o),
+    )  # fmt: skip
+
+
+def _check_planck(p: PlanckParams) -> None:
+    values = (p.r1, p.r2, p.b, p.f, p.emissivity, p.distance, p.window_transmission)
+    if not all(math.isfinite(v) for v in values) or p.r1 <= 0 or p.r2 <= 0 or p.b <= 0:
+        raise FffFormatError(f"implausible Planck constants R1={p.r1} R2={p.r2} B={p.b} F={p.f}")
+    if not 0 < p.emissivity <= 1 or not 0 < p.window_transmission <= 1 or p.distance < 0:
+        raise FffFormatError(
+            f"implausible object parameters (emissivity {p.emissivity}, "
+            f"window transmission {p.window_transmission}, distance {p.distance})"
+        )
+
+
+def _frame_rate(rec: bytes | memoryview, o: str) -> float | None:
+    if len(rec) < 0x466:
+        return None
+    fps = struct.unpack_from(o + "H", rec, 0x464)[0]
+    return float(fps) if 0 < fps <= 1000 else None
+
+
+def _captured_at(rec: bytes | memoryview, o: str) -> datetime | None:
+    """DateTimeOriginal: uint32 seconds, uint32 ms, int16 minutes west of UTC at 0x384."""
+    if len(rec) < 0x38E:
+        return None
+    secs, ms, tz_west = struct.unpack_from(o + "IIh", rec, 0x384)
+    if secs == 0 or ms >= 1000 or abs(tz_west) > 14 * 60:
+        return None
+    tz = timezone(timedelta(minutes=-tz_west))
+    return datetime.fromtimestamp(secs + ms / 1000, tz)
+
+
+def parse_fff(data: bytes | memoryview) -> FffRecord:
+    """Parse one FFF record (a .fff file or one frame of a .seq)."""
+    buf = memoryview(data)
+    entries, dir_end = read_directory(buf)
+    size = max([dir_end] + [e.offset + e.length for e in entries])
+    if size > len(buf):
+        raise FffFormatError(f"record truncated (needs {size} bytes, have {len(buf)})")
+    raw_e = next((e for e in entries if e.type == REC_RAW), None)
+    cam_e = next((e for e in entries if e.type == REC_CAMERA), None)
+    if raw_e is None or cam_e is None:
+        raise FffFormatError("no raw data record" if raw_e is None else "no camera info record")
+    raw = parse_raw_data(buf[raw_e.offset : raw_e.offset + raw_e.length], raw_e.subtype)
+    camera = parse_camera_info(buf[cam_e.offset : cam_e.offset + cam_e.length])
+    return FffRecord(raw=raw, camera=camera, creator=_str(buf, 4, 16), size=size)
+
+
+def index_fff_stream(fh: BinaryIO, size: int) -> tuple[list[tuple[int, int]], str | None]:
+    """Walk concatenated FFF records: ((offset, length) per complete frame, error or None).
+
+    The error describes why the walk stopped early (truncated or garbage frame) and applies
+    to the frame at index ``len(frames)``.
+    """
+    frames: list[tuple[int, int]] = []
+    cursor = 0
+    while cursor < size:
+        try:
+            fh.seek(cursor)
+            _, dir_off, count = _header(fh.read(HEADER_SIZE))
+            fh.seek(cursor)
+            length = fff_size(fh.read(dir_off + count * ENTRY_SIZE))
+        except FffFormatError as exc:
+            return frames, str(exc)
+        if cursor + length > size:
+            return frames, f"truncated (needs {length} bytes, {size - cursor} left in file)"
+        frames.append((cursor, length))
+        cursor += length
+    return frames, None
+
+
+# ---------------------------------------------------------------- radiometry
+
+
+def planck_raw(t_c: float, p: PlanckParams) -> float:
+    """Raw counts a black body at ``t_c`` °C would give."""
+    return p.r1 / (p.r2 * (math.exp(p.b / (t_c + KELVIN)) - p.f)) - p.o
+
+
+def atmospheric_transmission(p: PlanckParams, distance: float) -> float:
+    """FLIR's two-band transmission model over ``distance`` metres (1.0 without parameters)."""
+    if p.atmosphere is None or distance <= 0:
+        return 1.0
+    a1, a2, b1, b2, x = p.atmosphere
+    t = p.atmosphere_c
+    h2o = p.humidity * math.exp(1.5587 + 0.06939 * t - 0.00027816 * t**2 + 0.00000068455 * t**3)
+    s, w = math.sqrt(distance), math.sqrt(h2o)
+    return x * math.exp(-s * (a1 + b1 * w)) + (1 - x) * math.exp(-s * (a2 + b2 * w))
+
+
+def raw_to_celsius(raw: np.ndarray, p: PlanckParams) -> np.ndarray:
+    """Object temperature in °C (float32) from raw counts, compensating emissivity,
+    reflection, IR window and atmosphere (window assumed at distance/2)."""
+    e, win = p.emissivity, p.window_transmission
+    tau = atmospheric_transmission(p, p.distance / 2)
+    if not (0 < e <= 1 and 0 < win <= 1 and tau > 0):
+        raise ValueError(f"bad parameters: emissivity {e}, window {win}, transmission {tau}")
+    atm, refl, wind = planck_raw(p.atmosphere_c, p), planck_raw(p.reflected_c, p), planck_raw(p.window_c, p)
+    gain = 1.0 / (e * tau * win * tau)
+    offset = (
+        (1 - e) / e * refl
+        + (1 - tau) / (e * tau) * atm
+        + (1 - win) / (e * tau * win) * wind
+        + (1 - tau) * gain * atm
+    )
+    obj = raw.astype(np.float64) * gain - offset + p.o
+    obj = np.maximum(obj, 1e-6)  # below the model's range: clamp instead of NaN
+    return (p.b / np.log(p.r1 / (p.r2 * obj) + p.f) - KELVIN).astype(np.float32)
+
+
+# ---------------------------------------------------------------- source
+
+_OVERRIDES = {
+    "emissivity": "emissivity",
+    "reflected": "reflected_c",
+    "distance": "distance",
+    "atmosphere": "atmosphere_c",
+    "humidity": "humidity",
+}
+
+
+def _flag(params: dict[str, str], name: str) -> bool:
+    return params.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def object_overrides(params: dict[str, str]) -> dict[str, float]:
+    """Object-parameter overrides from URL params (emissivity, reflected, distance, ...)."""
+    out = {}
+    for key, attr in _OVERRIDES.items():
+        if key in params:
+            try:
+                out[attr] = float(params[key])
+            except ValueError:
+                raise SourceError(f"URL parameter {key}={params[key]!r} is not a number") from None
+    if "humidity" in out and out["humidity"] > 1:
+        out["humidity"] /= 100
+    return out
+
+
+class FlirSeqSource(Source):
+    """Frames of a FLIR .seq or .fff file (finite: ``read()`` raises SourceClosed at the end).
+
+    URL params: ``loop=1`` restarts at the end; ``realtime=1`` paces at the file's frame
+    rate (or ``fps=``); ``emissivity``, ``reflected`` (°C), ``distance`` (m),
+    ``atmosphere`` (°C), ``humidity`` override the recorded object parameters.
+    """
+
+    def __init__(self, camera_url: CameraURL) -> None:
+        if camera_url.path is None:
+            raise SourceError(f"{camera_url}: not a file")
+        self.url = camera_url
+        self.path = Path(camera_url.path)
+        self.loop = _flag(camera_url.params, "loop")
+        self.realtime = _flag(camera_url.params, "realtime")
+        self._overrides = object_overrides(camera_url.params)
+        self._fh: BinaryIO | None = None
+        self._index: list[tuple[int, int]] = []
+        self._tail_error: str | None = None
+        self._tail_reported = False
+        self._pos = 0
+        self._seq = 0
+        self._next_due = 0.0
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+
+    @property
+    def frame_count(self) -> int:
+        """Complete frames found in the file (valid after open)."""
+        return len(self._index)
+
+    def open(self) -> SourceInfo:
+        try:
+            fh = open(self.path, "rb")  # noqa: SIM115 - kept open until close()
+        except OSError as exc:
+            raise SourceError(f"cannot open {self.path}: {exc.strerror or exc}") from None
+        size = self.path.stat().st_size
+        self._index, self._tail_error = index_fff_stream(fh, size)
+        self._fh, self._pos, self._tail_reported = fh, 0, False
+        self._closed.clear()
+        if not self._index:
+            self.close()
+            raise CorruptData(f"{self.path}: frame 0: {self._tail_error or 'empty file'}")
+        first = self._parse(0)
+        fps = float(self.url.params.get("fps", 0) or 0) or first.camera.frame_rate
+        h, w = first.raw.shape
+        self.info = SourceInfo(
+            kind="flir-seq", width=w, height=h, fps=fps, radiometric=True, live=False,
+            description=f"FLIR {first.camera.model or 'camera'}: {self.path.name}, {len(self._index)} frames",
+        )  # fmt: skip
+        return self.info
+
+    def _parse(self, i: int) -> FffRecord:
+        off, length = self._index[i]
+        assert self._fh is not None
+        self._fh.seek(off)
+        try:
+            return parse_fff(self._fh.read(length))
+        except FffFormatError as exc:
+            raise CorruptData(f"{self.path}: frame {i}: {exc}") from None
+
+    def read(self) -> Frame:
+        with self._lock:
+            if self._fh is None:
+                raise SourceClosed(f"{self.path} is closed")
+            if self._pos >= len(self._index):
+                self._at_end()
+            i = self._pos
+            rec = self._parse(i)
+            self._pos += 1
+        self._pace()
+        return self._frame(rec, i)
+
+    def _at_end(self) -> None:
+        """At the end of the index: report a broken tail once, then loop or close."""
+        if self._tail_error and not self._tail_reported:
+            self._tail_reported = True
+            raise CorruptData(f"{self.path}: frame {len(self._index)}: {self._tail_error}")
+        if not self.loop:
+            raise SourceClosed(f"end of {self.path.name} ({len(self._index)} frames)")
+        self._pos, self._tail_reported = 0, False
+
+    def _pace(self) -> None:
+        fps = self.info.fps if self.realtime else None
+        if not fps:
+            return
+        now = time.monotonic()
+        if self._next_due > now:
+            self._closed.wait(self._next_due - now)
+        self._next_due = max(now, self._next_due) + 1.0 / fps
+
+    def _frame(self, rec: FffRecord, index: int) -> Frame:
+        cam = rec.camera
+        planck = replace(cam.planck, **self._overrides) if self._overrides else cam.planck
+        try:
+            celsius = raw_to_celsius(rec.raw, planck)
+        except ValueError as exc:
+            raise SourceError(f"{self.path}: frame {index}: {exc}") from None
+        self._seq += 1
+        sensor = " ".join(x for x in (f"FLIR {cam.model}".strip(), f"s/n {cam.serial}" if cam.serial else "") if x)
+        extra = {
+            "frame_index": index,
+            "emissivity": planck.emissivity,
+            "reflected_c": planck.reflected_c,
+            "distance_m": planck.distance,
+            "planck": {"R1": planck.r1, "R2": planck.r2, "B": planck.b, "F": planck.f, "O": planck.o},
+            "captured_at": cam.captured_at.isoformat() if cam.captured_at else None,
+        }
+        rad = Radiometry(calibrated=True, ffc_state=FFCState.UNKNOWN, sensor=sensor, extra=extra)
+        return Frame(image=to_grey(celsius), seq=self._seq, celsius=celsius, raw=rec.raw, radiometry=rad)
+
+    def close(self) -> None:
+        self._closed.set()
+        with self._lock:
+            if self._fh is not None:
+                self._fh.close()
+                self._fh = None

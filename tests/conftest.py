@@ -1,0 +1,95 @@
+"""Shared fixtures: a real server on loopback with its own data directory."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from thermalstream.config import Settings
+from thermalstream.runtime import Runtime
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 15.0, interval: float = 0.1, what: str = "condition"):
+    """Poll until ``predicate()`` is truthy; return its value or fail with ``what``."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what} (last value: {last!r})")
+
+
+@dataclass
+class Server:
+    runtime: Runtime
+    port: int
+    thread: object
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def request(self, method: str, path: str, body: dict | None = None, timeout: float = 10.0):
+        """(status, parsed JSON or raw bytes)."""
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.base + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"} if data else {})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                status, raw, ctype = resp.status, resp.read(), resp.headers.get("Content-Type", "")
+        except urllib.error.HTTPError as exc:
+            status, raw, ctype = exc.code, exc.read(), exc.headers.get("Content-Type", "")
+        return status, (json.loads(raw) if "json" in ctype and raw else raw)
+
+    def camera(self, cid: int) -> dict:
+        status, body = self.request("GET", f"/api/cameras/{cid}")
+        assert status == 200, body
+        return body
+
+
+def start_server(tmp_path, **settings) -> Server:
+    port = free_port()
+    cfg = Settings(data_dir=tmp_path / "data", port=port, default_camera="", **settings)
+    runtime = Runtime.create(cfg).start()
+    from app.server import make_server
+
+    thread = make_server(runtime, port=port, threaded=True)
+    srv = Server(runtime, port, thread)
+    wait_for(lambda: _up(srv), what="server to answer /health")
+    return srv
+
+
+def _up(srv: Server) -> bool:
+    try:
+        return srv.request("GET", "/health", timeout=2)[0] == 200
+    except OSError:
+        return False
+
+
+def stop_server(srv: Server) -> None:
+    srv.thread.stop()
+    srv.runtime.shutdown()
+
+
+@pytest.fixture
+def server(tmp_path) -> Iterator[Server]:
+    srv = start_server(tmp_path)
+    try:
+        yield srv
+    finally:
+        stop_server(srv)

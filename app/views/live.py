@@ -34,8 +34,8 @@ class CameraCard(pn.viewable.Viewer):
         self.runtime = runtime
         self.camera_id = cam["id"]
         self.badge = pn.pane.HTML(badge_html(cam), margin=(0, 5), stylesheets=[STYLE])
-        self.toggle = pn.widgets.Button(name="Disconnect", button_type="light", width=110)
-        self.remove = pn.widgets.Button(name="Remove", button_type="light", width=90)
+        self.toggle = pn.widgets.Button(label="Disconnect", color="light", width=110)
+        self.remove = pn.widgets.Button(label="Remove", color="light", width=90)
         self.toggle.on_click(self._toggle)
         self.remove.on_click(self._remove)
         self.view = CameraView(camera_id=cam["id"], sizing_mode="stretch_width")
@@ -53,7 +53,7 @@ class CameraCard(pn.viewable.Viewer):
 
     def update(self, cam: dict) -> None:
         self.badge.object = badge_html(cam)
-        self.toggle.name = "Disconnect" if cam.get("connected") else "Connect"
+        self.toggle.label = "Disconnect" if cam.get("connected") else "Connect"
 
     def _toggle(self, _event) -> None:
         svc = self.runtime.cameras
@@ -81,9 +81,9 @@ class LivePage(pn.viewable.Viewer):
     def __init__(self, runtime: Runtime, **params) -> None:
         super().__init__(**params)
         self.runtime = runtime
-        self.url = pn.widgets.TextInput(name="Camera URL", placeholder=URL_HELP, sizing_mode="stretch_width")
-        self.cam_name = pn.widgets.TextInput(name="Name (optional)", width=220)
-        self.connect = pn.widgets.Button(name="Connect", button_type="primary", width=120, align="end")
+        self.url = pn.widgets.TextInput(label="Camera URL", placeholder=URL_HELP, sizing_mode="stretch_width")
+        self.cam_name = pn.widgets.TextInput(label="Name (optional)", width=220)
+        self.connect = pn.widgets.Button(label="Connect", color="primary", width=120, align="end")
         self.error = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
         self.connect.on_click(self._connect)
         self.url.param.watch(self._connect, "enter_pressed")

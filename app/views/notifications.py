@@ -14,8 +14,8 @@ class NotificationsPage(pn.viewable.Viewer):
     def __init__(self, runtime: Runtime, **params) -> None:
         super().__init__(**params)
         self.runtime = runtime
-        self.unread_only = pn.widgets.Checkbox(name="Unread only")
-        self.mark = pn.widgets.Button(name="Mark all read", button_type="primary", width=140)
+        self.unread_only = pn.widgets.Checkbox(label="Unread only")
+        self.mark = pn.widgets.Button(label="Mark all read", color="primary", width=140)
         self.summary = pn.pane.Markdown()
         self.table = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False,
                                           sizing_mode="stretch_width", height=500, pagination="local", page_size=25)

@@ -1,0 +1,82 @@
+"""The dashboard in a real browser: Debian's Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+pytestmark = pytest.mark.ui
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture
+def page():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        pg = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors: list[str] = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.errors = errors
+        yield pg
+        browser.close()
+
+
+CANVAS_SIGNATURE = """(c) => {
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let h = 0, lit = 0;
+  for (let i = 0; i < d.length; i += 97) { h = (h * 31 + d[i]) >>> 0; if (d[i] > 0) lit++; }
+  return [h, lit, Number(c.dataset.frames)];
+}"""
+
+
+def test_connect_sim_camera_paints_live_canvas(server, page):
+    page.goto(server.base + "/")
+    page.get_by_text("No cameras yet").wait_for(timeout=20000)
+    url_box = page.get_by_placeholder("sim://?people=3", exact=False)
+    url_box.fill("sim://?people=2&seed=11&width=320&height=256")
+    page.get_by_role("button", name="Connect").click()
+
+    badge = page.locator(".ts-badge").first
+    badge.wait_for(timeout=20000)
+    page.locator('.ts-badge[data-status="live"]').wait_for(timeout=20000)
+    assert badge.inner_text() == "live"
+
+    canvas = page.locator("canvas.ts-canvas").first
+    first = canvas.evaluate(CANVAS_SIGNATURE)
+    for _ in range(100):
+        page.wait_for_timeout(200)
+        later = canvas.evaluate(CANVAS_SIGNATURE)
+        if later[2] > first[2] + 10 and later[0] != first[0]:
+            break
+    assert later[1] > 100, "canvas is blank"
+    assert later[2] > first[2] + 10, f"canvas drew too few frames: {first[2]} -> {later[2]}"
+    assert later[0] != first[0], "canvas pixels do not change"
+    assert page.errors == []
+
+    # the connect raised a notification toast and the camera is saved
+    cams = server.runtime.cameras.list()
+    assert len(cams) == 1 and cams[0]["status"] == "live"
+
+
+def test_bad_url_shows_error_in_page(server, page):
+    page.goto(server.base + "/")
+    page.get_by_text("No cameras yet").wait_for(timeout=20000)
+    page.get_by_placeholder("sim://?people=3", exact=False).fill("ftp://nowhere/x")
+    page.get_by_role("button", name="Connect").click()
+    page.get_by_text("unsupported scheme", exact=False).wait_for(timeout=10000)
+    assert server.runtime.cameras.list() == []
+
+
+def test_navigation_reaches_every_page(server, page):
+    from app.views.shell import PAGES
+
+    for key, label, href in PAGES:
+        page.goto(server.base + href)
+        page.get_by_role("heading", name=label).wait_for(timeout=20000)
+    assert page.errors == []

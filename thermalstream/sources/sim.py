@@ -390,7 +390,7 @@ class _Walker(_Actor):
         self.direction = direction
         sw = sprites[0].w
         # travel loop: across the frame, then off screen for a while before coming back
-        self.period = width + 2 * sw + rng.uniform(0.2, 1.2) * width
+        self.period = width + 2 * sw + rng.uniform(0.1, 0.6) * width
         self.sw = sw
         self.width = width
         self.x0 = x0

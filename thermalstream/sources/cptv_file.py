@@ -113,6 +113,7 @@ class CPTVSource(Source):
         self._frames: Iterator[CptvFrame] | None = None
         self._broken: str | None = None
         self._index = 0
+        self._in_file = 0
         self._seq = 0
         self._tlinear = True
         self._next_due = 0.0
@@ -120,6 +121,7 @@ class CPTVSource(Source):
         self._closed = threading.Event()
 
     def open(self) -> SourceInfo:
+        self.close()  # re-opening starts over
         try:
             self._fh = open(self.path, "rb")  # noqa: SIM115 - kept open until close()
         except OSError as exc:
@@ -127,7 +129,11 @@ class CPTVSource(Source):
         self._closed.clear()
         self._broken = check_gzip(self._fh)
         self._restart()
-        first = self._peek_first()
+        try:
+            first = self._peek_first()
+        except CorruptData:
+            self.close()
+            raise
         r = self._reader
         assert r is not None
         model = r.model.decode("latin-1", "replace") if r.model else None
@@ -149,9 +155,11 @@ class CPTVSource(Source):
             self._reader = CPTVReader(self._fh)
         except _DECODE_ERRORS as exc:
             self.close()
-            raise CorruptData(f"{self.path}: not a readable CPTV file ({exc or type(exc).__name__})") from None
+            why = exc or type(exc).__name__
+            raise CorruptData(f"{self.path}: not a readable CPTV file ({why})") from None
         self._frames = iter(self._reader)
-        self._index = 0
+        self._index = 0  # frames emitted (background frames are not counted)
+        self._in_file = 0  # frames decoded, background included
 
     def _peek_first(self) -> np.ndarray | None:
         """Pixels of the first non-background frame (None for a file without frames)."""
@@ -163,6 +171,7 @@ class CPTVSource(Source):
         f = self._next_raw()
         while f is not None and f.background_frame:
             f = self._next_raw()
+        self._index += f is not None
         return f
 
     def _next_raw(self) -> CptvFrame | None:
@@ -172,13 +181,13 @@ class CPTVSource(Source):
             f = next(self._frames)
         except StopIteration:
             expected = self._reader.num_frames
-            if self._broken or (expected and self._index < expected):
+            if self._broken or (expected and self._in_file < expected):
                 why = self._broken or f"header says {expected} frames"
                 raise CorruptData(f"{self.path}: frame {self._index}: {why}") from None
             return None
         except _DECODE_ERRORS as exc:
             raise CorruptData(f"{self.path}: frame {self._index}: {self._broken or exc}") from None
-        self._index += 1
+        self._in_file += 1
         return f
 
     def read(self) -> Frame:
@@ -211,12 +220,14 @@ class CPTVSource(Source):
         extra = {"frame_index": index, "fpa_temp_c": fpa, "since_ffc_s": since}
         if self._tlinear:
             celsius = tlinear_to_celsius(pix)
-            rad = Radiometry(True, TLINEAR_SCALE, -KELVIN, state, "FLIR Lepton 3.5", extra)
+            rad = Radiometry(calibrated=True, unit_scale=TLINEAR_SCALE, unit_offset=-KELVIN,
+                             ffc_state=state, sensor="FLIR Lepton 3.5", extra=extra)  # fmt: skip
         else:
             offset = raw_counts_offset(fpa)
-            celsius = (pix.astype(np.float32) * np.float32(RAW_K_PER_COUNT) + np.float32(offset)).astype(np.float32)
+            celsius = (pix * np.float32(RAW_K_PER_COUNT) + np.float32(offset)).astype(np.float32)
             extra["note"] = "Lepton 3 raw counts mapped with a nominal law: relative temperatures only"
-            rad = Radiometry(False, RAW_K_PER_COUNT, offset, state, "FLIR Lepton 3", extra)
+            rad = Radiometry(calibrated=False, unit_scale=RAW_K_PER_COUNT, unit_offset=offset,
+                             ffc_state=state, sensor="FLIR Lepton 3", extra=extra)  # fmt: skip
         self._seq += 1
         return Frame(image=to_grey(celsius), seq=self._seq, celsius=celsius, raw=pix, radiometry=rad)
 

@@ -212,6 +212,9 @@ def _check_planck(p: PlanckParams) -> None:
     values = (p.r1, p.r2, p.b, p.f, p.emissivity, p.distance, p.window_transmission)
     if not all(math.isfinite(v) for v in values) or p.r1 <= 0 or p.r2 <= 0 or p.b <= 0:
         raise FffFormatError(f"implausible Planck constants R1={p.r1} R2={p.r2} B={p.b} F={p.f}")
+    temps = (p.reflected_c, p.atmosphere_c, p.window_c)
+    if not all(-KELVIN < t < 2000 for t in temps):
+        raise FffFormatError(f"implausible reflected/atmosphere/window temperatures {temps}")
     if not 0 < p.emissivity <= 1 or not 0 < p.window_transmission <= 1 or p.distance < 0:
         raise FffFormatError(
             f"implausible object parameters (emissivity {p.emissivity}, "
@@ -299,10 +302,13 @@ def raw_to_celsius(raw: np.ndarray, p: PlanckParams) -> np.ndarray:
     """Object temperature in °C (float32) from raw counts, compensating emissivity,
     reflection, IR window and atmosphere (window assumed at distance/2)."""
     e, win = p.emissivity, p.window_transmission
-    tau = atmospheric_transmission(p, p.distance / 2)
+    try:
+        tau = atmospheric_transmission(p, p.distance / 2)
+        atm, refl, wind = (planck_raw(t, p) for t in (p.atmosphere_c, p.reflected_c, p.window_c))
+    except (OverflowError, ZeroDivisionError, ValueError) as exc:
+        raise ValueError(f"parameters out of the model's range ({exc})") from None
     if not (0 < e <= 1 and 0 < win <= 1 and tau > 0):
         raise ValueError(f"bad parameters: emissivity {e}, window {win}, transmission {tau}")
-    atm, refl, wind = planck_raw(p.atmosphere_c, p), planck_raw(p.reflected_c, p), planck_raw(p.window_c, p)
     gain = 1.0 / (e * tau * win * tau)
     offset = (
         (1 - e) / e * refl
@@ -310,9 +316,10 @@ def raw_to_celsius(raw: np.ndarray, p: PlanckParams) -> np.ndarray:
         + (1 - win) / (e * tau * win) * wind
         + (1 - tau) * gain * atm
     )
-    obj = raw.astype(np.float64) * gain - offset + p.o
-    obj = np.maximum(obj, 1e-6)  # below the model's range: clamp instead of NaN
-    return (p.b / np.log(p.r1 / (p.r2 * obj) + p.f) - KELVIN).astype(np.float32)
+    with np.errstate(all="ignore"):  # callers check np.isfinite on garbage parameters
+        obj = raw.astype(np.float64) * gain - offset + p.o
+        obj = np.maximum(obj, 1e-6)  # below the model's range: clamp instead of NaN
+        return (p.b / np.log(p.r1 / (p.r2 * obj) + p.f) - KELVIN).astype(np.float32)
 
 
 # ---------------------------------------------------------------- source
@@ -376,6 +383,7 @@ class FlirSeqSource(Source):
         return len(self._index)
 
     def open(self) -> SourceInfo:
+        self.close()  # re-opening starts over
         try:
             fh = open(self.path, "rb")  # noqa: SIM115 - kept open until close()
         except OSError as exc:
@@ -384,10 +392,17 @@ class FlirSeqSource(Source):
         self._index, self._tail_error = index_fff_stream(fh, size)
         self._fh, self._pos, self._tail_reported = fh, 0, False
         self._closed.clear()
-        if not self._index:
+        try:
+            if not self._index:
+                raise CorruptData(f"{self.path}: frame 0: {self._tail_error or 'empty file'}")
+            first = self._parse(0)
+            _check_planck(replace(first.camera.planck, **self._overrides))
+        except FffFormatError as exc:
             self.close()
-            raise CorruptData(f"{self.path}: frame 0: {self._tail_error or 'empty file'}")
-        first = self._parse(0)
+            raise SourceError(f"{self.path}: bad URL parameters: {exc}") from None
+        except CorruptData:
+            self.close()
+            raise
         fps = float(self.url.params.get("fps", 0) or 0) or first.camera.frame_rate
         h, w = first.raw.shape
         self.info = SourceInfo(
@@ -441,9 +456,11 @@ class FlirSeqSource(Source):
         try:
             celsius = raw_to_celsius(rec.raw, planck)
         except ValueError as exc:
-            raise SourceError(f"{self.path}: frame {index}: {exc}") from None
+            raise CorruptData(f"{self.path}: frame {index}: {exc}") from None
+        if not np.isfinite(celsius).all():
+            raise CorruptData(f"{self.path}: frame {index}: calibration gives non-finite temperatures")
         self._seq += 1
-        sensor = " ".join(x for x in (f"FLIR {cam.model}".strip(), f"s/n {cam.serial}" if cam.serial else "") if x)
+        sensor = f"FLIR {cam.model}" + (f" s/n {cam.serial}" if cam.serial else "")
         extra = {
             "frame_index": index,
             "emissivity": planck.emissivity,

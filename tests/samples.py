@@ -1,0 +1,86 @@
+"""Real thermal sample files, fetched at test time into a git-ignored cache and checked by SHA-256.
+
+flirpy's source package ships FLIR test data (test/test_data/). We download the sdist with
+pip (``pip download --no-deps --no-binary :all: flirpy==0.6.2``), extract only those files
+and verify each one. A failed download is an error, not a skip: the registry is reachable
+wherever the tests run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+CACHE = Path(__file__).resolve().parents[1] / "data" / "cache" / "samples"
+FLIRPY_VERSION = "0.6.2"
+FLIRPY_SAMPLES = {
+    "test.seq": "8b191b29ab738962bdded5e23277fbcd1adea61d85d203eefa4fe42e978cb9ec",
+    "frame_000000.fff": "31d7c41c0c3a9fb56e82ae14dac35a0ad099fa001fb324417468433dbef32722",
+    "frame_000000.txt": "b027d0c828b4b5f3a251971b36120d8253ed68c556a06382f71ee5f3ff64c866",
+    "frame_000000_le.fff": "cef187364772bd7bb0a563505b44fc99dba791dfcc9971a370813497d0b88306",
+}
+
+
+def sha256(path: Path) -> str:
+    """Hex SHA-256 of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _complete(dest: Path) -> bool:
+    return all((dest / n).is_file() and sha256(dest / n) == d for n, d in FLIRPY_SAMPLES.items())
+
+
+def _download_sdist(tmp: Path) -> Path:
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+           "--disable-pip-version-check", "-q", f"flirpy=={FLIRPY_VERSION}", "-d", str(tmp)]  # fmt: skip
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    sdists = list(tmp.glob("flirpy-*.tar.gz"))
+    if res.returncode != 0 or not sdists:
+        raise RuntimeError(f"could not download flirpy=={FLIRPY_VERSION} sdist:\n{res.stderr[-2000:]}")
+    return sdists[0]
+
+
+def _extract(sdist: Path, dest: Path) -> None:
+    with tarfile.open(sdist) as tf:
+        for name, digest in FLIRPY_SAMPLES.items():
+            member = tf.extractfile(f"flirpy-{FLIRPY_VERSION}/test/test_data/{name}")
+            if member is None:
+                raise RuntimeError(f"{name} missing from {sdist.name}")
+            data = member.read()
+            if hashlib.sha256(data).hexdigest() != digest:
+                raise RuntimeError(f"{name} from {sdist.name}: SHA-256 mismatch")
+            tmp = dest / f".{name}.{os.getpid()}.part"
+            tmp.write_bytes(data)
+            os.replace(tmp, dest / name)  # atomic: parallel test runs never see half a file
+
+
+def flirpy_samples() -> dict[str, Path]:
+    """Paths of flirpy's FLIR sample files, fetched once and verified on every call."""
+    dest = CACHE / f"flirpy-{FLIRPY_VERSION}"
+    if not _complete(dest):
+        dest.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+            _extract(_download_sdist(Path(tmp)), dest)
+    for name, digest in FLIRPY_SAMPLES.items():
+        if sha256(dest / name) != digest:
+            raise RuntimeError(f"{dest / name}: SHA-256 mismatch")
+    return {name: dest / name for name in FLIRPY_SAMPLES}
+
+
+def exiftool_dump(path: Path) -> dict[str, str]:
+    """``Key : value`` lines of an ExifTool text dump."""
+    out = {}
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            out[key.strip()] = value.strip()
+    return out

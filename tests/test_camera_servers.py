@@ -61,7 +61,9 @@ def test_mjpeg_camera_live_then_reconnecting_then_live(server):
     try:
         cid = connect(server, cam_srv.url)
         wait_for(lambda: status_of(server, cid) == "live", what="MJPEG camera live")
-        assert server.camera(cid)["kind"] == "http"
+        cam = server.camera(cid)
+        assert cam["kind"] == "http"
+        assert cam["radiometric"] is False and cam["temperature"] is None  # pictures only: no °C anywhere
         assert ws_frames(server, cid)[0].shape == (256, 320, 3)
         assert mjpeg_frame(server, cid).shape == (256, 320, 3)
 

@@ -41,6 +41,8 @@ def test_connect_list_disconnect_reconnect_delete(server):
     wait_for(lambda: server.camera(cam["id"])["status"] == "live", what="live")
     live = server.camera(cam["id"])
     assert live["radiometric"] is True and live["width"] == 320
+    t = live["temperature"]
+    assert t["min"] < t["mean"] < t["max"] and 25 < t["max"] < 120
     wait_for(lambda: server.camera(cam["id"])["fps"] > 5, what="fps measured")
 
     status, listing = server.request("GET", "/api/cameras")

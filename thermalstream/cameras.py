@@ -8,6 +8,7 @@ from typing import Any
 from thermalstream.bus import Event
 from thermalstream.capture.manager import CameraManager
 from thermalstream.db import Database, repo
+from thermalstream.frame import Frame
 from thermalstream.notifications import NotificationService
 from thermalstream.palettes import PALETTES
 from thermalstream.sources import SourceError, make_source
@@ -65,13 +66,14 @@ class CameraService:
         live = self.manager.get(row["id"])
         if live is None:
             row.update(connected=False, reason=row.get("status_reason") or "", fps=0.0, frames=0, dropped=0,
-                       last_frame_age=None, reconnects=0)
+                       last_frame_age=None, reconnects=0, temperature=None)
             return row
         d = live.describe()
         row.update(connected=True, status=d["status"], reason=d["reason"], fps=d["fps"], frames=d["frames"],
                    dropped=d["dropped"], last_frame_age=d["last_frame_age"], reconnects=d["reconnects"],
                    radiometric=d["radiometric"] or row["radiometric"],
-                   width=d["width"] or row["width"], height=d["height"] or row["height"])
+                   width=d["width"] or row["width"], height=d["height"] or row["height"],
+                   temperature=_temperature(live.latest()))
         return row
 
     # ----- commands
@@ -169,6 +171,14 @@ class CameraService:
                 repo.update_camera_status(s, cid, status, reason)
         except Exception:  # noqa: BLE001 - a database hiccup must not stop capture
             log.exception("could not save status of camera %s", cid)
+
+
+def _temperature(frame: Frame | None) -> dict[str, float] | None:
+    """Min/mean/max °C of a radiometric frame; None for picture-only sources."""
+    if frame is None or frame.celsius is None:
+        return None
+    c = frame.celsius
+    return {"min": round(float(c.min()), 2), "mean": round(float(c.mean()), 2), "max": round(float(c.max()), 2)}
 
 
 def _default_name(cu: CameraURL) -> str:

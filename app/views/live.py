@@ -20,6 +20,9 @@ def badge_html(cam: dict) -> str:
     status = cam["status"]
     reason = html.escape(cam.get("reason") or "")
     fps = f"{cam.get('fps') or 0:.1f} fps" if status == "live" else ""
+    if status == "live" and cam.get("temperature"):
+        t = cam["temperature"]
+        fps += f" · {t['min']:.1f}–{t['max']:.1f} °C"
     title = f' title="{reason}"' if reason else ""
     detail = f'<div class="ts-reason" style="font-size:12px;color:#c62828">{reason}</div>' if reason and status != "live" else ""
     return (f'<span class="ts-badge {status}" data-status="{status}"{title}>{status}</span> '

@@ -133,3 +133,36 @@ def test_rtsp_camera_live_then_reconnecting_then_live(server):
         assert len(ws_frames(server, cid, 3)) == 3
     finally:
         cam_srv.stop()
+
+
+def test_thermal_files_play_and_truncated_ones_are_refused(server, tmp_path):
+    from tests.samples import flirpy_samples
+    from tests.test_radiometric import kelvin100, write_cptv
+
+    seq = flirpy_samples()["test.seq"]
+    cid = connect(server, f"{seq}?loop=1")
+    wait_for(lambda: status_of(server, cid) == "live", what="SEQ file playing")
+    t = server.camera(cid)["temperature"]
+    assert 9 < t["min"] < t["max"] < 13  # the sample's documented 9.4-12.6 °C
+
+    cut = tmp_path / "cut.seq"
+    cut.write_bytes(seq.read_bytes()[: seq.stat().st_size // 3])
+    cptv = tmp_path / "run.cptv"
+    write_cptv(cptv, [kelvin100(np.full((120, 160), 20.0 + i, np.float32)) for i in range(5)], b"lepton3.5")
+    short = tmp_path / "short.cptv"
+    short.write_bytes(cptv.read_bytes()[:-40])
+    for bad in (cut, short):
+        # the intact frames still play (nothing is lost), then the camera fails naming file and frame
+        status, body = server.request("POST", "/api/cameras", {"url": str(bad)})
+        assert status == 201, body
+        wait_for(lambda: status_of(server, body["id"]) == "failed", what=f"truncated {bad.name} reported")
+        cam = server.camera(body["id"])
+        assert bad.name in cam["reason"] and "frame" in cam["reason"] and "truncated" in cam["reason"]
+        assert cam["frames"] >= 1
+    assert status_of(server, cid) == "live"  # the good file plays on
+
+    # a file cut before its first frame is refused outright
+    stub = tmp_path / "stub.cptv"
+    stub.write_bytes(cptv.read_bytes()[:-400])
+    status, err = server.request("POST", "/api/cameras", {"url": str(stub)})
+    assert status == 400 and "stub.cptv" in err["error"] and "truncated" in err["error"]

@@ -103,3 +103,11 @@ def test_masking(url, masked):
 def test_str_and_repr_are_masked():
     cu = parse_camera_url("rtsp://admin:s3cret@host/x")
     assert "s3cret" not in str(cu) and "s3cret" not in repr(cu)
+
+
+def test_file_options_are_kept(tmp_path):
+    p = tmp_path / "run.seq"
+    p.write_bytes(b"x")
+    assert parse_camera_url(f"{p}?loop=1&emissivity=0.9").params == {"loop": "1", "emissivity": "0.9"}
+    cu = parse_camera_url(f"file://{p}?loop=0")
+    assert cu.path == p and cu.params == {"loop": "0"}

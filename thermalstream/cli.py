@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--kind", choices=["rtsp", "mjpeg"], default="mjpeg")
     m.add_argument("--url", default="sim://?people=3", help="source to serve (any camera URL)")
     m.add_argument("--host", default="127.0.0.1")
-    m.add_argument("--port", type=int, default=8554)
+    m.add_argument("--port", type=int, default=None, help="default 8554 for RTSP, 8080 for MJPEG")
     m.set_defaults(fn=cmd_simulate)
     return p
 

@@ -128,11 +128,12 @@ def parse_camera_url(url: str, *, must_exist: bool = True) -> CameraURL:
             kind = "lepton" if scheme == "lepton" else "topdon"
             return CameraURL(raw, kind, device=_device(dev), params=params)
         # file://
-        return _file_url(raw, Path(parts.path), must_exist)
-    return _file_url(raw, Path(raw).expanduser(), must_exist)
+        return _file_url(raw, Path(parts.path), must_exist, params)
+    path, _, query = raw.partition("?")  # plain paths take options too: clip.seq?loop=1
+    return _file_url(raw, Path(path).expanduser(), must_exist, dict(parse_qsl(query, keep_blank_values=True)))
 
 
-def _file_url(raw: str, path: Path, must_exist: bool) -> CameraURL:
+def _file_url(raw: str, path: Path, must_exist: bool, params: dict[str, str]) -> CameraURL:
     ext = path.suffix.lower()
     if ext in THERMAL_EXTS:
         kind = THERMAL_EXTS[ext]
@@ -145,4 +146,4 @@ def _file_url(raw: str, path: Path, must_exist: bool) -> CameraURL:
         )
     if must_exist and not path.is_file():
         raise CameraURLError(f"file not found: {path}")
-    return CameraURL(raw, kind, path=path)
+    return CameraURL(raw, kind, path=path, params=params)

@@ -80,3 +80,31 @@ def test_navigation_reaches_every_page(server, page):
         page.goto(server.base + href)
         page.get_by_role("heading", name=label).wait_for(timeout=20000)
     assert page.errors == []
+
+
+def test_camera_view_msg_transport_paints(page):
+    """The notebook transport (_send_msg from Python) drives the same canvas."""
+    import panel as pn
+
+    import thermalstream as ts
+    from app.views.camera_view import CameraView
+    from tests.conftest import free_port
+
+    cam = ts.open_camera("sim://?seed=5&width=320&height=256")
+    port = free_port()
+    server = pn.serve({"/": lambda: CameraView(camera=cam, width=320)}, port=port, address="127.0.0.1",
+                      show=False, threaded=True, verbose=False, websocket_origin=[f"127.0.0.1:{port}"])
+    try:
+        page.goto(f"http://127.0.0.1:{port}/")
+        canvas = page.locator("canvas.ts-canvas")
+        canvas.wait_for(timeout=20000)
+        first = canvas.evaluate(CANVAS_SIGNATURE)
+        for _ in range(100):
+            page.wait_for_timeout(200)
+            later = canvas.evaluate(CANVAS_SIGNATURE)
+            if later[2] > first[2] + 10:
+                break
+        assert later[2] > first[2] + 10 and later[0] != first[0] and later[1] > 100
+    finally:
+        server.stop()
+        cam.stop()

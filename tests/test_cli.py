@@ -1,0 +1,80 @@
+"""The command line, run as a user would: separate processes on a temporary data directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+
+from tests.conftest import free_port, wait_for
+
+EXE = [sys.executable, "-m", "thermalstream.cli"]
+
+
+def run(args, env, **kw):
+    return subprocess.run(EXE + args, env=env, capture_output=True, text=True, timeout=60, **kw)
+
+
+def env_for(tmp_path, **extra):
+    env = dict(os.environ, THERMALSTREAM_DATA_DIR=str(tmp_path / "data"), **extra)
+    env.pop("THERMALSTREAM_DATABASE_URL", None)
+    return env
+
+
+def test_db_upgrade_and_cameras_add_list(tmp_path):
+    env = env_for(tmp_path)
+    r = run(["db", "upgrade"], env)
+    assert r.returncode == 0, r.stderr
+    assert "revision 0001" in r.stdout
+    r = run(["cameras", "add", "rtsp://admin:pw@127.0.0.1:8554/live", "--name", "gate"], env)
+    assert r.returncode == 0, r.stderr and "added camera 1" in r.stdout
+    assert "pw@" not in r.stdout + r.stderr
+    r = run(["cameras", "list", "--json"], env)
+    rows = json.loads(r.stdout)
+    assert [(c["name"], c["url"], c["kind"]) for c in rows] == [("gate", "rtsp://admin:***@127.0.0.1:8554/live", "rtsp")]
+    r = run(["cameras", "add", "ftp://x"], env)
+    assert r.returncode == 2 and "unsupported scheme" in r.stderr
+
+
+def test_serve_starts_default_camera_and_stops_on_sigterm(tmp_path):
+    port = free_port()
+    env = env_for(tmp_path, THERMALSTREAM_PORT=str(port), THERMALSTREAM_DEFAULT_CAMERA="sim://?width=160&height=128")
+    proc = subprocess.Popen(EXE + ["serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        def health():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                    return json.loads(r.read())
+            except OSError:
+                return None
+
+        h = wait_for(lambda: (lambda x: x if x and x["cameras"]["active"] == 1 else None)(health()), timeout=40,
+                     what="server with its default camera live")
+        assert h["database"] == "sqlite"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out = proc.stdout.read()
+    assert f"http://127.0.0.1:{port}" in out and "Traceback" not in out
+    rows = json.loads(run(["cameras", "list", "--json"], env).stdout)
+    assert rows[0]["name"] == "Simulated thermal camera"
+
+
+def test_two_servers_side_by_side(tmp_path):
+    from tests.conftest import start_server, stop_server
+
+    a = start_server(tmp_path / "a")
+    b = start_server(tmp_path / "b")
+    try:
+        assert a.request("POST", "/api/cameras", {"url": "sim://?seed=1&width=160&height=128"})[0] == 201
+        assert [c["name"] for c in a.request("GET", "/api/cameras")[1]["cameras"]] == ["Simulated thermal camera"]
+        assert b.request("GET", "/api/cameras")[1]["cameras"] == []
+        assert a.runtime.settings.db_url != b.runtime.settings.db_url
+    finally:
+        stop_server(a)
+        stop_server(b)

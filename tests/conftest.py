@@ -15,6 +15,8 @@ import pytest
 from thermalstream.config import Settings
 from thermalstream.runtime import Runtime
 
+pytest_plugins = ["tests.db_fixtures"]  # db, db_url (SQLite and PostgreSQL), pg_url
+
 
 def free_port() -> int:
     with socket.socket() as s:

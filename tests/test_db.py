@@ -30,7 +30,6 @@ from thermalstream.db import (
     upgrade,
 )
 from thermalstream.sources.url import CameraURLError
-from tests.db_fixtures import db, db_url, pg_url  # noqa: F401  (fixtures)
 
 # --- engines --------------------------------------------------------------------------------
 

@@ -10,7 +10,6 @@ import pytest
 from thermalstream.bus import Event, EventBus
 from thermalstream.db import Notification, User, repo
 from thermalstream.notifications import NotificationService, format_local, to_local
-from tests.db_fixtures import db, db_url  # noqa: F401  (fixtures)
 
 
 @pytest.fixture

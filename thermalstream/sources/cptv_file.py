@@ -22,7 +22,6 @@ Background frames (a reference image some recorders store first) are not emitted
 from __future__ import annotations
 
 import threading
-import time
 import zlib
 from datetime import timedelta
 from pathlib import Path
@@ -35,6 +34,7 @@ from cptv.frame import Frame as CptvFrame
 from thermalstream.frame import FFCState, Frame, Radiometry
 from thermalstream.palettes import to_grey
 from thermalstream.sources.base import CorruptData, Source, SourceClosed, SourceError, SourceInfo
+from thermalstream.sources.pacing import Pacer, flag
 from thermalstream.sources.url import CameraURL
 
 KELVIN = 273.15
@@ -93,9 +93,6 @@ def check_gzip(fh: BinaryIO) -> str | None:
     return "truncated (compressed stream ends early)" if pending else None
 
 
-def _flag(params: dict[str, str], name: str) -> bool:
-    return params.get(name, "").strip().lower() in ("1", "true", "yes", "on")
-
 
 class CPTVSource(Source):
     """Frames of a .cptv file (finite). URL params: ``loop=1``, ``realtime=1`` (pace at the
@@ -106,8 +103,8 @@ class CPTVSource(Source):
             raise SourceError(f"{camera_url}: not a file")
         self.url = camera_url
         self.path = Path(camera_url.path)
-        self.loop = _flag(camera_url.params, "loop")
-        self.realtime = _flag(camera_url.params, "realtime")
+        self.loop = flag(camera_url.params, "loop")
+        self.realtime = flag(camera_url.params, "realtime")
         self._fh: BinaryIO | None = None
         self._reader: CPTVReader | None = None
         self._frames: Iterator[CptvFrame] | None = None
@@ -116,9 +113,9 @@ class CPTVSource(Source):
         self._in_file = 0
         self._seq = 0
         self._tlinear = True
-        self._next_due = 0.0
         self._lock = threading.Lock()
         self._closed = threading.Event()
+        self._pacer = Pacer(self._closed)
 
     def open(self) -> SourceInfo:
         self.close()  # re-opening starts over
@@ -205,13 +202,8 @@ class CPTVSource(Source):
         return self._frame(f, index)
 
     def _pace(self) -> None:
-        if not self.realtime:
-            return
-        period = 1.0 / (self.info.fps or 9.0)
-        now = time.monotonic()
-        if self._next_due > now:
-            self._closed.wait(self._next_due - now)
-        self._next_due = max(now, self._next_due) + period
+        if self.realtime:
+            self._pacer.wait(self.info.fps or 9.0)
 
     def _frame(self, f: CptvFrame, index: int) -> Frame:
         pix = np.asarray(f.pix, dtype=np.uint16)

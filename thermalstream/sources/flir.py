@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 import struct
 import threading
-import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -33,6 +32,7 @@ import numpy as np
 from thermalstream.frame import FFCState, Frame, Radiometry
 from thermalstream.palettes import to_grey
 from thermalstream.sources.base import CorruptData, Source, SourceClosed, SourceError, SourceInfo
+from thermalstream.sources.pacing import Pacer, flag
 from thermalstream.sources.url import CameraURL
 
 FFF_MAGIC = b"FFF\x00"
@@ -333,9 +333,6 @@ _OVERRIDES = {
 }
 
 
-def _flag(params: dict[str, str], name: str) -> bool:
-    return params.get(name, "").strip().lower() in ("1", "true", "yes", "on")
-
 
 def object_overrides(params: dict[str, str]) -> dict[str, float]:
     """Object-parameter overrides from URL params (emissivity, reflected, distance, ...)."""
@@ -364,8 +361,8 @@ class FlirSeqSource(Source):
             raise SourceError(f"{camera_url}: not a file")
         self.url = camera_url
         self.path = Path(camera_url.path)
-        self.loop = _flag(camera_url.params, "loop")
-        self.realtime = _flag(camera_url.params, "realtime")
+        self.loop = flag(camera_url.params, "loop")
+        self.realtime = flag(camera_url.params, "realtime")
         self._overrides = object_overrides(camera_url.params)
         self._fh: BinaryIO | None = None
         self._index: list[tuple[int, int]] = []
@@ -373,9 +370,9 @@ class FlirSeqSource(Source):
         self._tail_reported = False
         self._pos = 0
         self._seq = 0
-        self._next_due = 0.0
         self._lock = threading.Lock()
         self._closed = threading.Event()
+        self._pacer = Pacer(self._closed)
 
     @property
     def frame_count(self) -> int:
@@ -442,13 +439,8 @@ class FlirSeqSource(Source):
         self._pos, self._tail_reported = 0, False
 
     def _pace(self) -> None:
-        fps = self.info.fps if self.realtime else None
-        if not fps:
-            return
-        now = time.monotonic()
-        if self._next_due > now:
-            self._closed.wait(self._next_due - now)
-        self._next_due = max(now, self._next_due) + 1.0 / fps
+        if self.realtime:
+            self._pacer.wait(self.info.fps)
 
     def _frame(self, rec: FffRecord, index: int) -> Frame:
         cam = rec.camera

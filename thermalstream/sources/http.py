@@ -17,6 +17,7 @@ import numpy as np
 
 from thermalstream.frame import Frame
 from thermalstream.sources.base import CorruptData, Source, SourceClosed, SourceError, SourceInfo
+from thermalstream.sources.pacing import Pacer
 from thermalstream.sources.url import CameraURL
 
 TIMEOUT_S = 8.0
@@ -135,7 +136,7 @@ class SnapshotSource(Source):
             self.fps = float(url.params.get("fps", 5))
         except ValueError:
             raise SourceError(f"{url.masked}: fps must be a number") from None
-        self._next_due = 0.0
+        self._pacer = Pacer()
 
     def _fetch(self) -> bytes:
         with _connect(self.url) as resp:
@@ -149,19 +150,14 @@ class SnapshotSource(Source):
         img = _decode(data, self.url)
         self._img0 = img
         self.info = SourceInfo("snapshot", img.shape[1], img.shape[0], self.fps, False, True, "HTTP JPEG snapshots")
-        self._next_due = time.monotonic()
+        self._pacer.wait(self.fps)  # the first frame counts as the first poll
         return self.info
 
     def read(self) -> Frame:
         if getattr(self, "_img0", None) is not None:
             img, self._img0 = self._img0, None
         else:
-            self._next_due += 1.0 / self.fps
-            delay = self._next_due - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            else:
-                self._next_due = time.monotonic()
+            self._pacer.wait(self.fps)
             img = _decode(self._fetch(), self.url)
         self.seq += 1
         return Frame(image=img, seq=self.seq, timestamp=time.time())

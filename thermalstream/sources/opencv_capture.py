@@ -9,16 +9,11 @@ import numpy as np
 
 from thermalstream.frame import Frame
 from thermalstream.sources.base import CorruptData, Source, SourceClosed, SourceError, SourceInfo
+from thermalstream.sources.pacing import Pacer, flag
 from thermalstream.sources.url import CameraURL
 
 OPEN_TIMEOUT_MS = 8000
 READ_TIMEOUT_MS = 8000
-
-
-def _truthy(value: str | None, default: bool) -> bool:
-    if value is None:
-        return default
-    return value.lower() not in ("0", "false", "no", "off", "")
 
 
 class OpenCVSource(Source):
@@ -29,9 +24,9 @@ class OpenCVSource(Source):
         self.url = url
         self.cap: cv2.VideoCapture | None = None
         self.seq = 0
-        self._loop = _truthy(url.params.get("loop"), True)
-        self._pace = _truthy(url.params.get("pace"), True)
-        self._next_due = 0.0
+        self._loop = flag(url.params, "loop", default=True)
+        self._pace = flag(url.params, "pace", default=True)
+        self._pacer = Pacer()
 
     def _target(self) -> tuple[int | str, int]:
         if self.url.kind == "usb":
@@ -64,7 +59,6 @@ class OpenCVSource(Source):
             live=not self.url.is_file,
             description=f"{self.url.kind} via OpenCV {cap.getBackendName()}",
         )
-        self._next_due = time.monotonic()
         return self.info
 
     def _open_error(self) -> str:
@@ -94,13 +88,8 @@ class OpenCVSource(Source):
 
     def read(self) -> Frame:
         img = self._grab()
-        if self.url.is_file and self._pace and self.info.fps:
-            self._next_due += 1.0 / self.info.fps
-            delay = self._next_due - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            else:
-                self._next_due = time.monotonic()
+        if self.url.is_file and self._pace:
+            self._pacer.wait(self.info.fps)
         if img.dtype != np.uint8:
             img = cv2.convertScaleAbs(img, alpha=255.0 / max(float(img.max()), 1.0))
         self.seq += 1

@@ -270,4 +270,22 @@ class Notification(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class StorageSample(Base):
+    """Storage used at one moment, for the usage-over-time charts (``thermalstream.storage.samples``).
+
+    ``category`` is a storage folder (recordings, screenshots, detections, thumbnails) or
+    ``disk_free`` / ``disk_total``; ``camera_id`` None is the category's total, else one camera's
+    folder. No foreign key: samples outlive cameras, and folders may name deleted cameras.
+    """
+
+    __tablename__ = "storage_samples"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    timestamp: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    category: Mapped[str] = mapped_column(String(32))
+    camera_id: Mapped[int | None] = mapped_column(Integer)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    files: Mapped[int] = mapped_column(Integer, default=0)
+
+
 metadata = Base.metadata

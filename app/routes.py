@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.handlers.cameras import CameraActionHandler, CameraHandler, CamerasHandler
+from app.handlers.cameras import CameraActionHandler, CameraHandler, CamerasHandler, TemperatureHandler
 from app.handlers.health import HealthHandler
 from app.handlers.openapi import DocsHandler, OpenAPIHandler
 from app.handlers.streaming import MJPEGHandler, SnapshotHandler, UpdatesSocket, VideoSocket
@@ -19,6 +19,7 @@ def build_routes(runtime: Runtime) -> list[tuple]:
         (r"/api/cameras", CamerasHandler, kw),
         (rf"/api/cameras/{CID}", CameraHandler, kw),
         (rf"/api/cameras/{CID}/(?P<action>connect|disconnect)", CameraActionHandler, kw),
+        (rf"/api/cameras/{CID}/temperature", TemperatureHandler, kw),
         (rf"/api/cameras/{CID}/mjpeg", MJPEGHandler, kw),
         (rf"/api/cameras/{CID}/snapshot\.jpg", SnapshotHandler, kw),
         (rf"/ws/video/{CID}", VideoSocket, kw),

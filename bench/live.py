@@ -72,8 +72,6 @@ def run_server(args) -> None:
     import logging
 
     logging.basicConfig(level=logging.WARNING)
-    # a viewer that goes away mid-send leaves "Task exception was never retrieved" noise at the end
-    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     import panel as pn
 
     from thermalstream.config import Settings

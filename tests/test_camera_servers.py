@@ -64,6 +64,8 @@ def test_mjpeg_camera_live_then_reconnecting_then_live(server):
         cam = server.camera(cid)
         assert cam["kind"] == "http"
         assert cam["radiometric"] is False and cam["temperature"] is None  # pictures only: no °C anywhere
+        status, err = server.request("GET", f"/api/cameras/{cid}/temperature?x=1&y=1")
+        assert status == 409 and "no temperatures" in err["error"]
         assert ws_frames(server, cid)[0].shape == (256, 320, 3)
         assert mjpeg_frame(server, cid).shape == (256, 320, 3)
 

@@ -210,3 +210,30 @@ def test_slow_viewer_does_not_slow_capture(server):
         assert after["status"] == "live"
     finally:
         ws.close()
+
+
+def test_palette_and_rename_and_spot_temperature(server):
+    cam = connect_sim(server)
+    wait_for(lambda: server.camera(cam["id"])["status"] == "live", what="live")
+    status, body = server.request("PATCH", f"/api/cameras/{cam['id']}", {"palette": "white-hot", "name": "Door"})
+    assert status == 200 and body["settings"]["palette"] == "white-hot" and body["name"] == "Door"
+    # the live encoder now sends grey frames (white-hot): all three channels equal
+    snap = urllib.request.urlopen(f"{server.base}/api/cameras/{cam['id']}/snapshot.jpg", timeout=5).read()
+    wait_for(lambda: _is_grey(urllib.request.urlopen(f"{server.base}/api/cameras/{cam['id']}/snapshot.jpg",
+                                                       timeout=5).read()), what="grey snapshot")
+    assert server.request("PATCH", f"/api/cameras/{cam['id']}", {"palette": "rainbow-ish"})[0] == 400
+    assert server.request("PATCH", f"/api/cameras/{cam['id']}", {"colour": "x"})[0] == 400
+    assert server.request("PATCH", "/api/cameras/999", {"name": "x"})[0] == 404
+
+    status, t = server.request("GET", f"/api/cameras/{cam['id']}/temperature?x=10&y=20")
+    assert status == 200 and isinstance(t["celsius"], float) and (t["x"], t["y"]) == (10, 20)
+    frame = server.runtime.manager.get(cam["id"]).latest()
+    assert frame.celsius.min() - 1 < t["celsius"] < frame.celsius.max() + 1
+    assert server.request("GET", f"/api/cameras/{cam['id']}/temperature?x=5000&y=1")[0] == 400
+    assert server.request("GET", f"/api/cameras/{cam['id']}/temperature?x=a")[0] == 400
+    assert snap[:2] == b"\xff\xd8"
+
+
+def _is_grey(jpeg: bytes) -> bool:
+    img = _decode(jpeg).astype(int)
+    return bool(np.abs(img[..., 0] - img[..., 2]).max() <= 3)

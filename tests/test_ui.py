@@ -57,6 +57,16 @@ def test_connect_sim_camera_paints_live_canvas(server, page):
     assert later[1] > 100, "canvas is blank"
     assert later[2] > first[2] + 10, f"canvas drew too few frames: {first[2]} -> {later[2]}"
     assert later[0] != first[0], "canvas pixels do not change"
+    # pointing at the picture shows the spot temperature
+    canvas.hover(position={"x": 100, "y": 100})
+    hud = page.locator(".ts-hud").first
+    page.wait_for_timeout(300)
+    canvas.hover(position={"x": 120, "y": 110})
+    for _ in range(50):
+        if "°C" in hud.inner_text():
+            break
+        page.wait_for_timeout(200)
+    assert "°C @" in hud.inner_text()
     assert page.errors == []
 
     # the connect raised a notification toast and the camera is saved

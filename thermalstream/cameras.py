@@ -137,6 +137,38 @@ class CameraService:
         self.notes.success("Camera connected", name, data={"camera_id": camera_id})
         return self.get(camera_id)
 
+    def update(self, camera_id: int, *, name: str | None = None, palette: str | None = None) -> dict[str, Any]:
+        """Rename a camera or change its palette (applies to live viewers at once)."""
+        if palette is not None and palette not in PALETTES:
+            raise CameraURLError(f"unknown palette {palette!r}; choose one of {', '.join(PALETTES)}")
+        if name is not None and not (0 < len(name.strip()) <= 128):
+            raise CameraURLError("name must be 1 to 128 characters")
+        with self.db.session() as s:
+            row = repo.get_camera(s, camera_id)
+            if row is None:
+                raise CameraNotFound(f"no camera {camera_id}")
+            fields: dict[str, Any] = {}
+            if name is not None:
+                fields["name"] = name.strip()
+            if palette is not None:
+                fields["settings"] = {**(row.settings or {}), "palette": palette}
+            if fields:
+                repo.update_camera(s, camera_id, **fields)
+        if palette is not None:
+            self._palettes[camera_id] = palette
+        live = self.manager.get(camera_id)
+        if live is not None and name is not None:
+            live.name = name.strip()
+        return self.get(camera_id)
+
+    def temperature_at(self, camera_id: int, x: float, y: float) -> float | None:
+        """°C at pixel (x, y) of the camera's newest frame; None for picture-only sources.
+        Raises CameraNotFound when the camera is not connected, ValueError outside the frame."""
+        live = self.manager.get(camera_id)
+        if live is None:
+            raise CameraNotFound(f"camera {camera_id} is not connected")
+        return spot_temperature(live.latest(), x, y)
+
     def delete(self, camera_id: int) -> None:
         if camera_id in self.manager:
             self.manager.remove(camera_id)
@@ -171,6 +203,17 @@ class CameraService:
                 repo.update_camera_status(s, cid, status, reason)
         except Exception:  # noqa: BLE001 - a database hiccup must not stop capture
             log.exception("could not save status of camera %s", cid)
+
+
+def spot_temperature(frame: Frame | None, x: float, y: float) -> float | None:
+    """°C at pixel (x, y), rounded to 0.01; None when there is no radiometric frame."""
+    if frame is None or frame.celsius is None:
+        return None
+    h, w = frame.celsius.shape
+    xi, yi = int(x), int(y)
+    if not (0 <= xi < w and 0 <= yi < h):
+        raise ValueError(f"({x}, {y}) is outside the {w}x{h} frame")
+    return round(float(frame.celsius[yi, xi]), 2)
 
 
 def _temperature(frame: Frame | None) -> dict[str, float] | None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import tornado.web
+
 from app.handlers.base import ApiError, BaseHandler
+from thermalstream.palettes import PALETTES
 from thermalstream.cameras import CameraConflict, CameraNotFound
 from thermalstream.sources.url import CameraURLError
 
@@ -63,8 +66,8 @@ class CamerasHandler(BaseHandler):
         if not isinstance(url, str):
             raise ApiError(400, "field 'url' (string) is required")
         name = body.get("name") or ""
-        if not isinstance(name, str) or len(name) > 200:
-            raise ApiError(400, "field 'name' must be a string of at most 200 characters")
+        if not isinstance(name, str) or len(name) > 128:
+            raise ApiError(400, "field 'name' must be a string of at most 128 characters")
         self.write_json(_call(self.runtime.cameras.connect, url, name), status=201)
 
 
@@ -76,15 +79,67 @@ class CameraHandler(BaseHandler):
             "tags": ["cameras"],
             "responses": {"204": {"description": "Deleted"}, **ERRORS},
         },
+        "patch": {
+            "summary": "Rename a camera or change its palette",
+            "tags": ["cameras"],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"type": "object", "properties": {
+                    "name": {"type": "string", "maxLength": 128},
+                    "palette": {"type": "string", "enum": list(PALETTES)},
+                }}}},
+            },
+            "responses": {"200": {"description": "Camera"}, **ERRORS},
+        },
     }
 
     def get(self, cid: str) -> None:
         self.write_json(_call(self.runtime.cameras.get, self.camera_id(cid)))
 
+    def patch(self, cid: str) -> None:
+        body = self.json_body()
+        unknown = set(body) - {"name", "palette"}
+        if unknown:
+            raise ApiError(400, f"unknown field(s): {', '.join(sorted(unknown))}")
+        for key in ("name", "palette"):
+            if key in body and not isinstance(body[key], str):
+                raise ApiError(400, f"field '{key}' must be a string")
+        self.write_json(_call(self.runtime.cameras.update, self.camera_id(cid),
+                              name=body.get("name"), palette=body.get("palette")))
+
     def delete(self, cid: str) -> None:
         _call(self.runtime.cameras.delete, self.camera_id(cid))
         self.set_status(204)
         self.finish()
+
+
+class TemperatureHandler(BaseHandler):
+    """GET /api/cameras/{id}/temperature?x=&y= — spot temperature in the newest frame."""
+
+    openapi = {
+        "get": {
+            "summary": "Spot temperature (°C) at a pixel of the newest frame",
+            "tags": ["live"],
+            "parameters": [
+                {"name": "x", "in": "query", "required": True, "schema": {"type": "integer", "minimum": 0}},
+                {"name": "y", "in": "query", "required": True, "schema": {"type": "integer", "minimum": 0}},
+            ],
+            "responses": {"200": {"description": "{x, y, celsius, timestamp}"}, **ERRORS},
+        }
+    }
+
+    def get(self, cid: str) -> None:
+        try:
+            x, y = int(self.get_query_argument("x")), int(self.get_query_argument("y"))
+        except (ValueError, tornado.web.MissingArgumentError):
+            raise ApiError(400, "query parameters x and y (integer pixels) are required") from None
+        try:
+            celsius = _call(self.runtime.cameras.temperature_at, self.camera_id(cid), x, y)
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+        if celsius is None:
+            raise ApiError(409, f"camera {cid} gives pictures only, no temperatures")
+        self.write_json({"x": x, "y": y, "celsius": celsius})
 
 
 class CameraActionHandler(BaseHandler):

@@ -89,7 +89,7 @@ class VideoSocket(tornado.websocket.WebSocketHandler):
                 continue
             try:
                 await self.write_message(struct.pack(">d", frame.timestamp * 1000.0) + frame.jpeg, binary=True)
-            except tornado.websocket.WebSocketClosedError:
+            except (tornado.websocket.WebSocketClosedError, tornado.iostream.StreamClosedError):
                 return
 
     def on_message(self, message) -> None:  # viewers only listen

@@ -56,10 +56,26 @@ export function render({ model, el }) {
     connect();
   }
 
+  let fpsText = "", lastMove = 0;
+  const showHud = () => { hud.textContent = model.readout ? `${model.readout} · ${fpsText}` : fpsText; };
   const tick = setInterval(() => {
-    hud.textContent = `${frames - lastCount} fps`;
+    fpsText = `${frames - lastCount} fps`;
     lastCount = frames;
+    showHud();
   }, 1000);
+
+  // Spot temperature under the pointer: send image coordinates, Python answers through `readout`.
+  canvas.addEventListener("mousemove", (e) => {
+    const now = Date.now();
+    if (now - lastMove < 100) return;
+    lastMove = now;
+    const r = canvas.getBoundingClientRect();
+    const x = Math.floor((e.clientX - r.left) / r.width * canvas.width);
+    const y = Math.floor((e.clientY - r.top) / r.height * canvas.height);
+    model.send_msg({ x, y });
+  });
+  canvas.addEventListener("mouseleave", () => model.send_msg({ leave: true }));
+  model.on("change:readout", showHud);
 
   model.on("msg:custom", draw);
   model.on("change:camera_id", reconnect);

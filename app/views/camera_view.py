@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from pathlib import Path
 
 import param
 from panel.custom import JSComponent
 
+from thermalstream.cameras import spot_temperature
 from thermalstream.capture.camera import Camera
 from thermalstream.live import LiveEncoder
+
+Probe = Callable[[int, int], "float | None"]
 
 
 class CameraView(JSComponent):
@@ -19,6 +23,7 @@ class CameraView(JSComponent):
     camera_id = param.Integer(default=0, doc="Camera id on the server")
     transport = param.Selector(default="ws", objects=["ws", "msg"])
     max_fps = param.Number(default=25.0, bounds=(1, 60))
+    readout = param.String(default="", doc="Spot temperature under the pointer, e.g. '31.2 °C @ 120,88'")
 
     _esm = Path(__file__).with_name("camera_view.js")
     _stylesheets = [
@@ -28,11 +33,16 @@ class CameraView(JSComponent):
         "background:rgba(0,0,0,.5);padding:1px 4px;border-radius:3px}"
     ]
 
-    def __init__(self, camera: Camera | None = None, **params) -> None:
+    def __init__(self, camera: Camera | None = None, probe: Probe | None = None, **params) -> None:
+        """``probe(x, y)`` returns °C at an image pixel (None for picture-only cameras); with a
+        ``camera`` it defaults to reading that camera's newest frame."""
         if camera is not None:
             params.setdefault("transport", "msg")
         super().__init__(**params)
         self._camera = camera
+        if probe is None and camera is not None:
+            probe = lambda x, y: spot_temperature(camera.latest(), x, y)  # noqa: E731
+        self._probe = probe
         self._encoder: LiveEncoder | None = None
         self._sent = -1
         self._cb = None
@@ -51,6 +61,19 @@ class CameraView(JSComponent):
             return
         self._sent = frame.seq
         self._send_msg(struct.pack(">d", frame.timestamp * 1000.0) + frame.jpeg)
+
+    def _handle_msg(self, msg) -> None:
+        if not isinstance(msg, dict) or self._probe is None:
+            return
+        if msg.get("leave"):
+            self.readout = ""
+            return
+        try:
+            x, y = int(msg["x"]), int(msg["y"])
+            celsius = self._probe(x, y)
+        except (KeyError, TypeError, ValueError, LookupError):
+            return
+        self.readout = "" if celsius is None else f"{celsius:.1f} °C @ {x},{y}"
 
     def stop(self) -> None:
         """Stop pushing frames (notebook transport)."""

@@ -10,10 +10,17 @@ import param
 from app.views.camera_view import CameraView
 from app.views.shell import STYLE, page
 from thermalstream.cameras import CameraConflict, CameraNotFound
+from thermalstream.palettes import PALETTES
 from thermalstream.runtime import Runtime
 from thermalstream.sources.url import CameraURLError
 
 URL_HELP = "sim://?people=3 · rtsp://user:pass@host/stream · http://host/video.mjpg · 0 · /dev/video0 · /path/clip.mp4"
+
+
+def toast_error(message: str) -> None:
+    """Show an error toast in this browser session."""
+    if pn.state.notifications is not None:
+        pn.state.notifications.error(html.escape(message), duration=6000)
 
 
 def badge_html(cam: dict) -> str:
@@ -41,10 +48,14 @@ class CameraCard(pn.viewable.Viewer):
         self.remove = pn.widgets.Button(label="Remove", color="light", width=90)
         self.toggle.on_click(self._toggle)
         self.remove.on_click(self._remove)
-        self.view = CameraView(camera_id=cam["id"], sizing_mode="stretch_width")
+        self.view = CameraView(camera_id=cam["id"], sizing_mode="stretch_width",
+                               probe=lambda x, y: runtime.cameras.temperature_at(self.camera_id, x, y))
+        self.palette = pn.widgets.Select(options=list(PALETTES), value=cam.get("settings", {}).get("palette", "inferno"),
+                                         width=110, visible=bool(cam.get("radiometric")))
+        self.palette.param.watch(self._set_palette, "value")
         title = pn.pane.HTML(f"<b>{html.escape(cam['name'])}</b><br><small>{html.escape(cam['url'])}</small>")
         self._layout = pn.Card(
-            pn.Row(self.badge, pn.HSpacer(), self.toggle, self.remove),
+            pn.Row(self.badge, pn.HSpacer(), self.palette, self.toggle, self.remove),
             self.view,
             header=title,
             collapsible=False,
@@ -56,6 +67,7 @@ class CameraCard(pn.viewable.Viewer):
 
     def update(self, cam: dict) -> None:
         self.badge.object = badge_html(cam)
+        self.palette.visible = bool(cam.get("radiometric"))
         self.toggle.label = "Disconnect" if cam.get("connected") else "Connect"
 
     def _toggle(self, _event) -> None:
@@ -64,9 +76,15 @@ class CameraCard(pn.viewable.Viewer):
             cam = svc.get(self.camera_id)
             cam = svc.disconnect(self.camera_id) if cam.get("connected") else svc.reconnect(self.camera_id)
         except (CameraConflict, CameraNotFound, CameraURLError) as exc:
-            pn.state.notifications and pn.state.notifications.error(str(exc), duration=6000)
+            toast_error(str(exc))
             return
         self.update(cam)
+
+    def _set_palette(self, event) -> None:
+        try:
+            self.runtime.cameras.update(self.camera_id, palette=event.new)
+        except (CameraNotFound, CameraURLError) as exc:
+            toast_error(str(exc))
 
     def _remove(self, _event) -> None:
         try:

@@ -1,0 +1,551 @@
+"""The recorder: one thread per recording that writes every frame of one camera to segments.
+
+    rec = Recorder(camera, "data/recordings/cam1/20261124T101500Z_r7", segment_seconds=10).start()
+    ...
+    result = rec.stop()      # closes the open segment; result.segments, .frames, .dropped, .gaps
+
+It takes every frame from ``camera.subscribe(queue_size)`` (a bounded queue: when the recorder
+falls behind, capture drops frames into a counter instead of waiting, and ``dropped`` reports
+them), encodes them to H.264 MP4 segments (:mod:`.video`) and, for radiometric cameras, stores
+the raw counts or °C losslessly beside each segment (:mod:`.radiometric`).
+
+Segments roll every ``segment_seconds`` of frame time. When frames stop (no frame for
+``gap_after`` seconds, or the camera publishes ``reconnecting``/``failed``), the open segment is
+closed and a gap is recorded; the next frame opens a new segment and ends the gap. A change of
+frame size also starts a new segment.
+
+Disk space is checked before the first segment and every ``disk_check_s`` while recording; below
+``reserve_bytes`` free, or on any write error (ENOSPC…), the recorder stops with
+:class:`DiskFull` / :class:`RecorderError` in ``error``. Closed segments are never reopened; the
+segment open at the failure is kept if it still decodes and deleted otherwise.
+
+A ``recording.json`` manifest (segments and gaps) is rewritten atomically beside the segments
+at every change, for reconciliation after a crash and for tools.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import re
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from thermalstream.frame import Frame
+from thermalstream.palettes import colourise
+from thermalstream.record.radiometric import RadiometricOptions, RadiometricWriter
+from thermalstream.record.video import BurnIn, SegmentWriter, VideoOptions, probe_segment
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "recording.json"
+SEGMENT_RE = re.compile(r"^seg(\d{5,})_(\d{8}T\d{6}\.\d{3})Z\.mp4$")
+LOST_STATUSES = ("reconnecting", "failed", "stopped")
+DEFAULT_RESERVE_BYTES = 256 * 1024 * 1024
+
+
+class RecorderError(RuntimeError):
+    """Recording stopped on an error (the message says why)."""
+
+
+class DiskFull(RecorderError):
+    """Free space fell below the reserve, or the file system said ENOSPC."""
+
+
+def segment_name(index: int, start: float) -> str:
+    """``seg00003_20261124T101530.123Z.mp4``: order and start time (UTC) in the name."""
+    dt = datetime.fromtimestamp(start, UTC)
+    return f"seg{index:05d}_{dt.strftime('%Y%m%dT%H%M%S')}.{dt.microsecond // 1000:03d}Z.mp4"
+
+
+def parse_segment_name(name: str) -> tuple[int, float] | None:
+    """(index, start epoch) from a segment file name, None for other files."""
+    m = SEGMENT_RE.match(name)
+    if not m:
+        return None
+    dt = datetime.strptime(m.group(2), "%Y%m%dT%H%M%S.%f").replace(tzinfo=UTC)
+    return int(m.group(1)), dt.timestamp()
+
+
+def free_bytes(path: str | os.PathLike) -> int:
+    """Free bytes for an unprivileged writer on the file system holding ``path``."""
+    p = Path(path)
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return shutil.disk_usage(p).free
+
+
+@dataclass
+class Segment:
+    """A closed segment. ``start``/``end`` are epoch seconds (end = last frame + one period)."""
+
+    index: int
+    path: Path
+    start: float
+    end: float
+    frames: int
+    duration_s: float
+    size_bytes: int  # video + radiometric file
+    radiometric_path: Path | None = None
+
+    def as_dict(self, root: Path | None = None) -> dict[str, Any]:
+        d = asdict(self)
+        for k in ("path", "radiometric_path"):
+            v = getattr(self, k)
+            d[k] = None if v is None else (str(v.relative_to(root)) if root else str(v))
+        return d
+
+
+@dataclass
+class Gap:
+    """No frames between ``start`` and ``end`` (epoch seconds; end None while still open)."""
+
+    start: float
+    end: float | None
+    reason: str = ""
+
+    @property
+    def duration_s(self) -> float | None:
+        return None if self.end is None else round(self.end - self.start, 3)
+
+
+@dataclass
+class RecorderResult:
+    segments: list[Segment] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
+    frames: int = 0
+    dropped: int = 0
+    error: str | None = None
+    disk_full: bool = False
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(s.size_bytes for s in self.segments)
+
+    @property
+    def duration_s(self) -> float:
+        return round(sum(s.duration_s for s in self.segments), 3)
+
+
+Palette = Callable[[Frame], np.ndarray]
+
+
+class _Open:
+    """The segment being written."""
+
+    def __init__(self, index: int, video: SegmentWriter, rad: RadiometricWriter | None, shape: tuple):
+        self.index = index
+        self.video = video
+        self.rad = rad
+        self.shape = shape
+        self.start: float | None = None
+        self.last: float | None = None
+        self.frames = 0
+
+
+class Recorder:
+    """Record one camera into ``directory`` (created if needed). See the module docstring."""
+
+    def __init__(
+        self,
+        camera,
+        directory: str | os.PathLike,
+        *,
+        segment_seconds: float = 10.0,
+        video: VideoOptions | None = None,
+        radiometric: bool | None = None,
+        radiometric_options: RadiometricOptions | None = None,
+        palette: str | Palette | None = None,
+        burn_in: BurnIn | None = None,
+        queue_size: int = 64,
+        gap_after: float = 2.0,
+        reserve_bytes: int = DEFAULT_RESERVE_BYTES,
+        disk_check_s: float = 1.0,
+        on_segment: Callable[[Segment], None] | None = None,
+        on_gap: Callable[[Gap], None] | None = None,
+        on_finished: Callable[[RecorderResult], None] | None = None,
+    ) -> None:
+        if segment_seconds <= 0:
+            raise ValueError("segment_seconds must be > 0")
+        self.camera = camera
+        self.directory = Path(directory)
+        self.segment_seconds = float(segment_seconds)
+        self.video_options = video or VideoOptions()
+        self.radiometric = radiometric
+        self.radiometric_options = radiometric_options or RadiometricOptions()
+        self.burn_in = burn_in
+        self._palette: Palette | None
+        if palette is None or palette == "white-hot":
+            self._palette = None  # the display image as the camera gives it
+        elif isinstance(palette, str):
+            colourise(np.zeros((2, 2), np.uint8), palette)  # unknown names fail now, not in the thread
+            self._palette = lambda f, p=palette: colourise(f.image, p) if f.is_radiometric else f.image
+        else:
+            self._palette = palette
+        self.queue_size = int(queue_size)
+        self.gap_after = float(gap_after)
+        self.reserve_bytes = int(reserve_bytes)
+        self.disk_check_s = float(disk_check_s)
+        self.on_segment, self.on_gap, self.on_finished = on_segment, on_gap, on_finished
+
+        self.segments: list[Segment] = []
+        self.gaps: list[Gap] = []
+        self.frames = 0
+        self.error: str | None = None
+        self.disk_full = False
+        self._sub = None
+        self._unsub_bus: Callable[[], None] | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._lost = threading.Event()
+        self._open: _Open | None = None
+        self._index = 0
+        self._last_ts: float | None = None
+        self._last_mono = 0.0
+        self._next_disk_check = 0.0
+        self._result: RecorderResult | None = None
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ control
+
+    def check_space(self) -> None:
+        """Raise :class:`DiskFull` when the recordings file system is below the reserve."""
+        free = free_bytes(self.directory)
+        if free < self.reserve_bytes:
+            raise DiskFull(
+                f"disk full: {free / 1e6:.1f} MB free under {self.directory}, "
+                f"below the {self.reserve_bytes / 1e6:.1f} MB reserve"
+            )
+
+    def start(self) -> "Recorder":
+        """Check the disk, subscribe to the camera and start the thread. Raises DiskFull."""
+        if self._thread is not None:
+            raise RuntimeError("recorder already started")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.check_space()
+        self._sub = self.camera.subscribe(self.queue_size, name=f"recorder:{self.directory.name}")
+        bus = getattr(self.camera, "bus", None)
+        if bus is not None:
+            self._unsub_bus = bus.subscribe(self._on_status, "camera.status")
+        self._write_manifest()
+        self._thread = threading.Thread(target=self._run, name=f"recorder-{self.camera.id}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 30.0) -> RecorderResult:
+        """Stop: write the frames already queued, close the open segment, return the result."""
+        self._stop.set()
+        t = self._thread
+        if t is not None and t is not threading.current_thread():
+            t.join(timeout)
+            if t.is_alive():
+                log.error("recorder for camera %s did not stop within %.0f s", self.camera.id, timeout)
+        return self.result()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def dropped(self) -> int:
+        return self._sub.dropped if self._sub is not None else 0
+
+    @property
+    def open_segment_frames(self) -> int:
+        o = self._open
+        return o.frames if o else 0
+
+    def result(self) -> RecorderResult:
+        with self._lock:
+            return RecorderResult(list(self.segments), list(self.gaps), self.frames, self.dropped,
+                                  self.error, self.disk_full)
+
+    def stats(self) -> dict[str, Any]:
+        r = self.result()
+        return {"frames": r.frames, "dropped": r.dropped, "segments": len(r.segments),
+                "size_bytes": r.size_bytes, "duration_s": r.duration_s, "error": r.error,
+                "queued": self._sub.qsize() if self._sub is not None else 0,
+                "gaps": len(r.gaps)}
+
+    # ------------------------------------------------------------------ thread
+
+    def _on_status(self, event) -> None:
+        data = event.data
+        if data.get("camera_id") != self.camera.id:
+            return
+        if data.get("status") in LOST_STATUSES:
+            self._lost.set()
+        elif data.get("status") == "live":
+            self._lost.clear()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                frame = self._sub.get(timeout=0.2)
+                if frame is None:
+                    self._idle()
+                else:
+                    self._frame(frame)
+                self._periodic_disk_check()
+            # stop: write what is already queued, then close
+            self.camera.unsubscribe(self._sub)
+            while (frame := self._sub.get(timeout=0)) is not None:
+                self._frame(frame)
+            self._close_segment()
+        except DiskFull as exc:
+            self._fail(str(exc), disk_full=True)
+        except OSError as exc:
+            full = exc.errno == errno.ENOSPC or _looks_full(self.directory, self.reserve_bytes)
+            what = "disk full" if full else "write error"
+            self._fail(f"{what}: {exc.strerror or exc} ({self._open.video.path.name if self._open else self.directory})",
+                       disk_full=full)
+        except Exception as exc:  # noqa: BLE001 - report, keep closed segments
+            log.exception("recorder for camera %s failed", self.camera.id)
+            self._fail(f"recording failed: {exc.__class__.__name__}: {exc}")
+        finally:
+            if self._sub is not None:
+                self.camera.unsubscribe(self._sub)
+            if self._unsub_bus is not None:
+                self._unsub_bus()
+                self._unsub_bus = None
+            for g in self.gaps:
+                if g.end is None:
+                    g.end = time.time()
+            self._write_manifest()
+            self._result = self.result()
+            if self.on_finished is not None:
+                try:
+                    self.on_finished(self._result)
+                except Exception:  # noqa: BLE001
+                    log.exception("on_finished callback failed")
+
+    def _fail(self, message: str, disk_full: bool = False) -> None:
+        log.error("camera %s: %s", self.camera.id, message)
+        with self._lock:
+            self.error = message
+            self.disk_full = disk_full
+        self._abort_segment()
+
+    def _idle(self) -> None:
+        o = self._open
+        if o is None:
+            return
+        silent = time.monotonic() - self._last_mono
+        if self._lost.is_set() or silent > self.gap_after:
+            reason = "camera lost" if self._lost.is_set() else f"no frames for {silent:.1f} s"
+            self._close_segment()
+            self._begin_gap(self._last_ts or time.time(), reason)
+
+    def _begin_gap(self, start: float, reason: str) -> None:
+        if self.gaps and self.gaps[-1].end is None:
+            return
+        with self._lock:
+            self.gaps.append(Gap(start, None, reason))
+        log.info("camera %s: recording gap from %.3f (%s)", self.camera.id, start, reason)
+
+    def _end_gap(self, end: float) -> None:
+        if self.gaps and self.gaps[-1].end is None:
+            g = self.gaps[-1]
+            g.end = end
+            if self.on_gap is not None:
+                try:
+                    self.on_gap(g)
+                except Exception:  # noqa: BLE001
+                    log.exception("on_gap callback failed")
+            self._write_manifest()
+
+    def _periodic_disk_check(self) -> None:
+        now = time.monotonic()
+        if now >= self._next_disk_check:
+            self._next_disk_check = now + self.disk_check_s
+            self.check_space()
+
+    def _frame(self, frame: Frame) -> None:
+        ts = float(frame.timestamp)
+        image = frame.image if self._palette is None else self._palette(frame)
+        if self.burn_in is not None:
+            image = self.burn_in(image, frame)
+        shape = image.shape
+        o = self._open
+        if o is not None:
+            if self._last_ts is not None and ts - self._last_ts > self.gap_after:
+                self._close_segment()
+                self._begin_gap(self._last_ts, f"no frames for {ts - self._last_ts:.1f} s")
+            elif shape != o.shape:
+                self._close_segment()
+            elif ts - o.start >= self.segment_seconds:
+                self._close_segment(end=ts)
+        if self._open is None:
+            self._open_segment(frame, image, ts)
+        o = self._open
+        o.video.write(image, ts)
+        if o.rad is not None and frame.is_radiometric:
+            o.rad.write(frame)
+        o.frames += 1
+        o.last = ts
+        with self._lock:
+            self.frames += 1
+        self._last_ts = ts
+        self._last_mono = time.monotonic()
+        self._end_gap(ts)
+
+    def _want_radiometric(self, frame: Frame) -> bool:
+        if self.radiometric is not None:
+            return bool(self.radiometric) and frame.is_radiometric
+        info = getattr(self.camera, "info", None)
+        return bool(info is not None and info.radiometric and frame.is_radiometric)
+
+    def _open_segment(self, frame: Frame, image: np.ndarray, ts: float) -> None:
+        self.check_space()
+        idx = self._index
+        self._index += 1
+        path = self.directory / segment_name(idx, ts)
+        info = getattr(self.camera, "info", None)
+        fps = info.fps if info is not None and info.fps else 25.0
+        name = getattr(self.camera, "name", "")
+        url = getattr(getattr(self.camera, "url", None), "masked", "")
+        meta = {"comment": json.dumps({"start": ts, "camera_id": str(self.camera.id), "segment": idx}),
+                "title": f"{name} segment {idx}"}
+        video = SegmentWriter(path, image.shape[1], image.shape[0], fps, self.video_options, metadata=meta)
+        rad = None
+        if self._want_radiometric(frame):
+            rad = RadiometricWriter(path.with_suffix(".h5"), self.radiometric_options,
+                                    camera={"name": name, "url": url, "id": self.camera.id})
+        o = _Open(idx, video, rad, image.shape)
+        o.start = ts
+        self._open = o
+
+    def _close_segment(self, end: float | None = None) -> None:
+        o, self._open = self._open, None
+        if o is None:
+            return
+        if o.frames == 0:
+            o.video.abort()
+            if o.rad is not None:
+                o.rad.abort()
+            _unlink(o.video.path)
+            if o.rad is not None:
+                _unlink(o.rad.path)
+            return
+        try:
+            vinfo = o.video.close()
+            rad_size = o.rad.close() if o.rad is not None else 0
+        except Exception:
+            self._open = o  # let the error path decide what to keep
+            raise
+        period = 1.0 / (self.camera.info.fps if getattr(self.camera, "info", None) and self.camera.info.fps else 25.0)
+        seg_end = end if end is not None else (o.last or o.start) + period
+        seg = Segment(
+            index=o.index, path=o.video.path, start=o.start, end=round(seg_end, 6), frames=o.frames,
+            duration_s=vinfo.duration_s, size_bytes=vinfo.size_bytes + rad_size,
+            radiometric_path=o.rad.path if o.rad is not None and o.rad.frames else None,
+        )
+        with self._lock:
+            self.segments.append(seg)
+        self._write_manifest()
+        if self.on_segment is not None:
+            try:
+                self.on_segment(seg)
+            except Exception:  # noqa: BLE001 - a database hiccup must not stop the recording
+                log.exception("on_segment callback failed")
+
+    def _abort_segment(self) -> None:
+        """After an error: close the open segment as well as possible, keep it if it decodes."""
+        o, self._open = self._open, None
+        if o is None:
+            return
+        for w in (o.video, o.rad):
+            if w is None:
+                continue
+            try:
+                w.close()
+            except Exception:  # noqa: BLE001
+                w.abort()
+        probe = probe_segment(o.video.path) if o.video.path.exists() else None
+        if probe is None or not probe.ok:
+            log.warning("dropping unreadable segment %s (%s)", o.video.path, probe.error if probe else "missing")
+            _unlink(o.video.path)
+            if o.rad is not None:
+                _unlink(o.rad.path)
+            return
+        rad_size = 0
+        if o.rad is not None:
+            try:
+                rad_size = o.rad.path.stat().st_size
+            except OSError:
+                pass
+        seg = Segment(o.index, o.video.path, o.start or 0.0, (o.start or 0.0) + probe.duration_s, probe.frames,
+                      probe.duration_s, probe.size_bytes + rad_size,
+                      o.rad.path if o.rad is not None and o.rad.path.exists() else None)
+        with self._lock:
+            self.segments.append(seg)
+        if self.on_segment is not None:
+            try:
+                self.on_segment(seg)
+            except Exception:  # noqa: BLE001
+                log.exception("on_segment callback failed")
+
+    def _write_manifest(self) -> None:
+        info = getattr(self.camera, "info", None)
+        with self._lock:
+            doc = {
+                "format": "thermalstream-recording/1",
+                "camera_id": str(self.camera.id),
+                "camera_name": getattr(self.camera, "name", ""),
+                "camera_url": getattr(getattr(self.camera, "url", None), "masked", ""),
+                "fps": getattr(info, "fps", None),
+                "radiometric": bool(getattr(info, "radiometric", False)),
+                "segment_seconds": self.segment_seconds,
+                "video": asdict(self.video_options),
+                "segments": [s.as_dict(self.directory) for s in self.segments],
+                "gaps": [asdict(g) for g in self.gaps],
+                "frames": self.frames,
+                "dropped": self.dropped,
+                "error": self.error,
+            }
+        tmp = self.directory / (MANIFEST + ".tmp")
+        try:
+            tmp.write_text(json.dumps(doc, indent=1))
+            os.replace(tmp, self.directory / MANIFEST)
+        except OSError as exc:  # a full disk must not turn a clean stop into a crash
+            log.warning("cannot write %s: %s", self.directory / MANIFEST, exc)
+            _unlink(tmp)
+
+
+def _looks_full(directory: Path, reserve: int) -> bool:
+    try:
+        return free_bytes(directory) < max(reserve, 1)
+    except OSError:
+        return False
+
+
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        log.warning("cannot delete %s: %s", path, exc)
+
+
+def read_manifest(directory: str | os.PathLike) -> dict[str, Any] | None:
+    try:
+        return json.loads((Path(directory) / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+__all__ = [
+    "DiskFull", "Gap", "MANIFEST", "Recorder", "RecorderError", "RecorderResult", "Segment", "free_bytes",
+    "parse_segment_name", "read_manifest", "segment_name",
+]

@@ -61,13 +61,14 @@ class MJPEGSource(Source):
         self.url = url
         self._resp = response
         self._buf = bytearray()
+        self._seen = 0  # bytes received, to tell a camera that never sends JPEG
+        self._first: np.ndarray | None = None
         self.seq = 0
 
     def open(self) -> SourceInfo:
         if self._resp is None:
             self._resp = _connect(self.url)
-        img = self._next_image()
-        self._first = img
+        self._first = img = self._next_image()
         self.info = SourceInfo("mjpeg", img.shape[1], img.shape[0], None, False, True, "HTTP MJPEG stream")
         return self.info
 
@@ -97,19 +98,16 @@ class MJPEGSource(Source):
             raise SourceError(f"{self.url.masked}: connection lost ({exc.__class__.__name__})") from None
         if not chunk:
             raise SourceError(f"{self.url.masked}: stream ended")
-        self._garbage_guard(chunk)
-        self._buf += chunk
-
-    def _garbage_guard(self, chunk: bytes) -> None:
-        self._seen = getattr(self, "_seen", 0) + len(chunk)
+        self._seen += len(chunk)
         if self.seq == 0 and self._seen > MAX_JPEG_BYTES and b"\xff\xd8" not in self._buf:
             raise CorruptData(f"{self.url.masked}: camera sends data that is not MJPEG")
+        self._buf += chunk
 
     def _next_image(self) -> np.ndarray:
         return _decode(self._next_jpeg(), self.url)
 
     def read(self) -> Frame:
-        if getattr(self, "_first", None) is not None:
+        if self._first is not None:
             img, self._first = self._first, None
         else:
             img = self._next_image()
@@ -131,6 +129,7 @@ class SnapshotSource(Source):
     def __init__(self, url: CameraURL, first: bytes | None = None) -> None:
         self.url = url
         self._first = first
+        self._img0: np.ndarray | None = None
         self.seq = 0
         try:
             self.fps = float(url.params.get("fps", 5))
@@ -147,14 +146,13 @@ class SnapshotSource(Source):
 
     def open(self) -> SourceInfo:
         data = self._first if self._first is not None else self._fetch()
-        img = _decode(data, self.url)
-        self._img0 = img
+        self._img0 = img = _decode(data, self.url)
         self.info = SourceInfo("snapshot", img.shape[1], img.shape[0], self.fps, False, True, "HTTP JPEG snapshots")
         self._pacer.wait(self.fps)  # the first frame counts as the first poll
         return self.info
 
     def read(self) -> Frame:
-        if getattr(self, "_img0", None) is not None:
+        if self._img0 is not None:
             img, self._img0 = self._img0, None
         else:
             self._pacer.wait(self.fps)

@@ -9,3 +9,14 @@ __all__ = [
     "DiskFull", "Gap", "ProbeResult", "RadiometricData", "RadiometricOptions", "RadiometricWriter", "Recorder",
     "RecorderError", "RecorderResult", "Segment", "SegmentWriter", "VideoOptions", "probe_segment", "read_radiometric",
 ]
+from thermalstream.record.service import (  # noqa: E402
+    RecordingConfig,
+    RecordingConflict,
+    RecordingError,
+    RecordingNotFound,
+    RecordingService,
+    StorageFull,
+)
+
+__all__ += ["RecordingConfig", "RecordingConflict", "RecordingError", "RecordingNotFound", "RecordingService",
+            "StorageFull"]

@@ -1,0 +1,573 @@
+"""Recording sessions: start/stop per camera, one database row per recording, segment rows as
+segments close, notifications, and reconciliation after a crash.
+
+    svc = RecordingService(db, manager, notifications, settings)
+    svc.reconcile()                      # at startup, before anything records
+    row = svc.start(camera_id)           # RecordingConflict (HTTP 409) when it cannot start
+    ...
+    row = svc.stop(camera_id)            # ended_at, duration_s, frames, dropped_frames, size_bytes, segments
+    svc.list(camera_id=1, since=..., until=...)
+    svc.shutdown()
+
+Files: ``settings.recordings_dir / cam{camera_id} / {UTC start}_r{recording id} /`` holds the
+segments ``seg00000_<UTC start>Z.mp4`` (+ ``.h5`` for radiometric cameras) and
+``recording.json``; ``Recording.path`` is that folder relative to ``recordings_dir`` and every
+path the service touches is resolved and checked to lie inside it.
+
+``duration_s`` is the media duration (the sum of the segments, gaps excluded); ``ended_at -
+started_at`` is the wall-clock span.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from thermalstream.db import Database
+from thermalstream.db.models import Camera as CameraRow
+from thermalstream.db.models import Recording, RecordingSegment
+from thermalstream.db.types import as_utc, utcnow
+from thermalstream.record.radiometric import RadiometricOptions
+from thermalstream.record.recorder import (
+    DEFAULT_RESERVE_BYTES,
+    MANIFEST,
+    DiskFull,
+    Gap,
+    Recorder,
+    RecorderResult,
+    Segment,
+    free_bytes,
+    parse_segment_name,
+    read_manifest,
+)
+from thermalstream.record.video import VideoOptions, probe_segment
+
+log = logging.getLogger(__name__)
+
+REFUSE_STATUSES = ("failed", "stopped")
+
+
+class RecordingError(Exception):
+    """Base of the recording service's errors."""
+
+
+class RecordingConflict(RecordingError):
+    """The camera's state forbids the request (not connected, already recording, not recording): HTTP 409."""
+
+
+class StorageFull(RecordingConflict):
+    """Not enough free disk space to start (below the reserve): HTTP 507, or 409 like any conflict."""
+
+
+class RecordingNotFound(RecordingError, LookupError):
+    """No such recording: HTTP 404."""
+
+
+@dataclass
+class RecordingConfig:
+    """How recordings are written (Settings has no recording fields yet; see the report)."""
+
+    segment_seconds: float = 10.0
+    video: VideoOptions = field(default_factory=VideoOptions)
+    radiometric: bool = True  # lossless HDF5 beside the video for radiometric cameras
+    radiometric_options: RadiometricOptions = field(default_factory=RadiometricOptions)
+    queue_size: int = 64
+    gap_after: float = 2.0
+    reserve_bytes: int = DEFAULT_RESERVE_BYTES
+    disk_check_s: float = 1.0
+    stop_timeout: float = 30.0
+
+
+@dataclass(eq=False)
+class _Session:
+    camera_id: int
+    recording_id: int
+    directory: Path
+    camera_name: str
+    recorder: Recorder | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+    row: dict[str, Any] | None = None
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return as_utc(dt).isoformat() if dt is not None else None
+
+
+def _dt(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def _fmt_size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.0f} kB"
+
+
+class RecordingService:
+    def __init__(
+        self,
+        db: Database,
+        manager,
+        notifications,
+        settings,
+        *,
+        config: RecordingConfig | None = None,
+        palette: Callable[[int], str | None] | None = None,
+    ) -> None:
+        """``manager`` is the CameraManager; ``palette(camera_id)`` names the palette a radiometric
+        camera is recorded with (None: the camera's white-hot display image)."""
+        self.db = db
+        self.manager = manager
+        self.notes = notifications
+        self.settings = settings
+        self.config = config or RecordingConfig()
+        self.palette = palette
+        self.root = Path(settings.recordings_dir)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.root = self.root.resolve()
+        self._active: dict[int, _Session] = {}
+        self._lock = threading.Lock()
+        bus = getattr(manager, "bus", None)
+        self._unsub = bus.subscribe(self._on_camera_removed, "camera.removed") if bus is not None else None
+
+    # ------------------------------------------------------------------ paths
+
+    def resolve(self, relative: str | os.PathLike) -> Path:
+        """``recordings_dir / relative``, resolved; ValueError when it leaves ``recordings_dir``."""
+        rel = Path(relative)
+        if rel.is_absolute():
+            raise ValueError(f"path {str(relative)!r} must be relative to the recordings folder")
+        p = (self.root / rel).resolve()
+        if p != self.root and not p.is_relative_to(self.root):
+            raise ValueError(f"path {str(relative)!r} is outside the recordings folder")
+        return p
+
+    def _rel(self, path: Path) -> str:
+        return path.resolve().relative_to(self.root).as_posix()
+
+    def _delete(self, path: Path) -> bool:
+        """Delete a file only if it lies inside the recordings folder."""
+        p = path.resolve()
+        if not p.is_relative_to(self.root) or p == self.root:
+            log.error("refusing to delete %s: outside %s", path, self.root)
+            return False
+        try:
+            p.unlink()
+            return True
+        except FileNotFoundError:
+            return False
+
+    # ------------------------------------------------------------------ commands
+
+    def start(self, camera_id: int, scheduled: bool = False, schedule_id: int | None = None) -> dict[str, Any]:
+        """Start recording a connected camera; returns the new row. Raises RecordingConflict
+        (not connected, failed, already recording, camera not saved) or StorageFull."""
+        cam = self.manager.get(camera_id)
+        if cam is None:
+            raise RecordingConflict(f"camera {camera_id} is not connected")
+        status = getattr(cam.status, "value", cam.status)
+        if status in REFUSE_STATUSES:
+            reason = f" ({cam.reason})" if getattr(cam, "reason", "") else ""
+            raise RecordingConflict(f"camera {camera_id} is {status}{reason}: cannot record")
+        cfg = self.config
+        with self._lock:
+            if camera_id in self._active:
+                raise RecordingConflict(f"camera {camera_id} is already recording")
+            free = free_bytes(self.root)
+            if free < cfg.reserve_bytes:
+                msg = (f"disk full: {free / 1e6:.1f} MB free in the recordings folder, "
+                       f"below the {cfg.reserve_bytes / 1e6:.1f} MB reserve")
+                self._notify("error", "Recording refused: disk full", f"{cam.name}: {msg}", camera_id=camera_id)
+                raise StorageFull(msg)
+            now = utcnow()
+            try:
+                with self.db.session() as s:
+                    if s.get(CameraRow, camera_id) is None:
+                        raise RecordingConflict(f"camera {camera_id} is not saved in the database")
+                    row = Recording(camera_id=camera_id, started_at=now, path="", scheduled=bool(scheduled),
+                                    schedule_id=schedule_id, status="recording")
+                    s.add(row)
+                    s.flush()
+                    row.path = f"cam{camera_id}/{now.strftime('%Y%m%dT%H%M%SZ')}_r{row.id}"
+                    rec_id, rel = row.id, row.path
+            except IntegrityError as exc:
+                raise RecordingConflict(f"cannot record camera {camera_id}: {exc.orig}") from None
+            sess = _Session(camera_id, rec_id, self.resolve(rel), cam.name)
+            palette = self.palette(camera_id) if self.palette is not None else None
+            recorder = Recorder(
+                cam, sess.directory, segment_seconds=cfg.segment_seconds, video=cfg.video,
+                radiometric=None if cfg.radiometric else False, radiometric_options=cfg.radiometric_options,
+                palette=palette, queue_size=cfg.queue_size, gap_after=cfg.gap_after,
+                reserve_bytes=cfg.reserve_bytes, disk_check_s=cfg.disk_check_s,
+                on_segment=lambda seg, s=sess: self._on_segment(s, seg),
+                on_finished=lambda res, s=sess: self._on_finished(s, res),
+            )
+            sess.recorder = recorder
+            try:
+                recorder.start()
+            except DiskFull as exc:
+                self._finish_row(rec_id, RecorderResult(error=str(exc), disk_full=True))
+                self._notify("error", "Recording refused: disk full", f"{cam.name}: {exc}", camera_id=camera_id,
+                             recording_id=rec_id)
+                raise StorageFull(str(exc)) from None
+            self._active[camera_id] = sess
+        self._notify("success", "Recording started", f"{cam.name}" + (" (scheduled)" if scheduled else ""),
+                     camera_id=camera_id, recording_id=rec_id)
+        return self.get(rec_id)
+
+    def stop(self, camera_id: int) -> dict[str, Any]:
+        """Stop a camera's recording; returns the finished row (with ``gaps``). RecordingConflict
+        when the camera is not recording."""
+        with self._lock:
+            sess = self._active.get(camera_id)
+        if sess is None:
+            raise RecordingConflict(f"camera {camera_id} is not recording")
+        sess.recorder.stop(self.config.stop_timeout)
+        if not sess.done.wait(self.config.stop_timeout):
+            log.error("recording %s did not finish in time", sess.recording_id)
+        return self.get(sess.recording_id)
+
+    def is_recording(self, camera_id: int) -> bool:
+        with self._lock:
+            return camera_id in self._active
+
+    def active(self) -> list[dict[str, Any]]:
+        """The recordings in progress (rows with live frame/drop counters)."""
+        with self._lock:
+            ids = [s.recording_id for s in self._active.values()]
+        return self.list(ids=ids) if ids else []
+
+    def shutdown(self) -> None:
+        """Stop every recording (closing their segments) and stop listening to the bus."""
+        with self._lock:
+            cams = list(self._active)
+        for cid in cams:
+            try:
+                self.stop(cid)
+            except RecordingConflict:
+                pass
+        if self._unsub is not None:
+            self._unsub()
+            self._unsub = None
+
+    def _on_camera_removed(self, event) -> None:
+        cid = event.data.get("camera_id")
+        if self.is_recording(cid):
+            try:
+                self.stop(cid)
+            except RecordingConflict:
+                pass
+
+    # ------------------------------------------------------------------ recorder callbacks (its thread)
+
+    def _on_segment(self, sess: _Session, seg: Segment) -> None:
+        rec = sess.recorder
+        res = rec.result() if rec is not None else None
+        with self.db.session() as s:
+            s.add(RecordingSegment(
+                recording_id=sess.recording_id, path=self._rel(seg.path), started_at=_dt(seg.start),
+                ended_at=_dt(seg.end), size_bytes=seg.size_bytes, frames=seg.frames,
+            ))
+            row = s.get(Recording, sess.recording_id)
+            if row is not None and res is not None:
+                row.frames = sum(x.frames for x in res.segments)
+                row.size_bytes = res.size_bytes
+                row.segments = len(res.segments)
+                row.duration_s = res.duration_s
+                row.dropped_frames = res.dropped
+
+    def _on_finished(self, sess: _Session, res: RecorderResult) -> None:
+        try:
+            self._finish_row(sess.recording_id, res)
+            size = _fmt_size(res.size_bytes)
+            if res.error:
+                title = "Recording stopped: disk full" if res.disk_full else "Recording failed"
+                self._notify("error", title, f"{sess.camera_name}: {res.error}. "
+                             f"{len(res.segments)} segment(s) kept ({res.duration_s:.1f} s, {size}).",
+                             camera_id=sess.camera_id, recording_id=sess.recording_id)
+            else:
+                gaps = f", {len(res.gaps)} gap(s)" if res.gaps else ""
+                drops = f", {res.dropped} frame(s) dropped" if res.dropped else ""
+                self._notify("success", "Recording stopped",
+                             f"{sess.camera_name}: {res.duration_s:.1f} s in {len(res.segments)} segment(s), "
+                             f"{size}{drops}{gaps}", camera_id=sess.camera_id, recording_id=sess.recording_id)
+        except Exception:  # noqa: BLE001
+            log.exception("finishing recording %s failed", sess.recording_id)
+        finally:
+            with self._lock:
+                if self._active.get(sess.camera_id) is sess:
+                    del self._active[sess.camera_id]
+            sess.done.set()
+
+    def _finish_row(self, rec_id: int, res: RecorderResult) -> None:
+        with self.db.session() as s:
+            row = s.get(Recording, rec_id)
+            if row is None:
+                return
+            row.ended_at = utcnow()
+            row.duration_s = res.duration_s
+            row.frames = sum(x.frames for x in res.segments)
+            row.dropped_frames = res.dropped
+            row.size_bytes = res.size_bytes
+            row.segments = len(res.segments)
+            row.status = "failed" if res.error else "completed"
+            row.error = res.error
+
+    def _notify(self, type_: str, title: str, message: str, **data: Any) -> None:
+        if self.notes is None:
+            return
+        try:
+            self.notes.notify(type_, title, message, data=data)
+        except Exception:  # noqa: BLE001 - a notification must never break recording
+            log.exception("notification failed: %s", title)
+
+    # ------------------------------------------------------------------ queries
+
+    def _row_dict(self, r: Recording, segs: list[RecordingSegment]) -> dict[str, Any]:
+        seg_paths = [x.path for x in segs]
+        d = {
+            "id": r.id, "camera_id": r.camera_id, "started_at": _iso(r.started_at), "ended_at": _iso(r.ended_at),
+            "duration_s": r.duration_s, "frames": r.frames, "dropped_frames": r.dropped_frames,
+            "size_bytes": r.size_bytes, "segments": r.segments, "path": r.path, "scheduled": bool(r.scheduled),
+            "schedule_id": r.schedule_id, "status": r.status, "protected": bool(r.protected),
+            "event_id": r.event_id, "error": r.error,
+            "media_path": seg_paths[0] if seg_paths else None,  # first segment, relative to recordings_dir
+            "segment_paths": seg_paths,
+        }
+        with self._lock:
+            sess = self._active.get(r.camera_id)
+        if sess is not None and sess.recording_id == r.id and sess.recorder is not None:
+            st = sess.recorder.stats()
+            d.update(frames=st["frames"], dropped_frames=st["dropped"], recording=True)
+        else:
+            d["recording"] = False
+        return d
+
+    def list(
+        self,
+        camera_id: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        status: str | None = None,
+        ids: list[int] | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Recordings newest first. ``since``/``until`` keep those overlapping the interval
+        (a recording still running overlaps everything after its start)."""
+        q = select(Recording).order_by(Recording.started_at.desc(), Recording.id.desc())
+        if camera_id is not None:
+            q = q.where(Recording.camera_id == camera_id)
+        if since is not None:
+            q = q.where(or_(Recording.ended_at.is_(None), Recording.ended_at >= as_utc(since)))
+        if until is not None:
+            q = q.where(Recording.started_at <= as_utc(until))
+        if status is not None:
+            q = q.where(Recording.status == status)
+        if ids is not None:
+            q = q.where(Recording.id.in_(list(ids)))
+        if limit is not None:
+            q = q.limit(int(limit))
+        with self.db.session() as s:
+            rows = list(s.scalars(q))
+            segs: dict[int, list[RecordingSegment]] = {r.id: [] for r in rows}
+            if rows:
+                sq = (select(RecordingSegment).where(RecordingSegment.recording_id.in_(list(segs)))
+                      .order_by(RecordingSegment.started_at, RecordingSegment.id))
+                for sg in s.scalars(sq):
+                    segs[sg.recording_id].append(sg)
+            return [self._row_dict(r, segs[r.id]) for r in rows]
+
+    def get(self, recording_id: int) -> dict[str, Any]:
+        """One recording with its segments (dicts) and gaps (from its manifest)."""
+        rows = self.list(ids=[recording_id])
+        if not rows:
+            raise RecordingNotFound(f"no recording {recording_id}")
+        d = rows[0]
+        with self.db.session() as s:
+            d["segment_list"] = [
+                {"path": x.path, "started_at": _iso(x.started_at), "ended_at": _iso(x.ended_at),
+                 "frames": x.frames, "size_bytes": x.size_bytes}
+                for x in s.scalars(select(RecordingSegment).where(RecordingSegment.recording_id == recording_id)
+                                   .order_by(RecordingSegment.started_at, RecordingSegment.id))
+            ]
+        try:
+            man = read_manifest(self.resolve(d["path"])) if d["path"] else None
+        except ValueError:
+            man = None
+        d["gaps"] = [
+            {"start": _iso(_dt(g["start"])), "end": _iso(_dt(g["end"])) if g.get("end") else None,
+             "reason": g.get("reason", "")}
+            for g in (man or {}).get("gaps", [])
+        ]
+        return d
+
+    # ------------------------------------------------------------------ reconciliation
+
+    def reconcile(self) -> dict[str, list]:
+        """Close what a crash left behind; call at startup before recording anything.
+
+        * rows left "recording": every segment on disk is decoded with PyAV; an unreadable one
+          (the segment open at the crash, faststart) is deleted and reported; the row gets the
+          true frames, duration, size, segments and end, and status "completed" (or "failed" when
+          nothing decodes); its segment rows are rebuilt from the files;
+        * rows whose folder or segment files are all gone: status "missing";
+        * folders of segments with no row ("orphans") are reported, and indexed as a completed
+          recording when their ``cam{id}`` parent names a saved camera.
+
+        Returns ``{"closed": [ids], "missing": [ids], "failed": [ids], "dropped_segments": [paths],
+        "orphans": [paths], "indexed": [ids]}`` (paths relative to recordings_dir)."""
+        report: dict[str, list] = {"closed": [], "missing": [], "failed": [], "dropped_segments": [],
+                                   "orphans": [], "indexed": []}
+        with self._lock:
+            busy = {s.recording_id for s in self._active.values()}
+        with self.db.session() as s:
+            rows = [(r.id, r.path, r.status, r.started_at) for r in s.scalars(
+                select(Recording).where(Recording.status != "missing").order_by(Recording.id))]
+            seg_rows: dict[int, list[str]] = {}
+            for rid, p in s.execute(select(RecordingSegment.recording_id, RecordingSegment.path)):
+                seg_rows.setdefault(rid, []).append(p)
+        known_dirs: set[Path] = set()
+        for rid, rel, status, started in rows:
+            if rid in busy:
+                continue
+            try:
+                d = self.resolve(rel) if rel else None
+            except ValueError:
+                d = None
+            if d is None:
+                self._set_status(rid, "failed", f"recording path {rel!r} is outside the recordings folder")
+                report["failed"].append(rid)
+                continue
+            known_dirs.add(d)
+            if status == "recording":
+                self._reconcile_open(rid, d, report)
+            elif not d.is_dir() or (seg_rows.get(rid) and not any(_exists(self.root, p) for p in seg_rows[rid])):
+                self._set_status(rid, "missing", "the recording's files are gone")
+                report["missing"].append(rid)
+        self._find_orphans(known_dirs, report)
+        if any(report[k] for k in ("closed", "missing", "failed", "dropped_segments", "orphans", "indexed")):
+            log.info("recordings reconciled: %s", {k: v for k, v in report.items() if v})
+        return report
+
+    def _set_status(self, rid: int, status: str, error: str | None) -> None:
+        with self.db.session() as s:
+            r = s.get(Recording, rid)
+            if r is not None:
+                r.status = status
+                r.error = error
+
+    def _scan(self, d: Path, report: dict[str, list]) -> list[tuple[int, float, Path, Any]]:
+        """Decode every segment of a folder; unreadable ones are deleted (with their .h5) and reported."""
+        found = []
+        for p in d.iterdir() if d.is_dir() else []:
+            parsed = parse_segment_name(p.name)
+            if parsed is not None and p.is_file():
+                found.append((parsed[0], parsed[1], p))
+        found.sort()
+        out = []
+        for idx, start, p in found:
+            probe = probe_segment(p)
+            if probe.ok:
+                out.append((idx, start, p, probe))
+                continue
+            log.warning("dropping unreadable segment %s: %s", p, probe.error)
+            report["dropped_segments"].append(self._rel(p))
+            self._delete(p)
+            self._delete(p.with_suffix(".h5"))
+        return out
+
+    def _apply(self, rid: int, segs: list[tuple[int, float, Path, Any]], dropped: int, note: str) -> None:
+        with self.db.session() as s:
+            r = s.get(Recording, rid)
+            s.execute(delete(RecordingSegment).where(RecordingSegment.recording_id == rid))
+            total_frames = total_size = 0
+            total_dur = 0.0
+            end = None
+            for _idx, start, p, probe in segs:
+                h5 = p.with_suffix(".h5")
+                size = probe.size_bytes + (h5.stat().st_size if h5.exists() else 0)
+                seg_end = start + probe.duration_s
+                s.add(RecordingSegment(recording_id=rid, path=self._rel(p), started_at=_dt(start),
+                                       ended_at=_dt(seg_end), size_bytes=size, frames=probe.frames))
+                total_frames += probe.frames
+                total_size += size
+                total_dur += probe.duration_s
+                end = seg_end
+            r.frames, r.size_bytes, r.segments = total_frames, total_size, len(segs)
+            r.duration_s = round(total_dur, 3)
+            r.dropped_frames = max(int(r.dropped_frames or 0), int(dropped))
+            r.ended_at = _dt(end) if end is not None else (r.ended_at or r.started_at)
+            r.status = "completed" if segs else "failed"
+            r.error = note if segs else (note + "; no segment decodes")
+
+    def _reconcile_open(self, rid: int, d: Path, report: dict[str, list]) -> None:
+        if not d.is_dir():
+            self._set_status(rid, "missing", "the recording's files are gone")
+            report["missing"].append(rid)
+            return
+        before = len(report["dropped_segments"])
+        segs = self._scan(d, report)
+        dropped_here = report["dropped_segments"][before:]
+        man = read_manifest(d) or {}
+        note = "closed at startup after an unclean shutdown"
+        if dropped_here:
+            note += f"; unreadable segment(s) dropped: {', '.join(Path(x).name for x in dropped_here)}"
+        self._apply(rid, segs, int(man.get("dropped", 0) or 0), note)
+        report["closed" if segs else "failed"].append(rid)
+
+    def _find_orphans(self, known: set[Path], report: dict[str, list]) -> None:
+        dirs: dict[Path, bool] = {}
+        for dirpath, _dirnames, filenames in os.walk(self.root):
+            here = Path(dirpath)
+            for fn in filenames:
+                if fn.endswith((".mp4", ".h5")):
+                    if here not in known and here.resolve() not in known:
+                        dirs.setdefault(here, False)
+                        if parse_segment_name(fn) is not None:
+                            dirs[here] = True
+        for d, has_segments in sorted(dirs.items()):
+            rel = self._rel(d) if d != self.root else "."
+            report["orphans"].append(rel)
+            cam_id = _camera_id_of(d.parent.name) if has_segments and d != self.root else None
+            if cam_id is None:
+                continue
+            with self.db.session() as s:
+                if s.get(CameraRow, cam_id) is None:
+                    continue
+            segs = self._scan(d, report)
+            if not segs:
+                continue
+            with self.db.session() as s:
+                r = Recording(camera_id=cam_id, started_at=_dt(segs[0][1]), path=rel, status="recording")
+                s.add(r)
+                s.flush()
+                rid = r.id
+            man = read_manifest(d) or {}
+            self._apply(rid, segs, int(man.get("dropped", 0) or 0), "indexed from files found on disk")
+            report["indexed"].append(rid)
+
+
+def _camera_id_of(name: str) -> int | None:
+    if name.startswith("cam") and name[3:].isdigit():
+        return int(name[3:])
+    return None
+
+
+def _exists(root: Path, rel: str) -> bool:
+    try:
+        p = (root / rel).resolve()
+    except OSError:
+        return False
+    return p.is_relative_to(root) and p.exists()
+
+
+__all__ = ["MANIFEST", "Gap", "RecordingConfig", "RecordingConflict", "RecordingError", "RecordingNotFound",
+           "RecordingService", "StorageFull"]

@@ -1,0 +1,50 @@
+"""The access table: every route (pages, REST, WebSocket, files) with the least role it needs.
+
+``public`` routes need no login. Roles are ordered viewer < operator < admin. A test fails
+when a route or page exists without an entry here, so nothing is ever exposed by accident.
+"""
+
+from __future__ import annotations
+
+PUBLIC = "public"
+ROLES = ("viewer", "operator", "admin")
+
+# Pages served by Panel (slug -> least role).
+PAGES: dict[str, str] = {
+    "/": "viewer",
+    "/detections": "viewer",
+    "/recordings": "viewer",
+    "/schedules": "viewer",
+    "/storage": "viewer",
+    "/notifications": "viewer",
+    "/users": "admin",
+}
+
+# Tornado routes: the pattern exactly as in app.routes.build_routes -> {METHOD: least role}.
+ROUTES: dict[str, dict[str, str]] = {
+    r"/health": {"GET": PUBLIC},
+    r"/api/openapi\.json": {"GET": PUBLIC},
+    r"/api/docs": {"GET": PUBLIC},
+    r"/api/cameras": {"GET": "viewer", "POST": "operator"},
+    r"/api/cameras/(?P<cid>[0-9]+)": {"GET": "viewer", "PATCH": "operator", "DELETE": "admin"},
+    r"/api/cameras/(?P<cid>[0-9]+)/(?P<action>connect|disconnect)": {"POST": "operator"},
+    r"/api/cameras/(?P<cid>[0-9]+)/temperature": {"GET": "viewer"},
+    r"/api/cameras/(?P<cid>[0-9]+)/mjpeg": {"GET": "viewer"},
+    r"/api/cameras/(?P<cid>[0-9]+)/snapshot\.jpg": {"GET": "viewer"},
+    r"/ws/video/(?P<cid>[0-9]+)": {"GET": "viewer"},
+    r"/ws/updates": {"GET": "viewer"},
+}
+
+
+def least_role(pattern: str, method: str) -> str:
+    """The least role for ``method`` on ``pattern``; KeyError when the table has no entry."""
+    return ROUTES[pattern][method.upper()]
+
+
+def allows(role: str | None, needed: str) -> bool:
+    """Whether a user with ``role`` (None: anonymous) may use something that needs ``needed``."""
+    if needed == PUBLIC:
+        return True
+    if role not in ROLES:
+        return False
+    return ROLES.index(role) >= ROLES.index(needed)

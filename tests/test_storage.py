@@ -56,7 +56,7 @@ def test_usage_per_category_and_camera_without_following_links(tmp_path):
     data = tmp_path / "data"
     write(data / "recordings" / "1" / "a" / "s1.mp4", 1000)
     write(data / "recordings" / "1" / "a" / "s2.mp4", 500)
-    write(data / "recordings" / "2" / "s1.mp4", 300)
+    write(data / "recordings" / "cam2" / "s1.mp4", 300)  # RecordingService layout
     write(data / "recordings" / "orphan.bin", 7)
     write(data / "screenshots" / "2" / "x.jpg", 40)
     write(data / "detections" / "d.jpg", 11)
@@ -269,12 +269,12 @@ def test_apply_cleanup_deletes_oldest_updates_rows_and_removes_empty_recordings(
     assert [(s.recording_id) for s in plan.delete] == [live, old, old, mid]
     res = apply_cleanup(db, root, plan)
     assert res["deleted_segments"] == 4 and res["refused"] == [] and res["errors"] == []
-    assert res["freed_bytes"] == 450 and res["files"] == 5
+    assert res["freed_bytes"] == 450 and res["files"] == 6
     assert res["recordings_deleted"] == [old] and res["recordings_trimmed"] == sorted([live, mid])
 
     assert rec_row(db, old) is None
-    assert not (root / f"{cams[0]}/{old}/0000.mp4").exists()
-    assert (root / f"{cams[0]}/{old}/0000.h5.partial").exists()
+    assert not (root / f"{cams[0]}/{old}").exists()  # its folder's leftovers (.partial) went with it
+    assert (root / f"{cams[0]}").is_dir()
     segments, size, frames, started, duration, status = rec_row(db, mid)
     assert (segments, size, frames, status) == (2, 200, 50, "completed")
     assert started == NOW - timedelta(days=9) + timedelta(seconds=10) and duration == 20.0
@@ -283,11 +283,19 @@ def test_apply_cleanup_deletes_oldest_updates_rows_and_removes_empty_recordings(
     assert (root / f"{cams[1]}/{live}/0001.mp4").exists()  # the open segment
 
 
-def test_apply_cleanup_empty_folder_of_deleted_recording_is_removed(db, tmp_path, cams):
+def test_deleted_recording_folder_is_removed_only_when_nothing_else_uses_it(db, tmp_path, cams):
     root = tmp_path / "rec"
     rid = make_recording(db, root, cams[0], NOW - timedelta(days=10), 1)
-    apply_cleanup(db, root, collect_segments(db, root))
-    assert not (root / f"{cams[0]}" / f"{rid}").exists() and root.exists()
+    write(root / f"{cams[0]}/{rid}/recording.json", 10)
+    # a second recording whose path is a shared folder with another recording's segments in it
+    shared = make_recording(db, root, cams[1], NOW - timedelta(days=9), 1, layout="{cam}/day/{i:04d}_a.mp4")
+    other = make_recording(db, root, cams[1], NOW - timedelta(days=1), 1, layout="{cam}/day/{i:04d}_b.mp4")
+    with db.session() as s:
+        s.get(Recording, shared).path = f"{cams[1]}/day"
+    res = apply_cleanup(db, root, [s for s in collect_segments(db, root) if s.recording_id != other])
+    assert sorted(res["recordings_deleted"]) == sorted([rid, shared])
+    assert not (root / f"{cams[0]}").exists() and root.exists()
+    assert (root / f"{cams[1]}/day/0000_b.mp4").exists() and rec_row(db, other)[0] == 1
 
 
 def test_apply_cleanup_rechecks_protection_and_refuses_paths_outside(db, tmp_path, cams):

@@ -46,7 +46,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from thermalstream.db.engine import Database
 from thermalstream.db.models import Recording, RecordingSegment
@@ -402,10 +402,10 @@ def apply_cleanup(
                         except OSError as exc:
                             result["errors"].append({"path": str(c), "error": str(exc)})
                     if rec_deleted:
-                        _delete_recording_path(root, rec.path, result)
+                        _delete_recording_path(root, rec.path, result, s)
                     _prune_empty_dirs(file.parent, root)
                 elif rec_deleted:
-                    _delete_recording_path(root, rec.path, result)
+                    _delete_recording_path(root, rec.path, result, s)
                 result["deleted_segments"] += 1
                 result["freed_bytes"] += freed
                 if rec_deleted:
@@ -427,8 +427,12 @@ def _safe_or_none(root: Path, p: Path) -> Path | None:
         return None
 
 
-def _delete_recording_path(root: Path, rec_path: str | None, result: dict[str, Any]) -> None:
-    """A deleted recording's own ``path``: a file inside the root is removed, a folder only if empty."""
+def _delete_recording_path(root: Path, rec_path: str | None, result: dict[str, Any], s: Any = None) -> None:
+    """A deleted recording's own ``path``. A file inside the root is removed. A folder (the
+    RecordingService keeps one per recording, with ``recording.json``) loses its remaining regular
+    files and is removed when it is at least two levels below the root (never the root or a camera
+    folder) and no other recording or segment row points into it; otherwise it is removed only
+    if empty. Links and sub-folders are never followed."""
     if not rec_path:
         return
     try:
@@ -437,7 +441,12 @@ def _delete_recording_path(root: Path, rec_path: str | None, result: dict[str, A
         result["refused"].append({"path": rec_path, "reason": str(exc)})
         return
     try:
-        if target.is_dir() and not target.is_symlink():
+        if target.is_dir() and not Path(root / rec_path).is_symlink():
+            if len(target.relative_to(root).parts) >= 2 and not _referenced(s, root, target):
+                for entry in target.iterdir():
+                    if entry.is_file() and not entry.is_symlink():
+                        entry.unlink()
+                        result["files"] += 1
             _prune_empty_dirs(target, root)
         elif (f := safe_file_to_delete(root, rec_path)) is not None:
             f.unlink()
@@ -445,6 +454,20 @@ def _delete_recording_path(root: Path, rec_path: str | None, result: dict[str, A
             _prune_empty_dirs(f.parent, root)
     except (OSError, StoragePathError) as exc:
         result["errors"].append({"path": rec_path, "error": str(exc)})
+
+
+def _referenced(s: Any, root: Path, folder: Path) -> bool:
+    """Whether any remaining recording or segment row has a path in ``folder`` (True if unknown)."""
+    if s is None:
+        return True
+    rel = folder.relative_to(root).as_posix()
+    if rel in ("", "."):
+        return True
+    for col in (Recording.path, RecordingSegment.path):
+        q = select(col).where(or_(col == rel, col.startswith(rel + "/", autoescape=True))).limit(1)
+        if s.execute(q).first() is not None:
+            return True
+    return False
 
 
 # --- the periodic job --------------------------------------------------------------------------

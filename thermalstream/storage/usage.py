@@ -2,13 +2,13 @@
 
 Categories are the top-level folders of ``data_dir`` that grow without bound::
 
-    recordings/   <camera_id>/...   video segments, radiometric HDF5, thumbnails of recordings
-    screenshots/  <camera_id>/...   (optional per-camera folders)
-    detections/   <camera_id>/...   detection crops
-    thumbnails/   <camera_id>/...
+    recordings/   cam<camera_id>/...   video segments, radiometric HDF5 (RecordingService layout)
+    screenshots/  cam<camera_id>/...   (optional per-camera folders)
+    detections/   cam<camera_id>/...   detection crops
+    thumbnails/   cam<camera_id>/...
 
-A top-level folder whose name is an integer is counted for that camera id; everything else in
-a category is counted under ``camera_id=None`` only (the category total includes it too).
+A top-level folder named ``cam<id>`` or just ``<id>`` is counted for that camera id; everything
+else in a category is counted in the category total only.
 Walking uses ``os.scandir`` without following symbolic links, so a link to elsewhere adds
 nothing, and a folder that vanishes mid-walk (cleanup running) is skipped, not an error.
 """
@@ -77,8 +77,14 @@ def dir_usage(path: str | os.PathLike[str]) -> DirUsage:
     return total
 
 
+def camera_id_of(folder_name: str) -> int | None:
+    """The camera id a top-level folder belongs to (``cam12`` or ``12``), else None."""
+    name = folder_name[3:] if folder_name.startswith("cam") else folder_name
+    return int(name) if name.isdigit() and name.isascii() else None
+
+
 def category_usage(path: str | os.PathLike[str]) -> CategoryUsage:
-    """Usage of one category folder, with integer-named top-level folders counted per camera."""
+    """Usage of one category folder, with ``cam<id>`` / ``<id>`` top-level folders counted per camera."""
     result = CategoryUsage(path=os.fspath(path))
     try:
         it = os.scandir(path)
@@ -89,8 +95,8 @@ def category_usage(path: str | os.PathLike[str]) -> CategoryUsage:
             try:
                 if entry.is_dir(follow_symlinks=False):
                     u = dir_usage(entry.path)
-                    if entry.name.isdigit():
-                        cam = int(entry.name)
+                    cam = camera_id_of(entry.name)
+                    if cam is not None:
                         result.by_camera.setdefault(cam, DirUsage()).add(u)
                 elif entry.is_file(follow_symlinks=False):
                     u = DirUsage(entry.stat(follow_symlinks=False).st_size, 1)

@@ -238,7 +238,7 @@ def test_check_constraints(db):
 
 def test_migration_matches_models(db_url):
     upgrade(db_url)
-    assert current_revision(db_url) == head_revision() == "0002"
+    assert current_revision(db_url) == head_revision() == "0003"
     engine = make_engine(db_url)
     try:
         with engine.connect() as conn:

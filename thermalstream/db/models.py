@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     Time,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -70,6 +71,8 @@ class User(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")  # IANA name
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None]
+    # 0003 (auth): alert emails are opt-in per user
+    email_alerts: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     def __repr__(self) -> str:
         return f"User(id={self.id!r}, username={self.username!r}, role={self.role!r})"
@@ -286,6 +289,26 @@ class StorageSample(Base):
     camera_id: Mapped[int | None] = mapped_column(Integer)
     bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     files: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# --- auth (migration 0003) ----------------------------------------------------------------------
+
+
+class RateLimitEvent(Base):
+    """One counted attempt (a failed login, a token request, a reset request) for one key.
+
+    ``key`` is ``scope:value`` (``user:alice``, ``ip:192.0.2.7``; long values are hashed).
+    Kept in the database so that limits hold across processes; ``thermalstream.auth.ratelimit``
+    counts the rows inside a sliding window and prunes old ones.
+    """
+
+    __tablename__ = "rate_limit_events"
+    __table_args__ = (Index(None, "kind", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 metadata = Base.metadata

@@ -1,0 +1,307 @@
+"""YOLO through ultralytics, on OpenVINO, ONNX Runtime or PyTorch.
+
+    det = YoloDetector.from_settings(settings, frame_shape=(512, 640))
+    det.status()            # DetectorStatus(state="ready", backend="openvino", ...)
+    det.detect([frame])     # [[Detection(label="person", confidence=0.81, box=Box(...), max_celsius=34.2, ...)]]
+
+* **Weights**: ``Settings.model`` (``THERMALSTREAM_MODEL``), default ``data/models/yolov8n.pt``; an
+  exported ``.onnx`` file or ``*_openvino_model`` folder works too (its backend is then fixed).
+  Missing, corrupt or non-detection weights leave the detector in state ``unavailable`` or
+  ``error`` with a message saying what to do; ``detect`` then returns no detections and never raises.
+* **Backend**: ``auto`` (default) takes the fastest that works: openvino > onnx > torch
+  (bench/detect.py: YOLOv8n 256x320 about 8 ms on OpenVINO, 13 ms on ONNX Runtime, 20-28 ms on
+  PyTorch on this 2-core machine). The ``.pt`` is exported at the input shape on first load (only
+  the backend in use; ``thermalstream models export`` prepares both) and cached next to it
+  (:mod:`thermalstream.detect.export`).
+* **Input shape**: ``imgsz`` is the longest side (default 320) applied to ``frame_shape`` (aspect
+  kept, multiples of 32: 512x640 -> 256x320), or an explicit ``(h, w)``. Frames of another shape are
+  letterboxed into it by ultralytics; boxes always come back in the frame's own pixels.
+* **Batching**: PyTorch runs a list of frames as one batch (``max_batch`` 8); the exported models are
+  static batch-1 (see export.py for why) and run frame by frame (``max_batch`` 1).
+* **Classes**: names come from the model. COCO models keep DEFAULT_CLASSES unless ``classes`` says
+  otherwise; other models (e.g. the 2-class Normal/Fall one) keep all their classes. An unknown name
+  raises ``ValueError`` listing the known ones (when the model is loaded; with unloadable weights the
+  filter cannot be checked and the detector reports the weights problem instead).
+* **Threads**: ultralytics sets torch to ``min(8, cpus - 1)`` threads (1 on 2 cores) whenever it picks
+  a device (first predict, export); :func:`restore_torch_threads` puts it back afterwards.
+* **Thermal frames** go through :class:`~thermalstream.detect.thermal_input.ThermalInput` (white-hot,
+  three channels; see that module for the measured choice). ``max_celsius``/``mean_celsius`` are
+  filled for radiometric frames.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from thermalstream.config import Settings
+from thermalstream.detect.export import BACKENDS, available_backends, ensure_export, parse_imgsz
+from thermalstream.detect.thermal_input import ThermalInput
+from thermalstream.detect.types import Box, Detection, Detector, DetectorStatus, box_temperatures
+from thermalstream.detect.weights import (
+    WeightsProblem,
+    class_ids,
+    is_exported,
+    load_model,
+    prepare_offline,
+    resolve_weights,
+)
+from thermalstream.frame import Frame
+
+log = logging.getLogger(__name__)
+
+TORCH_MAX_BATCH = 8
+_torch_threads: int | None = None
+
+
+def restore_torch_threads(n: int | None = None) -> None:
+    """Set torch's intra-op threads to ``n`` (default: the last value asked for, else all CPUs).
+
+    ultralytics' ``select_device`` sets ``min(8, cpus - 1)`` at every first predict/export."""
+    global _torch_threads
+    if n is not None:
+        _torch_threads = n
+    want = _torch_threads or os.cpu_count() or 1
+    try:
+        import torch
+
+        if torch.get_num_threads() != want:
+            torch.set_num_threads(want)
+    except Exception:  # pragma: no cover - torch missing
+        pass
+
+
+def _backend_of(path: Path) -> str:
+    return "onnx" if path.suffix == ".onnx" else "openvino"
+
+
+class YoloDetector(Detector):
+    """Detector over an ultralytics YOLO model (see the module docstring)."""
+
+    name = "yolo"
+
+    def __init__(
+        self,
+        weights: Path | str = Path("data/models/yolov8n.pt"),
+        *,
+        backend: str = "auto",
+        frame_shape: tuple[int, int] = (512, 640),
+        imgsz: int | tuple[int, int] | str = 320,
+        conf: float = 0.4,
+        iou: float = 0.5,
+        classes: Iterable[str | int] | str | None = None,
+        thermal_input: ThermalInput | str | None = None,
+        settings: Settings | None = None,
+        allow_download: bool = True,
+        torch_threads: int | None = None,
+        warmup: bool = True,
+        lazy: bool = False,
+    ) -> None:
+        if backend not in ("auto", *BACKENDS):
+            raise ValueError(f"unknown backend {backend!r}; choose auto or one of {', '.join(BACKENDS)}")
+        for name, value in (("confidence threshold", conf), ("IoU threshold", iou)):
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= float(value) <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, got {value!r}")
+        self.settings = settings or Settings()
+        prepare_offline(self.settings)
+        self.weights = Path(weights)
+        self.requested_backend = backend
+        self.frame_shape = (int(frame_shape[0]), int(frame_shape[1]))
+        self.imgsz = parse_imgsz(imgsz, self.frame_shape)
+        self.conf = float(conf)
+        self.iou = float(iou)
+        self.classes = classes
+        if isinstance(thermal_input, str):
+            thermal_input = ThermalInput(thermal_input)
+        self.thermal_input = thermal_input or ThermalInput()
+        self.allow_download = allow_download
+        self.warmup = warmup
+        if torch_threads is not None:
+            restore_torch_threads(torch_threads)
+        self.backend = ""
+        self.names: dict[int, str] = {}
+        self.class_ids: list[int] | None = None
+        self.model_path: Path | None = None  # what ultralytics actually runs (.pt, .onnx or folder)
+        self._model = None
+        self._warm = False
+        self._status = DetectorStatus("loading", model=str(self.weights), message="not loaded yet")
+        self._lock = threading.RLock()
+        self._notes: list[str] = []
+        if not lazy:
+            self.load()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kwargs) -> YoloDetector:
+        """A detector over ``settings.model``, with the export cache fallback under ``settings.cache_dir``."""
+        return cls(settings.model, settings=settings, **kwargs)
+
+    # ------------------------------------------------------------------ loading
+
+    def load(self) -> DetectorStatus:
+        """Load (exporting if needed). Weight problems go to ``status()``; a bad class filter raises
+        ``ValueError``. Safe to call again (e.g. after the weights file was put in place)."""
+        with self._lock:
+            self._model = None
+            self._warm = False
+            self._notes = []
+            self._status = DetectorStatus("loading", model=str(self.weights), message="loading")
+            try:
+                self._load()
+                if self.warmup:  # the first predict builds the predictor and compiles: not on a live frame
+                    self.predict_images([np.zeros((*self.frame_shape, 3), np.uint8)])
+            except WeightsProblem as exc:
+                self._status = DetectorStatus(exc.state, model=str(self.weights), message=exc.message)
+            except ValueError:
+                self._status = DetectorStatus("error", model=str(self.weights), message="bad class filter")
+                raise
+            except Exception as exc:  # noqa: BLE001 - never let a model problem take the server down
+                log.exception("loading %s failed", self.weights)
+                self._status = DetectorStatus("error", model=str(self.weights),
+                                              message=f"loading {self.weights} failed: {type(exc).__name__}: {exc}")  # fmt: skip
+            finally:
+                restore_torch_threads()
+            return self._status
+
+    def _load(self) -> None:
+        path = resolve_weights(self.weights, allow_download=self.allow_download)
+        if is_exported(path):
+            backend = _backend_of(path)
+            if self.requested_backend not in ("auto", backend):
+                raise WeightsProblem("error", f"{path} is an exported {backend} model; it cannot run on "
+                                              f"{self.requested_backend}. Configure the .pt weights instead.")  # fmt: skip
+            model = load_model(path)
+            self._use(model, path, backend)
+            return
+        pt_model = load_model(path)  # validates the checkpoint (task, names) before any export
+        self.names = dict(pt_model.names)
+        self.class_ids = class_ids(self.classes, self.names)
+        order = list(BACKENDS) if self.requested_backend == "auto" else [self.requested_backend]
+        have = available_backends()
+        for backend in order:
+            if backend not in have:
+                self._notes.append(f"{backend}: runtime not installed")
+                continue
+            if backend == "torch":
+                self._use(pt_model, path, "torch")
+                return
+            try:
+                target = ensure_export(path, backend, self.imgsz, cache_dir=self.settings.cache_dir / "models")
+                model = load_model(target)
+                self._use(model, target, backend)
+                return
+            except Exception as exc:  # noqa: BLE001 - fall through to the next backend
+                log.warning("%s backend unavailable for %s: %s", backend, path, exc)
+                self._notes.append(f"{backend}: {exc}")
+        raise WeightsProblem("error", f"no backend could run {path}: {'; '.join(self._notes)}")
+
+    def _use(self, model, path: Path, backend: str) -> None:
+        self._model = model
+        self.model_path = path
+        self.backend = backend
+        self.names = dict(model.names)
+        self.class_ids = class_ids(self.classes, self.names)
+        if is_exported(path):
+            self.imgsz = _exported_imgsz(path) or self.imgsz
+        msg = f"{backend} at {self.imgsz[0]}x{self.imgsz[1]}, classes: " + ", ".join(
+            self.names[i] for i in (self.class_ids if self.class_ids is not None else sorted(self.names)))
+        if self._notes:
+            msg += " (" + "; ".join(self._notes) + ")"
+        self._status = DetectorStatus("ready", backend=backend, model=str(path), message=msg)
+
+    # ------------------------------------------------------------------ Detector
+
+    def status(self) -> DetectorStatus:
+        return self._status
+
+    @property
+    def max_batch(self) -> int:
+        return TORCH_MAX_BATCH if self.backend == "torch" else 1
+
+    @property
+    def ready(self) -> bool:
+        return self._status.state == "ready"
+
+    def detect(self, frames: list[Frame]) -> list[list[Detection]]:
+        """One list of detections per frame; ``[]`` for every frame while the model is not ready."""
+        frames = list(frames)
+        if not frames:
+            return []
+        with self._lock:
+            if self._model is None and self._status.state == "loading":
+                try:
+                    self.load()
+                except ValueError as exc:
+                    self._status = DetectorStatus("error", model=str(self.weights), message=str(exc))
+            if self._model is None or self._status.state != "ready":
+                return [[] for _ in frames]
+            try:
+                out: list[list[Detection]] = []
+                step = self.max_batch
+                for i in range(0, len(frames), step):
+                    out.extend(self._run(frames[i:i + step]))
+                return out
+            except Exception as exc:  # noqa: BLE001
+                log.exception("YOLO inference failed")
+                self._status = DetectorStatus("error", backend=self.backend, model=str(self.model_path),
+                                              message=f"inference failed: {type(exc).__name__}: {exc}")  # fmt: skip
+                return [[] for _ in frames]
+
+    def predict_images(self, images: list[np.ndarray]):
+        """Raw ultralytics results for BGR uint8 images (for benchmarks and tests)."""
+        with self._lock:
+            res = self._model.predict(images, imgsz=self.imgsz, conf=self.conf, iou=self.iou,
+                                      classes=self.class_ids, device="cpu", verbose=False)  # fmt: skip
+            if not self._warm:
+                self._warm = True
+                restore_torch_threads()
+            return res
+
+    def _run(self, frames: list[Frame]) -> list[list[Detection]]:
+        images = [self.thermal_input(f) for f in frames]
+        results = self.predict_images(images)
+        out = []
+        for frame, r in zip(frames, results, strict=True):
+            dets = []
+            boxes = r.boxes
+            if boxes is not None and len(boxes):
+                xyxy = boxes.xyxy.cpu().numpy()
+                confs = boxes.conf.cpu().numpy()
+                clss = boxes.cls.cpu().numpy().astype(int)
+                h, w = frame.shape
+                for (x1, y1, x2, y2), c, k in zip(xyxy, confs, clss, strict=True):
+                    box = Box(float(max(0.0, x1)), float(max(0.0, y1)), float(min(w, x2)), float(min(h, y2)))
+                    tmax, tmean = box_temperatures(frame.celsius, box)
+                    dets.append(Detection(label=self.names.get(int(k), str(k)), confidence=float(c), box=box,
+                                          class_id=int(k), max_celsius=tmax, mean_celsius=tmean))  # fmt: skip
+            out.append(dets)
+        return out
+
+    def timed_detect(self, frames: list[Frame]) -> tuple[list[list[Detection]], float]:
+        t = time.perf_counter()
+        dets = self.detect(frames)
+        return dets, (time.perf_counter() - t) * 1000
+
+
+def _exported_imgsz(path: Path) -> tuple[int, int] | None:
+    """Input (h, w) recorded by ultralytics in an exported model (metadata.yaml or ONNX metadata)."""
+    import ast
+
+    try:
+        if path.suffix == ".onnx":
+            import onnx
+
+            meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+            sz = ast.literal_eval(meta.get("imgsz", "None"))
+        else:
+            import yaml
+
+            sz = yaml.safe_load((path / "metadata.yaml").read_text()).get("imgsz")
+        return (int(sz[0]), int(sz[1])) if sz and len(sz) == 2 else None
+    except Exception:  # noqa: BLE001 - no metadata: the configured imgsz is used
+        return None

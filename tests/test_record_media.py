@@ -3,10 +3,10 @@ radiometric HDF5 round trip (bit-exact), also after a kill -9 of the writer."""
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import textwrap
-import time
 
 import av
 import numpy as np
@@ -91,7 +91,7 @@ def test_variable_frame_rate_keeps_real_time(tmp_path, sim):
         pts = sorted(float(f.pts * st.time_base) for f in c.decode(st))
     assert len(pts) == 40
     assert pts[-1] - pts[0] == pytest.approx(stamps[-1] - stamps[0], abs=0.01)
-    assert all(b > a for a, b in zip(pts, pts[1:]))
+    assert all(b > a for a, b in itertools.pairwise(pts))
 
 
 def test_colour_images_and_odd_sizes_are_encoded(tmp_path, sim):
@@ -183,7 +183,7 @@ def test_radiometric_file_open_at_a_crash_keeps_flushed_frames(tmp_path):
             w.write(src.render(i, timestamp=1000.0 + i))
         os.kill(os.getpid(), 9)
     """)
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60, check=False)
     assert proc.returncode == -9, proc.stderr.decode()
     got = read_radiometric(path)
     assert 30 <= got.meta["frames"] <= 34

@@ -3,18 +3,19 @@ queue, a camera lost mid-recording (loopback MJPEG server stopped and restarted)
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import numpy as np
 import pytest
 
+from tests.conftest import free_port, wait_for
 from thermalstream.bus import EventBus
 from thermalstream.capture import Backoff, Camera
 from thermalstream.record.radiometric import read_radiometric
 from thermalstream.record.recorder import MANIFEST, Recorder, parse_segment_name, read_manifest
 from thermalstream.record.video import VideoOptions, probe_segment
 from thermalstream.simulate.mjpeg import MJPEGServer
-from tests.conftest import free_port, wait_for
 
 FAST_SIM = "sim://?fps=50&width=320&height=256&pace=1&seed=2"
 
@@ -30,7 +31,7 @@ def test_segments_roll_by_frame_time_and_decode(tmp_path):
     assert res.error is None and not rec.running
     assert len(res.segments) >= 3
     assert sum(s.frames for s in res.segments) == res.frames
-    for a, b in zip(res.segments, res.segments[1:]):
+    for a, b in itertools.pairwise(res.segments):
         assert b.start == pytest.approx(a.end, abs=1e-6)  # contiguous: no frame time lost at a roll
         assert b.index == a.index + 1
     for s in res.segments:

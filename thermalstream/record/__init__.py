@@ -1,7 +1,12 @@
 """Recording: H.264 MP4 segments (video), lossless radiometric HDF5 (radiometric), the per-camera
 recorder thread (recorder) and the recording service with its database rows (service)."""
 
-from thermalstream.record.radiometric import RadiometricData, RadiometricOptions, RadiometricWriter, read_radiometric
+from thermalstream.record.radiometric import (
+    RadiometricData,
+    RadiometricOptions,
+    RadiometricWriter,
+    read_radiometric,
+)
 from thermalstream.record.recorder import DiskFull, Gap, Recorder, RecorderError, RecorderResult, Segment
 from thermalstream.record.video import ProbeResult, SegmentWriter, VideoOptions, probe_segment
 
@@ -9,7 +14,7 @@ __all__ = [
     "DiskFull", "Gap", "ProbeResult", "RadiometricData", "RadiometricOptions", "RadiometricWriter", "Recorder",
     "RecorderError", "RecorderResult", "Segment", "SegmentWriter", "VideoOptions", "probe_segment", "read_radiometric",
 ]
-from thermalstream.record.service import (  # noqa: E402
+from thermalstream.record.service import (
     RecordingConfig,
     RecordingConflict,
     RecordingError,

@@ -16,6 +16,12 @@ Frame datasets are chunked one frame per chunk and compressed (``lzf`` by defaul
 lossless; ``gzip`` smaller and slower) with the shuffle filter. Nothing is rounded or
 converted, so the arrays read back are bit-for-bit those written.
 
+Write errors: HDF5 cannot recover from a failed write (ENOSPC): closing such a file through the
+library crashes the process (segfault, measured with h5py 3.16 / HDF5 2.0). A writer whose
+write failed therefore "parks" the file (keeps the handle, never closes it) and raises; the
+recorder keeps a free-space floor so that this path is only reached when another process fills
+the disk at the same moment.
+
 Crash safety: the file is written in SWMR mode (HDF5's single-writer/multiple-reader
 protocol keeps the file structurally valid at every flush) and flushed every ``flush_every``
 frames. After a ``kill -9`` the file still opens (:func:`read_radiometric` falls back to a
@@ -38,6 +44,9 @@ import numpy as np
 from thermalstream.frame import FFCState, Frame, Radiometry
 
 log = logging.getLogger(__name__)
+
+# Files whose write failed: never closed through HDF5 (that segfaults); kept until exit.
+_PARKED: list[h5py.File] = []
 
 FORMAT = "thermalstream-radiometric/1"
 FFC_STATES = [s.value for s in FFCState]
@@ -74,6 +83,7 @@ class RadiometricWriter:
         self._ds: dict[str, h5py.Dataset] = {}
         self._since_flush = 0
         self._shape: tuple[int, int] | None = None
+        self._dead = False
 
     def _open(self, frame: Frame) -> None:
         opts = self.options
@@ -126,10 +136,25 @@ class RadiometricWriter:
         self._f = f
 
     def write(self, frame: Frame) -> None:
+        if self._dead:
+            raise OSError(f"{self.path.name}: an earlier write failed")
         if self._f is None:
             self._open(frame)
+        try:
+            self._write(frame)
+        except OSError:
+            self._park()
+            raise
+
+    def _park(self) -> None:
+        self._dead = True
+        if self._f is not None:
+            _PARKED.append(self._f)
+            self._f = None
+
+    def _write(self, frame: Frame) -> None:
         n = self.frames
-        for name, ds in self._ds.items():
+        for ds in self._ds.values():
             ds.resize(n + 1, axis=0)
         if "raw" in self._ds:
             self._ds["raw"][n] = _check(frame.raw, self._shape, "raw")
@@ -146,14 +171,23 @@ class RadiometricWriter:
 
     def flush(self) -> None:
         if self._f is not None:
-            self._f.flush()
+            try:
+                self._f.flush()
+            except OSError:
+                self._park()
+                raise
             self._since_flush = 0
 
     def close(self) -> int:
         """Close the file; returns its size in bytes (0 if nothing was written)."""
         f, self._f = self._f, None
         if f is not None:
-            f.close()
+            try:
+                f.close()
+            except OSError:
+                self._f = f
+                self._park()
+                raise
         try:
             return self.path.stat().st_size
         except OSError:
@@ -162,7 +196,7 @@ class RadiometricWriter:
     def abort(self) -> None:
         try:
             self.close()
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.debug("closing %s after an error failed", self.path, exc_info=True)
 
 

@@ -85,6 +85,17 @@ def free_bytes(path: str | os.PathLike) -> int:
     return shutil.disk_usage(p).free
 
 
+def safety_floor(info, radiometric: bool = True) -> int:
+    """Free bytes to keep at all times for a camera (1 MB + 8 uncompressed frames): below it the
+    recorder stops before HDF5 or the MP4 muxer can meet ENOSPC. 0 when the size is unknown."""
+    if info is None or not getattr(info, "width", None) or not getattr(info, "height", None):
+        return 0
+    px = int(info.width) * int(info.height)
+    rad = bool(getattr(info, "radiometric", False)) and radiometric
+    per_frame = px * (1 if rad else 3) + (2 * px if rad else 0)
+    return 1_000_000 + 8 * per_frame
+
+
 @dataclass
 class Segment:
     """A closed segment. ``start``/``end`` are epoch seconds (end = last frame + one period)."""
@@ -170,6 +181,7 @@ class Recorder:
         queue_size: int = 64,
         gap_after: float = 2.0,
         reserve_bytes: int = DEFAULT_RESERVE_BYTES,
+        min_free_bytes: int | None = None,
         disk_check_s: float = 1.0,
         on_segment: Callable[[Segment], None] | None = None,
         on_gap: Callable[[Gap], None] | None = None,
@@ -195,6 +207,9 @@ class Recorder:
         self.queue_size = int(queue_size)
         self.gap_after = float(gap_after)
         self.reserve_bytes = int(reserve_bytes)
+        self.min_free_bytes = min_free_bytes  # None: 1 MB + 8 frames' worth, set at the first segment
+        self._floor = (safety_floor(getattr(camera, "info", None), radiometric is not False)
+                       if min_free_bytes is None else int(min_free_bytes))
         self.disk_check_s = float(disk_check_s)
         self.on_segment, self.on_gap, self.on_finished = on_segment, on_gap, on_finished
 
@@ -219,15 +234,17 @@ class Recorder:
     # ------------------------------------------------------------------ control
 
     def check_space(self) -> None:
-        """Raise :class:`DiskFull` when the recordings file system is below the reserve."""
+        """Raise :class:`DiskFull` when the recordings file system is below the reserve (or
+        below the hard floor that keeps HDF5 and the MP4 muxer from ever meeting ENOSPC)."""
         free = free_bytes(self.directory)
-        if free < self.reserve_bytes:
+        limit = max(self.reserve_bytes, self._floor)
+        if free < limit:
             raise DiskFull(
                 f"disk full: {free / 1e6:.1f} MB free under {self.directory}, "
-                f"below the {self.reserve_bytes / 1e6:.1f} MB reserve"
+                f"below the {limit / 1e6:.1f} MB " + ("reserve" if limit == self.reserve_bytes else "safety floor")
             )
 
-    def start(self) -> "Recorder":
+    def start(self) -> Recorder:
         """Check the disk, subscribe to the camera and start the thread. Raises DiskFull."""
         if self._thread is not None:
             raise RuntimeError("recorder already started")
@@ -309,7 +326,7 @@ class Recorder:
             what = "disk full" if full else "write error"
             self._fail(f"{what}: {exc.strerror or exc} ({self._open.video.path.name if self._open else self.directory})",
                        disk_full=full)
-        except Exception as exc:  # noqa: BLE001 - report, keep closed segments
+        except Exception as exc:
             log.exception("recorder for camera %s failed", self.camera.id)
             self._fail(f"recording failed: {exc.__class__.__name__}: {exc}")
         finally:
@@ -326,7 +343,7 @@ class Recorder:
             if self.on_finished is not None:
                 try:
                     self.on_finished(self._result)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     log.exception("on_finished callback failed")
 
     def _fail(self, message: str, disk_full: bool = False) -> None:
@@ -360,7 +377,7 @@ class Recorder:
             if self.on_gap is not None:
                 try:
                     self.on_gap(g)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     log.exception("on_gap callback failed")
             self._write_manifest()
 
@@ -371,6 +388,8 @@ class Recorder:
             self.check_space()
 
     def _frame(self, frame: Frame) -> None:
+        if self._floor and free_bytes(self.directory) < self._floor:  # every frame: one statvfs
+            self.check_space()
         ts = float(frame.timestamp)
         image = frame.image if self._palette is None else self._palette(frame)
         if self.burn_in is not None:
@@ -406,6 +425,10 @@ class Recorder:
         return bool(info is not None and info.radiometric and frame.is_radiometric)
 
     def _open_segment(self, frame: Frame, image: np.ndarray, ts: float) -> None:
+        if self.min_free_bytes is None:
+            stored = frame.raw if frame.raw is not None else frame.celsius
+            per_frame = image.nbytes + (stored.nbytes if stored is not None and self._want_radiometric(frame) else 0)
+            self._floor = 1_000_000 + 8 * per_frame
         self.check_space()
         idx = self._index
         self._index += 1
@@ -445,18 +468,38 @@ class Recorder:
             raise
         period = 1.0 / (self.camera.info.fps if getattr(self.camera, "info", None) and self.camera.info.fps else 25.0)
         seg_end = end if end is not None else (o.last or o.start) + period
+        # The muxer does not report every failed write at close (a full disk can cut the file
+        # short silently): demux the file (about a millisecond) and believe what is on disk.
+        check = probe_segment(o.video.path, decode=False)
+        short = check.frames < o.frames - 1
+        if not check.ok:
+            _unlink(o.video.path)
+            if o.rad is not None:
+                _unlink(o.rad.path)
+            raise OSError(errno.ENOSPC if _looks_full(self.directory, self._floor) else errno.EIO,
+                          f"{o.video.path.name} is unreadable after closing: {check.error}")
         seg = Segment(
-            index=o.index, path=o.video.path, start=o.start, end=round(seg_end, 6), frames=o.frames,
-            duration_s=vinfo.duration_s, size_bytes=vinfo.size_bytes + rad_size,
+            index=o.index, path=o.video.path, start=o.start, end=round(o.start + check.duration_s if short else seg_end, 6),
+            frames=check.frames if short else o.frames,
+            duration_s=check.duration_s if short else vinfo.duration_s, size_bytes=check.size_bytes + rad_size,
             radiometric_path=o.rad.path if o.rad is not None and o.rad.frames else None,
         )
         with self._lock:
             self.segments.append(seg)
+        if short:
+            self._write_manifest()
+            if self.on_segment is not None:
+                try:
+                    self.on_segment(seg)
+                except Exception:
+                    log.exception("on_segment callback failed")
+            raise OSError(errno.ENOSPC if _looks_full(self.directory, self._floor) else errno.EIO,
+                          f"{o.video.path.name} was cut short when closed ({check.frames} of {o.frames} frames on disk)")
         self._write_manifest()
         if self.on_segment is not None:
             try:
                 self.on_segment(seg)
-            except Exception:  # noqa: BLE001 - a database hiccup must not stop the recording
+            except Exception:
                 log.exception("on_segment callback failed")
 
     def _abort_segment(self) -> None:
@@ -492,7 +535,7 @@ class Recorder:
         if self.on_segment is not None:
             try:
                 self.on_segment(seg)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("on_segment callback failed")
 
     def _write_manifest(self) -> None:
@@ -524,7 +567,7 @@ class Recorder:
 
 def _looks_full(directory: Path, reserve: int) -> bool:
     try:
-        return free_bytes(directory) < max(reserve, 1)
+        return free_bytes(directory) < max(reserve, 1_000_000)
     except OSError:
         return False
 
@@ -546,6 +589,15 @@ def read_manifest(directory: str | os.PathLike) -> dict[str, Any] | None:
 
 
 __all__ = [
-    "DiskFull", "Gap", "MANIFEST", "Recorder", "RecorderError", "RecorderResult", "Segment", "free_bytes",
-    "parse_segment_name", "read_manifest", "segment_name",
+    "MANIFEST",
+    "DiskFull",
+    "Gap",
+    "Recorder",
+    "RecorderError",
+    "RecorderResult",
+    "Segment",
+    "free_bytes",
+    "parse_segment_name",
+    "read_manifest",
+    "segment_name",
 ]

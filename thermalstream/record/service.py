@@ -48,6 +48,7 @@ from thermalstream.record.recorder import (
     free_bytes,
     parse_segment_name,
     read_manifest,
+    safety_floor,
 )
 from thermalstream.record.video import VideoOptions, probe_segment
 
@@ -83,6 +84,7 @@ class RecordingConfig:
     queue_size: int = 64
     gap_after: float = 2.0
     reserve_bytes: int = DEFAULT_RESERVE_BYTES
+    min_free_bytes: int | None = None  # hard floor checked every frame (None: 1 MB + 8 frames)
     disk_check_s: float = 1.0
     stop_timeout: float = 30.0
 
@@ -181,9 +183,11 @@ class RecordingService:
             if camera_id in self._active:
                 raise RecordingConflict(f"camera {camera_id} is already recording")
             free = free_bytes(self.root)
-            if free < cfg.reserve_bytes:
-                msg = (f"disk full: {free / 1e6:.1f} MB free in the recordings folder, "
-                       f"below the {cfg.reserve_bytes / 1e6:.1f} MB reserve")
+            floor = (safety_floor(cam.info, cfg.radiometric) if cfg.min_free_bytes is None else cfg.min_free_bytes)
+            limit = max(cfg.reserve_bytes, floor)
+            if free < limit:
+                msg = (f"disk full: {free / 1e6:.1f} MB free in the recordings folder, below the "
+                       f"{limit / 1e6:.1f} MB " + ("reserve" if limit == cfg.reserve_bytes else "safety floor"))
                 self._notify("error", "Recording refused: disk full", f"{cam.name}: {msg}", camera_id=camera_id)
                 raise StorageFull(msg)
             now = utcnow()
@@ -205,7 +209,7 @@ class RecordingService:
                 cam, sess.directory, segment_seconds=cfg.segment_seconds, video=cfg.video,
                 radiometric=None if cfg.radiometric else False, radiometric_options=cfg.radiometric_options,
                 palette=palette, queue_size=cfg.queue_size, gap_after=cfg.gap_after,
-                reserve_bytes=cfg.reserve_bytes, disk_check_s=cfg.disk_check_s,
+                reserve_bytes=cfg.reserve_bytes, min_free_bytes=cfg.min_free_bytes, disk_check_s=cfg.disk_check_s,
                 on_segment=lambda seg, s=sess: self._on_segment(s, seg),
                 on_finished=lambda res, s=sess: self._on_finished(s, res),
             )
@@ -298,7 +302,7 @@ class RecordingService:
                 self._notify("success", "Recording stopped",
                              f"{sess.camera_name}: {res.duration_s:.1f} s in {len(res.segments)} segment(s), "
                              f"{size}{drops}{gaps}", camera_id=sess.camera_id, recording_id=sess.recording_id)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("finishing recording %s failed", sess.recording_id)
         finally:
             with self._lock:
@@ -325,7 +329,7 @@ class RecordingService:
             return
         try:
             self.notes.notify(type_, title, message, data=data)
-        except Exception:  # noqa: BLE001 - a notification must never break recording
+        except Exception:
             log.exception("notification failed: %s", title)
 
     # ------------------------------------------------------------------ queries
@@ -528,11 +532,10 @@ class RecordingService:
         for dirpath, _dirnames, filenames in os.walk(self.root):
             here = Path(dirpath)
             for fn in filenames:
-                if fn.endswith((".mp4", ".h5")):
-                    if here not in known and here.resolve() not in known:
-                        dirs.setdefault(here, False)
-                        if parse_segment_name(fn) is not None:
-                            dirs[here] = True
+                if fn.endswith((".mp4", ".h5")) and here not in known and here.resolve() not in known:
+                    dirs.setdefault(here, False)
+                    if parse_segment_name(fn) is not None:
+                        dirs[here] = True
         for d, has_segments in sorted(dirs.items()):
             rel = self._rel(d) if d != self.root else "."
             report["orphans"].append(rel)

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Self
 
 import av
 import cv2
@@ -113,6 +114,7 @@ class SegmentWriter:
         self.last_ts: float | None = None
         self._last_pts = -1
         self._closed = False
+        self._failed = False
         self._yuv = np.full((self.height * 3 // 2, self.width), 128, np.uint8)
         movflags = FRAG_MOVFLAGS if opts.container == "fragmented" else "+faststart"
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -127,7 +129,7 @@ class SegmentWriter:
             cc.pix_fmt = "yuv420p"
             cc.time_base = TIME_BASE
             st.time_base = TIME_BASE
-            cc.gop_size = max(int(round(self.fps * opts.keyint_s)), 1)
+            cc.gop_size = max(round(self.fps * opts.keyint_s), 1)
             cc.profile = "High" if opts.profile == "high" else "Main"
             params = [f"threads={int(opts.threads)}"] if opts.threads else []
             if opts.x264_params:
@@ -162,14 +164,18 @@ class SegmentWriter:
             raise ValueError("segment is closed")
         if self.first_ts is None:
             self.first_ts = float(timestamp)
-        pts = int(round((float(timestamp) - self.first_ts) * 1000))
+        pts = round((float(timestamp) - self.first_ts) * 1000)
         if pts <= self._last_pts:  # equal or backwards clock: keep pts strictly increasing
             pts = self._last_pts + 1
         frame = av.VideoFrame.from_ndarray(self._to_yuv(image), format="yuv420p")
         frame.pts = pts
         frame.time_base = TIME_BASE
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
+        try:
+            for packet in self._stream.encode(frame):
+                self._container.mux(packet)
+        except Exception:
+            self._failed = True  # flushing the encoder after a failed mux segfaults: only abort() now
+            raise
         self._last_pts = pts
         self.last_ts = float(timestamp)
         self.frames += 1
@@ -187,24 +193,33 @@ class SegmentWriter:
         Raises what the file system raises (e.g. ENOSPC); the file is then left as it is."""
         if self._closed:
             return self.info()
+        if self._failed:
+            self.abort()
+            return self.info()
         self._closed = True
         try:
             if self.frames:
                 for packet in self._stream.encode(None):
                     self._container.mux(packet)
-        finally:
-            self._container.close()
+        except Exception:
+            self._failed = True
+            self._container_close_quietly()
+            raise
+        self._container.close()
         return self.info()
+
+    def _container_close_quietly(self) -> None:
+        try:
+            self._container.close()
+        except Exception:
+            log.debug("closing %s after an error failed", self.path, exc_info=True)
 
     def abort(self) -> None:
         """Close without raising (used after a write error)."""
         if self._closed:
             return
         self._closed = True
-        try:
-            self._container.close()
-        except Exception:  # noqa: BLE001
-            log.debug("closing %s after an error failed", self.path, exc_info=True)
+        self._container_close_quietly()
 
     def info(self) -> VideoSegmentInfo:
         try:
@@ -214,7 +229,7 @@ class SegmentWriter:
         return VideoSegmentInfo(self.path, self.first_ts or 0.0, self.last_ts or 0.0, self.frames,
                                 round(self.duration_s, 3), size, self.width, self.height)
 
-    def __enter__(self) -> "SegmentWriter":
+    def __enter__(self) -> SegmentWriter:
         return self
 
     def __exit__(self, exc_type, *exc) -> None:
@@ -313,6 +328,12 @@ def probe_segment(path: str | os.PathLike, decode: bool = True) -> ProbeResult:
 
 
 __all__ = [
-    "BurnIn", "CONTAINERS", "PRESETS", "ProbeResult", "SegmentWriter", "VideoOptions", "VideoSegmentInfo",
+    "CONTAINERS",
+    "PRESETS",
+    "BurnIn",
+    "ProbeResult",
+    "SegmentWriter",
+    "VideoOptions",
+    "VideoSegmentInfo",
     "probe_segment",
 ]

@@ -229,7 +229,7 @@ class SegmentWriter:
         return VideoSegmentInfo(self.path, self.first_ts or 0.0, self.last_ts or 0.0, self.frames,
                                 round(self.duration_s, 3), size, self.width, self.height)
 
-    def __enter__(self) -> SegmentWriter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type, *exc) -> None:

@@ -59,7 +59,7 @@ class MailConfig:
     def __post_init__(self) -> None:
         if self.security not in SECURITY_MODES:
             raise ValueError(f"smtp security must be one of {', '.join(SECURITY_MODES)}, not {self.security!r}")
-        if not parseaddr(self.sender)[1]:
+        if "@" not in parseaddr(self.sender)[1]:
             raise ValueError(f"smtp sender {self.sender!r} is not an email address")
 
     @property
@@ -152,7 +152,7 @@ class Mailer:
         """Queue a mail. False (and counted as dropped) if mail is not configured, the address is
         invalid, the mailer is closed or the queue is full."""
         if not self.config.enabled:
-            log.warning("mail not configured (no SMTP host): %s mail not sent", kind)
+            log.warning("mail (%s) not sent: no SMTP host configured", kind)
             self._count("dropped")
             return False
         try:
@@ -160,7 +160,7 @@ class Mailer:
         except ValueError:
             address = None
         if not address:
-            log.warning("%s mail not sent: invalid recipient address", kind)
+            log.warning("mail (%s) not sent: invalid recipient address", kind)
             self._count("dropped")
             return False
         with self._lock:
@@ -173,7 +173,7 @@ class Mailer:
         try:
             self._queue.put_nowait(Mail(address, " ".join(subject.split()), text, html, kind))
         except queue.Full:
-            log.warning("mail queue full: %s mail to a recipient dropped", kind)
+            log.warning("mail (%s) dropped: the mail queue is full", kind)
             self._count("dropped")
             return False
         self._count("queued")
@@ -246,13 +246,13 @@ class Mailer:
                 self._failed(mail, exc)
                 return
             self._count("sent")
-            log.info("%s mail sent", mail.kind)
+            log.info("mail (%s) sent", mail.kind)
             return
 
     def _failed(self, mail: Mail, exc: BaseException) -> None:
         self.last_error = f"{type(exc).__name__}: {exc}"[:300]
         self._count("failed")
-        log.warning("%s mail could not be sent via %s:%s (%s)", mail.kind, self.config.host, self.config.port,
+        log.warning("mail (%s) could not be sent via %s:%s (%s)", mail.kind, self.config.host, self.config.port,
                     self.last_error)
 
     def wait_idle(self, timeout: float = 10.0) -> bool:

@@ -2,8 +2,8 @@
 
 Why PyAV: OpenCV's pip wheels cannot write H.264 here, and ``mp4v`` does not play in browsers.
 
-Container choice (documented in docs/architecture.md as well)
-------------------------------------------------------------
+Container choice
+----------------
 Each segment is its own file. The default, ``container="fragmented"``, writes fragmented MP4
 (``movflags=frag_keyframe+empty_moov+default_base_moof``): the ``moov`` box comes first and
 each keyframe starts a new ``moof``+``mdat`` fragment that is written to disk as soon as the

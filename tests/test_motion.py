@@ -193,7 +193,7 @@ def test_gate_cuts_detector_calls_five_times_for_one_walker_among_eight_static_c
     st = w_on.stats()["cameras"]
     assert all(st[f"static{k}"]["detected"] == 0 for k in range(8))  # static scenes (with FFCs) never ran
     assert st["walker"]["detected"] > 20  # the walker's camera did
-    assert all(st[f"static{k}"]["gate"]["level_jumps"] >= 3 for k in range(8))  # through 4 FFCs each
+    assert all(st[f"static{k}"]["gate"]["ffc_frames"] >= 3 for k in range(8))  # they went through 4 FFCs each
     assert w_on.stats()["gate_skipped"] > 0
 
 

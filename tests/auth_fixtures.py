@@ -45,7 +45,7 @@ class Inbox:
     envelopes: list = field(default_factory=list)
     cond: threading.Condition = field(default_factory=threading.Condition)
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+    async def handle_DATA(self, server, session, envelope):
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.cond:
             self.envelopes.append(envelope)

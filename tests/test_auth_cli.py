@@ -118,10 +118,10 @@ def test_cli_in_another_process_while_the_database_is_in_use(settings, tmp_path)
             s.connection()
             users.authenticate("admin", "bad password")  # writes from the server meanwhile
             proc = subprocess.run([sys.executable, "-c", script, "users", "add", "eve", "--role", "viewer",
-                                   "--password", PW], capture_output=True, text=True, timeout=60, cwd=ROOT)
+                                   "--password", PW], capture_output=True, text=True, timeout=60, cwd=ROOT, check=False)
         assert proc.returncode == 0, proc.stderr
         proc = subprocess.run([sys.executable, "-c", script, "users", "list"], capture_output=True, text=True,
-                              timeout=60, cwd=ROOT)
+                              timeout=60, cwd=ROOT, check=False)
         assert proc.returncode == 0 and "eve" in proc.stdout and "admin" in proc.stdout, proc.stderr
         assert users.authenticate("eve", PW)["role"] == "viewer"  # the server sees the new user at once
     finally:

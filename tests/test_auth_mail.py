@@ -9,7 +9,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.auth_fixtures import Inbox, authenticator, free_port, parts, self_signed, server_context, start_smtp
+from tests.auth_fixtures import (
+    Inbox,
+    authenticator,
+    free_port,
+    parts,
+    self_signed,
+    server_context,
+    start_smtp,
+)
 from thermalstream.auth import MailConfig, Mailer
 
 

@@ -133,7 +133,7 @@ def test_a_newer_request_supersedes_the_older_token(env):
 
 
 def test_weak_new_password_keeps_the_token(env):
-    users, resets, _, inbox, _ = env
+    _, resets, _, inbox, _ = env
     resets.request_reset("alice")
     token = link_token(inbox.wait(1)[0])
     with pytest.raises(WeakPassword):

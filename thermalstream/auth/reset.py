@@ -33,7 +33,6 @@ from thermalstream.auth.tokens import hash_token
 from thermalstream.auth.users import EMAIL_MAX, UserService, user_dict
 from thermalstream.db.engine import Database
 from thermalstream.db.models import PasswordResetToken, User
-from thermalstream.db.types import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -38,7 +38,7 @@ from thermalstream.db.types import utcnow
 
 log = logging.getLogger(__name__)
 
-__all__ = ["UserService", "user_dict", "validate_username", "validate_email", "role_at_least"]
+__all__ = ["UserService", "role_at_least", "user_dict", "validate_email", "validate_username"]
 
 USERNAME_RE = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
 EMAIL_RE = re.compile(r"[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+")

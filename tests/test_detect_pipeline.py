@@ -124,7 +124,7 @@ def test_event_requiring_a_zone_notifies_only_after_entering_it():
     ev, when = calls["notify"][0]
     assert ev.zones == ["door"]
     assert when > ev.started_at  # started outside the zone, notified later
-    t, x1, y1, x2, y2 = next(p for p in ev.path if p[0] == when)
+    _t, x1, _y1, x2, _y2 = next(p for p in ev.path if p[0] == when)
     assert (x1 + x2) / 2 / 320 >= 0.66  # where it was when it notified: inside the zone
     # a required zone the walker never enters: an event, but no notification
     sky = {"name": "sky", "points": [[0, 0], [1, 0], [1, 0.2]], "required": True}

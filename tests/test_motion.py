@@ -186,7 +186,7 @@ def _run_cameras(gate_on: bool, seconds: float = 30.0) -> tuple[Counting, Detect
 
 def test_gate_cuts_detector_calls_five_times_for_one_walker_among_eight_static_cameras():
     on, w_on = _run_cameras(gate_on=True)
-    off, w_off = _run_cameras(gate_on=False)
+    off, _w_off = _run_cameras(gate_on=False)
     # without the gate: 9 cameras x 5 fps x 30 s
     assert off.calls >= 9 * 5 * 30 * 0.95
     assert on.calls * 5 <= off.calls, (on.calls, off.calls)
@@ -312,7 +312,7 @@ def test_gate_boxes_are_in_full_frame_pixels(size):
     gate = MotionGate()
     gate.update(src.render(0), now=0)
     r = gate.update(src.render(100), now=1)
-    _, x1, y1, x2, y2 = src.objects(100)[0]
+    _, x1, _y1, x2, _y2 = src.objects(100)[0]
     assert r.motion
     assert all(0 <= b.x1 < b.x2 <= w and 0 <= b.y1 < b.y2 <= h for b in r.boxes)
     assert any(b.x1 <= x2 and b.x2 >= x1 for b in r.boxes)

@@ -56,9 +56,9 @@ def caption(d: Detection) -> str:
 
 
 def _put_caption(img: np.ndarray, text: str, with_degree: bool, x: int, y: int, colour, scale: float) -> None:
-    th = max(1, int(round(scale * 2)))
+    th = max(1, round(scale * 2))
     (tw, tht), base = cv2.getTextSize(text + (" C" if with_degree else ""), FONT, scale, th)
-    h, w = img.shape[:2]
+    _h, w = img.shape[:2]
     x = int(min(max(x, 0), max(w - tw - 4, 0)))
     top = y - tht - base - 4
     if top < 0:  # no room above the box: write inside it
@@ -68,7 +68,7 @@ def _put_caption(img: np.ndarray, text: str, with_degree: bool, x: int, y: int, 
     cv2.putText(img, text, org, FONT, scale, (0, 0, 0), th, cv2.LINE_AA)
     if with_degree:
         (w1, _), _ = cv2.getTextSize(text, FONT, scale, th)
-        r = max(2, int(round(3 * scale)))
+        r = max(2, round(3 * scale))
         cx = org[0] + w1 + r + 1
         cv2.circle(img, (cx, org[1] - tht + r), r, (0, 0, 0), max(1, th // 2), cv2.LINE_AA)
         cv2.putText(img, "C", (cx + r + 1, org[1]), FONT, scale, (0, 0, 0), th, cv2.LINE_AA)
@@ -77,13 +77,13 @@ def _put_caption(img: np.ndarray, text: str, with_degree: bool, x: int, y: int, 
 def draw_detections(img: np.ndarray, detections: Iterable[Detection], *, thickness: int | None = None) -> np.ndarray:
     """Draw boxes and captions onto the BGR image ``img`` in place; returns it."""
     h, w = img.shape[:2]
-    t = thickness or max(1, int(round(min(h, w) / 240)))
+    t = thickness or max(1, round(min(h, w) / 240))
     scale = max(0.35, min(h, w) / 900)
     for d in detections:
         c = label_colour(d.label)
         b = d.box
-        p1 = (int(round(b.x1)), int(round(b.y1)))
-        p2 = (int(round(b.x2)) - 1, int(round(b.y2)) - 1)
+        p1 = (round(b.x1), round(b.y1))
+        p2 = (round(b.x2) - 1, round(b.y2) - 1)
         cv2.rectangle(img, p1, p2, c, t)
         _put_caption(img, caption(d), d.max_celsius is not None, p1[0], p1[1], c, scale)
     return img
@@ -124,7 +124,7 @@ def overlay_items(detections: Iterable[Detection]) -> list[dict]:
             "label": d.label, "confidence": round(d.confidence, 3), "track_id": d.track_id,
             "box": [round(d.box.x1, 1), round(d.box.y1, 1), round(d.box.x2, 1), round(d.box.y2, 1)],
             "max_celsius": None if d.max_celsius is None else round(d.max_celsius, 2),
-            "colour": "#%02x%02x%02x" % tuple(reversed(label_colour(d.label))),
+            "colour": "#{:02x}{:02x}{:02x}".format(*tuple(reversed(label_colour(d.label)))),
         }
         for d in detections
     ]

@@ -207,7 +207,7 @@ class EventManager:
             return
         try:
             path = self.on_snapshot(ev, frame, dets)
-        except Exception:  # noqa: BLE001 - a full disk must not stop detection
+        except Exception:
             log.exception("camera %s: snapshot of event %s failed", self.camera_id, ev.db_id)
             return
         if path:
@@ -237,7 +237,7 @@ class EventManager:
             return
         try:
             fn(ev)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("camera %s: event callback %s failed", self.camera_id, getattr(fn, "__name__", fn))
 
 

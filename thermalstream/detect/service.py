@@ -236,13 +236,13 @@ class DetectionService:
         if callable(close):
             try:
                 close()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.debug("detector close failed", exc_info=True)
 
     def _load_detector(self) -> None:
         try:
             det = self.factory()
-        except Exception as exc:  # noqa: BLE001 - any failure is a status, never a crash
+        except Exception as exc:
             log.exception("loading the detector failed")
             self._load_status = DetectorStatus("error", message=f"{exc.__class__.__name__}: {exc}")
             return
@@ -421,7 +421,7 @@ class DetectionService:
             settings = self._settings(cid)
             if DetectConfig.from_settings(settings, self.known_labels, self.default_fps).enabled:
                 self._attach(cid, settings)  # a reconnected camera is a new Camera object
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("camera %s: could not attach detection", cid)
 
     def _on_camera_removed(self, event: Event) -> None:
@@ -441,7 +441,7 @@ class DetectionService:
         try:
             ev.db_id = self.store.create_event(p.camera_id, ev.label, ev.started_at, zones=ev.zones,
                                                max_confidence=ev.max_confidence, max_celsius=ev.max_celsius)
-        except Exception:  # noqa: BLE001 - keep detecting; rows go without an event id
+        except Exception:
             log.exception("camera %s: could not save event", p.camera_id)
 
     def _event_snapshot(self, p: _Pipeline, ev: TrackedEvent, frame: Frame, dets: list[Detection]) -> str | None:
@@ -532,7 +532,7 @@ class DetectionService:
                     stale = p.detections and time.monotonic() - p.latest_at > self.overlay_ttl
                 if stale:
                     self._publish_overlay(p, None, [], now)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("camera %s: housekeeping failed", p.camera_id)
 
     # ----- status
@@ -598,5 +598,13 @@ def handle_frame(svc: DetectionService, p: _Pipeline, frame: Frame, detections: 
     return tracked
 
 
-__all__ = ["DetectConfig", "DetectionConfigError", "DetectionService", "KNOWN_LABELS", "TOPIC_DETECTIONS",
-           "TOPIC_EVENT", "handle_frame", "validate_config"]
+__all__ = [
+    "KNOWN_LABELS",
+    "TOPIC_DETECTIONS",
+    "TOPIC_EVENT",
+    "DetectConfig",
+    "DetectionConfigError",
+    "DetectionService",
+    "handle_frame",
+    "validate_config",
+]

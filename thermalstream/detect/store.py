@@ -42,7 +42,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -80,7 +80,7 @@ def _dt(value: float | datetime | str | None) -> datetime | None:
         except ValueError:
             pass
         try:
-            return as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+            return as_utc(datetime.fromisoformat(text))
         except ValueError:
             raise ValueError(f"not a time: {value!r} (use ISO 8601 or seconds since the epoch)") from None
     raise ValueError(f"not a time: {value!r}")
@@ -292,7 +292,7 @@ class DetectionStore:
                             s.execute(insert(DetectionRow), rows)
                         for eid, fields in events.items():
                             s.execute(update(EventRow).where(EventRow.id == eid).values(**fields))
-                except Exception as exc:  # noqa: BLE001 - keep detecting; retry the batch
+                except Exception as exc:
                     self.stats.errors += 1
                     self.stats.last_error = f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:300]}"
                     self._failures += 1
@@ -336,7 +336,7 @@ class DetectionStore:
                     if x2 > x1 and y2 > y1:
                         np.save(shot.path.with_name(f"{shot.path.stem}_d{i}.npy"), c[y1:y2, x1:x2].copy())
             self.stats.screenshots_written += 1
-        except Exception as exc:  # noqa: BLE001 - a full disk must not stop detection
+        except Exception as exc:
             self.stats.errors += 1
             self.stats.last_error = f"screenshot {shot.rel}: {exc}"
             log.exception("writing screenshot %s failed", shot.rel)
@@ -580,7 +580,20 @@ def event_snapshot_path(db: Database, event_id: int, screenshots_dir: str | Path
 
 
 __all__ = [
-    "DATAFRAME_COLUMNS", "DetectionStore", "MAX_LIMIT", "StoreStats", "count_detections", "count_events",
-    "detection_dict", "detections_dataframe", "event_dict", "event_path", "event_snapshot_path", "get_event",
-    "query_detections", "query_events", "resolve_screenshot", "screenshot_path",
+    "DATAFRAME_COLUMNS",
+    "MAX_LIMIT",
+    "DetectionStore",
+    "StoreStats",
+    "count_detections",
+    "count_events",
+    "detection_dict",
+    "detections_dataframe",
+    "event_dict",
+    "event_path",
+    "event_snapshot_path",
+    "get_event",
+    "query_detections",
+    "query_events",
+    "resolve_screenshot",
+    "screenshot_path",
 ]

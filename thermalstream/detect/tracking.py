@@ -222,7 +222,7 @@ class ByteTrackTracker(Tracker):
 
         self._args = SimpleNamespace(
             tracker_type="bytetrack", track_high_thresh=high, track_low_thresh=low, new_track_thresh=high,
-            track_buffer=max(1, int(round(max_age_s * fps))), match_thresh=match_thresh, fuse_score=True,
+            track_buffer=max(1, round(max_age_s * fps)), match_thresh=match_thresh, fuse_score=True,
         )
         self._tracker = BYTETracker(self._args)
         self._labels: dict[str, int] = {}
@@ -252,7 +252,7 @@ def make_tracker(kind: str = "auto", *, high: float = 0.5, low: float = 0.1, max
     if kind == "bytetrack" or (kind == "auto" and bytetrack_available()):
         try:
             return ByteTrackTracker(high=high, low=low, max_age_s=max_age_s, fps=fps)
-        except Exception as exc:  # noqa: BLE001 - an ultralytics API change must not stop detection
+        except Exception as exc:
             if kind == "bytetrack":
                 raise
             log.warning("ultralytics ByteTrack unusable (%s); using the IoU tracker", exc)

@@ -182,7 +182,7 @@ class DetectorWorker:
         if s.gate is not None:
             try:
                 s.last_motion = s.gate.update(frame, now)
-            except Exception:  # noqa: BLE001 - a bad frame must not stop the worker
+            except Exception:
                 log.exception("motion gate failed on camera %s", s.camera_id)
                 s.last_motion = MotionResult(True, active=True)
             wanted = wanted or s.last_motion.active
@@ -267,7 +267,7 @@ class DetectorWorker:
             results = self.detector.detect(frames)
             if len(results) != len(frames):
                 raise RuntimeError(f"detector returned {len(results)} results for {len(frames)} frames")
-        except Exception as exc:  # noqa: BLE001 - a failing model must not kill the worker
+        except Exception as exc:
             self.errors += 1
             self.last_error = f"{exc.__class__.__name__}: {exc}"
             log.exception("detector failed")
@@ -283,7 +283,7 @@ class DetectorWorker:
             if self.on_result is not None:
                 try:
                     self.on_result(s.camera_id, f, list(dets))
-                except Exception:  # noqa: BLE001
+                except Exception:
                     log.exception("detection result handler failed for camera %s", s.camera_id)
         return len(frames)
 
@@ -311,7 +311,7 @@ class DetectorWorker:
         while not self._stop.is_set():
             try:
                 done = self.run_once()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("detector worker iteration failed")
                 done = 0
             if done:

@@ -81,11 +81,11 @@ def sha256_file(path: Path) -> str:
 
 
 def _writable(folder: Path) -> bool:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return False
-    return os.access(folder, os.W_OK)
+    """True when ``folder`` is, or could be created, writable (creates nothing)."""
+    p = folder.resolve()
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return p.is_dir() and os.access(p, os.W_OK)
 
 
 def cache_folder(weights: Path, cache_dir: Path | None = None) -> Path:
@@ -194,7 +194,7 @@ def _export(weights: Path, backend: str, imgsz: tuple[int, int], target: Path, d
             kwargs["simplify"] = False  # onnxslim is not installed; the simplifier gains nothing at runtime
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore", FutureWarning)  # torch.jit.trace deprecation, inside ultralytics
+                warnings.simplefilter("ignore")  # torch.jit.trace / TorchScript ONNX deprecations, tracer warnings
                 out = Path(model.export(**kwargs))
         except Exception as exc:  # noqa: BLE001
             raise RuntimeError(f"{backend} export of {weights} at {imgsz[0]}x{imgsz[1]} failed: {exc}") from exc

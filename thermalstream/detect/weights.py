@@ -15,7 +15,9 @@ Call :func:`prepare_offline` before anything imports ``ultralytics`` or ``openvi
   and CI variables). OpenVINO's model converter imports it inside ``try/except ImportError``
   and falls back to a no-op stub, so we make that import fail for this process by putting
   ``None`` in ``sys.modules["openvino_telemetry"]``: nothing is sent and nothing is written in
-  the home directory. If it was imported already, its ``Telemetry`` class is swapped for the stub.
+  the home directory. If it was imported already, its ``Telemetry`` class is swapped for the stub;
+* sets ``ORT_DISABLE_TELEMETRY=1``: ONNX Runtime 1.32 on Linux otherwise keeps a device id and a
+  telemetry store in ``~/.cache/Microsoft/DeveloperTools/.onnxruntime`` (read when a session starts).
 
 Weights come from ``Settings.model`` (``THERMALSTREAM_MODEL``, default ``data/models/yolov8n.pt``).
 A missing file is downloaded through ultralytics only when its name is one of ultralytics'
@@ -29,6 +31,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import ssl
 import sys
 import threading
 from dataclasses import dataclass
@@ -54,7 +57,8 @@ def prepare_offline(settings: Settings | None = None) -> dict[str, str]:
     settings = settings or Settings()
     config_dir = (settings.cache_dir / "ultralytics").resolve()
     config_dir.mkdir(parents=True, exist_ok=True)
-    env = {"YOLO_OFFLINE": "1", "YOLO_AUTOINSTALL": "0", "YOLO_CONFIG_DIR": str(config_dir)}
+    env = {"YOLO_OFFLINE": "1", "YOLO_AUTOINSTALL": "0", "YOLO_CONFIG_DIR": str(config_dir),
+           "ORT_DISABLE_TELEMETRY": "1"}  # fmt: skip
     if "ultralytics" in sys.modules and _prepared_config_dir is None:
         log.warning("ultralytics was imported before prepare_offline(); its config dir and "
                     "auto-install setting were read already")  # fmt: skip
@@ -81,32 +85,53 @@ def _disable_openvino_telemetry() -> None:
 
 
 def import_ultralytics(settings: Settings | None = None):
-    """``prepare_offline`` then ``import ultralytics``; also switches ultralytics' analytics off."""
-    prepare_offline(settings)
+    """``prepare_offline`` (first time) then ``import ultralytics``, configured by :func:`configure_ultralytics`."""
+    if settings is not None or _prepared_config_dir is None:
+        prepare_offline(settings)
     import ultralytics
-    from ultralytics.utils import SETTINGS
 
-    try:
-        if SETTINGS.get("sync"):
-            SETTINGS.update(sync=False)
-    except Exception:  # pragma: no cover - read-only config dir
-        pass
+    configure_ultralytics()
     return ultralytics
 
 
-def network_available(timeout: float = 1.5, address: tuple[str, int] = NETWORK_PROBE) -> bool:
-    """True when a TCP connection to ``address`` opens within ``timeout`` seconds.
+_configured = False
 
-    Runs in a daemon thread and waits at most ``timeout + 0.5`` s in all, so a resolver that
-    hangs (no network, unreachable DNS server) never blocks the caller for long.
+
+def configure_ultralytics() -> None:
+    """Once per process: ultralytics' analytics off (``sync``) and its weights/datasets/runs folders
+    under its config dir instead of the current directory."""
+    global _configured
+    if _configured:
+        return
+    _configured = True
+    try:
+        from ultralytics.utils import SETTINGS
+
+        base = Path(SETTINGS.file).parent
+        want = {"sync": False, "weights_dir": str(base / "weights"), "datasets_dir": str(base / "datasets"),
+                "runs_dir": str(base / "runs")}  # fmt: skip
+        if any(SETTINGS.get(k) != v for k, v in want.items()):
+            SETTINGS.update(**want)
+    except Exception:  # pragma: no cover - read-only config dir
+        log.debug("could not update ultralytics settings", exc_info=True)
+
+
+def network_available(timeout: float = 1.5, address: tuple[str, int] = NETWORK_PROBE) -> bool:
+    """True when a TLS handshake with ``address`` (certificate checked) completes within ``timeout``.
+
+    A TLS handshake, not just a TCP connect: sandboxes and captive networks often accept any TCP
+    connection locally. Runs in a daemon thread and waits at most ``timeout + 0.5`` s in all, so
+    a resolver that hangs (no network, unreachable DNS server) never blocks the caller for long.
     """
     result: list[bool] = []
 
     def probe() -> None:
         try:
-            with socket.create_connection(address, timeout=timeout):
-                result.append(True)
-        except OSError:
+            ctx = ssl.create_default_context()
+            with socket.create_connection(address, timeout=timeout) as sock:
+                with ctx.wrap_socket(sock, server_hostname=address[0]):
+                    result.append(True)
+        except (OSError, ssl.SSLError, ValueError):
             result.append(False)
 
     t = threading.Thread(target=probe, name="network-probe", daemon=True)
@@ -145,7 +170,7 @@ def resolve_weights(path: Path | str, *, allow_download: bool = True, probe_time
         return path
     if not allow_download:
         raise WeightsProblem("unavailable", f"YOLO weights not found at {path}. {_what_to_do(path)}")
-    prepare_offline_if_needed()
+    import_ultralytics()
     from ultralytics.utils.downloads import GITHUB_ASSETS_NAMES
 
     if path.name not in GITHUB_ASSETS_NAMES:
@@ -183,7 +208,7 @@ class WeightsInfo:
 def load_model(path: Path, task: str = "detect"):
     """``ultralytics.YOLO(path)`` checked to be a ``task`` model; raises :class:`WeightsProblem`
     (state ``error``) for corrupt files, non-checkpoints and models for other tasks."""
-    prepare_offline_if_needed()
+    import_ultralytics()
     from ultralytics import YOLO
 
     path = Path(path)

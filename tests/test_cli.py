@@ -28,7 +28,9 @@ def test_db_upgrade_and_cameras_add_list(tmp_path):
     env = env_for(tmp_path)
     r = run(["db", "upgrade"], env)
     assert r.returncode == 0, r.stderr
-    assert "revision 0001" in r.stdout
+    from thermalstream.db import head_revision
+
+    assert f"revision {head_revision()}" in r.stdout
     r = run(["cameras", "add", "rtsp://admin:pw@127.0.0.1:8554/live", "--name", "gate"], env)
     assert r.returncode == 0, r.stderr and "added camera 1" in r.stdout
     assert "pw@" not in r.stdout + r.stderr

@@ -526,7 +526,7 @@ class CleanupJob:
                 self._notify(plan, out["result"])
             self.last_result = out
             return out
-        except Exception as exc:  # noqa: BLE001 - a scheduled job must not die
+        except Exception as exc:
             log.exception("storage cleanup failed")
             return {"error": f"{exc.__class__.__name__}: {exc}"}
         finally:
@@ -537,7 +537,7 @@ class CleanupJob:
             return
         try:
             self.notifications.notify(kind, title, message, data=data)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("could not send the cleanup notification")
 
     def _notify(self, plan: CleanupPlan, result: dict[str, Any] | None) -> None:

@@ -79,7 +79,7 @@ def dir_usage(path: str | os.PathLike[str]) -> DirUsage:
 
 def camera_id_of(folder_name: str) -> int | None:
     """The camera id a top-level folder belongs to (``cam12`` or ``12``), else None."""
-    name = folder_name[3:] if folder_name.startswith("cam") else folder_name
+    name = folder_name.removeprefix("cam")
     return int(name) if name.isdigit() and name.isascii() else None
 
 

@@ -5,10 +5,21 @@ from __future__ import annotations
 from app.handlers.cameras import CameraActionHandler, CameraHandler, CamerasHandler, TemperatureHandler
 from app.handlers.health import HealthHandler
 from app.handlers.openapi import DocsHandler, OpenAPIHandler
+from app.handlers.recordings import (
+    CameraExportHandler,
+    ExportHandler,
+    RecordingHandler,
+    RecordingsHandler,
+    RecordingStartHandler,
+    RecordingStopHandler,
+    SegmentHandler,
+    ThumbnailHandler,
+)
 from app.handlers.streaming import MJPEGHandler, SnapshotHandler, UpdatesSocket, VideoSocket
 from thermalstream.runtime import Runtime
 
 CID = r"(?P<cid>[0-9]+)"
+RID = r"(?P<rid>[0-9]+)"
 
 
 def build_routes(runtime: Runtime) -> list[tuple]:
@@ -22,6 +33,14 @@ def build_routes(runtime: Runtime) -> list[tuple]:
         (rf"/api/cameras/{CID}/temperature", TemperatureHandler, kw),
         (rf"/api/cameras/{CID}/mjpeg", MJPEGHandler, kw),
         (rf"/api/cameras/{CID}/snapshot\.jpg", SnapshotHandler, kw),
+        (rf"/api/cameras/{CID}/export\.mp4", CameraExportHandler, kw),
+        (r"/api/recording/start", RecordingStartHandler, kw),
+        (r"/api/recording/stop", RecordingStopHandler, kw),
+        (r"/api/recordings", RecordingsHandler, kw),
+        (rf"/api/recordings/{RID}", RecordingHandler, kw),
+        (rf"/api/recordings/{RID}/segments/(?P<index>[0-9]+)", SegmentHandler, kw),
+        (rf"/api/recordings/{RID}/export\.mp4", ExportHandler, kw),
+        (rf"/api/recordings/{RID}/thumbnail\.jpg", ThumbnailHandler, kw),
         (rf"/ws/video/{CID}", VideoSocket, kw),
         (r"/ws/updates", UpdatesSocket, kw),
         (r"/api/docs", DocsHandler),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +30,16 @@ class Settings(BaseSettings):
     live_fps: float = Field(default=25.0, gt=0, description="Max fps sent to live viewers")
     model: Path = Field(default=Path("data/models/yolov8n.pt"), description="YOLO weights (detection issue)")
     log_level: str = Field(default="INFO")
+
+    # recording
+    record_segment_seconds: float = Field(default=10.0, gt=0, description="Length of each video segment")
+    record_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"] = Field(
+        default="veryfast", description="libx264 preset")
+    record_crf: int = Field(default=23, ge=0, le=51, description="libx264 quality (lower is better)")
+    record_container: Literal["fragmented", "faststart"] = Field(default="fragmented", description="MP4 layout")
+    record_radiometric: bool = Field(default=True, description="Lossless HDF5 °C/raw beside the video")
+    record_h5_compression: Literal["lzf", "gzip", "none"] = Field(default="lzf", description="HDF5 compression")
+    record_reserve_mb: int = Field(default=256, ge=0, description="Free disk space recording keeps in reserve")
 
     @property
     def db_url(self) -> str:

@@ -16,8 +16,22 @@ from thermalstream.config import Settings
 from thermalstream.db import Database
 from thermalstream.live import LiveEncoder
 from thermalstream.notifications import NotificationService
+from thermalstream.record.radiometric import RadiometricOptions
+from thermalstream.record.service import RecordingConfig, RecordingService
+from thermalstream.record.video import VideoOptions
 
 log = logging.getLogger(__name__)
+
+
+def recording_config(settings: Settings) -> RecordingConfig:
+    """The recorder's options from the ``THERMALSTREAM_RECORD_*`` settings."""
+    return RecordingConfig(
+        segment_seconds=settings.record_segment_seconds,
+        video=VideoOptions(preset=settings.record_preset, crf=settings.record_crf, container=settings.record_container),
+        radiometric=settings.record_radiometric,
+        radiometric_options=RadiometricOptions(compression=settings.record_h5_compression),
+        reserve_bytes=settings.record_reserve_mb * 1024 * 1024,
+    )
 
 
 @dataclass
@@ -28,6 +42,7 @@ class Runtime:
     manager: CameraManager
     notifications: NotificationService
     cameras: CameraService
+    recordings: RecordingService
     started_at: float = field(default_factory=time.time)
     version: str = __version__
     _encoders: dict[int, LiveEncoder] = field(default_factory=dict)
@@ -43,7 +58,9 @@ class Runtime:
         manager = CameraManager(bus)
         notes = NotificationService(db, bus)
         cams = CameraService(db, manager, notes)
-        rt = cls(settings, db, bus, manager, notes, cams)
+        recs = RecordingService(db, manager, notes, settings, config=recording_config(settings))
+        recs.reconcile()  # close what a crash left "recording" before anything records again
+        rt = cls(settings, db, bus, manager, notes, cams, recs)
         manager.bus.subscribe(rt._forget_encoder, "camera.removed")
         return rt
 
@@ -60,6 +77,7 @@ class Runtime:
             self._encoders.clear()
         for enc in encoders:
             enc.stop()
+        self.recordings.shutdown()
         self.manager.stop_all()
         self.db.dispose()
 
@@ -100,6 +118,6 @@ class Runtime:
             "uptime_s": round(time.time() - self.started_at, 1),
             "model": {"status": "not configured", "detail": "object detection arrives with the detection feature"},
             "cameras": {"configured": len(self.manager), "active": self.manager.active_count()},
-            "recordings": {"active": 0},
+            "recordings": {"active": len(self.recordings.active())},
             "database": self.db.dialect,
         }

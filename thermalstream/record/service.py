@@ -413,6 +413,34 @@ class RecordingService:
         ]
         return d
 
+    def set_protected(self, recording_id: int, protected: bool) -> dict[str, Any]:
+        """Protect a recording from retention cleanup (or release it)."""
+        with self.db.session() as s:
+            row = s.get(Recording, recording_id)
+            if row is None:
+                raise RecordingNotFound(f"no recording {recording_id}")
+            row.protected = bool(protected)
+        return self.get(recording_id)
+
+    def segments_between(self, camera_id: int, since: datetime, until: datetime) -> list[Path]:
+        """Files of ``camera_id``'s segments overlapping [since, until], oldest first."""
+        q = (
+            select(RecordingSegment.path)
+            .join(Recording, Recording.id == RecordingSegment.recording_id)
+            .where(Recording.camera_id == camera_id, RecordingSegment.started_at <= as_utc(until),
+                   or_(RecordingSegment.ended_at.is_(None), RecordingSegment.ended_at >= as_utc(since)))
+            .order_by(RecordingSegment.started_at, RecordingSegment.id)
+        )
+        with self.db.session() as s:
+            rels = list(s.scalars(q))
+        out = []
+        for rel in rels:
+            try:
+                out.append(self.resolve(rel))
+            except ValueError:
+                log.warning("segment path outside the recordings folder ignored: %s", rel)
+        return out
+
     # ------------------------------------------------------------------ reconciliation
 
     def reconcile(self) -> dict[str, list]:

@@ -157,6 +157,10 @@ def test_plan_total_deletes_oldest_first_across_cameras_and_keeps_protected_and_
     assert ids(plan) == [1, 3, 4]  # 600 -> 300 bytes; 5 (open) and 2 (protected) are older but kept
     assert {plan.reasons[i] for i in ids(plan)} == {"total"}
     assert plan.unsatisfied == {} and plan.eligible == 4
+    active = [seg(1, 50, rec=7), seg(2, 40, rec=7, open=True)]
+    active = [SegmentInfo(**{**s.__dict__, "active": True}) for s in active]
+    assert ids(plan_cleanup(active, RetentionPolicy(max_total_gb=1 / GB), now=NOW)) == [1]
+    assert ids(plan_cleanup(active, RetentionPolicy(max_total_gb=1 / GB, trim_active=False), now=NOW)) == []
 
 
 def test_plan_age_limit():
@@ -263,13 +267,17 @@ def test_apply_cleanup_deletes_oldest_updates_rows_and_removes_empty_recordings(
     write(root / f"{cams[0]}/{old}/0000.h5", 50)  # radiometric companion of segment 0000
     write(root / f"{cams[0]}/{old}/0000.h5.partial", 1)  # not a companion (different stem)
 
+    thumbs = tmp_path / "thumbnails"
+    for rid in (old, mid, keep):
+        write(thumbs / f"recording{rid}.jpg", 3)
     segs = collect_segments(db, root)
     plan = plan_cleanup(segs, RetentionPolicy(max_total_gb=500 / GB), now=NOW)  # 900 -> 500
     # oldest unprotected first: live's closed segment, then old's two, then mid's first
     assert [(s.recording_id) for s in plan.delete] == [live, old, old, mid]
-    res = apply_cleanup(db, root, plan)
+    res = apply_cleanup(db, root, plan, thumbnails_dir=thumbs)
     assert res["deleted_segments"] == 4 and res["refused"] == [] and res["errors"] == []
-    assert res["freed_bytes"] == 450 and res["files"] == 6
+    assert res["freed_bytes"] == 450 and res["files"] == 8
+    assert sorted(p.name for p in thumbs.iterdir()) == [f"recording{keep}.jpg"]  # stale first frames gone
     assert res["recordings_deleted"] == [old] and res["recordings_trimmed"] == sorted([live, mid])
 
     assert rec_row(db, old) is None
@@ -280,6 +288,7 @@ def test_apply_cleanup_deletes_oldest_updates_rows_and_removes_empty_recordings(
     assert started == NOW - timedelta(days=9) + timedelta(seconds=10) and duration == 20.0
     assert rec_row(db, keep)[0] == 2 and (root / f"{cams[0]}/{keep}/0000.mp4").exists()
     assert rec_row(db, live)[0] == 1 and rec_row(db, live)[5] == "recording"
+    assert all(s.active == (s.recording_id == live) for s in collect_segments(db, root))
     assert (root / f"{cams[1]}/{live}/0001.mp4").exists()  # the open segment
 
 

@@ -11,7 +11,8 @@ across all cameras, and picks until every limit is met. Never picked:
 
 * segments of a **protected** recording;
 * the **open** segment of a recording still ``recording`` (its newest segment, and any segment
-  without an end). Older, closed segments of a long running recording may go.
+  without an end). Older, closed segments of a long running recording may go (so a recording
+  that runs for weeks cannot fill the disk), unless ``trim_active=False``.
 
 Safety brake: one pass deletes at most ``max(brake_min_files, ceil(brake_fraction × E))``
 segments (E = segments that may be deleted at all; defaults 0.5 and 10) — **unless** the
@@ -78,11 +79,14 @@ class RetentionPolicy:
     min_free_gb: float | None = None
     brake_fraction: float = 0.5
     brake_min_files: int = 10
+    trim_active: bool = True  # False: no segment of a recording still "recording" is deleted
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "max_age_days", _limit("max_age_days", self.max_age_days, allow_zero=False))
         object.__setattr__(self, "max_total_gb", _limit("max_total_gb", self.max_total_gb, allow_zero=False))
         object.__setattr__(self, "min_free_gb", _limit("min_free_gb", self.min_free_gb, allow_zero=True))
+        if isinstance(self.trim_active, str):
+            object.__setattr__(self, "trim_active", self.trim_active.strip().lower() in ("1", "true", "yes", "on"))
         if not 0 < self.brake_fraction <= 1:
             raise ValueError(f"brake_fraction must be in (0, 1], got {self.brake_fraction!r}")
         if self.brake_min_files < 0:
@@ -92,7 +96,7 @@ class RetentionPolicy:
     def from_mapping(cls, values: Mapping[str, Any]) -> RetentionPolicy:
         """From a dict with ``max_age_days``, ``max_total_gb``, ``min_free_gb`` (also accepted with a
         ``retention_`` prefix, as settings would name them); other keys are ignored."""
-        names = ("max_age_days", "max_total_gb", "min_free_gb", "brake_fraction", "brake_min_files")
+        names = ("max_age_days", "max_total_gb", "min_free_gb", "brake_fraction", "brake_min_files", "trim_active")
         kw: dict[str, Any] = {}
         for n in names:
             for key in (n, f"retention_{n}"):
@@ -104,7 +108,7 @@ class RetentionPolicy:
     def from_settings(cls, settings: Any) -> RetentionPolicy:
         """From ``settings.retention_max_age_days`` / ``retention_max_total_gb`` /
         ``retention_min_free_gb`` where the settings object has them (missing: no limit)."""
-        names = ("max_age_days", "max_total_gb", "min_free_gb", "brake_fraction", "brake_min_files")
+        names = ("max_age_days", "max_total_gb", "min_free_gb", "brake_fraction", "brake_min_files", "trim_active")
         return cls.from_mapping({n: getattr(settings, f"retention_{n}") for n in names
                                  if getattr(settings, f"retention_{n}", None) is not None})
 
@@ -122,7 +126,8 @@ class RetentionPolicy:
 
     def to_dict(self) -> dict[str, Any]:
         return {"max_age_days": self.max_age_days, "max_total_gb": self.max_total_gb, "min_free_gb": self.min_free_gb,
-                "brake_fraction": self.brake_fraction, "brake_min_files": self.brake_min_files}
+                "brake_fraction": self.brake_fraction, "brake_min_files": self.brake_min_files,
+                "trim_active": self.trim_active}
 
 
 @dataclass(frozen=True)
@@ -138,6 +143,7 @@ class SegmentInfo:
     size_bytes: int
     protected: bool = False
     open: bool = False
+    active: bool = False  # its recording is still "recording"
 
     @property
     def age_reference(self) -> datetime:
@@ -203,7 +209,8 @@ def collect_segments(db: Database, recordings_dir: str | os.PathLike[str] | None
             except (OSError, StoragePathError):
                 pass
         out.append(SegmentInfo(seg.id, seg.recording_id, cam, seg.path, as_utc(seg.started_at),
-                               as_utc(seg.ended_at) if seg.ended_at else None, size, bool(prot), is_open))
+                               as_utc(seg.ended_at) if seg.ended_at else None, size, bool(prot), is_open,
+                               status == "recording"))
     return out
 
 
@@ -247,7 +254,8 @@ def plan_cleanup(
     segs = list(segments)
     if total_bytes is None:
         total_bytes = sum(s.size_bytes for s in segs)
-    eligible = sorted((s for s in segs if not s.protected and not s.open), key=lambda s: (s.started_at, s.id))
+    eligible = sorted((s for s in segs if not s.protected and not s.open and (policy.trim_active or not s.active)),
+                      key=lambda s: (s.started_at, s.id))
     cap = max(policy.brake_min_files, math.ceil(policy.brake_fraction * len(eligible)))
     plan = CleanupPlan(total_bytes=total_bytes, free_bytes=free_bytes, eligible=len(eligible), cap=cap)
     chosen: list[SegmentInfo] = []
@@ -334,13 +342,14 @@ def _locate(root: Path, seg_path: str, rec_path: str | None) -> Path | None:
 
 def apply_cleanup(
     db: Database, recordings_dir: str | os.PathLike[str], plan: CleanupPlan | Iterable[SegmentInfo],
-    *, companions: bool = True,
+    *, companions: bool = True, thumbnails_dir: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Delete the planned segments' files and rows; update or delete their recordings.
 
     Each segment is re-checked in its own transaction first: a recording protected since planning,
     or a segment that has become the open one, is skipped. A path that is not a regular file strictly
-    inside ``recordings_dir`` is refused and its row kept. Returns counts, bytes freed, the
+    inside ``recordings_dir`` is refused and its row kept. With ``thumbnails_dir``, the cached
+    ``recording<id>.jpg`` of every deleted or trimmed recording is removed too. Returns counts, bytes freed, the
     recordings deleted or trimmed, and refused/failed paths.
     """
     root = resolve_root(recordings_dir)
@@ -417,6 +426,15 @@ def apply_cleanup(
             log.error("retention could not delete segment %s (%s): %s", info.id, info.path, exc)
             result["errors"].append({"segment_id": info.id, "path": info.path, "error": str(exc)})
     result["recordings_trimmed"] = sorted(trimmed)
+    if thumbnails_dir is not None:  # the first frame of a deleted or trimmed recording: made again on demand
+        for rid in result["recordings_deleted"] + result["recordings_trimmed"]:
+            try:
+                thumb = safe_file_to_delete(thumbnails_dir, f"recording{int(rid)}.jpg")
+                if thumb is not None:
+                    thumb.unlink()
+                    result["files"] += 1
+            except (OSError, StoragePathError) as exc:
+                result["errors"].append({"path": f"recording{rid}.jpg", "error": str(exc)})
     return result
 
 
@@ -492,7 +510,9 @@ class CleanupJob:
         notifications: Any = None,
         free_fn: Callable[[str | os.PathLike[str]], int] = free_bytes,
         clock: Callable[[], datetime] = utcnow,
+        thumbnails_dir: str | os.PathLike[str] | None = None,
     ) -> None:
+        self.thumbnails_dir = thumbnails_dir
         self.db = db
         self.recordings_dir = Path(recordings_dir)
         self.policy = policy
@@ -521,7 +541,7 @@ class CleanupJob:
             plan = self.plan(now)
             out: dict[str, Any] = {"plan": plan.to_dict(), "result": None}
             if not dry_run and plan.delete:
-                out["result"] = apply_cleanup(self.db, self.recordings_dir, plan)
+                out["result"] = apply_cleanup(self.db, self.recordings_dir, plan, thumbnails_dir=self.thumbnails_dir)
             if not dry_run:
                 self._notify(plan, out["result"])
             self.last_result = out

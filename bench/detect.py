@@ -33,8 +33,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from thermalstream.config import Settings  # noqa: E402
-from thermalstream.detect.weights import prepare_offline  # noqa: E402
+from thermalstream.config import Settings
+from thermalstream.detect.weights import prepare_offline
 
 
 def _stats(ms: list[float]) -> tuple[float, float]:
@@ -91,9 +91,8 @@ def timing(models: list[str], runs: int, settings: Settings, work: Path) -> None
         base = YOLO(str(src))
         base.predict(image, verbose=False)
         torch.set_num_threads(NUM_THREADS)
-        b_med, b_p90 = _stats(_time(lambda: base.predict(image, verbose=False), runs))
+        b_med, b_p90 = _stats(_time(lambda base=base: base.predict(image, verbose=False), runs))
         print(f"{label:<28} {'baseline: ultralytics PyTorch default':<34} {'640':>8} {b_med:8.1f} {b_p90:8.1f} {1:8.2f}x")
-        del base
         restore_torch_threads(os.cpu_count())
         rows = [("torch", 320), ("torch", 640), ("onnx", 320), ("onnx", 640), ("openvino", 320), ("openvino", 640)]
         for backend, size in rows:
@@ -167,7 +166,7 @@ def thermal_input_eval(settings: Settings, work: Path, seeds: list[int], frames:
         r = tp / n_true if n_true else 0.0
         p = tp / n_pred if n_pred else 0.0
         f1 = 2 * p * r / (p + r) if p + r else 0.0
-        out[mode] = dict(recall=r, precision=p, f1=f1, tp=tp, pred=n_pred, true=n_true, ms=ms)
+        out[mode] = {"recall": r, "precision": p, "f1": f1, "tp": tp, "pred": n_pred, "true": n_true, "ms": ms}
     print(f"\n== Thermal input to YOLO: fall model (YOLOv8s, Normal+Fall = person), {backend} "
           f"{det.imgsz[0]}x{det.imgsz[1]}, conf {conf}, IoU >= {iou_thr}; sim 640x512 seeds "
           f"{','.join(map(str, seeds))}, {frames} frames each, {out[PRESENTATIONS[0]]['true']} people")  # fmt: skip
@@ -191,11 +190,10 @@ def main(argv: list[str] | None = None) -> None:
         work = Path(tmp)
         settings = Settings(data_dir=work / "data")
         prepare_offline(settings)
+        import onnxruntime
+        import openvino
         import torch
         import ultralytics
-
-        import openvino
-        import onnxruntime
 
         print(f"ultralytics {ultralytics.__version__}, torch {torch.__version__}, onnxruntime "
               f"{onnxruntime.__version__}, openvino {openvino.__version__}, {os.cpu_count()} CPUs")  # fmt: skip

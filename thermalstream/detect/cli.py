@@ -16,7 +16,13 @@ from pathlib import Path
 
 from thermalstream.config import Settings
 from thermalstream.detect.export import EXPORT_BACKENDS, ensure_export, parse_imgsz
-from thermalstream.detect.weights import WeightsProblem, is_exported, load_model, prepare_offline, resolve_weights
+from thermalstream.detect.weights import (
+    WeightsProblem,
+    is_exported,
+    load_model,
+    prepare_offline,
+    resolve_weights,
+)
 
 
 class ModelsError(RuntimeError):

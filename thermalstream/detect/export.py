@@ -189,14 +189,14 @@ def _export(weights: Path, backend: str, imgsz: tuple[int, int], target: Path, d
             shutil.copy2(weights, src)
         load_model(src)  # clear error for a non-detection or corrupt checkpoint
         model = YOLO(str(src))
-        kwargs = dict(format=backend, imgsz=imgsz, batch=1, dynamic=False, device="cpu", verbose=False)
+        kwargs = {"format": backend, "imgsz": imgsz, "batch": 1, "dynamic": False, "device": "cpu", "verbose": False}
         if backend == "onnx":
             kwargs["simplify"] = False  # onnxslim is not installed; the simplifier gains nothing at runtime
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # torch.jit.trace / TorchScript ONNX deprecations, tracer warnings
                 out = Path(model.export(**kwargs))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise RuntimeError(f"{backend} export of {weights} at {imgsz[0]}x{imgsz[1]} failed: {exc}") from exc
         finally:
             from thermalstream.detect.yolo import restore_torch_threads

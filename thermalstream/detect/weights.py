@@ -128,9 +128,9 @@ def network_available(timeout: float = 1.5, address: tuple[str, int] = NETWORK_P
     def probe() -> None:
         try:
             ctx = ssl.create_default_context()
-            with socket.create_connection(address, timeout=timeout) as sock:
-                with ctx.wrap_socket(sock, server_hostname=address[0]):
-                    result.append(True)
+            with socket.create_connection(address, timeout=timeout) as sock, \
+                    ctx.wrap_socket(sock, server_hostname=address[0]):
+                result.append(True)
         except (OSError, ssl.SSLError, ValueError):
             result.append(False)
 
@@ -186,7 +186,7 @@ def resolve_weights(path: Path | str, *, allow_download: bool = True, probe_time
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         got = Path(attempt_download_asset(path))
-    except Exception as exc:  # noqa: BLE001 - any download failure is reported, not raised
+    except Exception as exc:  # any download failure is reported, not raised
         raise WeightsProblem("unavailable", f"downloading {path.name} failed ({exc}). {_what_to_do(path)}") from exc
     if not got.is_file():
         raise WeightsProblem("unavailable", f"downloading {path.name} failed. {_what_to_do(path)}")
@@ -216,7 +216,7 @@ def load_model(path: Path, task: str = "detect"):
         raise WeightsProblem("error", f"{path} is empty (0 bytes). {_what_to_do(path)}")
     try:
         model = YOLO(str(path), task=task) if is_exported(path) else YOLO(str(path))
-    except Exception as exc:  # noqa: BLE001 - torch.load/pickle/zip errors of all kinds
+    except Exception as exc:  # torch.load/pickle/zip errors of all kinds
         detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
         raise WeightsProblem("error",
                              f"{path} is not a usable YOLO checkpoint ({type(exc).__name__}: {detail}). "

@@ -73,7 +73,7 @@ def restore_torch_threads(n: int | None = None) -> None:
 
         if torch.get_num_threads() != want:
             torch.set_num_threads(want)
-    except Exception:  # pragma: no cover - torch missing
+    except ImportError:  # pragma: no cover - torch missing
         pass
 
 
@@ -160,7 +160,7 @@ class YoloDetector(Detector):
             except ValueError:
                 self._status = DetectorStatus("error", model=str(self.weights), message="bad class filter")
                 raise
-            except Exception as exc:  # noqa: BLE001 - never let a model problem take the server down
+            except Exception as exc:  # never let a model problem take the server down
                 log.exception("loading %s failed", self.weights)
                 self._status = DetectorStatus("error", model=str(self.weights),
                                               message=f"loading {self.weights} failed: {type(exc).__name__}: {exc}")  # fmt: skip
@@ -246,7 +246,7 @@ class YoloDetector(Detector):
                 for i in range(0, len(frames), step):
                     out.extend(self._run(frames[i:i + step]))
                 return out
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 log.exception("YOLO inference failed")
                 self._status = DetectorStatus("error", backend=self.backend, model=str(self.model_path),
                                               message=f"inference failed: {type(exc).__name__}: {exc}")  # fmt: skip

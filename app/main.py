@@ -9,6 +9,7 @@ import panel as pn
 from app.views.live import live_page
 from app.views.notifications import notifications_page
 from app.views.placeholder import UPCOMING, placeholder_page
+from app.views.recordings import recordings_page
 from thermalstream.runtime import Runtime
 
 
@@ -25,7 +26,11 @@ def _bind(fn: Callable, *args) -> Callable[[], object]:
 def create_pages(runtime: Runtime) -> dict[str, Callable[[], object]]:
     """URL slug → page factory (called once per browser session)."""
     pn.extension("tabulator", notifications=True)
-    pages = {"/": _bind(live_page, runtime), "/notifications": _bind(notifications_page, runtime)}
+    pages = {
+        "/": _bind(live_page, runtime),
+        "/recordings": _bind(recordings_page, runtime),
+        "/notifications": _bind(notifications_page, runtime),
+    }
     for key in UPCOMING:
         pages[f"/{key}"] = _bind(placeholder_page, runtime, key)
     return pages

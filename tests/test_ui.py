@@ -118,3 +118,39 @@ def test_camera_view_msg_transport_paints(page):
     finally:
         server.stop()
         cam.stop()
+
+
+def test_record_from_live_page_then_play_in_recordings(tmp_path, page):
+    from tests.conftest import start_server, stop_server, wait_for
+
+    srv = start_server(tmp_path, record_segment_seconds=1.0)
+    try:
+        status, cam = srv.request("POST", "/api/cameras", {"url": "sim://?seed=3&width=320&height=256"})
+        assert status == 201
+        page.goto(srv.base + "/")
+        page.locator('.ts-badge[data-status="live"]').wait_for(timeout=20000)
+        page.get_by_role("button", name="● Record").click()
+        page.locator('.ts-badge[data-rec="1"]').wait_for(timeout=10000)
+        wait_for(lambda: srv.runtime.recordings.active() and srv.runtime.recordings.active()[0]["segments"] >= 1,
+                 timeout=30, what="a closed segment")
+        page.get_by_role("button", name="■ Stop").click()
+        wait_for(lambda: not srv.runtime.recordings.active(), what="recording stopped")
+
+        page.goto(srv.base + "/recordings")
+        page.get_by_role("heading", name="Recordings").wait_for(timeout=20000)
+        row = page.locator(".tabulator-row").first
+        row.wait_for(timeout=20000)
+        row.locator(".tabulator-cell").nth(2).click()
+        page.get_by_text("Download MP4").wait_for(timeout=10000)
+        video = page.locator("video.ts-player")
+        state = None
+        for _ in range(100):
+            state = video.evaluate("v => [v.readyState, v.duration, v.error && v.error.message]")
+            if state[0] >= 1 and state[1] > 0.5:
+                break
+            page.wait_for_timeout(200)
+        assert state[0] >= 1 and state[1] > 0.5, f"video did not load: {state}"
+        assert video.evaluate("v => v.videoWidth") == 320
+        assert page.errors == []
+    finally:
+        stop_server(srv)

@@ -11,6 +11,7 @@ from app.views.camera_view import CameraView
 from app.views.shell import STYLE, page
 from thermalstream.cameras import CameraConflict, CameraNotFound
 from thermalstream.palettes import PALETTES
+from thermalstream.record.service import RecordingError
 from thermalstream.runtime import Runtime
 from thermalstream.sources.url import CameraURLError
 
@@ -46,6 +47,8 @@ class CameraCard(pn.viewable.Viewer):
         self.badge = pn.pane.HTML(badge_html(cam), margin=(0, 5), stylesheets=[STYLE])
         self.toggle = pn.widgets.Button(label="Disconnect", color="light", width=110)
         self.remove = pn.widgets.Button(label="Remove", color="light", width=90)
+        self.record = pn.widgets.Button(label="● Record", color="light", width=100)
+        self.record.on_click(self._record)
         self.toggle.on_click(self._toggle)
         self.remove.on_click(self._remove)
         self.view = CameraView(camera_id=cam["id"], sizing_mode="stretch_width",
@@ -55,7 +58,7 @@ class CameraCard(pn.viewable.Viewer):
         self.palette.param.watch(self._set_palette, "value")
         title = pn.pane.HTML(f"<b>{html.escape(cam['name'])}</b><br><small>{html.escape(cam['url'])}</small>")
         self._layout = pn.Card(
-            pn.Row(self.badge, pn.HSpacer(), self.palette, self.toggle, self.remove),
+            pn.Row(self.badge, pn.HSpacer(), self.palette, self.record, self.toggle, self.remove),
             self.view,
             header=title,
             collapsible=False,
@@ -66,7 +69,10 @@ class CameraCard(pn.viewable.Viewer):
         self.update(cam)
 
     def update(self, cam: dict) -> None:
-        self.badge.object = badge_html(cam)
+        recording = self.runtime.recordings.is_recording(self.camera_id)
+        self.badge.object = badge_html(cam) + (' <span class="ts-badge failed" data-rec="1">REC</span>' if recording else "")
+        self.record.label = "■ Stop" if recording else "● Record"
+        self.record.disabled = not cam.get("connected")
         self.palette.visible = bool(cam.get("radiometric"))
         self.toggle.label = "Disconnect" if cam.get("connected") else "Connect"
 
@@ -79,6 +85,18 @@ class CameraCard(pn.viewable.Viewer):
             toast_error(str(exc))
             return
         self.update(cam)
+
+    def _record(self, _event) -> None:
+        recs = self.runtime.recordings
+        try:
+            if recs.is_recording(self.camera_id):
+                recs.stop(self.camera_id)
+            else:
+                recs.start(self.camera_id)
+        except RecordingError as exc:
+            toast_error(str(exc))
+            return
+        self.update(self.runtime.cameras.get(self.camera_id))
 
     def _set_palette(self, event) -> None:
         try:

@@ -1,0 +1,111 @@
+"""The Recordings page: filter by camera and date, thumbnails, play with seeking, download or export."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from pathlib import Path
+
+import pandas as pd
+import panel as pn
+import param
+from panel.custom import JSComponent
+
+from app.views.shell import page
+from thermalstream.notifications import format_local
+from thermalstream.runtime import Runtime
+
+
+class SegmentPlayer(JSComponent):
+    """A <video> that plays a list of segment URLs in order."""
+
+    urls = param.List(default=[], item_type=str)
+    _esm = Path(__file__).with_name("player.js")
+    _stylesheets = [".ts-segments button{margin:2px;padding:2px 8px;border:1px solid #ccc;border-radius:4px;"
+                    "background:#fff;cursor:pointer}.ts-segments button.active{background:#e8532f;color:#fff}"]
+
+
+def _size(n: int | None) -> str:
+    n = n or 0
+    return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
+
+
+def _duration(s: float | None) -> str:
+    s = int(s or 0)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+class RecordingsPage(pn.viewable.Viewer):
+    def __init__(self, runtime: Runtime, **params) -> None:
+        super().__init__(**params)
+        self.runtime = runtime
+        cams = {c["name"]: c["id"] for c in runtime.cameras.list()}
+        self.names = {v: k for k, v in cams.items()}
+        self.camera = pn.widgets.Select(label="Camera", options={"All cameras": None, **cams}, width=220)
+        today = dt.date.today()
+        self.dates = pn.widgets.DateRangePicker(label="Dates", value=(today - dt.timedelta(days=7), today), width=260)
+        self.refresh_btn = pn.widgets.Button(label="Refresh", width=100, align="end")
+        self.table = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False, selectable=1,
+                                          sizing_mode="stretch_width", height=360, pagination="local", page_size=20,
+                                          formatters={"thumbnail": {"type": "html"}})
+        self.player = SegmentPlayer(sizing_mode="stretch_width")
+        self.details = pn.pane.HTML("Select a recording to play it.", sizing_mode="stretch_width")
+        for w in (self.camera, self.dates):
+            w.param.watch(lambda e: self.refresh(), "value")
+        self.refresh_btn.on_click(lambda e: self.refresh())
+        self.table.param.watch(self._select, "selection")
+        self.rows: list[dict] = []
+        self.refresh()
+
+    def _tz(self) -> str | None:
+        return getattr(pn.state.browser_info, "timezone", None)
+
+    def refresh(self) -> None:
+        start, end = self.dates.value or (None, None)
+        since = dt.datetime.combine(start, dt.time.min, dt.UTC) if start else None
+        until = dt.datetime.combine(end, dt.time.max, dt.UTC) if end else None
+        self.rows = self.runtime.recordings.list(self.camera.value, since, until, limit=1000)
+        tz = self._tz()
+        self.table.value = pd.DataFrame(
+            [{
+                "thumbnail": f'<img src="/api/recordings/{r["id"]}/thumbnail.jpg" height="40" loading="lazy">'
+                if r["segments"] else "",
+                "id": r["id"],
+                "camera": self.names.get(r["camera_id"], str(r["camera_id"])),
+                "started": format_local(r["started_at"], tz),
+                "duration": _duration(r["duration_s"]),
+                "frames": r["frames"],
+                "dropped": r["dropped_frames"],
+                "size": _size(r["size_bytes"]),
+                "status": r["status"],
+                "scheduled": "yes" if r["scheduled"] else "",
+                "protected": "yes" if r["protected"] else "",
+            } for r in self.rows],
+            columns=["thumbnail", "id", "camera", "started", "duration", "frames", "dropped", "size", "status",
+                     "scheduled", "protected"],
+        )
+
+    def _select(self, event) -> None:
+        if not event.new:
+            return
+        rec = self.rows[event.new[0]]
+        rid = rec["id"]
+        self.player.urls = [f"/api/recordings/{rid}/segments/{i}" for i in range(len(rec["segment_paths"]))]
+        error = f"<br><span style='color:#c62828'>{html.escape(rec['error'])}</span>" if rec.get("error") else ""
+        self.details.object = (
+            f"<b>Recording {rid}</b> · {rec['segments']} segment(s) · {_duration(rec['duration_s'])} · "
+            f"{_size(rec['size_bytes'])} · <a href='/api/recordings/{rid}/export.mp4'>Download MP4</a>{error}"
+        )
+
+    def __panel__(self):
+        return pn.Column(
+            pn.Row(self.camera, self.dates, self.refresh_btn),
+            self.table,
+            self.details,
+            self.player,
+            sizing_mode="stretch_width",
+        )
+
+
+def recordings_page(runtime: Runtime):
+    return page(runtime, "recordings", "Recordings", RecordingsPage(runtime))

@@ -66,6 +66,7 @@ class Server:
 
 def start_server(tmp_path, **settings) -> Server:
     port = free_port()
+    settings.setdefault("detector", "hotspot")  # YOLO has its own tests; servers here need no torch import
     cfg = Settings(data_dir=tmp_path / "data", port=port, default_camera="", **settings)
     runtime = Runtime.create(cfg).start()
     from app.server import make_server

@@ -41,6 +41,20 @@ class Settings(BaseSettings):
     record_h5_compression: Literal["lzf", "gzip", "none"] = Field(default="lzf", description="HDF5 compression")
     record_reserve_mb: int = Field(default=256, ge=0, description="Free disk space recording keeps in reserve")
 
+    # storage retention (cleanup deletes the oldest unprotected segments first)
+    retention_max_age_days: float | None = Field(default=30.0, gt=0, description="Delete footage older than this")
+    retention_max_total_gb: float | None = Field(default=None, gt=0, description="Cap on recordings' total size")
+    retention_min_free_gb: float | None = Field(default=1.0, ge=0, description="Free disk space to keep")
+    cleanup_interval_s: int = Field(default=300, ge=10, description="How often retention runs")
+    storage_sample_interval_s: int = Field(default=900, ge=10, description="How often disk usage is sampled")
+
+    # detection
+    detector: Literal["yolo", "hotspot", "none"] = Field(default="yolo", description="Detector for all cameras")
+    detect_backend: Literal["auto", "openvino", "onnx", "torch"] = Field(default="auto")
+    detect_conf: float = Field(default=0.4, ge=0, le=1, description="Minimum detector confidence")
+    hotspot_threshold_c: float | None = Field(default=None, description="Hotspot: absolute °C (None: background+delta)")
+    hotspot_delta_c: float = Field(default=5.0, gt=0, description="Hotspot: °C above the background")
+
     @property
     def db_url(self) -> str:
         if self.database_url:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -14,11 +15,15 @@ from thermalstream.cameras import CameraNotFound, CameraService
 from thermalstream.capture.manager import CameraManager
 from thermalstream.config import Settings
 from thermalstream.db import Database
+from thermalstream.detect.service import DetectionService
+from thermalstream.detect.types import Detector
 from thermalstream.live import LiveEncoder
 from thermalstream.notifications import NotificationService
 from thermalstream.record.radiometric import RadiometricOptions
 from thermalstream.record.service import RecordingConfig, RecordingService
 from thermalstream.record.video import VideoOptions
+from thermalstream.schedules import ScheduleService
+from thermalstream.storage import CleanupJob, RetentionPolicy, sample_storage
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +39,23 @@ def recording_config(settings: Settings) -> RecordingConfig:
     )
 
 
+def make_detector_factory(settings: Settings) -> Callable[[], Detector] | None:
+    """The configured detector, built lazily on the detection service's loader thread."""
+    if settings.detector == "none":
+        return None
+    if settings.detector == "hotspot":
+        from thermalstream.detect.hotspot import HotspotDetector
+
+        return lambda: HotspotDetector(threshold_c=settings.hotspot_threshold_c, delta_c=settings.hotspot_delta_c)
+
+    def yolo() -> Detector:
+        from thermalstream.detect.yolo import YoloDetector
+
+        return YoloDetector.from_settings(settings, backend=settings.detect_backend, conf=settings.detect_conf)
+
+    return yolo
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -43,6 +65,9 @@ class Runtime:
     notifications: NotificationService
     cameras: CameraService
     recordings: RecordingService
+    schedules: ScheduleService
+    detection: DetectionService
+    cleanup: CleanupJob
     started_at: float = field(default_factory=time.time)
     version: str = __version__
     _encoders: dict[int, LiveEncoder] = field(default_factory=dict)
@@ -60,7 +85,12 @@ class Runtime:
         cams = CameraService(db, manager, notes)
         recs = RecordingService(db, manager, notes, settings, config=recording_config(settings))
         recs.reconcile()  # close what a crash left "recording" before anything records again
-        rt = cls(settings, db, bus, manager, notes, cams, recs)
+        schedules = ScheduleService(db, recs, notes, notify_success=False)
+        detection = DetectionService(db, manager, bus, notes, settings, make_detector_factory(settings),
+                                     palette=cams.palette)
+        cleanup = CleanupJob(db, settings.recordings_dir, RetentionPolicy.from_settings(settings),
+                             notifications=notes, thumbnails_dir=settings.data_dir / "thumbnails")
+        rt = cls(settings, db, bus, manager, notes, cams, recs, schedules, detection, cleanup)
         manager.bus.subscribe(rt._forget_encoder, "camera.removed")
         return rt
 
@@ -69,7 +99,18 @@ class Runtime:
         if self.settings.default_camera and not self.cameras.list():
             self.cameras.connect(self.settings.default_camera, "Simulated thermal camera")
         self.cameras.start_enabled()
+        self.detection.start()
+        self.schedules.start()  # catches up on windows that opened while the server was down
+        self.schedules.add_interval_job("storage-cleanup", self.cleanup.run, seconds=self.settings.cleanup_interval_s)
+        self.schedules.add_interval_job("storage-sample", self.sample_storage,
+                                        seconds=self.settings.storage_sample_interval_s)
         return self
+
+    def sample_storage(self) -> None:
+        try:
+            sample_storage(self.db, self.settings)
+        except Exception:  # noqa: BLE001 - a sampling hiccup must not stop the scheduler
+            log.exception("storage sampling failed")
 
     def shutdown(self) -> None:
         with self._lock:
@@ -77,6 +118,8 @@ class Runtime:
             self._encoders.clear()
         for enc in encoders:
             enc.stop()
+        self.schedules.shutdown()
+        self.detection.shutdown()
         self.recordings.shutdown()
         self.manager.stop_all()
         self.db.dispose()
@@ -116,7 +159,7 @@ class Runtime:
             "status": "ok",
             "version": self.version,
             "uptime_s": round(time.time() - self.started_at, 1),
-            "model": {"status": "not configured", "detail": "object detection arrives with the detection feature"},
+            "model": self.detection.health(),
             "cameras": {"configured": len(self.manager), "active": self.manager.active_count()},
             "recordings": {"active": len(self.recordings.active())},
             "database": self.db.dialect,

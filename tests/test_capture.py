@@ -10,10 +10,10 @@ import time
 import pytest
 
 import thermalstream as ts
+from tests.conftest import wait_for
 from thermalstream.bus import EventBus
 from thermalstream.capture import Backoff, Camera, CameraManager, CameraStatus
 from thermalstream.sources import SourceError, make_source
-from tests.conftest import wait_for
 
 SIM = "sim://?people=1&seed=5&width=160&height=128&fps=50"
 

@@ -80,3 +80,23 @@ def test_two_servers_side_by_side(tmp_path):
     finally:
         stop_server(a)
         stop_server(b)
+
+
+def test_models_export_with_real_weights(tmp_path):
+    import shutil
+
+    from tests.weights import fall_weights
+
+    weights = tmp_path / "models" / "fall.pt"
+    weights.parent.mkdir()
+    shutil.copy(fall_weights(), weights)
+    env = env_for(tmp_path, THERMALSTREAM_MODEL=str(weights))
+    r = subprocess.run(EXE + ["models", "export", "--backend", "onnx", "--frame-shape", "256", "320"], env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    onnx = [p for p in weights.parent.iterdir() if p.suffix == ".onnx"]
+    assert len(onnx) == 1 and onnx[0].stat().st_size > 1_000_000 and str(onnx[0]) in r.stdout
+
+    missing = env_for(tmp_path, THERMALSTREAM_MODEL=str(tmp_path / "nope.pt"))
+    r = subprocess.run(EXE + ["models", "export"], env=missing, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "nope.pt" in r.stderr and "THERMALSTREAM_MODEL" in r.stderr

@@ -36,4 +36,24 @@ def open_source(url: str):
     return src
 
 
-__all__ = ["FFCState", "Frame", "Radiometry", "__version__", "open_camera", "open_source"]
+def detections(camera=None, label=None, since=None, until=None, min_confidence=None, limit: int = 10000,
+               *, data_dir=None, database_url: str | None = None):
+    """Detections as a pandas DataFrame (oldest first, UTC timestamps) from the server's database
+    (``THERMALSTREAM_DATA_DIR`` / ``THERMALSTREAM_DATABASE_URL``, or the arguments).
+
+    >>> df = ts.detections(camera=1, label="person", since="2026-11-24T00:00:00Z")
+    """
+    from thermalstream.config import Settings
+    from thermalstream.db import Database
+    from thermalstream.detect.store import detections_dataframe
+
+    overrides = {k: v for k, v in {"data_dir": data_dir, "database_url": database_url}.items() if v is not None}
+    db = Database(Settings(**overrides).db_url)
+    try:
+        return detections_dataframe(db, camera=camera, label=label, since=since, until=until,
+                                    min_confidence=min_confidence, limit=limit)
+    finally:
+        db.dispose()
+
+
+__all__ = ["FFCState", "Frame", "Radiometry", "__version__", "detections", "open_camera", "open_source"]

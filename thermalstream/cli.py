@@ -77,6 +77,22 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    from thermalstream.detect.cli import ModelsError, models_export
+
+    settings = _settings(args)
+    settings.ensure_dirs()
+    h, w = args.frame_shape
+    try:
+        paths = models_export(settings, tuple(args.backend), args.imgsz, frame_shape=(h, w), force=args.force)
+    except ModelsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for p in paths:
+        print(f"exported {p}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="thermalstream", description="Thermal camera monitoring, detection and recording.")
     p.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING (default from THERMALSTREAM_LOG_LEVEL)")
@@ -101,6 +117,16 @@ def build_parser() -> argparse.ArgumentParser:
     ca.add_argument("--name", default="")
     c.set_defaults(fn=cmd_cameras)
 
+    md = sub.add_parser("models", help="prepare detection models (OpenVINO/ONNX exports at the frame shape)")
+    msub = md.add_subparsers(dest="action", required=True)
+    mx = msub.add_parser("export", help="export THERMALSTREAM_MODEL for fast CPU inference")
+    mx.add_argument("--backend", action="append", choices=["openvino", "onnx"], default=None,
+                    help="repeat for several (default: both)")
+    mx.add_argument("--imgsz", type=int, default=320, help="longest side of the model input")
+    mx.add_argument("--frame-shape", type=int, nargs=2, default=(512, 640), metavar=("H", "W"))
+    mx.add_argument("--force", action="store_true", help="export again even if the cache is current")
+    md.set_defaults(fn=cmd_models)
+
     m = sub.add_parser("simulate", help="serve a simulated thermal camera over RTSP or MJPEG on loopback")
     m.add_argument("--kind", choices=["rtsp", "mjpeg"], default="mjpeg")
     m.add_argument("--url", default="sim://?people=3", help="source to serve (any camera URL)")
@@ -112,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "command", None) == "models" and args.backend is None:
+        args.backend = ["openvino", "onnx"]
     level = args.log_level or Settings().log_level
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return args.fn(args)

@@ -9,6 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+import cv2
+import numpy as np
+
 from thermalstream import __version__
 from thermalstream.bus import EventBus
 from thermalstream.cameras import CameraNotFound, CameraService
@@ -137,9 +140,17 @@ class Runtime:
                     quality=self.settings.jpeg_quality,
                     max_fps=self.settings.live_fps,
                     palette=lambda: self.cameras.palette(camera_id),
+                    annotate=lambda image: self._annotate(camera_id, image),
                 )
                 self._encoders[camera_id] = enc
             return enc
+
+    def _annotate(self, camera_id: int, image: np.ndarray) -> np.ndarray:
+        """Live view only: a copy of ``image`` with the camera's current detections drawn on it."""
+        if not self.detection.enabled(camera_id):
+            return image
+        bgr = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image.copy()
+        return self.detection.overlay(camera_id, bgr)
 
     def _forget_encoder(self, event) -> None:
         with self._lock:

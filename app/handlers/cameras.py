@@ -5,8 +5,8 @@ from __future__ import annotations
 import tornado.web
 
 from app.handlers.base import ApiError, BaseHandler
-from thermalstream.palettes import PALETTES
 from thermalstream.cameras import CameraConflict, CameraNotFound
+from thermalstream.palettes import PALETTES
 from thermalstream.sources.url import CameraURLError
 
 CAMERA_SCHEMA = {"$ref": "#/components/schemas/Camera"}

@@ -14,8 +14,8 @@ import tornado.web
 
 from app.handlers.base import ApiError, BaseHandler
 from thermalstream.record.export import ExportError, export_mp4
-from thermalstream.record.thumbnail import make_thumbnail
 from thermalstream.record.service import RecordingConflict, RecordingNotFound, StorageFull
+from thermalstream.record.thumbnail import make_thumbnail
 
 CAMERA_BODY = {
     "required": True,

@@ -132,7 +132,23 @@ class UpdatesSocket(tornado.websocket.WebSocketHandler):
             pass
 
     def on_message(self, message) -> None:
-        pass
+        """Commands: ``{"type": "detect", "camera_id": 1, "enabled": true}`` switches detection."""
+        try:
+            msg = json.loads(message)
+            if not isinstance(msg, dict) or msg.get("type") != "detect":
+                raise ValueError("unknown command; expected {\"type\": \"detect\", \"camera_id\", \"enabled\"}")
+            cid, on = msg.get("camera_id"), msg.get("enabled")
+            if not isinstance(cid, int) or not isinstance(on, bool):
+                raise ValueError("camera_id (integer) and enabled (true/false) are required")
+            if not self.allowed("operator"):
+                raise PermissionError("switching detection needs the operator role")
+            config = self.runtime.detection.enable(cid, on)
+            self._send(json.dumps({"topic": "detect.ok", "data": {"camera_id": cid, **config}}, default=str))
+        except (ValueError, LookupError, PermissionError) as exc:
+            self._send(json.dumps({"topic": "error", "data": {"message": str(exc)}}))
+
+    def allowed(self, role: str) -> bool:  # replaced by the accounts feature's role check
+        return True
 
     def on_close(self) -> None:
         if self._unsub:

@@ -47,6 +47,8 @@ class CameraCard(pn.viewable.Viewer):
         self.badge = pn.pane.HTML(badge_html(cam), margin=(0, 5), stylesheets=[STYLE])
         self.toggle = pn.widgets.Button(label="Disconnect", color="light", width=110)
         self.remove = pn.widgets.Button(label="Remove", color="light", width=90)
+        self.detect = pn.widgets.Toggle(label="Detect", value=runtime.detection.enabled(cam["id"]), width=80)
+        self.detect.param.watch(self._detect, "value")
         self.record = pn.widgets.Button(label="● Record", color="light", width=100)
         self.record.on_click(self._record)
         self.toggle.on_click(self._toggle)
@@ -58,7 +60,7 @@ class CameraCard(pn.viewable.Viewer):
         self.palette.param.watch(self._set_palette, "value")
         title = pn.pane.HTML(f"<b>{html.escape(cam['name'])}</b><br><small>{html.escape(cam['url'])}</small>")
         self._layout = pn.Card(
-            pn.Row(self.badge, pn.HSpacer(), self.palette, self.record, self.toggle, self.remove),
+            pn.Row(self.badge, pn.HSpacer(), self.palette, self.detect, self.record, self.toggle, self.remove),
             self.view,
             header=title,
             collapsible=False,
@@ -73,6 +75,8 @@ class CameraCard(pn.viewable.Viewer):
         self.badge.object = badge_html(cam) + (' <span class="ts-badge failed" data-rec="1">REC</span>' if recording else "")
         self.record.label = "■ Stop" if recording else "● Record"
         self.record.disabled = not cam.get("connected")
+        self.detect.value = self.runtime.detection.enabled(self.camera_id) or bool(
+            (cam.get("settings") or {}).get("detect", {}).get("enabled"))
         self.palette.visible = bool(cam.get("radiometric"))
         self.toggle.label = "Disconnect" if cam.get("connected") else "Connect"
 
@@ -85,6 +89,12 @@ class CameraCard(pn.viewable.Viewer):
             toast_error(str(exc))
             return
         self.update(cam)
+
+    def _detect(self, event) -> None:
+        try:
+            self.runtime.detection.enable(self.camera_id, event.new)
+        except (LookupError, ValueError) as exc:
+            toast_error(str(exc))
 
     def _record(self, _event) -> None:
         recs = self.runtime.recordings

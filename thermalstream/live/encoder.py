@@ -48,11 +48,15 @@ class LiveEncoder:
         quality: int = 80,
         max_fps: float = 25.0,
         palette: Callable[[], str] | str = "inferno",
+        annotate: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> None:
+        """``annotate(image)`` may return a copy with detections drawn on it (never draw in place:
+        the frame's image is shared with the recorder)."""
         self.camera = camera
         self.quality = quality
         self.min_interval = 1.0 / max_fps if max_fps > 0 else 0.0
         self._palette = palette if callable(palette) else (lambda: palette)
+        self._annotate = annotate
         self._listeners: list[Listener] = []
         self._pollers = 0
         self._latest: EncodedFrame | None = None
@@ -117,10 +121,9 @@ class LiveEncoder:
             thread.join(2)
 
     def render(self, frame: Frame) -> np.ndarray:
-        """The image viewers see (palette applied to radiometric frames)."""
-        if frame.is_radiometric:
-            return colourise(frame.image, self._palette())
-        return frame.image
+        """The image viewers see: palette applied to radiometric frames, detections drawn on top."""
+        image = colourise(frame.image, self._palette()) if frame.is_radiometric else frame.image
+        return self._annotate(image) if self._annotate is not None else image
 
     def _encode(self, frame: Frame) -> EncodedFrame:
         return EncodedFrame(frame.seq, frame.timestamp, encode_jpeg(self.render(frame), self.quality))

@@ -1,0 +1,120 @@
+"""The Detections page: a live timeline, a filterable table and a gallery of event snapshots."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+
+import pandas as pd
+import panel as pn
+from bokeh.models import ColumnDataSource, HoverTool
+from bokeh.plotting import figure
+
+from app.views.shell import page
+from thermalstream.detect import store
+from thermalstream.notifications import format_local
+from thermalstream.runtime import Runtime
+
+TIMELINE_HZ = 2  # new detections are streamed into the timeline in batches at this rate
+ROLLOVER = 5000
+
+
+def _parse(ts: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(ts).astimezone(dt.UTC).replace(tzinfo=None)
+
+
+class DetectionsPage(pn.viewable.Viewer):
+    def __init__(self, runtime: Runtime, **params) -> None:
+        super().__init__(**params)
+        self.runtime = runtime
+        self.names = {c["id"]: c["name"] for c in runtime.cameras.list()}
+        self.camera = pn.widgets.Select(label="Camera", options={"All cameras": None, **{v: k for k, v in self.names.items()}},
+                                        width=200)
+        self.label = pn.widgets.Select(label="Class", options=["any", *sorted(runtime.detection.known_labels)], width=140)
+        self.hours = pn.widgets.Select(label="Period", options={"last hour": 1, "last 24 h": 24, "last 7 days": 168},
+                                       value=24, width=130)
+        self.min_conf = pn.widgets.FloatSlider(label="Min confidence", start=0, end=1, step=0.05, value=0, width=180)
+        self.table = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False, sizing_mode="stretch_width",
+                                          height=320, pagination="local", page_size=15)
+        self.gallery = pn.pane.HTML("", sizing_mode="stretch_width")
+        self.summary = pn.pane.Markdown("")
+        self.source = ColumnDataSource({"t": [], "y": [], "label": [], "confidence": [], "size": []})
+        self.last_id = 0
+        for w in (self.camera, self.label, self.hours, self.min_conf):
+            w.param.watch(lambda e: self.refresh(), "value")
+        self.plot = self._timeline()
+        self.refresh()
+        cb = pn.state.add_periodic_callback(self.stream, period=int(1000 / TIMELINE_HZ))
+        pn.state.on_session_destroyed(lambda ctx: cb.stop())
+
+    def _filters(self) -> dict:
+        return {
+            "camera": self.camera.value,
+            "label": None if self.label.value == "any" else self.label.value,
+            "since": dt.datetime.now(dt.UTC) - dt.timedelta(hours=self.hours.value),
+            "min_confidence": self.min_conf.value or None,
+        }
+
+    def _timeline(self):
+        p = figure(x_axis_type="datetime", height=220, sizing_mode="stretch_width", y_range=sorted(
+            {*self.names.values()} or ["—"]), toolbar_location="right", tools="xpan,xwheel_zoom,reset")
+        p.scatter("t", "y", source=self.source, size="size", alpha=0.6, color="#e8532f")
+        p.add_tools(HoverTool(tooltips=[("class", "@label"), ("confidence", "@confidence{0.00}"),
+                                        ("time", "@t{%F %T}")], formatters={"@t": "datetime"}))
+        p.yaxis.axis_label = "camera"
+        return pn.pane.Bokeh(p, sizing_mode="stretch_width")
+
+    def _columns(self, rows: list[dict]) -> dict:
+        return {
+            "t": [_parse(r["timestamp"]) for r in rows],
+            "y": [self.names.get(r["camera_id"], str(r["camera_id"])) for r in rows],
+            "label": [r["label"] for r in rows],
+            "confidence": [r["confidence"] for r in rows],
+            "size": [6 + 10 * r["confidence"] for r in rows],
+        }
+
+    def refresh(self) -> None:
+        f = self._filters()
+        rows = store.query_detections(self.runtime.db, limit=1000, **f)
+        self.last_id = max((r["id"] for r in rows), default=self.last_id)
+        self.source.data = self._columns(list(reversed(rows)))
+        tz = getattr(pn.state.browser_info, "timezone", None)
+        self.table.value = pd.DataFrame(
+            [{"time": format_local(r["timestamp"], tz), "camera": self.names.get(r["camera_id"], r["camera_id"]),
+              "class": r["label"], "confidence": round(r["confidence"], 2), "track": r["track_id"],
+              "event": r["event_id"], "max °C": None if r["max_celsius"] is None else round(r["max_celsius"], 1)}
+             for r in rows],
+            columns=["time", "camera", "class", "confidence", "track", "event", "max °C"])
+        total = store.count_detections(self.runtime.db, **f)
+        self.summary.object = f"{total} detections in the period (table shows the newest {len(rows)})"
+        events = store.query_events(self.runtime.db, limit=24, **f)
+        self.gallery.object = "".join(
+            f'<figure style="display:inline-block;margin:4px;width:200px" data-event="{e["id"]}">'
+            f'<img src="/api/events/{e["id"]}/snapshot.jpg" width="200" loading="lazy" alt="event {e["id"]}">'
+            f'<figcaption style="font-size:12px">{html.escape(e["label"])} · {e["max_confidence"]:.2f} · '
+            f'{html.escape(format_local(e["started_at"], tz))}</figcaption></figure>'
+            for e in events if e["snapshot"]
+        ) or "<i>No event snapshots in this period.</i>"
+
+    def stream(self) -> None:
+        """Append detections newer than the last one shown (batched, TIMELINE_HZ times a second)."""
+        f = self._filters()
+        rows = [r for r in store.query_detections(self.runtime.db, limit=500, **f) if r["id"] > self.last_id]
+        if not rows:
+            return
+        self.last_id = max(r["id"] for r in rows)
+        self.source.stream(self._columns(list(reversed(rows))), rollover=ROLLOVER)
+
+    def __panel__(self):
+        return pn.Column(
+            pn.Row(self.camera, self.label, self.hours, self.min_conf),
+            self.summary,
+            pn.pane.Markdown("#### Timeline"), self.plot,
+            pn.pane.Markdown("#### Detections"), self.table,
+            pn.pane.Markdown("#### Events"), self.gallery,
+            sizing_mode="stretch_width",
+        )
+
+
+def detections_page(runtime: Runtime):
+    return page(runtime, "detections", "Detections", DetectionsPage(runtime))

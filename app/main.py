@@ -10,6 +10,8 @@ from app.views.live import live_page
 from app.views.notifications import notifications_page
 from app.views.placeholder import UPCOMING, placeholder_page
 from app.views.recordings import recordings_page
+from app.views.schedules import schedules_page
+from app.views.storage import storage_page
 from thermalstream.runtime import Runtime
 
 
@@ -29,6 +31,8 @@ def create_pages(runtime: Runtime) -> dict[str, Callable[[], object]]:
     pages = {
         "/": _bind(live_page, runtime),
         "/recordings": _bind(recordings_page, runtime),
+        "/schedules": _bind(schedules_page, runtime),
+        "/storage": _bind(storage_page, runtime),
         "/notifications": _bind(notifications_page, runtime),
     }
     for key in UPCOMING:

@@ -15,6 +15,14 @@ from app.handlers.recordings import (
     SegmentHandler,
     ThumbnailHandler,
 )
+from app.handlers.schedules import (
+    ScheduleCreateHandler,
+    ScheduleDeleteHandler,
+    ScheduleHandler,
+    SchedulesHandler,
+    ScheduleUpdateHandler,
+)
+from app.handlers.storage import StorageCleanupHandler, StorageHandler, StorageSamplesHandler
 from app.handlers.streaming import MJPEGHandler, SnapshotHandler, UpdatesSocket, VideoSocket
 from thermalstream.runtime import Runtime
 
@@ -41,6 +49,14 @@ def build_routes(runtime: Runtime) -> list[tuple]:
         (rf"/api/recordings/{RID}/segments/(?P<index>[0-9]+)", SegmentHandler, kw),
         (rf"/api/recordings/{RID}/export\.mp4", ExportHandler, kw),
         (rf"/api/recordings/{RID}/thumbnail\.jpg", ThumbnailHandler, kw),
+        (r"/api/schedules", SchedulesHandler, kw),
+        (r"/api/schedules/(?P<sid>[0-9]+)", ScheduleHandler, kw),
+        (r"/api/schedule/create", ScheduleCreateHandler, kw),
+        (r"/api/schedule/update", ScheduleUpdateHandler, kw),
+        (r"/api/schedule/delete", ScheduleDeleteHandler, kw),
+        (r"/api/storage", StorageHandler, kw),
+        (r"/api/storage/samples", StorageSamplesHandler, kw),
+        (r"/api/storage/cleanup", StorageCleanupHandler, kw),
         (rf"/ws/video/{CID}", VideoSocket, kw),
         (r"/ws/updates", UpdatesSocket, kw),
         (r"/api/docs", DocsHandler),

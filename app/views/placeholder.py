@@ -10,8 +10,6 @@ from thermalstream.runtime import Runtime
 UPCOMING = {
     "detections": ("Detections", "Timeline, table and gallery of detected people, vehicles and animals. "
                    "Object detection is not built yet."),
-    "schedules": ("Schedules", "Cron-style recording schedules. Not built yet."),
-    "storage": ("Storage", "Disk usage per camera and retention policy. Not built yet."),
     "users": ("Users", "Accounts and roles (admin only). Not built yet: until it is, the server binds to "
               "127.0.0.1 and has no login."),
 }

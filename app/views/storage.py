@@ -1,0 +1,236 @@
+"""The Storage page: usage per folder and per camera (bar charts), usage over time (line chart from
+storage samples), the disk, the retention policy in force, and a cleanup pass with a dry-run preview."""
+
+from __future__ import annotations
+
+import pandas as pd
+import panel as pn
+from bokeh.models import ColumnDataSource, HoverTool, NumeralTickFormatter
+from bokeh.palettes import Category10
+from bokeh.plotting import figure
+
+from app.views.shell import page
+from thermalstream.notifications import format_local, to_local
+from thermalstream.runtime import Runtime
+from thermalstream.storage import CATEGORIES, list_samples, usage
+
+PREVIEW_COLUMNS = ["recording", "camera", "segment", "started", "ended", "size", "reason"]
+
+
+def _size(n: float | None) -> str:
+    n = n or 0
+    if n >= 1e12:
+        return f"{n / 1e12:.2f} TB"
+    return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
+
+
+def _unit(max_bytes: float) -> tuple[float, str]:
+    for div, name in ((1e12, "TB"), (1e9, "GB"), (1e6, "MB")):
+        if max_bytes >= div:
+            return div, name
+    return 1e3, "kB"
+
+
+def bar_chart(title: str, labels: list[str], values: list[int], color: str) -> figure:
+    div, unit = _unit(max(values, default=0))
+    src = ColumnDataSource({"label": labels, "value": [v / div for v in values], "text": [_size(v) for v in values]})
+    fig = figure(x_range=labels or ["(none)"], height=260, title=title, toolbar_location=None,
+                 sizing_mode="stretch_width", y_axis_label=unit)
+    fig.vbar(x="label", top="value", width=0.7, source=src, color=color)
+    fig.add_tools(HoverTool(tooltips=[("", "@label"), ("size", "@text")]))
+    fig.y_range.start = 0
+    fig.xgrid.grid_line_color = None
+    fig.yaxis.formatter = NumeralTickFormatter(format="0.[00]")
+    return fig
+
+
+def history_chart(samples: list[dict], tz: str | None) -> figure:
+    """One line per category (totals), bytes against time in the viewer's time zone."""
+    div, unit = _unit(max((s["bytes"] for s in samples if s["category"] in CATEGORIES), default=0))
+    fig = figure(x_axis_type="datetime", height=280, title=f"Usage over time ({tz or 'UTC'})",
+                 toolbar_location="above", tools="pan,wheel_zoom,box_zoom,reset,save",
+                 sizing_mode="stretch_width", y_axis_label=unit)
+    for cat, color in zip(CATEGORIES, Category10[4], strict=True):
+        rows = [s for s in samples if s["category"] == cat and s["camera_id"] is None]
+        times = [to_local(s["timestamp"], tz).replace(tzinfo=None) for s in rows]
+        src = ColumnDataSource({"t": times, "value": [s["bytes"] / div for s in rows],
+                                "text": [_size(s["bytes"]) for s in rows]})
+        fig.line("t", "value", source=src, color=color, line_width=2, legend_label=cat)
+        fig.scatter("t", "value", source=src, color=color, size=4, legend_label=cat)
+    fig.add_tools(HoverTool(tooltips=[("time", "@t{%F %T}"), ("size", "@text")], formatters={"@t": "datetime"}))
+    fig.y_range.start = 0
+    fig.legend.location = "top_left"
+    fig.legend.click_policy = "hide"
+    fig.yaxis.formatter = NumeralTickFormatter(format="0.[00]")
+    return fig
+
+
+class StoragePage(pn.viewable.Viewer):
+    def __init__(self, runtime: Runtime, **params) -> None:
+        super().__init__(**params)
+        self.runtime = runtime
+        self.by_category = pn.pane.Bokeh(sizing_mode="stretch_width", min_width=300)
+        self.by_camera = pn.pane.Bokeh(sizing_mode="stretch_width", min_width=300)
+        self.history = pn.pane.Bokeh(sizing_mode="stretch_width")
+        self.history_note = pn.pane.Markdown("")
+        self.totals = pn.pane.Markdown("")
+        self.disk_bar = pn.indicators.Progress(value=0, max=100, width=320, bar_color="primary")
+        self.disk_text = pn.pane.Markdown("")
+        self.policy = pn.pane.Markdown("")
+        self.last = pn.pane.Markdown("")
+        self.alert = pn.pane.Alert("", alert_type="info", visible=False, sizing_mode="stretch_width")
+        self.refresh_btn = pn.widgets.Button(label="Refresh", width=90)
+        self.sample_btn = pn.widgets.Button(label="Take a sample now", width=160)
+        self.preview_btn = pn.widgets.Button(label="Preview cleanup (dry run)", width=210)
+        self.run_btn = pn.widgets.Button(label="Run cleanup now", color="danger", width=160)
+        self.preview = pn.widgets.Tabulator(pd.DataFrame(columns=PREVIEW_COLUMNS), disabled=True, show_index=False,
+                                            sizing_mode="stretch_width", height=260, pagination="local",
+                                            page_size=20, visible=False)
+        self.refresh_btn.on_click(lambda e: self.refresh())
+        self.sample_btn.on_click(lambda e: self._sample())
+        self.preview_btn.on_click(lambda e: self._preview())
+        self.run_btn.on_click(lambda e: self._run())
+        pn.state.onload(self.refresh)
+        self.refresh()
+
+    def _tz(self) -> str | None:
+        return getattr(pn.state.browser_info, "timezone", None)
+
+    def _names(self) -> dict[int, str]:
+        return {c["id"]: c["name"] for c in self.runtime.cameras.list()}
+
+    def refresh(self) -> None:
+        tz = self._tz()
+        snap = usage(self.runtime.settings)
+        names = self._names()
+        cats = snap["categories"]
+        self.by_category.object = bar_chart("Usage per folder", list(CATEGORIES),
+                                            [cats.get(c, {}).get("bytes", 0) for c in CATEGORIES], "#e8532f")
+        cams = snap["cameras"]
+        labels = [names.get(int(k), f"camera {k}") for k in cams]
+        self.by_camera.object = bar_chart("Usage per camera", labels, [v["bytes"] for v in cams.values()], "#1565c0")
+        self.totals.object = "  \n".join(
+            [f"**Total** {_size(snap['total']['bytes'])} in {snap['total']['files']} file(s)"]
+            + [f"{c}: {_size(cats[c]['bytes'])} · {cats[c]['files']} file(s) · `{cats[c]['path']}`" for c in cats])
+        disk = snap["disk"]
+        used_pct = round(100 * disk["used"] / disk["total"]) if disk["total"] else 0
+        self.disk_bar.value = used_pct
+        self.disk_bar.bar_color = "danger" if used_pct >= 90 else "warning" if used_pct >= 75 else "primary"
+        self.disk_text.object = (f"**Disk** {_size(disk['free'])} free of {_size(disk['total'])} "
+                                 f"({used_pct}% used)")
+        samples = list_samples(self.runtime.db, camera_id=None)
+        self.history.object = history_chart(samples, tz)
+        every = self.runtime.settings.storage_sample_interval_s
+        self.history_note.object = (f"{len(samples)} sample row(s); a sample is taken every {every} s."
+                                    if samples else f"No samples yet: one is taken every {every} s "
+                                    "(or press “Take a sample now”).")
+        self._show_policy()
+
+    def _show_policy(self) -> None:
+        job = self.runtime.cleanup
+        p = job.policy
+
+        def lim(v, unit):
+            return f"{v:g} {unit}" if v is not None else "no limit"
+
+        self.policy.object = (
+            "#### Retention policy in force\n"
+            f"* Maximum age: {lim(p.max_age_days, 'days')}\n"
+            f"* Maximum total size: {lim(p.max_total_gb, 'GB')}\n"
+            f"* Free-disk reserve: {lim(p.min_free_gb, 'GB')}\n"
+            f"* Oldest unprotected segments go first; protected recordings are never deleted\n"
+            f"* Automatic pass every {self.runtime.settings.cleanup_interval_s} s"
+            + ("" if p.active else "\n\n**No limit is set: cleanup deletes nothing.**"))
+        self.last.object = self._last_text(job.last_result)
+
+    def _last_text(self, last: dict | None) -> str:
+        if not last:
+            return "No cleanup pass has run since the server started."
+        res = last.get("result")
+        plan = last.get("plan")
+        if res:
+            text = (f"Last pass deleted {res['deleted_segments']} segment(s), freed {_size(res['freed_bytes'])}, "
+                    f"removed {len(res['recordings_deleted'])} recording(s).")
+            if res.get("refused"):
+                text += f" {len(res['refused'])} path(s) outside the recordings folder were refused."
+        elif plan is not None:
+            text = "Last pass found nothing to delete."
+        else:
+            text = "Last pass: no retention limit is set."
+        if plan and plan.get("unsatisfied"):
+            text += " Unmet: " + " ".join(plan["unsatisfied"].values())
+        return text
+
+    def _sample(self) -> None:
+        self.runtime.sample_storage()
+        self.refresh()
+
+    def _plan_frame(self, plan: dict | None) -> pd.DataFrame:
+        tz, names = self._tz(), self._names()
+        rows = (plan or {}).get("delete", [])
+        return pd.DataFrame([{
+            "recording": s["recording_id"],
+            "camera": names.get(s["camera_id"], str(s["camera_id"])),
+            "segment": s["path"],
+            "started": format_local(s["started_at"], tz),
+            "ended": format_local(s["ended_at"], tz),
+            "size": _size(s["size_bytes"]),
+            "reason": s.get("reason") or "",
+        } for s in rows], columns=PREVIEW_COLUMNS)
+
+    def _show(self, kind: str, text: str) -> None:
+        self.alert.alert_type = kind
+        self.alert.object = text
+        self.alert.visible = True
+
+    def _preview(self) -> None:
+        job = self.runtime.cleanup
+        if not job.policy.active:
+            self._show("warning", "No retention limit is set: a cleanup pass would delete nothing.")
+            self.preview.visible = False
+            return
+        try:
+            plan = job.plan().to_dict()
+        except Exception as exc:  # noqa: BLE001 - shown, never a broken page
+            self._show("danger", f"Could not plan a cleanup: {exc}")
+            return
+        self.preview.value = self._plan_frame(plan)
+        self.preview.visible = True
+        n = plan["segments"]
+        text = (f"Dry run: a pass now would delete {n} segment(s), {_size(plan['bytes'])}." if n
+                else "Dry run: nothing would be deleted now.")
+        if plan["unsatisfied"]:
+            text += " " + " ".join(plan["unsatisfied"].values())
+        self._show("info", text)
+
+    def _run(self) -> None:
+        out = self.runtime.cleanup.run()
+        if "skipped" in out:
+            self._show("warning", out["skipped"].capitalize() + ".")
+        elif "error" in out:
+            self._show("danger", f"Cleanup failed: {out['error']}")
+        else:
+            self.preview.value = self._plan_frame(out.get("plan"))
+            self.preview.visible = bool(out.get("plan"))
+            self._show("success", self._last_text(out))
+        self.refresh()
+
+    def __panel__(self):
+        return pn.Column(
+            pn.Row(self.refresh_btn, self.sample_btn),
+            pn.Row(self.by_category, self.by_camera, sizing_mode="stretch_width"),
+            self.totals,
+            pn.Row(self.disk_bar, self.disk_text),
+            self.history,
+            self.history_note,
+            self.policy,
+            self.last,
+            pn.Row(self.preview_btn, self.run_btn),
+            self.alert,
+            self.preview,
+            sizing_mode="stretch_width",
+        )
+
+
+def storage_page(runtime: Runtime):
+    return page(runtime, "storage", "Storage", StoragePage(runtime))

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+from app.auth import auth_routes
 from app.handlers.cameras import CameraActionHandler, CameraHandler, CamerasHandler, TemperatureHandler
+from app.handlers.detections import (
+    CameraDetectionHandler,
+    CameraZonesHandler,
+    DetectionScreenshotHandler,
+    DetectionsHandler,
+    EventsHandler,
+    EventSnapshotHandler,
+)
 from app.handlers.health import HealthHandler
 from app.handlers.openapi import DocsHandler, OpenAPIHandler
 from app.handlers.recordings import (
@@ -24,6 +33,7 @@ from app.handlers.schedules import (
 )
 from app.handlers.storage import StorageCleanupHandler, StorageHandler, StorageSamplesHandler
 from app.handlers.streaming import MJPEGHandler, SnapshotHandler, UpdatesSocket, VideoSocket
+from app.handlers.tokens import LogoutApiHandler, RefreshHandler, TokenHandler
 from thermalstream.runtime import Runtime
 
 CID = r"(?P<cid>[0-9]+)"
@@ -42,6 +52,12 @@ def build_routes(runtime: Runtime) -> list[tuple]:
         (rf"/api/cameras/{CID}/mjpeg", MJPEGHandler, kw),
         (rf"/api/cameras/{CID}/snapshot\.jpg", SnapshotHandler, kw),
         (rf"/api/cameras/{CID}/export\.mp4", CameraExportHandler, kw),
+        (rf"/api/cameras/{CID}/detection", CameraDetectionHandler, kw),
+        (rf"/api/cameras/{CID}/zones", CameraZonesHandler, kw),
+        (r"/api/detections", DetectionsHandler, kw),
+        (r"/api/detections/(?P<did>[0-9]+)/screenshot\.jpg", DetectionScreenshotHandler, kw),
+        (r"/api/events", EventsHandler, kw),
+        (r"/api/events/(?P<eid>[0-9]+)/snapshot\.jpg", EventSnapshotHandler, kw),
         (r"/api/recording/start", RecordingStartHandler, kw),
         (r"/api/recording/stop", RecordingStopHandler, kw),
         (r"/api/recordings", RecordingsHandler, kw),
@@ -60,6 +76,18 @@ def build_routes(runtime: Runtime) -> list[tuple]:
         (rf"/ws/video/{CID}", VideoSocket, kw),
         (r"/ws/updates", UpdatesSocket, kw),
         (r"/api/docs", DocsHandler),
+        (r"/api/auth/token", TokenHandler, kw),
+        (r"/api/auth/refresh", RefreshHandler, kw),
+        (r"/api/auth/logout", LogoutApiHandler, kw),
+        *auth_routes(runtime),
     ]
     routes.append((r"/api/openapi\.json", OpenAPIHandler, {**kw, "routes": routes}))
-    return routes
+    return [with_route(r) for r in routes]
+
+
+def with_route(route: tuple) -> tuple:
+    """Tell a guarded handler its own pattern, so it can look itself up in ``app.access``."""
+    pattern, handler, *rest = route
+    if rest and "runtime" in rest[0]:
+        return (pattern, handler, {**rest[0], "route": pattern})
+    return route

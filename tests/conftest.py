@@ -8,7 +8,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -36,21 +36,49 @@ def wait_for(predicate: Callable[[], object], timeout: float = 15.0, interval: f
     pytest.fail(f"timed out after {timeout:.0f} s waiting for {what} (last value: {last!r})")
 
 
+ADMIN_PASSWORD = "correct horse battery staple"
+
+
 @dataclass
 class Server:
     runtime: Runtime
     port: int
     thread: object
+    tokens: dict = field(default_factory=dict)  # username -> access token
 
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def request(self, method: str, path: str, body: dict | None = None, timeout: float = 10.0):
-        """(status, parsed JSON or raw bytes)."""
+    def token(self, username: str = "admin") -> str:
+        """An access token for ``username`` (made directly with the server's TokenService)."""
+        if username not in self.tokens:
+            user = self.runtime.auth.users.get(username)
+            self.tokens[username] = self.runtime.auth.tokens.issue_pair(user)["access_token"]
+        return self.tokens[username]
+
+    def headers(self, as_user: str | None = "admin") -> dict:
+        return {"Authorization": f"Bearer {self.token(as_user)}"} if as_user else {}
+
+    def open(self, path: str, as_user: str | None = "admin", timeout: float = 10.0, headers: dict | None = None):
+        """urlopen ``path`` as ``as_user`` (None: anonymously)."""
+        req = urllib.request.Request(self.base + path, headers={**self.headers(as_user), **(headers or {})})
+        return urllib.request.urlopen(req, timeout=timeout)
+
+    def ws(self, path: str, as_user: str | None = "admin", timeout: float = 10.0, **kw):
+        """A websocket-client connection to ``path`` (same origin) as ``as_user``."""
+        import websocket
+
+        header = [f"{k}: {v}" for k, v in self.headers(as_user).items()]
+        kw.setdefault("origin", self.base)
+        return websocket.create_connection(f"ws://127.0.0.1:{self.port}{path}", timeout=timeout, header=header, **kw)
+
+    def request(self, method: str, path: str, body: dict | None = None, timeout: float = 10.0,
+                as_user: str | None = "admin", headers: dict | None = None):
+        """(status, parsed JSON or raw bytes), sent with ``as_user``'s Bearer token (None: anonymous)."""
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.base + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"} if data else {})
+        hdrs = {**self.headers(as_user), **({"Content-Type": "application/json"} if data else {}), **(headers or {})}
+        req = urllib.request.Request(self.base + path, data=data, method=method, headers=hdrs)
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
                 status, raw, ctype = resp.status, resp.read(), resp.headers.get("Content-Type", "")
@@ -67,6 +95,8 @@ class Server:
 def start_server(tmp_path, **settings) -> Server:
     port = free_port()
     settings.setdefault("detector", "hotspot")  # YOLO has its own tests; servers here need no torch import
+    settings.setdefault("admin_password", ADMIN_PASSWORD)
+    settings.setdefault("bcrypt_rounds", 4)  # fast hashing in tests; the product default is 12
     cfg = Settings(data_dir=tmp_path / "data", port=port, default_camera="", **settings)
     runtime = Runtime.create(cfg).start()
     from app.server import make_server
@@ -96,3 +126,12 @@ def server(tmp_path) -> Iterator[Server]:
         yield srv
     finally:
         stop_server(srv)
+
+
+def login(page, server: Server, username: str = "admin", password: str = ADMIN_PASSWORD) -> None:
+    """Log a Playwright page in through the real login form."""
+    page.goto(server.base + "/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/login" not in url, timeout=20000)

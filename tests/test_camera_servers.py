@@ -4,12 +4,10 @@ snapshots, RTSP/H.264), streams them to viewers, and rides out the camera going 
 from __future__ import annotations
 
 import struct
-import urllib.request
 
 import cv2
 import numpy as np
 import pytest
-import websocket
 
 from tests.conftest import free_port, wait_for
 from thermalstream.simulate.mjpeg import MJPEGServer
@@ -29,7 +27,7 @@ def status_of(server, cid: int) -> str:
 
 
 def ws_frames(server, cid: int, n: int = 5) -> list[np.ndarray]:
-    ws = websocket.create_connection(f"ws://127.0.0.1:{server.port}/ws/video/{cid}", timeout=15, origin=server.base)
+    ws = server.ws(f"/ws/video/{cid}", timeout=15)
     try:
         msgs = [ws.recv() for _ in range(n)]
     finally:
@@ -44,7 +42,7 @@ def ws_frames(server, cid: int, n: int = 5) -> list[np.ndarray]:
 
 
 def mjpeg_frame(server, cid: int) -> np.ndarray:
-    with urllib.request.urlopen(f"{server.base}/api/cameras/{cid}/mjpeg", timeout=15) as r:
+    with server.open(f"/api/cameras/{cid}/mjpeg", timeout=15) as r:
         buf = b""
         while b"\xff\xd9" not in buf[buf.find(b"\xff\xd8"):] or buf.find(b"\xff\xd8") < 0:
             buf += r.read1(65536)

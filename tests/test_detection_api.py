@@ -4,12 +4,10 @@ filtered queries, and bad input. The detector is the real hotspot detector on th
 from __future__ import annotations
 
 import json
-import urllib.request
 
 import cv2
 import numpy as np
 import pytest
-import websocket
 
 from tests.conftest import start_server, stop_server, wait_for
 
@@ -41,12 +39,12 @@ def _live_camera(server):
 
 def test_detection_on_draws_boxes_and_stores_events(detecting):
     server, cid = detecting
-    snap = f"{server.base}/api/cameras/{cid}/snapshot.jpg"
-    assert coloured_pixels(urllib.request.urlopen(snap, timeout=5).read()) == 0  # white-hot, no boxes yet
+    snap = f"/api/cameras/{cid}/snapshot.jpg"
+    assert coloured_pixels(server.open(snap, timeout=5).read()) == 0  # white-hot, no boxes yet
 
     status, cfg = server.request("PATCH", f"/api/cameras/{cid}/detection", {"enabled": True, "fps": 5})
     assert status == 200 and cfg["enabled"] is True
-    wait_for(lambda: coloured_pixels(urllib.request.urlopen(snap, timeout=5).read()) > 50, timeout=30,
+    wait_for(lambda: coloured_pixels(server.open(snap, timeout=5).read()) > 50, timeout=30,
              what="boxes drawn on the live view")
     wait_for(lambda: server.request("GET", f"/api/detections?camera={cid}")[1]["total"] > 3, timeout=30,
              what="detection rows")
@@ -62,7 +60,7 @@ def test_detection_on_draws_boxes_and_stores_events(detecting):
     events = server.request("GET", f"/api/events?camera={cid}")[1]["events"]
     ev = events[-1]
     wait_for(lambda: server.request("GET", f"/api/events/{ev['id']}/snapshot.jpg")[0] == 200, what="event snapshot")
-    img = urllib.request.urlopen(f"{server.base}/api/events/{ev['id']}/snapshot.jpg", timeout=5).read()
+    img = server.open(f"/api/events/{ev['id']}/snapshot.jpg", timeout=5).read()
     assert img[:2] == b"\xff\xd8"
     shot = [x for x in server.request("GET", f"/api/detections?camera={cid}&limit=500")[1]["detections"]
             if x["screenshot"]]
@@ -73,7 +71,7 @@ def test_detection_on_draws_boxes_and_stores_events(detecting):
 
     status, cfg = server.request("PATCH", f"/api/cameras/{cid}/detection", {"enabled": False})
     assert status == 200 and cfg["enabled"] is False
-    wait_for(lambda: coloured_pixels(urllib.request.urlopen(snap, timeout=5).read()) == 0, what="boxes gone")
+    wait_for(lambda: coloured_pixels(server.open(snap, timeout=5).read()) == 0, what="boxes gone")
 
 
 @pytest.mark.parametrize("body, fragment", [
@@ -112,7 +110,7 @@ def test_zones_round_trip_and_validation(detecting):
 
 def test_websocket_message_switches_detection(detecting):
     server, cid = detecting
-    ws = websocket.create_connection(f"ws://127.0.0.1:{server.port}/ws/updates", timeout=10, origin=server.base)
+    ws = server.ws("/ws/updates", timeout=10)
     try:
         ws.send(json.dumps({"type": "detect", "camera_id": cid, "enabled": True}))
         reply = None

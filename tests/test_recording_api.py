@@ -63,25 +63,24 @@ def test_record_list_play_and_export(rec_server):
     assert srv.request("GET", "/api/recordings?since=yesterday")[0] == 400
 
     # a segment plays with seeking: full body and a byte range
-    full = urllib.request.urlopen(srv.base + r["segment_urls"][0], timeout=10)
+    full = srv.open(r["segment_urls"][0], timeout=10)
     assert full.headers["Content-Type"] == "video/mp4" and full.headers.get("Accept-Ranges") == "bytes"
     body = full.read()
     assert decode(body)[0] == "h264"
-    req = urllib.request.Request(srv.base + r["segment_urls"][0], headers={"Range": "bytes=0-99"})
-    part = urllib.request.urlopen(req, timeout=10)
+    part = srv.open(r["segment_urls"][0], headers={"Range": "bytes=0-99"}, timeout=10)
     assert part.status == 206 and part.read() == body[:100]
 
     # the whole recording as one MP4, and a camera time range
-    whole = urllib.request.urlopen(srv.base + r["export_url"], timeout=30).read()
+    whole = srv.open(r["export_url"], timeout=30).read()
     codec, frames = decode(whole)
     assert codec == "h264" and abs(frames - done["frames"]) <= 2
     since = r["started_at"]
     until = (datetime.fromisoformat(r["ended_at"]) + timedelta(seconds=1)).isoformat()
     q = urllib.parse.urlencode({"since": since, "until": until})
-    ranged = urllib.request.urlopen(f"{srv.base}/api/cameras/{cid}/export.mp4?{q}", timeout=30).read()
+    ranged = srv.open(f"/api/cameras/{cid}/export.mp4?{q}", timeout=30).read()
     assert decode(ranged)[1] == frames
 
-    thumb = urllib.request.urlopen(srv.base + r["thumbnail_url"], timeout=10)
+    thumb = srv.open(r["thumbnail_url"], timeout=10)
     assert thumb.headers["Content-Type"] == "image/jpeg" and thumb.read()[:2] == b"\xff\xd8"
 
     # protect it from retention

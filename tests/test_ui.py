@@ -6,6 +6,8 @@ import shutil
 
 import pytest
 
+from tests.conftest import login, start_server, stop_server, wait_for
+
 pytestmark = pytest.mark.ui
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -36,6 +38,7 @@ CANVAS_SIGNATURE = """(c) => {
 
 
 def test_connect_sim_camera_paints_live_canvas(server, page):
+    login(page, server)
     page.goto(server.base + "/")
     page.get_by_text("No cameras yet").wait_for(timeout=20000)
     url_box = page.get_by_placeholder("sim://?people=3", exact=False)
@@ -75,6 +78,7 @@ def test_connect_sim_camera_paints_live_canvas(server, page):
 
 
 def test_bad_url_shows_error_in_page(server, page):
+    login(page, server)
     page.goto(server.base + "/")
     page.get_by_text("No cameras yet").wait_for(timeout=20000)
     page.get_by_placeholder("sim://?people=3", exact=False).fill("ftp://nowhere/x")
@@ -86,9 +90,10 @@ def test_bad_url_shows_error_in_page(server, page):
 def test_navigation_reaches_every_page(server, page):
     from app.views.shell import PAGES
 
+    login(page, server)
     for key, label, href in PAGES:
         page.goto(server.base + href)
-        page.get_by_role("heading", name=label).wait_for(timeout=20000)
+        page.get_by_role("heading", name=label, level=2).wait_for(timeout=20000)
     assert page.errors == []
 
 
@@ -121,12 +126,11 @@ def test_camera_view_msg_transport_paints(page):
 
 
 def test_record_from_live_page_then_play_in_recordings(tmp_path, page):
-    from tests.conftest import start_server, stop_server, wait_for
-
     srv = start_server(tmp_path, record_segment_seconds=1.0)
     try:
         status, cam = srv.request("POST", "/api/cameras", {"url": "sim://?seed=3&width=320&height=256"})
         assert status == 201
+        login(page, srv)
         page.goto(srv.base + "/")
         page.locator('.ts-badge[data-status="live"]').wait_for(timeout=20000)
         page.get_by_role("button", name="● Record").click()

@@ -7,7 +7,9 @@ from typing import Any
 
 from thermalstream.bus import Event
 from thermalstream.capture.manager import CameraManager
-from thermalstream.db import Database, repo
+from sqlalchemy import select
+
+from thermalstream.db import CameraShare, Database, repo
 from thermalstream.frame import Frame
 from thermalstream.notifications import NotificationService
 from thermalstream.palettes import PALETTES
@@ -47,10 +49,39 @@ class CameraService:
         manager.bus.subscribe(self._on_status, "camera.status")
 
     # ----- queries
-    def list(self) -> list[dict[str, Any]]:
+    def list(self, visible: set[int] | None = None) -> list[dict[str, Any]]:
+        """Every camera, or only the ids in ``visible`` (see :meth:`visible_ids`)."""
         with self.db.session() as s:
-            rows = [repo.public_dict(c) for c in repo.list_cameras(s)]
+            rows = [repo.public_dict(c) for c in repo.list_cameras(s) if visible is None or c.id in visible]
         return [self._merge(r) for r in rows]
+
+    def visible_ids(self, user_id: int, role: str) -> set[int] | None:
+        """The cameras a user may see; None means all (admins). A camera without shares is visible
+        to every signed-in user; once shared, only its owner, the users and roles it is shared with
+        (a role share includes higher roles) and admins see it."""
+        if role == "admin":
+            return None
+        rank = {"viewer": 0, "operator": 1, "admin": 2}
+        with self.db.session() as s:
+            cams = {c.id: c.owner_id for c in repo.list_cameras(s)}
+            shares: dict[int, list[CameraShare]] = {}
+            for sh in s.scalars(select(CameraShare)):
+                shares.setdefault(sh.camera_id, []).append(sh)
+        out = set()
+        for cid, owner in cams.items():
+            mine = shares.get(cid)
+            if not mine or owner == user_id or any(
+                sh.user_id == user_id or (sh.role is not None and rank.get(role, -1) >= rank[sh.role]) for sh in mine
+            ):
+                out.add(cid)
+        return out
+
+    def share(self, camera_id: int, *, user_id: int | None = None, role: str | None = None) -> None:
+        """Share a camera with one user or with a role (which makes it private to its shares)."""
+        with self.db.session() as s:
+            if repo.get_camera(s, camera_id) is None:
+                raise CameraNotFound(f"no camera {camera_id}")
+            s.add(CameraShare(camera_id=camera_id, user_id=user_id, role=role))
 
     def get(self, camera_id: int) -> dict[str, Any]:
         with self.db.session() as s:

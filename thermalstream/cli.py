@@ -117,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     ca.add_argument("--name", default="")
     c.set_defaults(fn=cmd_cameras)
 
+    from thermalstream.auth.cli import register as register_users
+
+    register_users(sub, settings_factory=_settings)
+
     md = sub.add_parser("models", help="prepare detection models (OpenVINO/ONNX exports at the frame shape)")
     msub = md.add_subparsers(dest="action", required=True)
     mx = msub.add_parser("export", help="export THERMALSTREAM_MODEL for fast CPU inference")

@@ -31,6 +31,26 @@ class Settings(BaseSettings):
     model: Path = Field(default=Path("data/models/yolov8n.pt"), description="YOLO weights (detection issue)")
     log_level: str = Field(default="INFO")
 
+    # accounts and security
+    production: bool = Field(default=False, description="Production mode: a cookie secret must be configured")
+    admin_password: str | None = Field(default=None, description="Password of the first admin (else one is printed)")
+    bcrypt_rounds: int = Field(default=12, ge=4, le=16)
+    jwt_secret: str | None = Field(default=None, description="Signs API tokens (default: derived from the cookie secret)")
+    access_token_ttl_s: int = Field(default=900, gt=0)
+    refresh_token_ttl_s: int = Field(default=30 * 24 * 3600, gt=0)
+    reset_token_ttl_s: int = Field(default=3600, gt=0)
+    session_days: float = Field(default=1.0, gt=0, description="How long a browser login lasts")
+    public_url: str | None = Field(default=None, description="Base URL in emailed links (default http://host:port)")
+    trusted_proxies: str = Field(default="", description="Comma-separated proxies whose X-Forwarded-For is trusted")
+    cors_origins: str = Field(default="", description="Comma-separated origins allowed to call the API (CORS off when empty)")
+    smtp_host: str | None = Field(default=None, description="SMTP server (mail off when unset)")
+    smtp_port: int = Field(default=587)
+    smtp_security: Literal["starttls", "tls", "none"] = Field(default="starttls")
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_sender: str = Field(default="ThermalStream <thermalstream@localhost>")
+    smtp_timeout_s: float = Field(default=15.0, gt=0)
+
     # recording
     record_segment_seconds: float = Field(default=10.0, gt=0, description="Length of each video segment")
     record_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"] = Field(
@@ -78,9 +98,14 @@ class Settings(BaseSettings):
             d.mkdir(parents=True, exist_ok=True)
 
     def secret(self) -> str:
-        """The cookie secret: configured, or generated once and kept in ``data_dir``."""
+        """The cookie secret: configured, or generated once and kept in ``data_dir`` (refused in
+        production mode, where a generated secret could silently change between machines)."""
         if self.cookie_secret:
+            if len(self.cookie_secret) < 32:
+                raise ValueError("THERMALSTREAM_COOKIE_SECRET must be at least 32 characters")
             return self.cookie_secret
+        if self.production:
+            raise ValueError("THERMALSTREAM_COOKIE_SECRET is required when THERMALSTREAM_PRODUCTION is set")
         path = self.data_dir / ".cookie_secret"
         if not path.exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)

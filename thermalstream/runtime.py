@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from thermalstream import __version__
+from thermalstream.auth import Auth
 from thermalstream.bus import EventBus
 from thermalstream.cameras import CameraNotFound, CameraService
 from thermalstream.capture.manager import CameraManager
@@ -71,6 +72,7 @@ class Runtime:
     schedules: ScheduleService
     detection: DetectionService
     cleanup: CleanupJob
+    auth: Auth
     started_at: float = field(default_factory=time.time)
     version: str = __version__
     _encoders: dict[int, LiveEncoder] = field(default_factory=dict)
@@ -93,12 +95,20 @@ class Runtime:
                                      palette=cams.palette)
         cleanup = CleanupJob(db, settings.recordings_dir, RetentionPolicy.from_settings(settings),
                              notifications=notes, thumbnails_dir=settings.data_dir / "thumbnails")
-        rt = cls(settings, db, bus, manager, notes, cams, recs, schedules, detection, cleanup)
+        rt = cls(settings, db, bus, manager, notes, cams, recs, schedules, detection, cleanup,
+                 Auth.from_settings(db, settings))
         manager.bus.subscribe(rt._forget_encoder, "camera.removed")
         return rt
 
     def start(self) -> "Runtime":
-        """Add the default camera to an empty database, then connect every enabled camera."""
+        """Make sure an admin exists, add the default camera to an empty database, then connect
+        every enabled camera and start detection, schedules and storage jobs."""
+        created, one_time = self.auth.users.ensure_admin(self.settings.admin_password)
+        if one_time:
+            print(f"\nFirst start: created user 'admin' with the one-time password: {one_time}\n"
+                  "Log in and change it (thermalstream users reset-password admin).\n", flush=True)
+        elif created:
+            log.info("created the admin user from THERMALSTREAM_ADMIN_PASSWORD")
         if self.settings.default_camera and not self.cameras.list():
             self.cameras.connect(self.settings.default_camera, "Simulated thermal camera")
         self.cameras.start_enabled()
@@ -123,6 +133,7 @@ class Runtime:
             enc.stop()
         self.schedules.shutdown()
         self.detection.shutdown()
+        self.auth.close()
         self.recordings.shutdown()
         self.manager.stop_all()
         self.db.dispose()

@@ -7,7 +7,11 @@ from typing import Any
 
 import tornado.web
 
+from app import access
+from app.auth import Principal, Unauthenticated, principal_of, same_origin
 from thermalstream.runtime import Runtime
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 class ApiError(Exception):
@@ -17,14 +21,84 @@ class ApiError(Exception):
         self.message = message
 
 
-class BaseHandler(tornado.web.RequestHandler):
+def check_access(handler: tornado.web.RequestHandler, runtime: Runtime, route: str) -> Principal | None:
+    """Enforce the access table for this request; raises ApiError 401/403. Cookie-authenticated
+    state changes must come from our own pages (CSRF); Bearer requests cannot be forged by a site."""
+    method = handler.request.method or "GET"
+    if method == "OPTIONS":
+        return None
+    try:
+        needed = access.ROUTES[route][method]
+    except KeyError:
+        raise ApiError(405, f"{method} is not allowed here") from None
+    try:
+        principal = principal_of(runtime, handler)
+    except Unauthenticated as exc:
+        raise ApiError(401, f"invalid access token: {exc}") from None
+    if needed == access.PUBLIC:
+        return principal
+    if principal is None:
+        raise ApiError(401, "log in first (browser) or send Authorization: Bearer <access_token>")
+    if not access.allows(principal.role, needed):
+        raise ApiError(403, f"this needs the {needed} role; you are {principal.role}")
+    if principal.via == "cookie" and method not in SAFE_METHODS and not same_origin(handler):
+        raise ApiError(403, "cross-site request refused: send it from the ThermalStream page or use a token")
+    return principal
+
+
+def http_error(exc: ApiError) -> tornado.web.HTTPError:
+    """For handlers that are not JSON handlers (files, WebSockets)."""
+    return tornado.web.HTTPError(exc.status, reason=exc.message)
+
+
+class Guarded:
+    """Access checks and camera visibility shared by every custom handler."""
+
+    runtime: Runtime
+    route: str
+    principal: Principal | None = None
+
+    def guard(self) -> None:
+        self.principal = check_access(self, self.runtime, self.route)  # type: ignore[arg-type]
+
+    def visible_cameras(self) -> set[int] | None:
+        """Ids of the cameras this user may see (None: all)."""
+        p = self.principal
+        if p is None:
+            return set()
+        return self.runtime.cameras.visible_ids(p.user_id, p.role)
+
+    def require_camera(self, camera_id: int) -> int:
+        """404 (not 403: no probing for ids) unless the user may see this camera."""
+        visible = self.visible_cameras()
+        if visible is not None and camera_id not in visible:
+            raise ApiError(404, f"no camera {camera_id}")
+        return camera_id
+
+
+class BaseHandler(Guarded, tornado.web.RequestHandler):
     """JSON handler. Subclasses set ``openapi = {"get": {...}, ...}`` describing each method;
-    the OpenAPI document is built from these, so a route cannot exist without a description."""
+    the OpenAPI document is built from these, so a route cannot exist without a description.
+    Every request is checked against ``app.access`` before the method runs."""
 
     openapi: dict[str, dict] = {}
 
-    def initialize(self, runtime: Runtime) -> None:
+    def initialize(self, runtime: Runtime, route: str) -> None:
         self.runtime = runtime
+        self.route = route
+
+    def prepare(self) -> None:
+        self.guard()
+
+    def options(self, *args, **kwargs) -> None:
+        """CORS preflight: answered only for origins in THERMALSTREAM_CORS_ORIGINS."""
+        self.set_status(204 if self._cors_origin() else 403)
+        self.finish()
+
+    def _cors_origin(self) -> str | None:
+        origin = self.request.headers.get("Origin")
+        allowed = {o.strip() for o in self.runtime.settings.cors_origins.split(",") if o.strip()}
+        return origin if origin and origin in allowed else None
 
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "application/json; charset=utf-8")
@@ -57,7 +131,17 @@ class BaseHandler(tornado.web.RequestHandler):
         super()._handle_request_exception(e)
 
     def camera_id(self, raw: str) -> int:
+        """A camera id from the URL, checked against what this user may see."""
         try:
-            return int(raw)
+            return self.require_camera(int(raw))
         except ValueError:
             raise ApiError(404, f"no camera {raw!r}") from None
+
+    def finish(self, chunk=None):
+        origin = self._cors_origin() if hasattr(self, "runtime") else None
+        if origin:
+            self.set_header("Access-Control-Allow-Origin", origin)
+            self.set_header("Vary", "Origin")
+            self.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type")
+            self.set_header("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE")
+        return super().finish(chunk)

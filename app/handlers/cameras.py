@@ -58,7 +58,7 @@ class CamerasHandler(BaseHandler):
     }
 
     def get(self) -> None:
-        self.write_json({"cameras": self.runtime.cameras.list()})
+        self.write_json({"cameras": self.runtime.cameras.list(self.visible_cameras())})
 
     def post(self) -> None:
         body = self.json_body()

@@ -36,6 +36,14 @@ class QueryHandler(BaseHandler):
 
     def page(self, rows_fn, count_fn, key: str) -> None:
         f = self.filters()
+        visible = self.visible_cameras()
+        if f["camera"] is not None:
+            self.require_camera(f["camera"])
+        elif visible is not None:
+            if not visible:  # this user may see no camera at all
+                self.write_json({key: [], "total": 0, "limit": f["limit"], "offset": f["offset"]})
+                return
+            f["camera"] = sorted(visible)
         try:
             rows = rows_fn(self.runtime.db, **f)
             total = count_fn(self.runtime.db, **{k: v for k, v in f.items() if k not in ("limit", "offset")})
@@ -64,6 +72,15 @@ class EventsHandler(QueryHandler):
 class ImageHandler(BaseHandler):
     """A screenshot looked up by ID in the database; the path never comes from the request."""
 
+    def require_owned(self, camera_id: int | None, what: str) -> None:
+        """404 for ids that do not exist or belong to a camera this user may not see."""
+        if camera_id is None:
+            raise ApiError(404, f"no {what}")
+        try:
+            self.require_camera(camera_id)
+        except ApiError:
+            raise ApiError(404, f"no {what}") from None
+
     def send_image(self, path: Path | None, what: str) -> None:
         if path is None or not path.is_file():
             raise ApiError(404, f"no screenshot for {what}")
@@ -77,6 +94,7 @@ class DetectionScreenshotHandler(ImageHandler):
                        "responses": {"200": {"description": "image/jpeg"}, **ERRORS}}}
 
     def get(self, did: str) -> None:
+        self.require_owned(store.camera_of(self.runtime.db, detection_id=int(did)), f"detection {did}")
         path = store.screenshot_path(self.runtime.db, int(did), self.runtime.settings.screenshots_dir)
         self.send_image(path, f"detection {did}")
 
@@ -86,6 +104,7 @@ class EventSnapshotHandler(ImageHandler):
                        "responses": {"200": {"description": "image/jpeg"}, **ERRORS}}}
 
     def get(self, eid: str) -> None:
+        self.require_owned(store.camera_of(self.runtime.db, event_id=int(eid)), f"event {eid}")
         path = store.event_snapshot_path(self.runtime.db, int(eid), self.runtime.settings.screenshots_dir)
         self.send_image(path, f"event {eid}")
 

@@ -78,8 +78,8 @@ class OpenAPIHandler(BaseHandler):
         "get": {"summary": "This OpenAPI document", "tags": ["system"], "responses": {"200": {"description": "OpenAPI 3"}}}
     }
 
-    def initialize(self, runtime, routes: list[tuple]) -> None:
-        super().initialize(runtime)
+    def initialize(self, runtime, route: str, routes: list[tuple]) -> None:
+        super().initialize(runtime, route)
         self.routes = routes
 
     def get(self) -> None:

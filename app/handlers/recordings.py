@@ -12,7 +12,7 @@ import av
 import tornado.ioloop
 import tornado.web
 
-from app.handlers.base import ApiError, BaseHandler
+from app.handlers.base import ApiError, BaseHandler, Guarded, http_error
 from thermalstream.record.export import ExportError, export_mp4
 from thermalstream.record.service import RecordingConflict, RecordingNotFound, StorageFull
 from thermalstream.record.thumbnail import make_thumbnail
@@ -70,7 +70,7 @@ class RecordingStartHandler(BaseHandler):
             raise ApiError(400, "field 'camera_id' (integer) is required")
         if self.runtime.manager.get(cid) is None and not any(c["id"] == cid for c in self.runtime.cameras.list()):
             raise ApiError(404, f"no camera {cid}")
-        return cid
+        return self.require_camera(cid)
 
 
 class RecordingStopHandler(RecordingStartHandler):
@@ -102,8 +102,11 @@ class RecordingsHandler(BaseHandler):
             raise ApiError(400, "camera and limit must be integers") from None
         since = parse_time(self.get_query_argument("since", None), "since")
         until = parse_time(self.get_query_argument("until", None), "until")
+        visible = self.visible_cameras()
+        if camera_id is not None:
+            self.require_camera(camera_id)
         rows = self.runtime.recordings.list(camera_id, since, until, limit=limit)
-        self.write_json({"recordings": [with_urls(r) for r in rows]})
+        self.write_json({"recordings": [with_urls(r) for r in rows if visible is None or r["camera_id"] in visible]})
 
 
 class RecordingHandler(BaseHandler):
@@ -117,18 +120,30 @@ class RecordingHandler(BaseHandler):
     }
 
     def get(self, rid: str) -> None:
-        self.write_json(with_urls(_call(self.runtime.recordings.get, int(rid))))
+        self.write_json(with_urls(recording_of(self, rid)))
 
     def patch(self, rid: str) -> None:
+        recording_of(self, rid)
         body = self.json_body()
         if set(body) != {"protected"} or not isinstance(body["protected"], bool):
             raise ApiError(400, "body must be {\"protected\": true|false}")
         self.write_json(with_urls(_call(self.runtime.recordings.set_protected, int(rid), body["protected"])))
 
 
-def segment_file(runtime, rid: str, index: str) -> Path:
+def recording_of(handler: Guarded, rid: str) -> dict:
+    """Recording ``rid`` if the user may see its camera (404 otherwise: no probing for ids)."""
+    rec = _call(handler.runtime.recordings.get, int(rid))
+    try:
+        handler.require_camera(rec["camera_id"])
+    except ApiError:
+        raise ApiError(404, f"no recording {rid}") from None
+    return rec
+
+
+def segment_file(handler: Guarded, rid: str, index: str) -> Path:
     """The file of segment ``index`` of recording ``rid``, resolved inside the recordings folder."""
-    rec = _call(runtime.recordings.get, int(rid))
+    runtime = handler.runtime
+    rec = recording_of(handler, rid)
     paths = rec.get("segment_paths") or []
     i = int(index)
     if not 0 <= i < len(paths):
@@ -142,22 +157,29 @@ def segment_file(runtime, rid: str, index: str) -> Path:
     return path
 
 
-class SegmentHandler(tornado.web.StaticFileHandler):
+class SegmentHandler(Guarded, tornado.web.StaticFileHandler):
     """GET /api/recordings/{rid}/segments/{n}: an MP4 segment with Range support (seeking in browsers)."""
 
     openapi = {"get": {"summary": "One MP4 segment (supports Range requests)", "tags": ["recordings"],
                        "responses": {"200": {"description": "video/mp4"}, "206": {"description": "Partial content"},
                                      "404": {"description": "Not found"}}}}
 
-    def initialize(self, runtime) -> None:
+    def initialize(self, runtime, route: str) -> None:
         self.runtime = runtime
+        self.route = route
         super().initialize(path=str(runtime.recordings.root))
+
+    def prepare(self) -> None:
+        try:
+            self.guard()
+        except ApiError as exc:
+            raise http_error(exc) from None
 
     async def get(self, rid: str, index: str, include_body: bool = True) -> None:
         try:
-            path = segment_file(self.runtime, rid, index)
+            path = segment_file(self, rid, index)
         except ApiError as exc:
-            raise tornado.web.HTTPError(exc.status, reason=exc.message) from None
+            raise http_error(exc) from None
         rel = os.path.relpath(path, self.root)
         self.set_header("Content-Disposition", f'inline; filename="recording{rid}_seg{index}.mp4"')
         await super().get(rel, include_body)
@@ -177,7 +199,7 @@ class ThumbnailHandler(BaseHandler):
                        "responses": {"200": {"description": "image/jpeg"}, **ERRORS}}}
 
     async def get(self, rid: str) -> None:
-        seg = segment_file(self.runtime, rid, "0")
+        seg = segment_file(self, rid, "0")
         out = self.runtime.settings.data_dir / "thumbnails" / f"recording{int(rid)}.jpg"
         try:
             await tornado.ioloop.IOLoop.current().run_in_executor(None, make_thumbnail, seg, out)
@@ -195,7 +217,7 @@ class ExportHandler(BaseHandler):
                        "responses": {"200": {"description": "video/mp4 attachment"}, **ERRORS}}}
 
     async def get(self, rid: str) -> None:
-        rec = _call(self.runtime.recordings.get, int(rid))
+        rec = recording_of(self, rid)
         await self.send_export([self.runtime.recordings.resolve(p) for p in rec.get("segment_paths") or []],
                                f"recording{rid}.mp4")
 
@@ -232,6 +254,6 @@ class CameraExportHandler(ExportHandler):
         until = parse_time(self.get_query_argument("until", None), "until")
         if since is None or until is None or until <= since:
             raise ApiError(400, "since and until are required, with since before until")
-        segments = self.runtime.recordings.segments_between(int(cid), since, until)
+        segments = self.runtime.recordings.segments_between(self.camera_id(cid), since, until)
         stamp = since.strftime("%Y%m%dT%H%M%S")
         await self.send_export(segments, f"camera{cid}_{stamp}.mp4")

@@ -16,7 +16,8 @@ import tornado.iostream
 import tornado.web
 import tornado.websocket
 
-from app.handlers.base import ApiError, BaseHandler
+from app import access
+from app.handlers.base import ApiError, BaseHandler, Guarded, http_error
 from thermalstream.cameras import CameraNotFound
 from thermalstream.live import EncodedFrame, LiveEncoder
 
@@ -53,32 +54,45 @@ class LatestOnly:
         self._remove()
 
 
-def _encoder(runtime, cid: str) -> LiveEncoder:
+def _encoder(handler: Guarded, cid: str) -> LiveEncoder:
     try:
-        return runtime.encoder(int(cid))
+        return handler.runtime.encoder(handler.require_camera(int(cid)))
     except (ValueError, CameraNotFound):
         raise ApiError(404, f"camera {cid} is not connected") from None
 
 
-class VideoSocket(tornado.websocket.WebSocketHandler):
-    """/ws/video/{id}: binary messages, each an 8-byte big-endian capture time in ms, then a JPEG."""
+class GuardedSocket(Guarded, tornado.websocket.WebSocketHandler):
+    """A WebSocket whose handshake is checked like any request (cookie or Bearer token)."""
 
-    openapi = {}
-
-    def initialize(self, runtime) -> None:
+    def initialize(self, runtime, route: str) -> None:
         self.runtime = runtime
-        self.feed: LatestOnly | None = None
+        self.route = route
+
+    def prepare(self) -> None:
+        try:
+            self.guard()
+        except ApiError as exc:
+            raise http_error(exc) from None
 
     def check_origin(self, origin: str) -> bool:
         return self.runtime.origin_allowed(origin, self.request.host)
 
-    async def open(self, cid: str) -> None:
+
+class VideoSocket(GuardedSocket):
+    """/ws/video/{id}: binary messages, each an 8-byte big-endian capture time in ms, then a JPEG."""
+
+    feed: LatestOnly | None = None
+
+    def prepare(self) -> None:
+        """Refuse the handshake (404) for cameras that are not connected or not visible to this user."""
+        super().prepare()
         try:
-            encoder = _encoder(self.runtime, cid)
+            self.encoder = _encoder(self, self.path_kwargs["cid"])
         except ApiError as exc:
-            self.close(4404, exc.message)
-            return
-        self.feed = LatestOnly(encoder, asyncio.get_running_loop())
+            raise http_error(exc) from None
+
+    async def open(self, cid: str) -> None:
+        self.feed = LatestOnly(self.encoder, asyncio.get_running_loop())
         asyncio.ensure_future(self._pump())
 
     async def _pump(self) -> None:
@@ -101,27 +115,29 @@ class VideoSocket(tornado.websocket.WebSocketHandler):
             self.feed = None
 
 
-class UpdatesSocket(tornado.websocket.WebSocketHandler):
-    """/ws/updates: JSON events (camera status, notifications) as they happen."""
+class UpdatesSocket(GuardedSocket):
+    """/ws/updates: JSON events (camera status, notifications) as they happen, only those this user
+    may see: notifications for everyone or for this user, and events of visible cameras."""
 
-    def initialize(self, runtime) -> None:
-        self.runtime = runtime
-        self._unsub = None
-
-    def check_origin(self, origin: str) -> bool:
-        return self.runtime.origin_allowed(origin, self.request.host)
+    _unsub = None
 
     def open(self) -> None:
         loop = asyncio.get_running_loop()
+        me = self.principal.user_id if self.principal else None
+        visible = self.visible_cameras()
 
         def deliver(event) -> None:  # any thread
-            if event.user_id is not None:  # per-user events wait for the accounts issue's session user
+            if event.user_id is not None and event.user_id != me:
+                return
+            cid = event.data.get("camera_id")
+            if visible is not None and isinstance(cid, int) and cid not in visible:
                 return
             msg = json.dumps({"topic": event.topic, "data": event.data}, default=str)
             loop.call_soon_threadsafe(self._send, msg)
 
         self._unsub = self.runtime.bus.subscribe(deliver)
-        self._send(json.dumps({"topic": "hello", "data": {"cameras": self.runtime.cameras.list()}}, default=str))
+        hello = {"cameras": self.runtime.cameras.list(visible), "user": me and self.principal.username}
+        self._send(json.dumps({"topic": "hello", "data": hello}, default=str))
 
     def _send(self, msg: str) -> None:
         if self.ws_connection is None:
@@ -142,13 +158,16 @@ class UpdatesSocket(tornado.websocket.WebSocketHandler):
                 raise ValueError("camera_id (integer) and enabled (true/false) are required")
             if not self.allowed("operator"):
                 raise PermissionError("switching detection needs the operator role")
+            self.require_camera(cid)
             config = self.runtime.detection.enable(cid, on)
             self._send(json.dumps({"topic": "detect.ok", "data": {"camera_id": cid, **config}}, default=str))
+        except ApiError as exc:
+            self._send(json.dumps({"topic": "error", "data": {"message": exc.message}}))
         except (ValueError, LookupError, PermissionError) as exc:
             self._send(json.dumps({"topic": "error", "data": {"message": str(exc)}}))
 
-    def allowed(self, role: str) -> bool:  # replaced by the accounts feature's role check
-        return True
+    def allowed(self, role: str) -> bool:
+        return self.principal is not None and access.allows(self.principal.role, role)
 
     def on_close(self) -> None:
         if self._unsub:
@@ -166,7 +185,7 @@ class MJPEGHandler(BaseHandler):
     }
 
     async def get(self, cid: str) -> None:
-        encoder = _encoder(self.runtime, cid)
+        encoder = _encoder(self, cid)
         self.set_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
         feed = LatestOnly(encoder, asyncio.get_running_loop())
         try:
@@ -195,7 +214,7 @@ class SnapshotHandler(BaseHandler):
     }
 
     def get(self, cid: str) -> None:
-        frame = _encoder(self.runtime, cid).snapshot()
+        frame = _encoder(self, cid).snapshot()
         if frame is None:
             raise ApiError(503, f"camera {cid} has no frame yet")
         self.set_header("Content-Type", "image/jpeg")

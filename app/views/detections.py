@@ -10,6 +10,7 @@ import panel as pn
 from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
+from app.views.session import session_user, visible_cameras
 from app.views.shell import page
 from thermalstream.detect import store
 from thermalstream.notifications import format_local
@@ -27,7 +28,8 @@ class DetectionsPage(pn.viewable.Viewer):
     def __init__(self, runtime: Runtime, **params) -> None:
         super().__init__(**params)
         self.runtime = runtime
-        self.names = {c["id"]: c["name"] for c in runtime.cameras.list()}
+        self.visible = visible_cameras(runtime, session_user(runtime))
+        self.names = {c["id"]: c["name"] for c in runtime.cameras.list(self.visible)}
         self.camera = pn.widgets.Select(label="Camera", options={"All cameras": None, **{v: k for k, v in self.names.items()}},
                                         width=200)
         self.label = pn.widgets.Select(label="Class", options=["any", *sorted(runtime.detection.known_labels)], width=140)
@@ -48,8 +50,11 @@ class DetectionsPage(pn.viewable.Viewer):
         pn.state.on_session_destroyed(lambda ctx: cb.stop())
 
     def _filters(self) -> dict:
+        camera = self.camera.value
+        if camera is None and self.visible is not None:
+            camera = sorted(self.visible) or [-1]  # -1: no camera (the user may see none)
         return {
-            "camera": self.camera.value,
+            "camera": camera,
             "label": None if self.label.value == "any" else self.label.value,
             "since": dt.datetime.now(dt.UTC) - dt.timedelta(hours=self.hours.value),
             "min_confidence": self.min_conf.value or None,

@@ -7,7 +7,9 @@ import html
 import panel as pn
 import param
 
+from app.auth import Principal
 from app.views.camera_view import CameraView
+from app.views.session import can, session_user, visible_cameras
 from app.views.shell import STYLE, page
 from thermalstream.cameras import CameraConflict, CameraNotFound
 from thermalstream.palettes import PALETTES
@@ -40,9 +42,10 @@ def badge_html(cam: dict) -> str:
 class CameraCard(pn.viewable.Viewer):
     """One camera: title, status badge, fps, disconnect/remove buttons and the live canvas."""
 
-    def __init__(self, runtime: Runtime, cam: dict, **params) -> None:
+    def __init__(self, runtime: Runtime, cam: dict, user: Principal | None = None, **params) -> None:
         super().__init__(**params)
         self.runtime = runtime
+        self.user = user
         self.camera_id = cam["id"]
         self.badge = pn.pane.HTML(badge_html(cam), margin=(0, 5), stylesheets=[STYLE])
         self.toggle = pn.widgets.Button(label="Disconnect", color="light", width=110)
@@ -68,19 +71,32 @@ class CameraCard(pn.viewable.Viewer):
             margin=8,
             css_classes=["ts-camera"],
         )
+        operator, admin = can(user, "operator"), can(user, "admin")
+        for w in (self.detect, self.record, self.toggle, self.palette):
+            w.disabled = not operator
+        self.remove.visible = admin
         self.update(cam)
+
+    def allowed(self, role: str) -> bool:
+        """Checked again on every action: a widget event is not proof of the role."""
+        if can(session_user(self.runtime), role):
+            return True
+        toast_error(f"This needs the {role} role.")
+        return False
 
     def update(self, cam: dict) -> None:
         recording = self.runtime.recordings.is_recording(self.camera_id)
         self.badge.object = badge_html(cam) + (' <span class="ts-badge failed" data-rec="1">REC</span>' if recording else "")
         self.record.label = "■ Stop" if recording else "● Record"
-        self.record.disabled = not cam.get("connected")
+        self.record.disabled = not cam.get("connected") or not can(self.user, "operator")
         self.detect.value = self.runtime.detection.enabled(self.camera_id) or bool(
             (cam.get("settings") or {}).get("detect", {}).get("enabled"))
         self.palette.visible = bool(cam.get("radiometric"))
         self.toggle.label = "Disconnect" if cam.get("connected") else "Connect"
 
     def _toggle(self, _event) -> None:
+        if not self.allowed("operator"):
+            return
         svc = self.runtime.cameras
         try:
             cam = svc.get(self.camera_id)
@@ -91,12 +107,16 @@ class CameraCard(pn.viewable.Viewer):
         self.update(cam)
 
     def _detect(self, event) -> None:
+        if event.new == self.runtime.detection.enabled(self.camera_id) or not self.allowed("operator"):
+            return
         try:
             self.runtime.detection.enable(self.camera_id, event.new)
         except (LookupError, ValueError) as exc:
             toast_error(str(exc))
 
     def _record(self, _event) -> None:
+        if not self.allowed("operator"):
+            return
         recs = self.runtime.recordings
         try:
             if recs.is_recording(self.camera_id):
@@ -109,12 +129,16 @@ class CameraCard(pn.viewable.Viewer):
         self.update(self.runtime.cameras.get(self.camera_id))
 
     def _set_palette(self, event) -> None:
+        if event.new == self.runtime.cameras.palette(self.camera_id) or not self.allowed("operator"):
+            return
         try:
             self.runtime.cameras.update(self.camera_id, palette=event.new)
         except (CameraNotFound, CameraURLError) as exc:
             toast_error(str(exc))
 
     def _remove(self, _event) -> None:
+        if not self.allowed("admin"):
+            return
         try:
             self.runtime.cameras.delete(self.camera_id)
         except CameraNotFound:
@@ -137,14 +161,20 @@ class LivePage(pn.viewable.Viewer):
         self.connect.on_click(self._connect)
         self.url.param.watch(self._connect, "enter_pressed")
         self.grid = pn.FlexBox(sizing_mode="stretch_width")
-        self.empty = pn.pane.Markdown("No cameras yet: type a URL above and press **Connect**.")
+        self.empty = pn.pane.Markdown("No cameras yet: type a URL above and press **Connect**."
+                                      if can(session_user(runtime), "operator") else "No cameras to show.")
         self.cards: dict[int, CameraCard] = {}
+        self.user = session_user(runtime)
+        self.can_connect = can(self.user, "operator")
         self.refresh()
         self._cb = pn.state.add_periodic_callback(self.refresh, period=self.refresh_ms)
         pn.state.on_session_destroyed(lambda ctx: self._cb.stop())
 
     def _connect(self, _event) -> None:
         self.error.visible = False
+        if not can(session_user(self.runtime), "operator"):
+            self.error.object, self.error.visible = "Connecting cameras needs the operator role.", True
+            return
         try:
             self.runtime.cameras.connect(self.url.value_input or self.url.value, self.cam_name.value)
         except (CameraURLError, CameraConflict) as exc:
@@ -156,7 +186,7 @@ class LivePage(pn.viewable.Viewer):
         self.refresh()
 
     def refresh(self) -> None:
-        cams = {c["id"]: c for c in self.runtime.cameras.list()}
+        cams = {c["id"]: c for c in self.runtime.cameras.list(visible_cameras(self.runtime, self.user))}
         for cid in list(self.cards):
             if cid not in cams:
                 self.grid.remove(self.cards.pop(cid))
@@ -164,12 +194,12 @@ class LivePage(pn.viewable.Viewer):
             if cid in self.cards:
                 self.cards[cid].update(cam)
             else:
-                self.cards[cid] = CameraCard(self.runtime, cam)
+                self.cards[cid] = CameraCard(self.runtime, cam, self.user)
                 self.grid.append(self.cards[cid])
         self.empty.visible = not cams
 
     def __panel__(self):
-        form = pn.Row(self.url, self.cam_name, self.connect, sizing_mode="stretch_width")
+        form = pn.Row(self.url, self.cam_name, self.connect, sizing_mode="stretch_width", visible=self.can_connect)
         return pn.Column(form, self.error, self.empty, self.grid, sizing_mode="stretch_width")
 
 

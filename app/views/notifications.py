@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import panel as pn
 
+from app.views.session import session_user
 from app.views.shell import page
 from thermalstream.notifications import format_local
 from thermalstream.runtime import Runtime
@@ -14,6 +15,8 @@ class NotificationsPage(pn.viewable.Viewer):
     def __init__(self, runtime: Runtime, **params) -> None:
         super().__init__(**params)
         self.runtime = runtime
+        user = session_user(runtime)
+        self.user_id = user.user_id if user else None  # own notifications plus broadcasts
         self.unread_only = pn.widgets.Checkbox(label="Unread only")
         self.mark = pn.widgets.Button(label="Mark all read", color="primary", width=140)
         self.summary = pn.pane.Markdown()
@@ -28,18 +31,18 @@ class NotificationsPage(pn.viewable.Viewer):
         return getattr(pn.state.browser_info, "timezone", None)
 
     def refresh(self) -> None:
-        rows = self.runtime.notifications.list(None, unread_only=self.unread_only.value, limit=500)
+        rows = self.runtime.notifications.list(self.user_id, unread_only=self.unread_only.value, limit=500)
         tz = self._tz()
         self.table.value = pd.DataFrame(
             [{"time": format_local(r["created_at"], tz), "type": r["type"], "title": r["title"],
               "message": r["message"], "read": r["read"]} for r in rows],
             columns=["time", "type", "title", "message", "read"],
         )
-        unread = self.runtime.notifications.unread_count(None)
+        unread = self.runtime.notifications.unread_count(self.user_id)
         self.summary.object = f"{unread} unread · times shown in {tz or 'UTC'}"
 
     def _mark_read(self, _event) -> None:
-        self.runtime.notifications.mark_read(None)
+        self.runtime.notifications.mark_read(self.user_id)
         self.refresh()
 
     def __panel__(self):

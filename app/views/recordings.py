@@ -11,6 +11,7 @@ import panel as pn
 import param
 from panel.custom import JSComponent
 
+from app.views.session import session_user, visible_cameras
 from app.views.shell import page
 from thermalstream.notifications import format_local
 from thermalstream.runtime import Runtime
@@ -39,7 +40,8 @@ class RecordingsPage(pn.viewable.Viewer):
     def __init__(self, runtime: Runtime, **params) -> None:
         super().__init__(**params)
         self.runtime = runtime
-        cams = {c["name"]: c["id"] for c in runtime.cameras.list()}
+        self.visible = visible_cameras(runtime, session_user(runtime))
+        cams = {c["name"]: c["id"] for c in runtime.cameras.list(self.visible)}
         self.names = {v: k for k, v in cams.items()}
         self.camera = pn.widgets.Select(label="Camera", options={"All cameras": None, **cams}, width=220)
         today = dt.date.today()
@@ -64,7 +66,8 @@ class RecordingsPage(pn.viewable.Viewer):
         start, end = self.dates.value or (None, None)
         since = dt.datetime.combine(start, dt.time.min, dt.UTC) if start else None
         until = dt.datetime.combine(end, dt.time.max, dt.UTC) if end else None
-        self.rows = self.runtime.recordings.list(self.camera.value, since, until, limit=1000)
+        self.rows = [r for r in self.runtime.recordings.list(self.camera.value, since, until, limit=1000)
+                     if self.visible is None or r["camera_id"] in self.visible]
         tz = self._tz()
         self.table.value = pd.DataFrame(
             [{

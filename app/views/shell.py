@@ -6,6 +6,9 @@ from functools import partial
 
 import panel as pn
 
+from app import access
+from app.auth import Principal
+from app.views.session import can, session_user
 from thermalstream.bus import Event
 from thermalstream.runtime import Runtime
 
@@ -23,18 +26,23 @@ STYLE = """
 .ts-nav a{display:block;padding:8px 12px;margin:2px 0;border-radius:6px;color:inherit;text-decoration:none}
 .ts-nav a:hover{background:rgba(0,0,0,.06)}
 .ts-nav a.active{background:#e8532f;color:#fff}
+.ts-user{margin-top:24px;padding:8px 12px;font-size:13px;color:#555;border-top:1px solid #ddd}
 .ts-badge{display:inline-block;padding:2px 8px;border-radius:10px;font-size:12px;color:#fff}
 .ts-badge.live{background:#2e7d32}.ts-badge.connecting{background:#1565c0}
 .ts-badge.reconnecting{background:#ef6c00}.ts-badge.failed{background:#c62828}.ts-badge.stopped{background:#616161}
 """
 
 
-def nav(active: str) -> pn.pane.HTML:
+def nav(active: str, user: Principal | None) -> pn.pane.HTML:
+    """Links to the pages this user may open, and who is logged in."""
     links = "".join(
         f'<a href="{href}" class="{"active" if key == active else ""}" data-page="{key}">{label}</a>'
         for key, label, href in PAGES
+        if can(user, access.PAGES[href])
     )
-    return pn.pane.HTML(f'<nav class="ts-nav">{links}</nav>', sizing_mode="stretch_width", stylesheets=[STYLE])
+    who = (f'<div class="ts-user">Signed in as <b>{_esc(user.username)}</b> ({_esc(user.role)})<br>'
+           f'<a href="/logout" data-page="logout">Log out</a></div>') if user else ""
+    return pn.pane.HTML(f'<nav class="ts-nav">{links}</nav>{who}', sizing_mode="stretch_width", stylesheets=[STYLE])
 
 
 def push_notifications(runtime: Runtime) -> None:
@@ -44,8 +52,11 @@ def push_notifications(runtime: Runtime) -> None:
     if doc is None or area is None:
         return
 
+    user = session_user(runtime)
+    me = user.user_id if user else None
+
     def show(event: Event) -> None:  # called on whichever thread published
-        if event.user_id is not None:  # per-user notifications need the accounts feature's session user
+        if event.user_id is not None and event.user_id != me:  # other users' notifications stay private
             return
         d = event.data
         text = f"<b>{_esc(d.get('title', ''))}</b><br>{_esc(d.get('message', ''))}"
@@ -68,7 +79,7 @@ def page(runtime: Runtime, active: str, title: str, *main) -> pn.template.FastLi
     return pn.template.FastListTemplate(
         title="ThermalStream",
         site_url="/",
-        sidebar=[nav(active)],
+        sidebar=[nav(active, session_user(runtime))],
         main=[pn.pane.Markdown(f"## {title}"), *main],
         accent="#e8532f",
         header_background="#202124",

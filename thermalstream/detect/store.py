@@ -597,3 +597,10 @@ __all__ = [
     "resolve_screenshot",
     "screenshot_path",
 ]
+
+
+def camera_of(db: Database, *, detection_id: int | None = None, event_id: int | None = None) -> int | None:
+    """The camera a detection or an event belongs to (for access checks); None when it does not exist."""
+    row, key = (DetectionRow, detection_id) if detection_id is not None else (EventRow, event_id)
+    with db.session() as s:
+        return s.scalar(select(row.camera_id).where(row.id == key))

@@ -1,0 +1,215 @@
+"""Login for the served app: who a request is (cookie or Bearer token), the login, logout and
+password-reset pages, and the Panel auth provider that puts every page behind the login.
+
+Custom Tornado handlers are not covered by Panel's authorisation, so ``app.handlers.base``
+calls :func:`principal_of` and checks ``app.access`` itself on every request.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import jinja2
+import panel as pn
+import tornado.web
+from panel.auth import BasicAuthProvider
+
+from thermalstream.auth import AuthError, AuthValueError, InvalidResetToken, RateLimited
+from thermalstream.runtime import Runtime
+
+log = logging.getLogger(__name__)
+_TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
+                                autoescape=True)
+COOKIE = "user"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The user behind a request. ``via`` is "cookie" (browser login) or "token" (API)."""
+
+    user_id: int
+    username: str
+    role: str
+    via: str
+
+
+class Unauthenticated(Exception):
+    """A Bearer token was sent but is not valid; the message says why."""
+
+
+def principal_of(runtime: Runtime, handler: tornado.web.RequestHandler) -> Principal | None:
+    """From ``Authorization: Bearer`` (checked first) or the signed login cookie; None when neither.
+    The role always comes from the database, so a changed role or a disabled account counts at once."""
+    header = handler.request.headers.get("Authorization", "")
+    if header:
+        if not header.lower().startswith("bearer "):
+            raise Unauthenticated("only Bearer tokens are accepted in the Authorization header")
+        try:
+            claims = runtime.auth.tokens.verify_access(header, check_user=True)
+        except AuthError as exc:
+            raise Unauthenticated(str(exc)) from None
+        return Principal(claims["user_id"], claims["name"], claims["role"], "token")
+    raw = handler.get_secure_cookie(COOKIE, max_age_days=runtime.settings.session_days)
+    if not raw:
+        return None
+    user = runtime.auth.users.get(raw.decode("utf-8", "replace"))
+    if user is None or not user["is_active"]:
+        return None
+    return Principal(user["id"], user["username"], user["role"], "cookie")
+
+
+def same_origin(handler: tornado.web.RequestHandler) -> bool:
+    """Whether a browser request comes from our own pages (Origin, else Referer, matches Host)."""
+    source = handler.request.headers.get("Origin") or handler.request.headers.get("Referer")
+    if not source:
+        return False
+    try:
+        return urlsplit(source).netloc == handler.request.host
+    except ValueError:
+        return False
+
+
+def render(handler: tornado.web.RequestHandler, title: str, form: str, status: int = 200, **ctx) -> None:
+    handler.set_status(status)
+    handler.set_header("Content-Type", "text/html; charset=utf-8")
+    handler.set_header("X-Frame-Options", "DENY")
+    handler.set_header("Cache-Control", "no-store")
+    handler.finish(_TEMPLATES.get_template("auth.html").render(title=title, form=form, **ctx))
+
+
+def _next_url(value: str | None) -> str:
+    """Only local paths: never redirect to another site after login."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    return value
+
+
+class AuthPage(tornado.web.RequestHandler):
+    runtime: Runtime  # bound by auth_provider()
+
+    def client_ip(self) -> str:
+        return self.runtime.auth.client_ip(self.request.remote_ip, self.request.headers.get("X-Forwarded-For"))
+
+    def check_form_origin(self) -> bool:
+        """Login CSRF guard: a form post must come from our own page (browsers send Origin on POST)."""
+        if same_origin(self):
+            return True
+        render(self, "Log in", "login", 403, error="This form must be sent from the ThermalStream page.")
+        return False
+
+
+class LoginHandler(AuthPage):
+    def get(self) -> None:
+        nxt = _next_url(self.get_argument("next", None))
+        self.set_cookie("next_url", nxt, httponly=True, samesite="Lax")
+        info = "You have logged out." if self.get_argument("logged_out", None) is not None else None
+        if self.get_argument("reset", None) is not None:
+            info = "Your password was changed. Log in with the new one."
+        render(self, "Log in", "login", info=info)
+
+    def post(self) -> None:
+        if not self.check_form_origin():
+            return
+        username = self.get_argument("username", "")[:256]
+        password = self.get_argument("password", "")[:4096]
+        try:
+            user = self.runtime.auth.users.authenticate(username, password, ip=self.client_ip())
+        except RateLimited as exc:
+            self.set_header("Retry-After", str(int(exc.retry_after_s) + 1))
+            render(self, "Log in", "login", 429, error=str(exc))
+            return
+        if user is None:
+            render(self, "Log in", "login", 401, error="Wrong username or password.")
+            return
+        self.set_secure_cookie(COOKIE, user["username"], expires_days=self.runtime.settings.session_days,
+                               httponly=True, samesite="Lax", secure=self.request.protocol == "https")
+        self.clear_cookie("is_guest")
+        log.info("login: %s from %s", user["username"], self.client_ip())
+        self.redirect(_next_url(self.get_cookie("next_url")))
+
+
+class LogoutHandler(AuthPage):
+    def get(self) -> None:
+        for name in (COOKIE, "id_token", "next_url", "is_guest"):
+            self.clear_cookie(name)
+        self.redirect("/login?logged_out")
+
+
+class ForgotHandler(AuthPage):
+    """Always the same answer, whether or not the account exists (no user enumeration)."""
+
+    SENT = "If that account exists and has an email address, a reset link is on its way. It is valid for one hour."
+
+    def get(self) -> None:
+        render(self, "Reset your password", "forgot")
+
+    def post(self) -> None:
+        if not self.check_form_origin():
+            return
+        who = self.get_argument("who", "").strip()[:320]
+        try:
+            if who:
+                self.runtime.auth.resets.request_reset(who, ip=self.client_ip())
+        except RateLimited as exc:
+            render(self, "Reset your password", "forgot", 429, error=str(exc))
+            return
+        render(self, "Reset your password", "done", info=self.SENT)
+
+
+class ResetHandler(AuthPage):
+    def get(self) -> None:
+        token = self.get_argument("token", "")
+        if not self.runtime.auth.resets.check_token(token):
+            render(self, "Reset your password", "done", 400,
+                   error="This reset link is not valid: it was used, has expired, or was replaced.")
+            return
+        render(self, "Choose a new password", "reset", token=token)
+
+    def post(self) -> None:
+        if not self.check_form_origin():
+            return
+        token = self.get_argument("token", "")
+        password, confirm = self.get_argument("password", ""), self.get_argument("confirm", "")
+        if password != confirm:
+            render(self, "Choose a new password", "reset", 400, token=token, error="The two passwords differ.")
+            return
+        try:
+            self.runtime.auth.resets.complete_reset(token, password)
+        except InvalidResetToken:
+            render(self, "Reset your password", "done", 400,
+                   error="This reset link is not valid: it was used, has expired, or was replaced.")
+            return
+        except AuthValueError as exc:
+            render(self, "Choose a new password", "reset", 400, token=token, error=str(exc))
+            return
+        self.redirect("/login?reset")
+
+
+class ThermalAuthProvider(BasicAuthProvider):
+    """Panel's basic provider with our database-backed login and logout pages."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._login = type("BoundLogin", (LoginHandler,), {"runtime": runtime})
+        self._logout = type("BoundLogout", (LogoutHandler,), {"runtime": runtime})
+        super().__init__(login_endpoint="/login", logout_endpoint="/logout")
+        pn.config.oauth_expiry = runtime.settings.session_days
+
+    @property
+    def login_handler(self):
+        return self._login
+
+    @property
+    def logout_handler(self):
+        return self._logout
+
+
+def auth_routes(runtime: Runtime) -> list[tuple]:
+    """The password reset pages (public) as Tornado routes."""
+    bind = {"runtime": runtime}
+    return [
+        (r"/forgot-password", type("BoundForgot", (ForgotHandler,), bind)),
+        (r"/reset-password", type("BoundReset", (ResetHandler,), bind)),
+    ]

@@ -158,3 +158,45 @@ def test_record_from_live_page_then_play_in_recordings(tmp_path, page):
         assert page.errors == []
     finally:
         stop_server(srv)
+
+
+def test_playback_draws_detections_from_the_database(tmp_path, page):
+    """Recordings stay clean; boxes are drawn over the video at playback from detection rows."""
+    srv = start_server(tmp_path, record_segment_seconds=2.0, hotspot_threshold_c=26.0)
+    try:
+        status, cam = srv.request("POST", "/api/cameras",
+                                  {"url": "sim://?people=1&vehicle=0&animal=0&seed=10&width=320&height=256"})
+        cid = cam["id"]
+        wait_for(lambda: srv.camera(cid)["status"] == "live", what="live")
+        srv.request("PATCH", f"/api/cameras/{cid}/detection", {"enabled": True})
+        wait_for(lambda: srv.request("GET", f"/api/detections?camera={cid}")[1]["total"] > 0, timeout=30,
+                 what="detections")
+        rec = srv.request("POST", "/api/recording/start", {"camera_id": cid})[1]
+        wait_for(lambda: srv.request("GET", f"/api/recordings/{rec['id']}")[1]["segments"] >= 2, timeout=30,
+                 what="two segments")
+        srv.request("POST", "/api/recording/stop", {"camera_id": cid})
+
+        login(page, srv)
+        page.goto(srv.base + "/recordings")
+        row = page.locator(".tabulator-row").first
+        row.wait_for(timeout=20000)
+        row.locator(".tabulator-cell").nth(2).click()
+        page.get_by_text("Download MP4").wait_for(timeout=10000)
+        video = page.locator("video.ts-player")
+        overlay = page.locator("canvas.ts-player-overlay")
+        for _ in range(50):
+            if video.evaluate("v => v.readyState") >= 2:
+                break
+            page.wait_for_timeout(200)
+        video.evaluate("v => v.play()")
+        boxes = 0
+        for _ in range(60):
+            boxes = max(boxes, int(overlay.evaluate("c => Number(c.dataset.boxes || 0)")))
+            if boxes:
+                break
+            page.wait_for_timeout(100)
+        assert boxes > 0, "no detection drawn over the playing recording"
+        assert page.locator(".bk-Canvas, canvas").count() >= 2  # the detection timeline under the player
+        assert page.errors == []
+    finally:
+        stop_server(srv)

@@ -13,17 +13,39 @@ from panel.custom import JSComponent
 
 from app.views.session import session_user, visible_cameras
 from app.views.shell import page
+from thermalstream.detect import store
 from thermalstream.notifications import format_local
 from thermalstream.runtime import Runtime
 
 
 class SegmentPlayer(JSComponent):
-    """A <video> that plays a list of segment URLs in order."""
+    """A <video> that plays segments in order and draws detections over it from their timestamps."""
 
-    urls = param.List(default=[], item_type=str)
+    segments = param.List(default=[], doc="[{url, start}] with start in epoch ms")
+    detections = param.List(default=[], doc="[{t (epoch ms), box [x1, y1, x2, y2], label, confidence}]")
+    show_detections = param.Boolean(default=True)
+    window_ms = param.Number(default=400, doc="how long a detection stays drawn after its timestamp")
     _esm = Path(__file__).with_name("player.js")
     _stylesheets = [".ts-segments button{margin:2px;padding:2px 8px;border:1px solid #ccc;border-radius:4px;"
                     "background:#fff;cursor:pointer}.ts-segments button.active{background:#e8532f;color:#fff}"]
+
+
+def _epoch_ms(iso: str) -> float:
+    return dt.datetime.fromisoformat(iso).timestamp() * 1000.0
+
+
+def detection_timeline(dets: list[dict]):
+    """Detections of one recording over time, one row per class (shown under the player)."""
+    from bokeh.models import HoverTool
+    from bokeh.plotting import figure
+
+    labels = sorted({d["label"] for d in dets}) or ["—"]
+    p = figure(x_axis_type="datetime", y_range=labels, height=160, sizing_mode="stretch_width",
+               tools="xpan,xwheel_zoom,reset", toolbar_location="right")
+    p.scatter([dt.datetime.fromisoformat(d["timestamp"]).replace(tzinfo=None) for d in dets],
+              [d["label"] for d in dets], size=8, alpha=0.6, color="#e8532f")
+    p.add_tools(HoverTool(tooltips=[("class", "@y"), ("time", "@x{%T}")], formatters={"@x": "datetime"}))
+    return p
 
 
 def _size(n: int | None) -> str:
@@ -51,6 +73,9 @@ class RecordingsPage(pn.viewable.Viewer):
                                           sizing_mode="stretch_width", height=360, pagination="local", page_size=20,
                                           formatters={"thumbnail": {"type": "html"}})
         self.player = SegmentPlayer(sizing_mode="stretch_width")
+        self.show_boxes = pn.widgets.Checkbox(label="Show detections on the video", value=True)
+        self.show_boxes.link(self.player, value="show_detections")
+        self.timeline = pn.Column(sizing_mode="stretch_width", visible=False)
         self.details = pn.pane.HTML("Select a recording to play it.", sizing_mode="stretch_width")
         for w in (self.camera, self.dates):
             w.param.watch(lambda e: self.refresh(), "value")
@@ -93,7 +118,17 @@ class RecordingsPage(pn.viewable.Viewer):
             return
         rec = self.rows[event.new[0]]
         rid = rec["id"]
-        self.player.urls = [f"/api/recordings/{rid}/segments/{i}" for i in range(len(rec["segment_paths"]))]
+        full = self.runtime.recordings.get(rid)
+        self.player.segments = [
+            {"url": f"/api/recordings/{rid}/segments/{i}", "start": _epoch_ms(seg["started_at"])}
+            for i, seg in enumerate(full["segment_list"])
+        ]
+        dets = store.query_detections(self.runtime.db, camera=rec["camera_id"], since=rec["started_at"],
+                                      until=rec["ended_at"] or dt.datetime.now(dt.UTC), limit=1000)
+        self.player.detections = [{"t": _epoch_ms(d["timestamp"]), "box": d["box"], "label": d["label"],
+                                   "confidence": d["confidence"]} for d in dets]
+        self.timeline.objects = [pn.pane.Bokeh(detection_timeline(dets), sizing_mode="stretch_width")] if dets else []
+        self.timeline.visible = bool(dets)
         error = f"<br><span style='color:#c62828'>{html.escape(rec['error'])}</span>" if rec.get("error") else ""
         self.details.object = (
             f"<b>Recording {rid}</b> · {rec['segments']} segment(s) · {_duration(rec['duration_s'])} · "
@@ -105,7 +140,9 @@ class RecordingsPage(pn.viewable.Viewer):
             pn.Row(self.camera, self.dates, self.refresh_btn),
             self.table,
             self.details,
+            self.show_boxes,
             self.player,
+            self.timeline,
             sizing_mode="stretch_width",
         )
 

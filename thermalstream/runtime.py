@@ -13,7 +13,9 @@ import cv2
 import numpy as np
 
 from thermalstream import __version__
+from thermalstream.alerts import AlertMailer
 from thermalstream.auth import Auth
+from thermalstream.auth.service import public_url
 from thermalstream.bus import EventBus
 from thermalstream.cameras import CameraNotFound, CameraService
 from thermalstream.capture.manager import CameraManager
@@ -73,6 +75,7 @@ class Runtime:
     detection: DetectionService
     cleanup: CleanupJob
     auth: Auth
+    alerts: AlertMailer | None = None
     started_at: float = field(default_factory=time.time)
     version: str = __version__
     _encoders: dict[int, LiveEncoder] = field(default_factory=dict)
@@ -95,8 +98,9 @@ class Runtime:
                                      palette=cams.palette)
         cleanup = CleanupJob(db, settings.recordings_dir, RetentionPolicy.from_settings(settings),
                              notifications=notes, thumbnails_dir=settings.data_dir / "thumbnails")
-        rt = cls(settings, db, bus, manager, notes, cams, recs, schedules, detection, cleanup,
-                 Auth.from_settings(db, settings))
+        auth = Auth.from_settings(db, settings)
+        alerts = AlertMailer(bus, auth.users, auth.mailer, cams, public_url(settings))
+        rt = cls(settings, db, bus, manager, notes, cams, recs, schedules, detection, cleanup, auth, alerts)
         manager.bus.subscribe(rt._forget_encoder, "camera.removed")
         return rt
 
@@ -133,6 +137,8 @@ class Runtime:
             enc.stop()
         self.schedules.shutdown()
         self.detection.shutdown()
+        if self.alerts is not None:
+            self.alerts.close()
         self.auth.close()
         self.recordings.shutdown()
         self.manager.stop_all()

@@ -33,6 +33,9 @@ class UsersPage(pn.viewable.Viewer):
         self.apply_role = pn.widgets.Button(label="Set role", width=100, align="end")
         self.reset = pn.widgets.Button(label="New password", width=130, align="end")
         self.unlock = pn.widgets.Button(label="Unlock", width=90, align="end")
+        self.alerts = pn.widgets.Button(label="Email alerts on/off", width=160, align="end")
+        self.alerts.on_click(lambda e: self._on_selected(
+            lambda u: self.users.set_email_alerts(u, not self.users.get(u)["email_alerts"]), "email alerts switched"))
         self.delete = pn.widgets.Button(label="Delete", color="danger", width=90, align="end")
         self.add.on_click(self._add)
         self.apply_role.on_click(lambda e: self._on_selected(lambda u: self.users.set_role(u, self.set_role.value),
@@ -58,9 +61,9 @@ class UsersPage(pn.viewable.Viewer):
         tz = getattr(pn.state.browser_info, "timezone", None)
         self.table.value = pd.DataFrame(
             [{"username": u["username"], "role": u["role"], "email": u["email"] or "",
-              "active": u["is_active"], "last login": format_local(u["last_login_at"], tz) if u["last_login_at"] else "",
+              "active": u["is_active"], "email alerts": u["email_alerts"], "last login": format_local(u["last_login_at"], tz) if u["last_login_at"] else "",
               "locked until": format_local(u["locked_until"], tz) if u["locked_until"] else ""} for u in self.rows],
-            columns=["username", "role", "email", "active", "last login", "locked until"])
+            columns=["username", "role", "email", "active", "email alerts", "last login", "locked until"])
 
     def _add(self, _event) -> None:
         if not self._admin():
@@ -117,7 +120,7 @@ class UsersPage(pn.viewable.Viewer):
             pn.Row(self.username, self.email, self.role, self.password, self.add),
             self.message,
             self.table,
-            pn.Row(self.set_role, self.apply_role, self.reset, self.unlock, self.delete),
+            pn.Row(self.set_role, self.apply_role, self.reset, self.unlock, self.alerts, self.delete),
             sizing_mode="stretch_width",
         )
 

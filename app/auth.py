@@ -55,10 +55,29 @@ def principal_of(runtime: Runtime, handler: tornado.web.RequestHandler) -> Princ
     raw = handler.get_secure_cookie(COOKIE, max_age_days=runtime.settings.session_days)
     if not raw:
         return None
-    user = runtime.auth.users.get(raw.decode("utf-8", "replace"))
+    return principal_named(runtime, raw.decode("utf-8", "replace"), "cookie")
+
+
+def principal_named(runtime: Runtime, username: str, via: str) -> Principal | None:
+    """The active user called ``username``. With OAuth on, someone the identity provider vouched
+    for (the signed cookie says so) and who is new here gets an account with the default role."""
+    user = runtime.auth.users.get(username)
+    if user is None and runtime.settings.oauth_provider:
+        user = provision_oauth_user(runtime, username)
     if user is None or not user["is_active"]:
         return None
-    return Principal(user["id"], user["username"], user["role"], "cookie")
+    return Principal(user["id"], user["username"], user["role"], via)
+
+
+def provision_oauth_user(runtime: Runtime, username: str) -> dict | None:
+    """Create a password-less account for an OAuth user (usernames are normalised by the service)."""
+    try:
+        user = runtime.auth.users.create(username, None, runtime.settings.oauth_default_role)
+    except AuthValueError as exc:
+        log.warning("OAuth user %r not provisioned: %s", username, exc)
+        return runtime.auth.users.get(username)
+    log.info("OAuth user %s created with role %s", user["username"], user["role"])
+    return user
 
 
 def same_origin(handler: tornado.web.RequestHandler) -> bool:
@@ -186,6 +205,15 @@ class ResetHandler(AuthPage):
             render(self, "Choose a new password", "reset", 400, token=token, error=str(exc))
             return
         self.redirect("/login?reset")
+
+
+def oauth_options(runtime: Runtime) -> dict:
+    """``pn.serve`` arguments for Panel's OAuth providers, when THERMALSTREAM_OAUTH_PROVIDER is set."""
+    s = runtime.settings
+    if not s.oauth_provider:
+        return {}
+    pn.config.oauth_expiry = s.session_days
+    return {"oauth_provider": s.oauth_provider, "oauth_key": s.oauth_key, "oauth_secret": s.oauth_secret}
 
 
 class ThermalAuthProvider(BasicAuthProvider):

@@ -6,7 +6,7 @@ import logging
 
 import panel as pn
 
-from app.auth import ThermalAuthProvider
+from app.auth import ThermalAuthProvider, oauth_options
 from app.main import create_pages
 from app.routes import build_routes
 from thermalstream.config import Settings
@@ -36,7 +36,7 @@ def make_server(runtime: Runtime, *, port: int | None = None, threaded: bool = F
         title="ThermalStream",
         extra_patterns=build_routes(runtime),
         cookie_secret=settings.secret(),
-        auth_provider=ThermalAuthProvider(runtime),
+        **(oauth_options(runtime) or {"auth_provider": ThermalAuthProvider(runtime)}),
         verbose=False,
     )
 

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     public_url: str | None = Field(default=None, description="Base URL in emailed links (default http://host:port)")
     trusted_proxies: str = Field(default="", description="Comma-separated proxies whose X-Forwarded-For is trusted")
     cors_origins: str = Field(default="", description="Comma-separated origins allowed to call the API (CORS off when empty)")
+    oauth_provider: str | None = Field(default=None, description="Panel OAuth provider (generic, github, azure, "
+                                       "google, okta, auth0, gitlab…); the PANEL_OAUTH_* variables configure it")
+    oauth_key: str | None = Field(default=None, description="OAuth client id")
+    oauth_secret: str | None = Field(default=None, description="OAuth client secret")
+    oauth_default_role: Literal["viewer", "operator", "admin"] = Field(
+        default="viewer", description="Role of users created on their first OAuth login")
     smtp_host: str | None = Field(default=None, description="SMTP server (mail off when unset)")
     smtp_port: int = Field(default=587)
     smtp_security: Literal["starttls", "tls", "none"] = Field(default="starttls")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import panel as pn
 
 from app import access
-from app.auth import Principal
+from app.auth import Principal, principal_named
 from thermalstream.runtime import Runtime
 
 
@@ -14,10 +14,7 @@ def session_user(runtime: Runtime) -> Principal | None:
     name = pn.state.user
     if not name or name == "guest":
         return None
-    user = runtime.auth.users.get(name)
-    if user is None or not user["is_active"]:
-        return None
-    return Principal(user["id"], user["username"], user["role"], "cookie")
+    return principal_named(runtime, name, "cookie")
 
 
 def can(user: Principal | None, role: str) -> bool:

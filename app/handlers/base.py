@@ -21,6 +21,15 @@ class ApiError(Exception):
         self.message = message
 
 
+def call_mapped(errors: dict[type[Exception], int], fn, *args, **kwargs):
+    """Call a service; exceptions listed in ``errors`` (checked in order) become ApiError(status)."""
+    try:
+        return fn(*args, **kwargs)
+    except tuple(errors) as exc:
+        status = next(code for kind, code in errors.items() if isinstance(exc, kind))
+        raise ApiError(status, str(exc)) from None
+
+
 def check_access(handler: tornado.web.RequestHandler, runtime: Runtime, route: str) -> Principal | None:
     """Enforce the access table for this request; raises ApiError 401/403. Cookie-authenticated
     state changes must come from our own pages (CSRF); Bearer requests cannot be forged by a site."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tornado.web
 
-from app.handlers.base import ApiError, BaseHandler
+from app.handlers.base import ApiError, BaseHandler, call_mapped
 from thermalstream.cameras import CameraConflict, CameraNotFound
 from thermalstream.palettes import PALETTES
 from thermalstream.sources.url import CameraURLError
@@ -17,15 +17,11 @@ ERRORS = {
 }
 
 
+CAMERA_ERRORS = {CameraURLError: 400, CameraNotFound: 404, CameraConflict: 409}
+
+
 def _call(fn, *args, **kwargs):
-    try:
-        return fn(*args, **kwargs)
-    except CameraURLError as exc:
-        raise ApiError(400, str(exc)) from None
-    except CameraNotFound as exc:
-        raise ApiError(404, str(exc)) from None
-    except CameraConflict as exc:
-        raise ApiError(409, str(exc)) from None
+    return call_mapped(CAMERA_ERRORS, fn, *args, **kwargs)
 
 
 class CamerasHandler(BaseHandler):

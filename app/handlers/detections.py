@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.handlers.base import ApiError, BaseHandler
+from app.handlers.base import ApiError, BaseHandler, call_mapped
 from thermalstream.detect import store
 from thermalstream.detect.zones import ZoneError
 
@@ -110,12 +110,7 @@ class EventSnapshotHandler(ImageHandler):
 
 
 def _camera_call(fn, *args, **kwargs):
-    try:
-        return fn(*args, **kwargs)
-    except LookupError as exc:
-        raise ApiError(404, str(exc)) from None
-    except (ValueError, ZoneError) as exc:
-        raise ApiError(400, str(exc)) from None
+    return call_mapped({LookupError: 404, ValueError: 400, ZoneError: 400}, fn, *args, **kwargs)
 
 
 class CameraDetectionHandler(BaseHandler):

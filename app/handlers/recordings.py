@@ -12,7 +12,7 @@ import av
 import tornado.ioloop
 import tornado.web
 
-from app.handlers.base import ApiError, BaseHandler, Guarded, http_error
+from app.handlers.base import ApiError, BaseHandler, Guarded, call_mapped, http_error
 from thermalstream.record.export import ExportError, export_mp4
 from thermalstream.record.service import RecordingConflict, RecordingNotFound, StorageFull
 from thermalstream.record.thumbnail import make_thumbnail
@@ -26,15 +26,11 @@ ERRORS = {"400": {"description": "Bad request"}, "404": {"description": "Not fou
           "409": {"description": "Conflict (camera not connected, already recording…)"}}
 
 
+RECORDING_ERRORS = {StorageFull: 507, RecordingConflict: 409, RecordingNotFound: 404}  # StorageFull first
+
+
 def _call(fn, *args, **kwargs):
-    try:
-        return fn(*args, **kwargs)
-    except StorageFull as exc:
-        raise ApiError(507, str(exc)) from None
-    except RecordingConflict as exc:
-        raise ApiError(409, str(exc)) from None
-    except RecordingNotFound as exc:
-        raise ApiError(404, str(exc)) from None
+    return call_mapped(RECORDING_ERRORS, fn, *args, **kwargs)
 
 
 def parse_time(value: str | None, name: str) -> datetime | None:

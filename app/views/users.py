@@ -88,7 +88,8 @@ class UsersPage(pn.viewable.Viewer):
         sel = self.table.selection
         return self.rows[sel[0]] if sel else None
 
-    def _on_selected(self, action, done: str) -> None:
+    def _on_selected(self, action, done) -> None:
+        """Run ``action(username)`` on the selected user; ``done`` is a message or a function of the result."""
         if not self._admin():
             return
         user = self._selected()
@@ -96,24 +97,16 @@ class UsersPage(pn.viewable.Viewer):
             self._say("Select a user in the table first.", "warning")
             return
         try:
-            action(user["username"])
+            result = action(user["username"])
         except AuthValueError as exc:
             self._say(str(exc), "danger")
             return
-        self._say(f"{user['username']}: {done}.")
+        self._say(f"{user['username']}: {done(result) if callable(done) else done}.")
         self.refresh()
 
     def _reset(self, _event) -> None:
-        if not self._admin():
-            return
-        user = self._selected()
-        if user is None:
-            self._say("Select a user in the table first.", "warning")
-            return
-        generated = self.users.reset_password(user["username"])
-        self._say(f"New one-time password for {user['username']}: {generated} (shown once; their sessions "
-                  "and tokens were revoked).")
-        self.refresh()
+        self._on_selected(self.users.reset_password,
+                          lambda pw: f"new one-time password {pw} (shown once; their sessions and tokens were revoked)")
 
     def __panel__(self):
         return pn.Column(

@@ -39,6 +39,7 @@ ROUTES: dict[str, dict[str, str]] = {
     r"/api/cameras/(?P<cid>[0-9]+)/export\.mp4": {"GET": "viewer"},
     r"/api/cameras/(?P<cid>[0-9]+)/detection": {"GET": "viewer", "PATCH": "operator"},
     r"/api/cameras/(?P<cid>[0-9]+)/zones": {"GET": "viewer", "PUT": "operator"},
+    r"/api/cameras/(?P<cid>[0-9]+)/recording-mode": {"GET": "viewer", "PATCH": "operator"},
     r"/api/detections": {"GET": "viewer"},
     r"/api/detections/(?P<did>[0-9]+)/screenshot\.jpg": {"GET": "viewer"},
     r"/api/events": {"GET": "viewer"},

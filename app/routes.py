@@ -14,6 +14,7 @@ from app.handlers.detections import (
 )
 from app.handlers.health import HealthHandler
 from app.handlers.openapi import DocsHandler, OpenAPIHandler
+from app.handlers.record_mode import RecordingModeHandler
 from app.handlers.recordings import (
     CameraExportHandler,
     ExportHandler,
@@ -54,6 +55,7 @@ def build_routes(runtime: Runtime) -> list[tuple]:
         (rf"/api/cameras/{CID}/export\.mp4", CameraExportHandler, kw),
         (rf"/api/cameras/{CID}/detection", CameraDetectionHandler, kw),
         (rf"/api/cameras/{CID}/zones", CameraZonesHandler, kw),
+        (rf"/api/cameras/{CID}/recording-mode", RecordingModeHandler, kw),
         (r"/api/detections", DetectionsHandler, kw),
         (r"/api/detections/(?P<did>[0-9]+)/screenshot\.jpg", DetectionScreenshotHandler, kw),
         (r"/api/events", EventsHandler, kw),

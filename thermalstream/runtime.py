@@ -25,6 +25,7 @@ from thermalstream.detect.service import DetectionService
 from thermalstream.detect.types import Detector
 from thermalstream.live import LiveEncoder
 from thermalstream.notifications import NotificationService
+from thermalstream.record.events import EventRecordingService
 from thermalstream.record.radiometric import RadiometricOptions
 from thermalstream.record.service import RecordingConfig, RecordingService
 from thermalstream.record.video import VideoOptions
@@ -76,6 +77,7 @@ class Runtime:
     cleanup: CleanupJob
     auth: Auth
     alerts: AlertMailer | None = None
+    event_recordings: EventRecordingService | None = None  # record-on-events buffers (after detection)
     started_at: float = field(default_factory=time.time)
     version: str = __version__
     _encoders: dict[int, LiveEncoder] = field(default_factory=dict)
@@ -102,6 +104,7 @@ class Runtime:
         alerts = AlertMailer(bus, auth.users, auth.mailer, cams, public_url(settings))
         rt = cls(settings, db, bus, manager, notes, cams, recs, schedules, detection, cleanup, auth, alerts)
         manager.bus.subscribe(rt._forget_encoder, "camera.removed")
+        rt.event_recordings = EventRecordingService(recs, manager, bus, detection)
         return rt
 
     def start(self) -> "Runtime":
@@ -117,6 +120,8 @@ class Runtime:
             self.cameras.connect(self.settings.default_camera, "Simulated thermal camera")
         self.cameras.start_enabled()
         self.detection.start()
+        if self.event_recordings is not None:
+            self.event_recordings.start()  # pre-capture buffers for cameras in "events" mode
         self.schedules.start()  # catches up on windows that opened while the server was down
         self.schedules.add_interval_job("storage-cleanup", self.cleanup.run, seconds=self.settings.cleanup_interval_s)
         self.schedules.add_interval_job("storage-sample", self.sample_storage,
@@ -136,7 +141,9 @@ class Runtime:
         for enc in encoders:
             enc.stop()
         self.schedules.shutdown()
-        self.detection.shutdown()
+        self.detection.shutdown()  # ends open events: event recordings get their "end"
+        if self.event_recordings is not None:
+            self.event_recordings.shutdown()
         if self.alerts is not None:
             self.alerts.close()
         self.auth.close()

@@ -55,6 +55,9 @@ from thermalstream.record.video import VideoOptions, probe_segment
 log = logging.getLogger(__name__)
 
 REFUSE_STATUSES = ("failed", "stopped")
+# The event recorder's rolling pre-capture buffer (thermalstream.record.events) lives in
+# ``recordings_dir/.buffer``: never a recording and never an orphan.
+BUFFER_DIRNAME = ".buffer"
 
 
 class RecordingError(Exception):
@@ -557,8 +560,10 @@ class RecordingService:
 
     def _find_orphans(self, known: set[Path], report: dict[str, list]) -> None:
         dirs: dict[Path, bool] = {}
-        for dirpath, _dirnames, filenames in os.walk(self.root):
+        for dirpath, dirnames, filenames in os.walk(self.root):
             here = Path(dirpath)
+            if here == self.root and BUFFER_DIRNAME in dirnames:
+                dirnames.remove(BUFFER_DIRNAME)  # the event pre-capture buffer: not recordings
             for fn in filenames:
                 if fn.endswith((".mp4", ".h5")) and here not in known and here.resolve() not in known:
                     dirs.setdefault(here, False)

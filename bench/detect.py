@@ -357,7 +357,7 @@ def run_live_client(args) -> None:
     import tornado.httpclient
     import tornado.websocket
 
-    import bench.live as live
+    from bench import live
 
     plain = tornado.websocket.websocket_connect
     headers = {"Authorization": f"Bearer {os.environ['BENCH_TOKEN']}"}
@@ -390,7 +390,7 @@ def live_measure(mode: str, n: int, seconds: float, warmup: float, size: str, fp
         client = Proc(me + ["_wsclient", "--port", str(port), "--ids", ",".join(map(str, ids))], "ws client")
         client.expect("READY", 120)
         time.sleep(warmup)
-        sp, cp = psutil.Process(server.p.pid), psutil.Process(client.p.pid)
+        sp = psutil.Process(server.p.pid)
         server.send("stats")
         s0 = json.loads(server.expect("STATS", 30))
         psutil.cpu_percent()

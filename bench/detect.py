@@ -314,6 +314,7 @@ def run_live_server(args) -> None:
 
     logging.basicConfig(level=logging.WARNING)
     from app.server import make_server
+    from bench.live import bench_token
     from thermalstream.runtime import Runtime
 
     width, height = (int(v) for v in args.size.split("x"))
@@ -336,7 +337,7 @@ def run_live_server(args) -> None:
             break
         except OSError:
             time.sleep(0.1)
-    token = runtime.auth.tokens.issue_pair(runtime.auth.users.get("admin"))["access_token"]
+    token = bench_token(runtime)
     print(f"READY {json.dumps(ids, separators=(',', ':'))} {token} {json.dumps(model)}", flush=True)
     for line in sys.stdin:
         if line.strip() == "stats":
@@ -350,23 +351,6 @@ def run_live_server(args) -> None:
         server.stop()
     finally:
         runtime.shutdown()
-
-
-def run_live_client(args) -> None:
-    """bench/live.py's WebSocket viewer process, with the Bearer token the server now requires."""
-    import tornado.httpclient
-    import tornado.websocket
-
-    from bench import live
-
-    plain = tornado.websocket.websocket_connect
-    headers = {"Authorization": f"Bearer {os.environ['BENCH_TOKEN']}"}
-
-    def connect(url, **kw):
-        return plain(tornado.httpclient.HTTPRequest(url, headers=headers), **kw)
-
-    tornado.websocket.websocket_connect = connect
-    live.run_wsclient(args)
 
 
 def live_measure(mode: str, n: int, seconds: float, warmup: float, size: str, fps: float, detect_fps: float,
@@ -463,7 +447,12 @@ def main(argv: list[str] | None = None) -> None:
         ap.add_argument("--backend", default="openvino")
         ap.add_argument("--ids", default="")
         args = ap.parse_args(argv)
-        (run_live_server if args.role == "_server" else run_live_client)(args)
+        if args.role == "_server":
+            run_live_server(args)
+        else:
+            from bench import live
+
+            live.run_wsclient(args)  # reads BENCH_TOKEN, set from the server's READY line
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=30)

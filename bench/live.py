@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import socket
 import statistics
 import struct
@@ -78,8 +79,10 @@ def run_server(args) -> None:
     from thermalstream.runtime import Runtime
 
     width, height = (int(v) for v in args.size.split("x"))
-    settings = Settings(data_dir=Path(args.data_dir), default_camera="", port=args.port, live_fps=args.fps)
+    settings = Settings(data_dir=Path(args.data_dir), default_camera="", port=args.port, live_fps=args.fps,
+                        detector="none", admin_password="bench admin password", bcrypt_rounds=4)
     runtime = Runtime.create(settings).start()
+    token = bench_token(runtime)
     ids = [
         runtime.cameras.connect(sim_url(i, args.fps, width, height), f"sim {i}")["id"] for i in range(args.n)
     ]
@@ -135,7 +138,7 @@ def run_server(args) -> None:
             break
         except OSError:
             time.sleep(0.1)
-    print("READY " + json.dumps(ids), flush=True)
+    print(f"READY {json.dumps(ids, separators=(',', ':'))} {token}", flush=True)
     for line in sys.stdin:
         if line.strip() == "stats":
             out = {}
@@ -150,22 +153,28 @@ def run_server(args) -> None:
         runtime.shutdown()
 
 
+def bench_token(runtime) -> str:
+    """An access token for the admin, so the viewers pass the server's login like any API client."""
+    return runtime.auth.tokens.issue_pair(runtime.auth.users.get("admin"))["access_token"]
+
+
 # --------------------------------------------------------------------------- WebSocket client process
 
 
 def run_wsclient(args) -> None:
     """One viewer per camera; records (camera, receive ms, capture ms); prints READY, then waits for
     'T0 T1' on stdin and prints the results for that window."""
+    import tornado.httpclient
     import tornado.websocket
 
     ids = [int(v) for v in args.ids.split(",")]
+    headers = {"Authorization": f"Bearer {os.environ['BENCH_TOKEN']}"}  # from the server's READY line
     events: list[tuple[int, float, float]] = []
     conns = []
 
     async def viewer(i: int, cid: int, ready: asyncio.Event, counter: list[int]) -> None:
-        conn = await tornado.websocket.websocket_connect(
-            f"ws://127.0.0.1:{args.port}/ws/video/{cid}", max_message_size=16 * 1024 * 1024
-        )
+        request = tornado.httpclient.HTTPRequest(f"ws://127.0.0.1:{args.port}/ws/video/{cid}", headers=headers)
+        conn = await tornado.websocket.websocket_connect(request, max_message_size=16 * 1024 * 1024)
         conns.append(conn)
         first = True
         while True:
@@ -369,7 +378,10 @@ def measure(opts, mode: str, n: int, tmp: Path) -> dict:
     )
     client = None
     try:
-        ids = json.loads(server.expect("READY", 120))
+        ready = server.expect("READY", 120).split(" ")
+        ids = json.loads(ready[0])
+        if len(ready) > 1:
+            os.environ["BENCH_TOKEN"] = ready[1]  # inherited by the client process, not on its command line
         if mode == "ws":
             client = Proc(
                 me + ["_wsclient", "--port", str(port), "--ids", ",".join(map(str, ids))], "ws client"

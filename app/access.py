@@ -76,3 +76,9 @@ def allows(role: str | None, needed: str) -> bool:
     if role not in ROLES:
         return False
     return ROLES.index(role) >= ROLES.index(needed)
+
+
+def about_visible_camera(data: dict, visible: set[int] | None) -> bool:
+    """Whether an event or notification (its ``data``) concerns no camera or one the user may see."""
+    cid = data.get("camera_id")
+    return visible is None or not isinstance(cid, int) or cid in visible

@@ -236,3 +236,29 @@ def test_path_traversal_is_refused(users, path):
     status, body = users.request("GET", path)
     assert status in (403, 404)
     assert b"root:" not in (body if isinstance(body, bytes) else json.dumps(body).encode())
+
+
+def test_updates_about_a_private_camera_reach_only_those_who_see_it(users):
+    server = users
+    rt = server.runtime
+    status, cam = server.request("POST", "/api/cameras", {"url": SIM.format(7), "name": "private"})
+    cid = cam["id"]
+    rt.cameras.share(cid, user_id=rt.auth.users.get("vera")["id"])
+    wim = server.ws("/ws/updates", as_user="wim")
+    vera = server.ws("/ws/updates", as_user="vera")
+    try:
+        for ws in (wim, vera):
+            hello = json.loads(ws.recv())
+            assert hello["topic"] == "hello"
+        assert [c["id"] for c in json.loads(json.dumps(hello))["data"]["cameras"]] == [cid]  # vera's hello
+        server.request("POST", f"/api/cameras/{cid}/disconnect")  # a status change and a notification
+        seen = json.loads(vera.recv())
+        assert seen["data"].get("camera_id") == cid or seen["data"].get("data", {}).get("camera_id") == cid
+        wim.settimeout(1.5)
+        with pytest.raises(websocket.WebSocketTimeoutException):
+            while True:
+                msg = json.loads(wim.recv())
+                assert cid not in (msg["data"].get("camera_id"), msg["data"].get("data", {}).get("camera_id")), msg
+    finally:
+        wim.close()
+        vera.close()

@@ -17,6 +17,7 @@ import tornado.web
 import tornado.websocket
 
 from app import access
+from app.access import about_visible_camera
 from app.handlers.base import ApiError, BaseHandler, Guarded, http_error
 from thermalstream.cameras import CameraNotFound
 from thermalstream.live import EncodedFrame, LiveEncoder
@@ -129,8 +130,8 @@ class UpdatesSocket(GuardedSocket):
         def deliver(event) -> None:  # any thread
             if event.user_id is not None and event.user_id != me:
                 return
-            cid = event.data.get("camera_id")
-            if visible is not None and isinstance(cid, int) and cid not in visible:
+            if not about_visible_camera(event.data, visible) or not about_visible_camera(
+                    event.data.get("data") or {}, visible):  # notifications carry the camera in data
                 return
             msg = json.dumps({"topic": event.topic, "data": event.data}, default=str)
             loop.call_soon_threadsafe(self._send, msg)

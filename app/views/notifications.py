@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import panel as pn
 
-from app.views.session import session_user
+from app.access import about_visible_camera
+from app.views.session import session_user, visible_cameras
 from app.views.shell import page
 from thermalstream.notifications import format_local
 from thermalstream.runtime import Runtime
@@ -17,6 +18,7 @@ class NotificationsPage(pn.viewable.Viewer):
         self.runtime = runtime
         user = session_user(runtime)
         self.user_id = user.user_id if user else None  # own notifications plus broadcasts
+        self.visible = visible_cameras(runtime, user)  # broadcasts about cameras this user may not see are hidden
         self.unread_only = pn.widgets.Checkbox(label="Unread only")
         self.mark = pn.widgets.Button(label="Mark all read", color="primary", width=140)
         self.summary = pn.pane.Markdown()
@@ -31,7 +33,8 @@ class NotificationsPage(pn.viewable.Viewer):
         return getattr(pn.state.browser_info, "timezone", None)
 
     def refresh(self) -> None:
-        rows = self.runtime.notifications.list(self.user_id, unread_only=self.unread_only.value, limit=500)
+        rows = [r for r in self.runtime.notifications.list(self.user_id, unread_only=self.unread_only.value, limit=500)
+                if about_visible_camera(r.get("data") or {}, self.visible)]
         tz = self._tz()
         self.table.value = pd.DataFrame(
             [{"time": format_local(r["created_at"], tz), "type": r["type"], "title": r["title"],

@@ -7,8 +7,9 @@ from functools import partial
 import panel as pn
 
 from app import access
+from app.access import about_visible_camera
 from app.auth import Principal
-from app.views.session import can, session_user
+from app.views.session import can, session_user, visible_cameras
 from thermalstream.bus import Event
 from thermalstream.runtime import Runtime
 
@@ -54,9 +55,12 @@ def push_notifications(runtime: Runtime) -> None:
 
     user = session_user(runtime)
     me = user.user_id if user else None
+    visible = visible_cameras(runtime, user)
 
     def show(event: Event) -> None:  # called on whichever thread published
         if event.user_id is not None and event.user_id != me:  # other users' notifications stay private
+            return
+        if not about_visible_camera(event.data.get("data") or {}, visible):
             return
         d = event.data
         text = f"<b>{_esc(d.get('title', ''))}</b><br>{_esc(d.get('message', ''))}"

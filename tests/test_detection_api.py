@@ -136,3 +136,14 @@ def test_notebook_dataframe(detecting):
     df = ts.detections(camera=cid, database_url=server.runtime.settings.db_url)
     assert len(df) > 2 and {"label", "confidence", "timestamp", "camera_id"} <= set(df.columns)
     assert (df["label"] == "hotspot").all() and str(df["timestamp"].dt.tz) == "UTC"
+
+
+def test_zones_are_drawn_on_the_live_view(detecting):
+    server, cid = detecting
+    snap = f"/api/cameras/{cid}/snapshot.jpg"
+    # detection on, but only for a class the hotspot detector never reports: no boxes, only the zone
+    server.request("PATCH", f"/api/cameras/{cid}/detection", {"enabled": True, "labels": ["person"]})
+    assert coloured_pixels(server.open(snap, timeout=5).read()) == 0
+    zone = {"zones": [{"name": "door", "points": [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5], [0.1, 0.5]]}]}
+    assert server.request("PUT", f"/api/cameras/{cid}/zones", zone)[0] == 200
+    wait_for(lambda: coloured_pixels(server.open(snap, timeout=5).read()) > 100, what="zone outline")

@@ -40,7 +40,7 @@ import numpy as np
 from thermalstream.bus import Event, EventBus
 from thermalstream.capture.manager import CameraManager
 from thermalstream.db import Database, repo
-from thermalstream.detect.draw import draw_detections, overlay_items
+from thermalstream.detect.draw import draw_detections, draw_zones, overlay_items
 from thermalstream.detect.events import EventManager, TrackedEvent
 from thermalstream.detect.motion import MotionGate
 from thermalstream.detect.store import DetectionStore
@@ -506,15 +506,19 @@ class DetectionService:
             return data
 
     def overlay(self, camera_id: int, image: np.ndarray) -> np.ndarray:
-        """Draw the camera's current boxes onto ``image`` (BGR, the camera's frame size) in place
-        and return it; unchanged when detection is off or nothing is detected. For the live encoder."""
+        """Draw the camera's masks, zones and current boxes onto ``image`` (BGR, the camera's frame
+        size) in place and return it; unchanged when detection is off. For the live encoder."""
         p = self._pipes.get(camera_id)
         if p is None:
             return image
         with p.lock:
             dets = list(p.detections)
             fresh = time.monotonic() - p.latest_at <= self.overlay_ttl
-        if dets and fresh and image.ndim == 3:
+        if image.ndim != 3:
+            return image
+        if p.zones.masks or p.zones.zones:
+            draw_zones(image, p.zones)  # masks darkened, zones outlined and named
+        if dets and fresh:
             draw_detections(image, dets)
         return image
 

@@ -44,6 +44,22 @@ def _err(message: str) -> None:
     print(f"error: {message}", file=sys.stderr)
 
 
+def _call(settings: Any, action: Callable[[Any], Any]) -> tuple[int, Any]:
+    """Run ``action(users)`` on the settings' database: ``(0, result)``, or the exit status after
+    printing the error (1 no such user, 2 bad input)."""
+    db, users = _open(settings)
+    try:
+        return 0, action(users)
+    except UserNotFound as exc:
+        _err(str(exc))
+        return 1, None
+    except AuthValueError as exc:
+        _err(str(exc))
+        return 2, None
+    finally:
+        db.dispose()
+
+
 def _prompt_password(username: str) -> str | None:
     """Ask twice on the terminal; None (after a message) when there is none or they differ."""
     try:
@@ -65,24 +81,16 @@ def cmd_users_add(args: argparse.Namespace, settings: Any) -> int:
         password = _prompt_password(args.name)
         if password is None:
             return 2
-    db, users = _open(settings)
-    try:
-        user = users.create(args.name, password, role=args.role, email=args.email)
-    except AuthValueError as exc:
-        _err(str(exc))
-        return 2
-    finally:
-        db.dispose()
+    status, user = _call(settings, lambda users: users.create(args.name, password, role=args.role,
+                                                               email=args.email))
+    if status:
+        return status
     print(f"added user {user['username']} (id {user['id']}, role {user['role']})")
     return 0
 
 
 def cmd_users_list(args: argparse.Namespace, settings: Any) -> int:
-    db, users = _open(settings)
-    try:
-        rows = users.list()
-    finally:
-        db.dispose()
+    _, rows = _call(settings, lambda users: users.list())
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -100,17 +108,9 @@ def cmd_users_list(args: argparse.Namespace, settings: Any) -> int:
 
 
 def cmd_users_set_role(args: argparse.Namespace, settings: Any) -> int:
-    db, users = _open(settings)
-    try:
-        user = users.set_role(args.name, args.role)
-    except UserNotFound as exc:
-        _err(str(exc))
-        return 1
-    except AuthValueError as exc:
-        _err(str(exc))
-        return 2
-    finally:
-        db.dispose()
+    status, user = _call(settings, lambda users: users.set_role(args.name, args.role))
+    if status:
+        return status
     print(f"user {user['username']} is now {user['role']}")
     return 0
 
@@ -121,17 +121,9 @@ def cmd_users_reset_password(args: argparse.Namespace, settings: Any) -> int:
         password = _prompt_password(args.name)
         if password is None:
             return 2
-    db, users = _open(settings)
-    try:
-        generated = users.reset_password(args.name, password)
-    except UserNotFound as exc:
-        _err(str(exc))
-        return 1
-    except AuthValueError as exc:
-        _err(str(exc))
-        return 2
-    finally:
-        db.dispose()
+    status, generated = _call(settings, lambda users: users.reset_password(args.name, password))
+    if status:
+        return status
     name = args.name.strip().lower()
     if generated:
         print(f"new password for {name}: {generated}")
@@ -143,27 +135,17 @@ def cmd_users_reset_password(args: argparse.Namespace, settings: Any) -> int:
 
 
 def cmd_users_unlock(args: argparse.Namespace, settings: Any) -> int:
-    db, users = _open(settings)
-    try:
-        user = users.unlock(args.name)
-    except UserNotFound as exc:
-        _err(str(exc))
-        return 1
-    finally:
-        db.dispose()
+    status, user = _call(settings, lambda users: users.unlock(args.name))
+    if status:
+        return status
     print(f"user {user['username']} unlocked")
     return 0
 
 
 def cmd_users_delete(args: argparse.Namespace, settings: Any) -> int:
-    db, users = _open(settings)
-    try:
-        deleted = users.delete(args.name)
-    except AuthValueError as exc:
-        _err(str(exc))
-        return 2
-    finally:
-        db.dispose()
+    status, deleted = _call(settings, lambda users: users.delete(args.name))
+    if status:
+        return status
     if not deleted:
         _err(f"No such user: {args.name!r}.")
         return 1

@@ -15,11 +15,17 @@ Prints
      uncompressed), against the
      same cameras captured without recording: frames recorded, dropped frames, process CPU %
      (100 % = one core) and CPU ms per recorded frame net of capture.
+  3. RTSP camera recorded by remux vs re-encode: --frames frames of a loopback H.264 RTSP camera
+     (RTSPServer, --size, 25 fps) received through the PyAV RTSP source (decode to BGR: the same
+     in both ways), then recorded into fMP4 segments by copying its packets (RemuxSegmentWriter,
+     what the recorder does for H.264 cameras) and by re-encoding the decoded images with x264
+     (SegmentWriter): CPU ms per recorded frame, and the saving.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import resource
 import shutil
@@ -37,6 +43,7 @@ import numpy as np
 from thermalstream.capture import Camera
 from thermalstream.record.radiometric import RadiometricOptions, RadiometricWriter
 from thermalstream.record.recorder import Recorder
+from thermalstream.record.remux import RemuxSegmentWriter
 from thermalstream.record.video import SegmentWriter, VideoOptions
 from thermalstream.sources.sim import SimSource
 
@@ -117,6 +124,59 @@ def encode_table(w: int, h: int, n: int, tmp: Path) -> None:
         print(f"   {name:46s} {fps:8.0f} {ms:13.2f}  {size}")
 
 
+def rtsp_table(w: int, h: int, n: int, tmp: Path) -> None:
+    """RTSP camera recorded by remux vs re-encode (same received frames, same decode)."""
+    from thermalstream.simulate.rtsp import RTSPServer
+    from thermalstream.sources import make_source
+
+    srv = RTSPServer(f"sim://?width={w}&height={h}&fps=25&seed=3&people=3", port=0, gop_seconds=1.0).start()
+    try:
+        src = make_source(srv.url)
+        src.open()
+        frames = []
+        dec = 0.0
+        try:
+            while len(frames) < n or not frames[0].packet.keyframe:
+                t = time.thread_time()
+                f = src.read()
+                dec += time.thread_time() - t
+                if frames or f.packet.keyframe:  # a segment starts on a keyframe
+                    frames.append(f)
+        finally:
+            src.close()
+    finally:
+        srv.stop()
+    frames = frames[:n]
+    rows = [("receive + decode to BGR (PyAV, both ways)", float("nan"), 1000 * dec / len(frames), "")]
+
+    def rmx():
+        rw = RemuxSegmentWriter(tmp / "rtsp-remux.mp4", frames[0].packet, 25)
+        for f in frames:
+            rw.write(f.packet, f.timestamp)
+        rw.close()
+
+    rows.append(("record by remux (copy the H.264 packets)", *timed(rmx, n), _size(tmp / "rtsp-remux.mp4", n)))
+    for preset in ("ultrafast", "veryfast"):
+        path = tmp / f"rtsp-{preset}.mp4"
+
+        def enc(preset=preset, path=path):
+            sw = SegmentWriter(path, w, h, 25, VideoOptions(preset=preset))
+            for f in frames:
+                sw.write(f.image, f.timestamp)
+            sw.close()
+
+        rows.append((f"record by re-encode, libx264 {preset}", *timed(enc, n), _size(path, n)))
+    print(f"\n3. RTSP camera recorded by remux vs re-encode: {n} frames of {w}x{h} H.264 @ 25 fps "
+          f"(loopback RTSPServer, PyAV source)")
+    print(f"   {'':46s} {'fps':>8s} {'CPU ms/frame':>13s}  size")
+    for name, fps, ms, size in rows:
+        print(f"   {name:46s} {'' if math.isnan(fps) else f'{fps:8.0f}':>8s} {ms:13.2f}  {size}")
+    remux_ms = rows[1][2]
+    for name, _, ms, _ in rows[2:]:
+        print(f"   remux saves {ms - remux_ms:.2f} CPU ms per recorded frame vs {name.split(', ')[-1]} "
+              f"({(ms - remux_ms) * 25 / 10:.1f} % of a core per 25 fps camera)")
+
+
 def _size(path: Path, n: int) -> str:
     return f"{path.stat().st_size / n / 1024:.1f} kB/frame"
 
@@ -175,6 +235,8 @@ def main() -> None:
                     help="comma-separated presets for part 2; '+h5' also writes the radiometric HDF5 (lzf), "
                          "'+h5none' uncompressed")
     ap.add_argument("--skip-encode", action="store_true")
+    ap.add_argument("--skip-rtsp", action="store_true", help="skip part 3 (RTSP remux vs re-encode)")
+    ap.add_argument("--skip-multi", action="store_true", help="skip part 2 (N cameras at once)")
     args = ap.parse_args()
     w, h = (int(v) for v in args.size.lower().split("x"))
     print(f"bench/record.py on {os.cpu_count()} CPU(s); PyAV {av.__version__}, OpenCV {cv2.__version__}, "
@@ -183,6 +245,10 @@ def main() -> None:
     try:
         if not args.skip_encode:
             encode_table(w, h, args.frames, tmp)
+        if not args.skip_rtsp:
+            rtsp_table(w, h, args.frames, tmp)
+        if args.skip_multi:
+            return
         print(f"\n2. {args.cameras} simulated cameras {w}x{h} @ {args.fps:g} fps recorded at once for {args.seconds:g} s "
               f"(one Recorder thread per camera, queue 64, 10 s segments)")
         base = multi(args.cameras, args.fps, w, h, args.seconds, None, tmp)

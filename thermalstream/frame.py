@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from enum import Enum
+from fractions import Fraction
 
 import numpy as np
 
@@ -38,6 +39,24 @@ class Radiometry:
     extra: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class EncodedPacket:
+    """The compressed packet a frame was decoded from (e.g. H.264 from an RTSP camera), so a
+    recorder can remux it instead of re-encoding. ``data`` is the packet as the demuxer gave it
+    (Annex B for RTSP); ``pts``/``dts`` are in ``time_base`` units (None when unknown);
+    ``extradata`` holds the stream's parameter sets (SPS/PPS) when known."""
+
+    data: bytes
+    pts: int | None
+    dts: int | None
+    keyframe: bool
+    time_base: Fraction
+    codec: str
+    extradata: bytes | None
+    width: int
+    height: int
+
+
 @dataclass
 class Frame:
     """A captured frame.
@@ -53,6 +72,7 @@ class Frame:
     celsius: np.ndarray | None = None
     raw: np.ndarray | None = None
     radiometry: Radiometry | None = None
+    packet: EncodedPacket | None = None  # the compressed source packet, for recording by remux
 
     def __post_init__(self) -> None:
         if self.image.dtype != np.uint8:

@@ -44,6 +44,7 @@ import numpy as np
 from thermalstream.frame import Frame
 from thermalstream.palettes import colourise
 from thermalstream.record.radiometric import RadiometricOptions, RadiometricWriter
+from thermalstream.record.remux import RemuxSegmentWriter, can_remux
 from thermalstream.record.video import BurnIn, SegmentWriter, VideoOptions, probe_segment
 
 log = logging.getLogger(__name__)
@@ -159,6 +160,7 @@ class _Open:
         self.video = video
         self.rad = rad
         self.shape = shape
+        self.remux = isinstance(video, RemuxSegmentWriter)
         self.start: float | None = None
         self.last: float | None = None
         self.frames = 0
@@ -216,6 +218,9 @@ class Recorder:
         self.segments: list[Segment] = []
         self.gaps: list[Gap] = []
         self.frames = 0
+        self.encoded_segments = 0  # segments written through x264
+        self.remuxed_segments = 0  # segments whose H.264 packets were copied without re-encoding
+        self.awaiting_keyframe = 0  # H.264 frames skipped before a remuxed segment's first keyframe
         self.error: str | None = None
         self.disk_full = False
         self._sub = None
@@ -391,10 +396,17 @@ class Recorder:
         if self._floor and free_bytes(self.directory) < self._floor:  # every frame: one statvfs
             self.check_space()
         ts = float(frame.timestamp)
-        image = frame.image if self._palette is None else self._palette(frame)
-        if self.burn_in is not None:
-            image = self.burn_in(image, frame)
-        shape = image.shape
+        # An H.264 camera (RTSP) is recorded by copying its packets, unless the video is to be
+        # coloured or burnt in; segments then roll only at keyframes.
+        remux = self._palette is None and self.burn_in is None and can_remux(frame.packet)
+        if remux:
+            image, pkt = frame.image, frame.packet
+            shape = ("remux", pkt.width, pkt.height)
+        else:
+            image = frame.image if self._palette is None else self._palette(frame)
+            if self.burn_in is not None:
+                image = self.burn_in(image, frame)
+            shape = image.shape
         o = self._open
         if o is not None:
             if self._last_ts is not None and ts - self._last_ts > self.gap_after:
@@ -402,12 +414,18 @@ class Recorder:
                 self._begin_gap(self._last_ts, f"no frames for {ts - self._last_ts:.1f} s")
             elif shape != o.shape:
                 self._close_segment()
-            elif ts - o.start >= self.segment_seconds:
+            elif ts - o.start >= self.segment_seconds and (not remux or pkt.keyframe):
                 self._close_segment(end=ts)
         if self._open is None:
-            self._open_segment(frame, image, ts)
+            if remux and not pkt.keyframe:
+                self.awaiting_keyframe += 1  # a remuxed segment must begin with a keyframe
+                return
+            self._open_segment(frame, image, ts, shape)
         o = self._open
-        o.video.write(image, ts)
+        if remux:
+            o.video.write(pkt, ts)
+        else:
+            o.video.write(image, ts)
         if o.rad is not None and frame.is_radiometric:
             o.rad.write(frame)
         o.frames += 1
@@ -424,7 +442,7 @@ class Recorder:
         info = getattr(self.camera, "info", None)
         return bool(info is not None and info.radiometric and frame.is_radiometric)
 
-    def _open_segment(self, frame: Frame, image: np.ndarray, ts: float) -> None:
+    def _open_segment(self, frame: Frame, image: np.ndarray, ts: float, shape: tuple | None = None) -> None:
         if self.min_free_bytes is None:
             stored = frame.raw if frame.raw is not None else frame.celsius
             per_frame = image.nbytes + (stored.nbytes if stored is not None and self._want_radiometric(frame) else 0)
@@ -439,12 +457,17 @@ class Recorder:
         url = getattr(getattr(self.camera, "url", None), "masked", "")
         meta = {"comment": json.dumps({"start": ts, "camera_id": str(self.camera.id), "segment": idx}),
                 "title": f"{name} segment {idx}"}
-        video = SegmentWriter(path, image.shape[1], image.shape[0], fps, self.video_options, metadata=meta)
+        if shape is not None and shape[0] == "remux":
+            video = RemuxSegmentWriter(path, frame.packet, fps, self.video_options, metadata=meta)
+            self.remuxed_segments += 1
+        else:
+            video = SegmentWriter(path, image.shape[1], image.shape[0], fps, self.video_options, metadata=meta)
+            self.encoded_segments += 1
         rad = None
         if self._want_radiometric(frame):
             rad = RadiometricWriter(path.with_suffix(".h5"), self.radiometric_options,
                                     camera={"name": name, "url": url, "id": self.camera.id})
-        o = _Open(idx, video, rad, image.shape)
+        o = _Open(idx, video, rad, shape if shape is not None else image.shape)
         o.start = ts
         self._open = o
 

@@ -12,7 +12,7 @@ from thermalstream.sources.url import CameraURL, CameraURLError, mask_credential
 DRIVERS: dict[str, str] = {
     "sim": "thermalstream.sources.sim:SimSource",
     "usb": "thermalstream.sources.opencv_capture:OpenCVSource",
-    "rtsp": "thermalstream.sources.opencv_capture:OpenCVSource",
+    "rtsp": "thermalstream.sources.pyav_rtsp:rtsp_source",  # PyAV + packets; ?backend=opencv for OpenCV
     "file": "thermalstream.sources.opencv_capture:OpenCVSource",
     "http": "thermalstream.sources.http:HTTPSource",
     "lepton": "thermalstream.sources.lepton:LeptonSource",

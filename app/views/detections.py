@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import time
 
 import pandas as pd
 import panel as pn
@@ -18,6 +19,7 @@ from thermalstream.runtime import Runtime
 
 TIMELINE_HZ = 2  # new detections are streamed into the timeline in batches at this rate
 ROLLOVER = 5000
+TABLE_REFRESH_S = 3.0  # table, count and gallery are re-read at most this often while detections arrive
 
 
 def _parse(ts: str) -> dt.datetime:
@@ -30,7 +32,7 @@ class DetectionsPage(pn.viewable.Viewer):
         self.runtime = runtime
         self.visible = visible_cameras(runtime, session_user(runtime))
         self.names = {c["id"]: c["name"] for c in runtime.cameras.list(self.visible)}
-        self.camera = pn.widgets.Select(label="Camera", options={"All cameras": None, **{v: k for k, v in self.names.items()}},
+        self.camera = pn.widgets.Select(label="Camera", options={"All cameras": 0, **{v: k for k, v in self.names.items()}},
                                         width=200)
         self.label = pn.widgets.Select(label="Class", options=["any", *sorted(runtime.detection.known_labels)], width=140)
         self.hours = pn.widgets.Select(label="Period", options={"last hour": 1, "last 24 h": 24, "last 7 days": 168},
@@ -42,6 +44,7 @@ class DetectionsPage(pn.viewable.Viewer):
         self.summary = pn.pane.Markdown("")
         self.source = ColumnDataSource({"t": [], "y": [], "label": [], "confidence": [], "size": []})
         self.last_id = 0
+        self._table_at = 0.0
         for w in (self.camera, self.label, self.hours, self.min_conf):
             w.param.watch(lambda e: self.refresh(), "value")
         self.plot = self._timeline()
@@ -50,7 +53,7 @@ class DetectionsPage(pn.viewable.Viewer):
         pn.state.on_session_destroyed(lambda ctx: cb.stop())
 
     def _filters(self) -> dict:
-        camera = self.camera.value
+        camera = self.camera.value or None  # 0: all cameras (a None value shows as a blank select)
         if camera is None and self.visible is not None:
             camera = sorted(self.visible) or [-1]  # -1: no camera (the user may see none)
         return {
@@ -79,10 +82,14 @@ class DetectionsPage(pn.viewable.Viewer):
         }
 
     def refresh(self) -> None:
-        f = self._filters()
-        rows = store.query_detections(self.runtime.db, limit=1000, **f)
+        """Reload the timeline, the table and the gallery for the current filters."""
+        rows = store.query_detections(self.runtime.db, limit=1000, **self._filters())
         self.last_id = max((r["id"] for r in rows), default=self.last_id)
         self.source.data = self._columns(list(reversed(rows)))
+        self._fill_table(rows)
+
+    def _fill_table(self, rows: list[dict]) -> None:
+        f = self._filters()
         tz = getattr(pn.state.browser_info, "timezone", None)
         self.table.value = pd.DataFrame(
             [{"time": format_local(r["timestamp"], tz), "camera": self.names.get(r["camera_id"], r["camera_id"]),
@@ -109,6 +116,10 @@ class DetectionsPage(pn.viewable.Viewer):
             return
         self.last_id = max(r["id"] for r in rows)
         self.source.stream(self._columns(list(reversed(rows))), rollover=ROLLOVER)
+        now = time.monotonic()
+        if now - self._table_at >= TABLE_REFRESH_S:  # the table and gallery follow, less often
+            self._table_at = now
+            self._fill_table(store.query_detections(self.runtime.db, limit=1000, **f))
 
     def __panel__(self):
         return pn.Column(

@@ -65,7 +65,7 @@ class RecordingsPage(pn.viewable.Viewer):
         self.visible = visible_cameras(runtime, session_user(runtime))
         cams = {c["name"]: c["id"] for c in runtime.cameras.list(self.visible)}
         self.names = {v: k for k, v in cams.items()}
-        self.camera = pn.widgets.Select(label="Camera", options={"All cameras": None, **cams}, width=220)
+        self.camera = pn.widgets.Select(label="Camera", options={"All cameras": 0, **cams}, width=220)
         today = dt.date.today()
         self.dates = pn.widgets.DateRangePicker(label="Dates", value=(today - dt.timedelta(days=7), today), width=260)
         self.refresh_btn = pn.widgets.Button(label="Refresh", width=100, align="end")
@@ -91,7 +91,7 @@ class RecordingsPage(pn.viewable.Viewer):
         start, end = self.dates.value or (None, None)
         since = dt.datetime.combine(start, dt.time.min, dt.UTC) if start else None
         until = dt.datetime.combine(end, dt.time.max, dt.UTC) if end else None
-        self.rows = [r for r in self.runtime.recordings.list(self.camera.value, since, until, limit=1000)
+        self.rows = [r for r in self.runtime.recordings.list(self.camera.value or None, since, until, limit=1000)
                      if self.visible is None or r["camera_id"] in self.visible]
         tz = self._tz()
         self.table.value = pd.DataFrame(

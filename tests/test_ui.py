@@ -200,3 +200,17 @@ def test_playback_draws_detections_from_the_database(tmp_path, page):
         assert page.errors == []
     finally:
         stop_server(srv)
+
+
+def test_viewer_sees_no_operator_controls_and_no_admin_pages(server, page):
+    server.runtime.auth.users.create("vera", "vera has a long password", "viewer")
+    status, cam = server.request("POST", "/api/cameras", {"url": "sim://?width=160&height=128"})
+    login(page, server, "vera", "vera has a long password")
+    page.goto(server.base + "/")
+    page.locator('.ts-badge[data-status="live"]').wait_for(timeout=20000)
+    assert not page.get_by_role("button", name="Connect", exact=True).is_visible()  # no connect form
+    assert not page.get_by_role("button", name="Remove", exact=True).is_visible()
+    assert page.get_by_role("button", name="● Record", exact=True).is_disabled()
+    assert page.locator('nav a[data-page="users"]').count() == 0
+    page.goto(server.base + "/users")
+    page.get_by_text("This page needs the admin role").wait_for(timeout=20000)

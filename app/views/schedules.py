@@ -9,6 +9,7 @@ from zoneinfo import available_timezones
 import pandas as pd
 import panel as pn
 
+from app.views.session import can, session_user, visible_cameras
 from app.views.shell import page
 from thermalstream.notifications import format_local
 from thermalstream.runtime import Runtime
@@ -47,7 +48,8 @@ class SchedulesPage(pn.viewable.Viewer):
         super().__init__(**params)
         self.runtime = runtime
         self.rows: list[dict] = []
-        cams = {c["name"]: c["id"] for c in runtime.cameras.list()}
+        user = session_user(runtime)
+        cams = {c["name"]: c["id"] for c in runtime.cameras.list(visible_cameras(runtime, user))}
         self.names = {v: k for k, v in cams.items()}
         self.table = pn.widgets.Tabulator(pd.DataFrame(columns=COLUMNS), disabled=True, show_index=False,
                                           selectable=1, sizing_mode="stretch_width", height=300,
@@ -129,6 +131,9 @@ class SchedulesPage(pn.viewable.Viewer):
         }
 
     def _attempt(self, what: str, fn) -> object:
+        if not can(session_user(self.runtime), "operator"):  # checked on every action, not only in the UI
+            self._error(f"Could not {what}: editing schedules needs the operator role.")
+            return FAILED
         try:
             out = fn()
         except ScheduleError as exc:

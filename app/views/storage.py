@@ -9,6 +9,7 @@ from bokeh.models import ColumnDataSource, HoverTool, NumeralTickFormatter
 from bokeh.palettes import Category10
 from bokeh.plotting import figure
 
+from app.views.session import can, session_user
 from app.views.shell import page
 from thermalstream.notifications import format_local, to_local
 from thermalstream.runtime import Runtime
@@ -82,7 +83,8 @@ class StoragePage(pn.viewable.Viewer):
         self.refresh_btn = pn.widgets.Button(label="Refresh", width=90)
         self.sample_btn = pn.widgets.Button(label="Take a sample now", width=160)
         self.preview_btn = pn.widgets.Button(label="Preview cleanup (dry run)", width=210)
-        self.run_btn = pn.widgets.Button(label="Run cleanup now", color="danger", width=160)
+        self.run_btn = pn.widgets.Button(label="Run cleanup now", color="danger", width=160,
+                                         visible=can(session_user(runtime), "admin"))
         self.preview = pn.widgets.Tabulator(pd.DataFrame(columns=PREVIEW_COLUMNS), disabled=True, show_index=False,
                                             sizing_mode="stretch_width", height=260, pagination="local",
                                             page_size=20, visible=False)
@@ -204,6 +206,9 @@ class StoragePage(pn.viewable.Viewer):
         self._show("info", text)
 
     def _run(self) -> None:
+        if not can(session_user(self.runtime), "admin"):  # checked on every action, not only in the UI
+            self._show("danger", "Running retention needs the admin role.")
+            return
         out = self.runtime.cleanup.run()
         if "skipped" in out:
             self._show("warning", out["skipped"].capitalize() + ".")

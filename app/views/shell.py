@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from functools import partial
 
 import panel as pn
@@ -12,6 +13,8 @@ from app.auth import Principal
 from app.views.session import can, session_user, visible_cameras
 from thermalstream.bus import Event
 from thermalstream.runtime import Runtime
+
+DETECTION_TOAST_INTERVAL_S = 30.0
 
 PAGES = [
     ("live", "Live", "/"),
@@ -57,11 +60,19 @@ def push_notifications(runtime: Runtime) -> None:
     me = user.user_id if user else None
     visible = visible_cameras(runtime, user)
 
+    last_detection: dict[object, float] = {}
+
     def show(event: Event) -> None:  # called on whichever thread published
         if event.user_id is not None and event.user_id != me:  # other users' notifications stay private
             return
-        if not about_visible_camera(event.data.get("data") or {}, visible):
+        data = event.data.get("data") or {}
+        if not about_visible_camera(data, visible):
             return
+        if data.get("kind") == "detection":  # busy scenes: one toast per camera per interval (all are saved)
+            now = time.monotonic()
+            if now - last_detection.get(data.get("camera_id"), -1e9) < DETECTION_TOAST_INTERVAL_S:
+                return
+            last_detection[data.get("camera_id")] = now
         d = event.data
         text = f"<b>{_esc(d.get('title', ''))}</b><br>{_esc(d.get('message', ''))}"
         kind = d.get("type", "info")

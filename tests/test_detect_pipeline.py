@@ -54,10 +54,14 @@ def test_tracker_keeps_the_walkers_id_across_frames(kind):
     tracker = make_tracker(kind, high=0.5)
     assert isinstance(tracker, IoUTracker if kind == "iou" else ByteTrackTracker)
     ids = []
+    first_seen = None
     for i, f in frames(src, 0, 230):
         out = tracker.update(det.detect([f])[0], f.timestamp)
         objs = src.objects(i)
         if objs and 2 < objs[0][1] and objs[0][3] < 318:  # fully in view
+            first_seen = i if first_seen is None else first_seen
+            if kind == "bytetrack" and i == first_seen and not out:
+                continue  # ByteTrack confirms a new track on its second sighting
             assert len(out) == 1, (i, out)
             ids.append(out[0].track_id)
     assert len(ids) >= 20

@@ -214,3 +214,24 @@ def test_viewer_sees_no_operator_controls_and_no_admin_pages(server, page):
     assert page.locator('nav a[data-page="users"]').count() == 0
     page.goto(server.base + "/users")
     page.get_by_text("This page needs the admin role").wait_for(timeout=20000)
+
+
+def test_draw_a_zone_on_the_live_view(server, page):
+    status, cam = server.request("POST", "/api/cameras", {"url": "sim://?width=320&height=256&seed=2"})
+    cid = cam["id"]
+    login(page, server)
+    page.goto(server.base + "/")
+    page.locator('.ts-badge[data-status="live"]').wait_for(timeout=20000)
+    page.get_by_role("button", name="Zones", exact=True).click()
+    canvas = page.locator("canvas.ts-canvas").first
+    page.wait_for_timeout(500)
+    for x, y in [(40, 40), (200, 40), (200, 150), (40, 150)]:
+        canvas.click(position={"x": x, "y": y})
+        page.wait_for_timeout(150)
+    page.get_by_placeholder("name, e.g. door").fill("door")
+    page.get_by_role("button", name="Save shape").click()
+    got = wait_for(lambda: server.request("GET", f"/api/cameras/{cid}/zones")[1]["zones"], what="saved zone")
+    assert got[0]["name"] == "door" and len(got[0]["points"]) == 4
+    xs = [p[0] for p in got[0]["points"]]
+    assert 0 <= min(xs) < max(xs) <= 1
+    assert page.errors == []

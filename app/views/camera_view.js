@@ -10,7 +10,12 @@ export function render({ model, el }) {
   canvas.dataset.frames = "0";
   const hud = document.createElement("div");
   hud.className = "ts-hud";
-  wrap.append(canvas, hud);
+  // Polygon drawing for masks and zones: clicks add points (0..1 image coordinates) while
+  // `drawing` is on; Python reads them from `polygon`.
+  const sketch = document.createElement("canvas");
+  sketch.className = "ts-sketch";
+  sketch.style.cssText = "position:absolute;left:0;top:0;width:100%;height:100%;pointer-events:none";
+  wrap.append(canvas, sketch, hud);
   el.appendChild(wrap);
   const ctx = canvas.getContext("2d");
   let busy = false, frames = 0, ws = null, closed = false, lastCount = 0, retry = null;
@@ -59,6 +64,7 @@ export function render({ model, el }) {
   let fpsText = "", lastMove = 0;
   const showHud = () => { hud.textContent = model.readout ? `${model.readout} · ${fpsText}` : fpsText; };
   const tick = setInterval(() => {
+    drawSketch();
     fpsText = `${frames - lastCount} fps`;
     lastCount = frames;
     showHud();
@@ -75,6 +81,30 @@ export function render({ model, el }) {
     model.send_msg({ x, y });
   });
   canvas.addEventListener("mouseleave", () => model.send_msg({ leave: true }));
+
+  const sctx = sketch.getContext("2d");
+  function drawSketch() {
+    sketch.width = canvas.clientWidth; sketch.height = canvas.clientHeight;
+    sctx.clearRect(0, 0, sketch.width, sketch.height);
+    const pts = model.polygon || [];
+    sketch.dataset.points = String(pts.length);
+    if (!model.drawing || !pts.length) return;
+    sctx.strokeStyle = "#ffeb3b"; sctx.fillStyle = "rgba(255,235,59,0.25)"; sctx.lineWidth = 2;
+    sctx.beginPath();
+    pts.forEach(([x, y], i) => (i ? sctx.lineTo : sctx.moveTo).call(sctx, x * sketch.width, y * sketch.height));
+    if (pts.length > 2) { sctx.closePath(); sctx.fill(); }
+    sctx.stroke();
+    for (const [x, y] of pts) { sctx.fillRect(x * sketch.width - 3, y * sketch.height - 3, 6, 6); }
+  }
+  canvas.addEventListener("click", (e) => {
+    if (!model.drawing) return;
+    const r = canvas.getBoundingClientRect();
+    const pt = [Math.round((e.clientX - r.left) / r.width * 1000) / 1000,
+                Math.round((e.clientY - r.top) / r.height * 1000) / 1000];
+    model.polygon = [...(model.polygon || []), pt];
+  });
+  model.on("change:polygon", drawSketch);
+  model.on("change:drawing", drawSketch);
   model.on("change:readout", showHud);
 
   model.on("msg:custom", draw);

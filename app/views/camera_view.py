@@ -24,6 +24,8 @@ class CameraView(JSComponent):
     transport = param.Selector(default="ws", objects=["ws", "msg"])
     max_fps = param.Number(default=25.0, bounds=(1, 60))
     readout = param.String(default="", doc="Spot temperature under the pointer, e.g. '31.2 °C @ 120,88'")
+    drawing = param.Boolean(default=False, doc="Clicks on the picture add points to `polygon`")
+    polygon = param.List(default=[], doc="Points [x, y] in 0..1 image coordinates, drawn by clicking")
 
     _esm = Path(__file__).with_name("camera_view.js")
     _stylesheets = [

@@ -48,11 +48,11 @@ class CameraCard(pn.viewable.Viewer):
         self.user = user
         self.camera_id = cam["id"]
         self.badge = pn.pane.HTML(badge_html(cam), margin=(0, 5), stylesheets=[STYLE])
-        self.toggle = pn.widgets.Button(label="Disconnect", color="light", width=110)
-        self.remove = pn.widgets.Button(label="Remove", color="light", width=90)
-        self.detect = pn.widgets.Toggle(label="Detect", value=runtime.detection.enabled(cam["id"]), width=80)
+        self.toggle = pn.widgets.Button(label="Disconnect", color="light", width=100)
+        self.remove = pn.widgets.Button(label="Remove", color="light", width=80)
+        self.detect = pn.widgets.Toggle(label="Detect", value=runtime.detection.enabled(cam["id"]), width=70)
         self.detect.param.watch(self._detect, "value")
-        self.record = pn.widgets.Button(label="● Record", color="light", width=100)
+        self.record = pn.widgets.Button(label="● Record", color="light", width=90)
         self.record.on_click(self._record)
         self.toggle.on_click(self._toggle)
         self.remove.on_click(self._remove)
@@ -61,9 +61,23 @@ class CameraCard(pn.viewable.Viewer):
         self.palette = pn.widgets.Select(options=list(PALETTES), value=cam.get("settings", {}).get("palette", "inferno"),
                                          width=110, visible=bool(cam.get("radiometric")))
         self.palette.param.watch(self._set_palette, "value")
+        self.zones_toggle = pn.widgets.Toggle(label="Zones", width=70)
+        self.zone_kind = pn.widgets.Select(options=["zone", "mask"], width=80)
+        self.zone_name = pn.widgets.TextInput(placeholder="name, e.g. door", width=130)
+        self.zone_required = pn.widgets.Checkbox(label="required to notify", width=140)
+        self.zone_save = pn.widgets.Button(label="Save shape", color="primary", width=100)
+        self.zone_clear = pn.widgets.Button(label="Remove all", width=100)
+        self.zone_help = pn.pane.HTML("<small>Click points on the picture, then save.</small>")
+        self.zone_editor = pn.Column(pn.Row(self.zone_kind, self.zone_name, self.zone_required),
+                                     pn.Row(self.zone_save, self.zone_clear, self.zone_help), visible=False)
+        self.zones_toggle.param.watch(self._zones_mode, "value")
+        self.zone_save.on_click(self._save_zone)
+        self.zone_clear.on_click(self._clear_zones)
         title = pn.pane.HTML(f"<b>{html.escape(cam['name'])}</b><br><small>{html.escape(cam['url'])}</small>")
         self._layout = pn.Card(
-            pn.Row(self.badge, pn.HSpacer(), self.palette, self.detect, self.record, self.toggle, self.remove),
+            pn.Row(self.badge, pn.HSpacer(), self.palette),
+            pn.Row(self.detect, self.zones_toggle, self.record, self.toggle, self.remove),
+            self.zone_editor,
             self.view,
             header=title,
             collapsible=False,
@@ -74,6 +88,7 @@ class CameraCard(pn.viewable.Viewer):
         operator, admin = can(user, "operator"), can(user, "admin")
         for w in (self.detect, self.record, self.toggle, self.palette):
             w.disabled = not operator
+        self.zones_toggle.visible = operator
         self.remove.visible = admin
         self.update(cam)
 
@@ -105,6 +120,38 @@ class CameraCard(pn.viewable.Viewer):
             toast_error(str(exc))
             return
         self.update(cam)
+
+    def _zones_mode(self, event) -> None:
+        self.view.drawing = self.zone_editor.visible = event.new
+        self.view.polygon = []
+
+    def _save_zone(self, _event) -> None:
+        if not self.allowed("operator"):
+            return
+        points = list(self.view.polygon)
+        if len(points) < 3:
+            toast_error("Click at least three points on the picture first.")
+            return
+        settings = self.runtime.cameras.get(self.camera_id).get("settings") or {}
+        shape = {"name": self.zone_name.value.strip() or f"{self.zone_kind.value} {len(points)}", "points": points}
+        key = "zones" if self.zone_kind.value == "zone" else "masks"
+        if key == "zones":
+            shape["required"] = self.zone_required.value
+        try:
+            self.runtime.detection.set_zones(self.camera_id, **{key: [*settings.get(key, []), shape]})
+        except (LookupError, ValueError) as exc:
+            toast_error(str(exc))
+            return
+        self.view.polygon = []
+        self.zone_name.value = ""
+        if pn.state.notifications is not None:
+            pn.state.notifications.success(f"Saved {self.zone_kind.value} {html.escape(shape['name'])}", duration=4000)
+
+    def _clear_zones(self, _event) -> None:
+        if not self.allowed("operator"):
+            return
+        self.runtime.detection.set_zones(self.camera_id, masks=[], zones=[])
+        self.view.polygon = []
 
     def _detect(self, event) -> None:
         if event.new == self.runtime.detection.enabled(self.camera_id) or not self.allowed("operator"):

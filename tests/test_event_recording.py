@@ -67,6 +67,7 @@ def test_event_recording_keeps_pre_and_post_event_video(srv):
 
     assert srv.request("PATCH", f"/api/cameras/{cid}/detection", {"labels": ["hotspot"]})[0] == 200
     recs = wait_for(lambda: event_recordings(srv, cid), timeout=20, what="an event recording")
+    assert srv.request("GET", "/health")[1]["recordings"]["active"] == 1  # an event recording counts as active
     time.sleep(1.0)
     assert srv.request("PATCH", f"/api/cameras/{cid}/detection", {"enabled": False})[0] == 200  # ends the events
     rec = wait_for(lambda: [r for r in event_recordings(srv, cid) if r["id"] == recs[-1]["id"]

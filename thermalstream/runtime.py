@@ -196,6 +196,7 @@ class Runtime:
             "uptime_s": round(time.time() - self.started_at, 1),
             "model": self.detection.health(),
             "cameras": {"configured": len(self.manager), "active": self.manager.active_count()},
-            "recordings": {"active": len(self.recordings.active())},
+            "recordings": {"active": len(self.recordings.active()) + (
+                self.event_recordings.active_count() if self.event_recordings is not None else 0)},
             "database": self.db.dialect,
         }

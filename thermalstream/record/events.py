@@ -235,6 +235,10 @@ class EventRecordingService:
             return m
         return RecordMode.from_settings(self._camera_settings(camera_id))
 
+    def active_count(self) -> int:
+        """Event recordings being written now (buffers that are only waiting for an event do not count)."""
+        return sum(1 for b in list(self._bufs.values()) if b.rec is not None)
+
     def info(self, camera_id: int) -> dict[str, Any]:
         """The camera's mode and what the service is doing for it; LookupError for an unknown camera."""
         m = RecordMode.from_settings(self._camera_settings(camera_id))

@@ -23,12 +23,11 @@ import io
 import logging
 import os
 from pathlib import Path
-from typing import Self
 
 import av
 
 from thermalstream.frame import EncodedPacket
-from thermalstream.record.video import FRAG_MOVFLAGS, TIME_BASE, VideoOptions, VideoSegmentInfo
+from thermalstream.record.video import FRAG_MOVFLAGS, TIME_BASE, SegmentFile, VideoOptions, VideoSegmentInfo
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +59,7 @@ def avcc_to_annexb(extradata: bytes) -> bytes:
     return bytes(out)
 
 
-class RemuxSegmentWriter:
+class RemuxSegmentWriter(SegmentFile):
     """One MP4 file of the camera's own H.264. ``write(packet, timestamp)`` then ``close()``.
 
     The first packet must be a keyframe (ValueError otherwise)."""
@@ -178,23 +177,6 @@ class RemuxSegmentWriter:
             self._container.close()
         except Exception:
             log.debug("closing %s after an error failed", self.path, exc_info=True)
-
-    def info(self) -> VideoSegmentInfo:
-        try:
-            size = self.path.stat().st_size
-        except OSError:
-            size = 0
-        return VideoSegmentInfo(self.path, self.first_ts or 0.0, self.last_ts or 0.0, self.frames,
-                                round(self.duration_s, 3), size, self.width, self.height)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, exc_type, *exc) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 __all__ = ["REMUX_CODECS", "RemuxSegmentWriter", "avcc_to_annexb", "can_remux", "stats"]

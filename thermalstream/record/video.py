@@ -93,7 +93,30 @@ class VideoSegmentInfo:
     height: int
 
 
-class SegmentWriter:
+class SegmentFile:
+    """What every segment writer shares: ``info()`` and use as a context manager (closed on
+    success, aborted on an error). Subclasses set path, first_ts, last_ts, frames, width, height
+    and provide ``duration_s``, ``close()`` and ``abort()``."""
+
+    def info(self) -> VideoSegmentInfo:
+        try:
+            size = self.path.stat().st_size
+        except OSError:
+            size = 0
+        return VideoSegmentInfo(self.path, self.first_ts or 0.0, self.last_ts or 0.0, self.frames,
+                                round(self.duration_s, 3), size, self.width, self.height)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class SegmentWriter(SegmentFile):
     """One MP4 file of H.264 video. ``write(image, timestamp)`` for each frame, then ``close()``.
 
     ``fps`` is the nominal rate (for the GOP length and the last frame's duration); the real
@@ -221,22 +244,6 @@ class SegmentWriter:
         self._closed = True
         self._container_close_quietly()
 
-    def info(self) -> VideoSegmentInfo:
-        try:
-            size = self.path.stat().st_size
-        except OSError:
-            size = 0
-        return VideoSegmentInfo(self.path, self.first_ts or 0.0, self.last_ts or 0.0, self.frames,
-                                round(self.duration_s, 3), size, self.width, self.height)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, exc_type, *exc) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 # --------------------------------------------------------------------------- checking files

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import threading
 from datetime import UTC, datetime, time, timedelta, timezone
 
@@ -236,9 +238,13 @@ def test_check_constraints(db):
 # --- migrations -----------------------------------------------------------------------------
 
 
+MIGRATIONS = Path(__file__).resolve().parents[1] / "thermalstream" / "db" / "migrations" / "versions"
+
+
 def test_migration_matches_models(db_url):
     upgrade(db_url)
-    assert current_revision(db_url) == head_revision() == "0003"
+    newest = max(f.name[:4] for f in MIGRATIONS.glob("[0-9][0-9][0-9][0-9]_*.py"))
+    assert current_revision(db_url) == head_revision() == newest
     engine = make_engine(db_url)
     try:
         with engine.connect() as conn:

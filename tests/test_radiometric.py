@@ -363,9 +363,15 @@ def test_cptv_lepton3_raw_counts_are_uncalibrated(tmp_path):
         src.open()
         a, b = read_all(src)
         assert not a.radiometry.calibrated and a.radiometry.sensor == "FLIR Lepton 3"
-        assert b.celsius.mean() - a.celsius.mean() == pytest.approx(100 * 0.0217, abs=1e-3)
-        r = a.radiometry
-        np.testing.assert_allclose(a.celsius, a.raw * r.unit_scale + r.unit_offset, atol=1e-3)
+        # counts, never °C: no celsius array, the unit says so, the counts are the file's own
+        assert a.celsius is None and b.celsius is None
+        assert a.temperature_unit == "counts" and a.is_radiometric
+        assert a.radiometry.unit_scale is None and a.radiometry.unit_offset is None
+        np.testing.assert_array_equal(a.raw, pix[0])
+        assert b.measurement().mean() - a.measurement().mean() == pytest.approx(100.0)
+        assert a.measurement().dtype == np.float32 and a.value_at(3, 4) == 3000.0
+        with pytest.raises(ValueError, match="counts"):
+            a.temperature_at(0, 0)
 
 
 def test_cptv_without_model_but_kelvin_values_is_calibrated(tmp_path, lepton35_frames):

@@ -5,11 +5,11 @@ Pixel units depend on the camera that recorded the file:
 * Lepton 3.5 (header model ``lepton3.5``, radiometric, TLinear): kelvin x 100, so
   ``°C = raw / 100 - 273.15``; frames are marked ``calibrated=True``.
 * Lepton 3 (model ``lepton3`` and most old files): 14-bit raw counts, *not* temperatures.
-  They are mapped with a nominal law: ``°C = (raw - 4096) * 0.0217 + T_fpa``, where 4096 is
-  the level the Lepton datasheet gives for a scene at the camera's own temperature and
-  0.0217 K/count an approximate responsivity; ``T_fpa`` is the frame's sensor temperature
-  (20 °C when the file has none). Such frames are marked ``calibrated=False``: differences
-  within a frame are roughly right, absolute values are not.
+  Frames carry the counts in ``raw`` with ``celsius=None`` and ``calibrated=False``; their
+  unit is "counts" (:attr:`Frame.temperature_unit`). Nothing labels them °C: a user
+  calibration per camera (:mod:`thermalstream.radiometry`) turns them into °C. For relative
+  contrast only, ``radiometry.extra["nominal_k_per_count"]`` gives an approximate responsivity
+  (0.0217 K per count near room temperature); it is not a calibration.
 * No model in the header: pixel values above 14 bits can only be kelvin x 100, so the first
   frame decides.
 
@@ -39,9 +39,7 @@ from thermalstream.sources.url import CameraURL
 
 KELVIN = 273.15
 TLINEAR_SCALE = 0.01  # Lepton 3.5 TLinear: K x 100
-RAW_REF_COUNTS = 4096.0  # Lepton radiometry-disabled output for a scene at camera temperature
-RAW_K_PER_COUNT = 0.0217  # approximate Lepton responsivity near room temperature
-DEFAULT_FPA_C = 20.0
+RAW_K_PER_COUNT = 0.0217  # approximate Lepton responsivity near room temperature (relative contrast only)
 FFC_SETTLE_S = 10.0
 MAX_14BIT = 16383
 _DECODE_ERRORS = (OSError, EOFError, ValueError, IndexError, KeyError, TypeError, zlib.error)
@@ -57,12 +55,6 @@ def is_tlinear(model: str | None, first_pix: np.ndarray | None) -> bool:
 def tlinear_to_celsius(pix: np.ndarray) -> np.ndarray:
     """Kelvin x 100 -> °C (float32)."""
     return (pix.astype(np.float32) * np.float32(TLINEAR_SCALE) - np.float32(KELVIN)).astype(np.float32)
-
-
-def raw_counts_offset(fpa_c: float | None) -> float:
-    """``unit_offset`` of the nominal Lepton 3 raw-count law for a sensor at ``fpa_c`` °C."""
-    t = fpa_c if fpa_c else DEFAULT_FPA_C
-    return t - RAW_REF_COUNTS * RAW_K_PER_COUNT
 
 
 def ffc_state(time_on: timedelta | None, last_ffc: timedelta | None) -> tuple[FFCState, float | None]:
@@ -213,15 +205,15 @@ class CPTVSource(Source):
         if self._tlinear:
             celsius = tlinear_to_celsius(pix)
             rad = Radiometry(calibrated=True, unit_scale=TLINEAR_SCALE, unit_offset=-KELVIN,
-                             ffc_state=state, sensor="FLIR Lepton 3.5", extra=extra)  # fmt: skip
-        else:
-            offset = raw_counts_offset(fpa)
-            celsius = (pix * np.float32(RAW_K_PER_COUNT) + np.float32(offset)).astype(np.float32)
-            extra["note"] = "Lepton 3 raw counts mapped with a nominal law: relative temperatures only"
-            rad = Radiometry(calibrated=False, unit_scale=RAW_K_PER_COUNT, unit_offset=offset,
-                             ffc_state=state, sensor="FLIR Lepton 3", extra=extra)  # fmt: skip
+                             ffc_state=state, sensor="FLIR Lepton 3.5", extra=extra,
+                             description="Lepton 3.5 TLinear (kelvin x 100)")  # fmt: skip
+            self._seq += 1
+            return Frame(image=to_grey(celsius), seq=self._seq, celsius=celsius, raw=pix, radiometry=rad)
+        extra["nominal_k_per_count"] = RAW_K_PER_COUNT
+        rad = Radiometry(calibrated=False, ffc_state=state, sensor="FLIR Lepton 3", extra=extra,
+                         description="uncalibrated Lepton 3 counts")  # fmt: skip
         self._seq += 1
-        return Frame(image=to_grey(celsius), seq=self._seq, celsius=celsius, raw=pix, radiometry=rad)
+        return Frame(image=to_grey(pix.astype(np.float32)), seq=self._seq, raw=pix, radiometry=rad)
 
     def close(self) -> None:
         self._closed.set()
@@ -233,4 +225,4 @@ class CPTVSource(Source):
                 self._fh = None
 
 
-__all__ = ["CPTVSource", "check_gzip", "ffc_state", "is_tlinear", "raw_counts_offset", "tlinear_to_celsius"]
+__all__ = ["CPTVSource", "check_gzip", "ffc_state", "is_tlinear", "tlinear_to_celsius"]

@@ -58,7 +58,7 @@ class Base(DeclarativeBase):
 
 class User(Base):
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -73,6 +73,8 @@ class User(Base):
     locked_until: Mapped[datetime | None]
     # 0003 (auth): alert emails are opt-in per user
     email_alerts: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # 0007 (access): bumped to end every login cookie and access token of the user at once
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     def __repr__(self) -> str:
         return f"User(id={self.id!r}, username={self.username!r}, role={self.role!r})"
@@ -105,7 +107,7 @@ class Camera(Base):
     """A camera. ``url`` may hold credentials: show ``repo.public_dict(camera)``, never the row."""
 
     __tablename__ = "cameras"
-    __table_args__ = (CheckConstraint(_in("status", CAMERA_STATUSES), name="status"),)
+    __table_args__ = (CheckConstraint(_in("status", CAMERA_STATUSES), name="status"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(128))
@@ -151,7 +153,7 @@ class Event(Base):
     """A tracked object: one row per appearance of something on a camera."""
 
     __tablename__ = "events"
-    __table_args__ = (Index(None, "camera_id", "started_at"),)
+    __table_args__ = (Index(None, "camera_id", "started_at"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
@@ -187,6 +189,7 @@ class Recording(Base):
     __table_args__ = (
         CheckConstraint(_in("status", RECORDING_STATUSES), name="status"),
         Index(None, "camera_id", "started_at"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -216,6 +219,7 @@ class Recording(Base):
 
 class RecordingSegment(Base):
     __tablename__ = "recording_segments"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     recording_id: Mapped[int] = mapped_column(ForeignKey("recordings.id", ondelete="CASCADE"), index=True)
@@ -232,7 +236,7 @@ class Detection(Base):
     """One detected box in one frame; coordinates are pixels in the camera's frame."""
 
     __tablename__ = "detections"
-    __table_args__ = (Index(None, "camera_id", "timestamp"),)
+    __table_args__ = (Index(None, "camera_id", "timestamp"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))

@@ -26,34 +26,88 @@ def open_camera(url: str, name: str = ""):
     return Camera(url, name=name).start()
 
 
-def open_source(url: str):
-    """Open ``url`` as a plain blocking source: every ``read()`` returns the next frame, no thread
-    and no frame skipping (use it to walk through a recording frame by frame)."""
-    from thermalstream.sources import make_source
+def open_source(url: str, *, pace: bool = False, loop: bool = False):
+    """Open ``url`` as a plain blocking source: ``for frame in src`` (or ``src.read()``) gives every
+    frame in order, with no thread and no frame skipping. Files are read as fast as you ask and once
+    (``pace=True`` plays them at their own frame rate, ``loop=True`` starts again at the end); a
+    recording folder or segment ``.h5`` opens as :func:`open_recording` does."""
+    from dataclasses import replace
+    from pathlib import Path
 
-    src = make_source(url)
+    from thermalstream.sources import make_source, parse_camera_url
+
+    p = Path(str(url)).expanduser()
+    if p.suffix == ".h5" or (p.is_dir() and any(p.glob("*.h5"))):
+        return open_recording(p)
+    cu = parse_camera_url(url)
+    if cu.is_file:  # the caller's options; a URL's own ?loop=/?pace= still wins
+        opts = {"pace": pace, "realtime": pace, "loop": loop}
+        cu = replace(cu, params={**{k: "1" if v else "0" for k, v in opts.items()}, **cu.params})
+    src = make_source(cu)
     src.open()
     return src
 
 
 def detections(camera=None, label=None, since=None, until=None, min_confidence=None, limit: int = 10000,
                *, data_dir=None, database_url: str | None = None):
-    """Detections as a pandas DataFrame (oldest first, UTC timestamps) from the server's database
-    (``THERMALSTREAM_DATA_DIR`` / ``THERMALSTREAM_DATABASE_URL``, or the arguments).
+    """Detections as a pandas DataFrame (oldest first, UTC timestamps) from the server's database,
+    found as the server finds it (``THERMALSTREAM_DATA_DIR`` / ``THERMALSTREAM_DATABASE_URL``, or the
+    arguments; see :mod:`thermalstream.datasets.locate`). Nothing is created when there is none.
 
     >>> df = ts.detections(camera=1, label="person", since="2026-11-24T00:00:00Z")
     """
-    from thermalstream.config import Settings
-    from thermalstream.db import Database
     from thermalstream.detect.store import detections_dataframe
 
-    overrides = {k: v for k, v in {"data_dir": data_dir, "database_url": database_url}.items() if v is not None}
-    db = Database(Settings(**overrides).db_url)
-    try:
+    with _database(data_dir, database_url) as (_settings, db):
         return detections_dataframe(db, camera=camera, label=label, since=since, until=until,
                                     min_confidence=min_confidence, limit=limit)
-    finally:
-        db.dispose()
 
 
-__all__ = ["FFCState", "Frame", "Radiometry", "__version__", "detections", "open_camera", "open_source"]
+def events(camera=None, label=None, since=None, until=None, *, data_dir=None, database_url: str | None = None):
+    """Events (one row per tracked object) as a DataFrame, oldest first."""
+    from thermalstream.datasets.tables import events_dataframe
+
+    with _database(data_dir, database_url) as (_settings, db):
+        return events_dataframe(db, camera=camera, label=label, since=since, until=until)
+
+
+def recordings(camera=None, since=None, until=None, *, data_dir=None, database_url: str | None = None):
+    """Recordings overlapping [since, until] as a DataFrame, oldest first."""
+    from thermalstream.datasets.tables import recordings_dataframe
+
+    with _database(data_dir, database_url) as (_settings, db):
+        return recordings_dataframe(db, camera=camera, since=since, until=until)
+
+
+def open_recording(id_or_path, *, data_dir=None, database_url: str | None = None):
+    """A recording as data (:class:`~thermalstream.datasets.RecordingData`): ``len()``, iteration and
+    indexing over its frames across every segment, ``.to_xarray()``. Give a recording id (looked up in
+    the server's database) or a recording folder / segment ``.h5`` path."""
+    from thermalstream.datasets import RecordingData
+    from thermalstream.datasets.tables import recording_folder
+
+    if isinstance(id_or_path, int) or (isinstance(id_or_path, str) and id_or_path.isdigit()):
+        with _database(data_dir, database_url) as (settings, db):
+            folder, info = recording_folder(db, settings.recordings_dir, int(id_or_path))
+        return RecordingData.from_path(folder, info)
+    return RecordingData.from_path(id_or_path)
+
+
+class _database:
+    """``with _database(...) as (settings, db)``: an existing database, disposed afterwards."""
+
+    def __init__(self, data_dir, database_url) -> None:
+        self.args = (data_dir, database_url)
+
+    def __enter__(self):
+        from thermalstream.datasets.locate import open_database
+
+        self.settings, self.db = open_database(*self.args)
+        return self.settings, self.db
+
+    def __exit__(self, *exc) -> None:
+        self.db.dispose()
+
+
+__all__ = ["FFCState", "Frame", "Radiometry", "__version__", "detections", "events", "open_camera", "open_recording",
+           "open_source", "recordings"]

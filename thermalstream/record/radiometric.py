@@ -237,16 +237,17 @@ def _open_readable(path: Path) -> tuple[h5py.File, bool]:
         return h5py.File(path, "r", libver="latest", swmr=True), True
 
 
-def read_radiometric(path: str | os.PathLike) -> RadiometricData:
-    """Read a segment's radiometric file, also one left open by a crash (what was flushed)."""
+def read_radiometric(path: str | os.PathLike, frames: bool = True) -> RadiometricData:
+    """Read a segment's radiometric file, also one left open by a crash (what was flushed).
+    ``frames=False`` reads everything but the frame arrays (``data`` is then empty, 0 x H x W)."""
     f, partial = _open_readable(Path(path))
     with f:
         a = dict(f.attrs)
         n = min(f[k].shape[0] for k in ("timestamp", "seq", "ffc") if k in f)
         kind = "raw" if "raw" in f else "celsius"
         n = min(n, f[kind].shape[0])
-        data = f[kind][:n]
-        celsius = f["celsius"][:n] if (kind == "raw" and "celsius" in f) else None
+        data = f[kind][:n] if frames else np.empty((0, *f[kind].shape[1:]), f[kind].dtype)
+        celsius = f["celsius"][:n] if (frames and kind == "raw" and "celsius" in f) else None
         ts = f["timestamp"][:n]
         seq = f["seq"][:n]
         ffc_idx = f["ffc"][:n]

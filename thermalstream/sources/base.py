@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from thermalstream.frame import Frame
@@ -51,6 +52,14 @@ class Source(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the device/connection. Idempotent."""
+
+    def __iter__(self) -> Iterator[Frame]:
+        """Every frame until the end of a file (or until the source is closed): ``for f in src``."""
+        while True:
+            try:
+                yield self.read()
+            except SourceClosed:
+                return
 
     def __enter__(self) -> "Source":
         self.open()

@@ -1,0 +1,141 @@
+"""Research data from Python: recordings as temperature data across segments (ts.open_recording,
+to_xarray), files iterated with ``for`` and read once at full speed, and notebook calls that find the
+server's database and never create an empty one."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+
+import numpy as np
+import pytest
+
+import thermalstream as ts
+from tests.test_record_service import Stack, _config
+from thermalstream.config import Settings
+from thermalstream.datasets import DataNotFound, RecordingData
+from thermalstream.db import Database
+from thermalstream.frame import Frame, Radiometry
+from thermalstream.record.radiometric import RadiometricWriter
+from thermalstream.sources.sim import SimSource
+
+
+def _write_segments(folder, sim: SimSource, counts: list[int], t0: float = 1_800_000_000.0) -> list[Frame]:
+    """Segments as the recorder lays them out (one .h5 per segment), from real simulator frames."""
+    frames, k = [], 0
+    folder.mkdir(parents=True, exist_ok=True)
+    for s, n in enumerate(counts):
+        w = RadiometricWriter(folder / f"seg{s:03d}.h5")
+        for _ in range(n):
+            f = sim.render(k)
+            f = Frame(image=f.image, seq=k, timestamp=t0 + k / 25, celsius=f.celsius, radiometry=f.radiometry)
+            w.write(f)
+            frames.append(f)
+            k += 1
+        w.close()
+    return frames
+
+
+def test_recording_frames_across_segments_bit_exact(tmp_path):
+    sim = SimSource("sim://?width=64&height=48&seed=5&pace=0")
+    written = _write_segments(tmp_path / "rec", sim, [30, 30, 7])
+    rec = ts.open_recording(tmp_path / "rec")
+    assert isinstance(rec, RecordingData) and len(rec) == 67 and rec.unit == "°C"
+    read = list(rec)
+    assert len(read) == 67
+    for a, b in zip(read, written, strict=True):
+        assert np.array_equal(a.celsius, b.celsius) and a.timestamp == b.timestamp
+    assert np.all(np.diff([f.timestamp for f in read]) > 0)
+    assert np.array_equal(rec[31].celsius, written[31].celsius) and np.array_equal(rec[-1].celsius, written[-1].celsius)
+    with pytest.raises(IndexError):
+        rec[67]
+
+
+def test_to_xarray_is_lazy_with_cf_attributes(tmp_path):
+    sim = SimSource("sim://?width=64&height=48&seed=6&pace=0")
+    written = _write_segments(tmp_path / "rec", sim, [40, 25])
+    rec = ts.open_recording(tmp_path / "rec")
+    da = rec.to_xarray(start=10, end=60, step=5)
+    import dask.array
+
+    assert isinstance(da.data, dask.array.Array)  # nothing read yet
+    assert da.dims == ("time", "y", "x") and da.shape == (10, 48, 64)
+    assert da.attrs["units"] == "degree_Celsius" and da.attrs["long_name"] == "apparent temperature"
+    assert np.array_equal(da.values, np.stack([written[i].celsius for i in range(10, 60, 5)]))
+    assert str(da.time.dtype) == "datetime64[ns]"
+    by_time = rec.to_xarray(start=rec.times[20], end=rec.times[30])
+    assert by_time.sizes["time"] == 10 and np.array_equal(by_time.values[0], written[20].celsius)
+
+
+def test_counts_recording_is_never_celsius(tmp_path):
+    raw = (np.arange(48 * 64, dtype=np.uint16).reshape(48, 64) + 3000)
+    folder = tmp_path / "rec"
+    folder.mkdir()
+    w = RadiometricWriter(folder / "seg000.h5")
+    for i in range(5):
+        w.write(Frame(image=np.zeros((48, 64), np.uint8), seq=i, timestamp=1.8e9 + i, raw=raw + i,
+                      radiometry=Radiometry(calibrated=False, sensor="FLIR Lepton 3")))
+    w.close()
+    rec = ts.open_recording(folder)
+    assert rec.unit == "counts" and rec[0].celsius is None and np.array_equal(rec[4].raw, raw + 4)
+    da = rec.to_xarray()
+    assert da.attrs["units"] == "1" and "uncalibrated" in da.attrs["long_name"] and da.name == "counts"
+    assert np.array_equal(da.values[2], raw + 2)
+
+
+def test_open_source_iterates_a_file_once_at_full_speed(tmp_path):
+    from tests.test_radiometric import kelvin100, write_cptv
+
+    path = tmp_path / "clip.cptv"
+    write_cptv(path, [kelvin100(np.full((120, 160), 20.0 + i, np.float32)) for i in range(50)], b"lepton3.5")
+    t = time.monotonic()
+    frames = list(ts.open_source(str(path)))
+    assert len(frames) == 50  # not looping (it used to read forever)
+    assert time.monotonic() - t < 50 / 9 / 2  # not paced at the file's 9 fps
+    looped = ts.open_source(str(path), loop=True)
+    assert sum(1 for _, _ in zip(range(120), looped, strict=False)) == 120
+    looped.close()
+
+
+def test_notebook_calls_find_no_database_and_create_none(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("THERMALSTREAM_DATA_DIR", raising=False)
+    monkeypatch.delenv("THERMALSTREAM_DATABASE_URL", raising=False)
+    for call in (ts.detections, ts.events, ts.recordings):
+        with pytest.raises(DataNotFound, match="no ThermalStream database"):
+            call(data_dir=tmp_path / "nowhere")
+    assert not any(tmp_path.rglob("*.db"))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    sqlite3.connect(empty / "thermalstream.db").execute("CREATE TABLE other (x)").connection.close()
+    with pytest.raises(DataNotFound, match="not a ThermalStream database"):
+        ts.detections(data_dir=empty)
+
+
+@pytest.mark.slow
+def test_a_12_s_recording_by_id_from_the_server_database(tmp_path, monkeypatch):
+    """The real recording path at the default 10 s segments: 12 s of a simulated camera at 9 fps,
+    read back by id from another folder, every frame in order."""
+    settings = Settings(data_dir=tmp_path / "data")
+    settings.ensure_dirs()
+    db = Database.create(settings)
+    stack = Stack(db, settings, _config(segment_seconds=10.0))
+    try:
+        cid = stack.camera("sim://?fps=9&width=160&height=120&seed=4")
+        rid = stack.svc.start(cid)["id"]
+        time.sleep(12.5)
+        stack.svc.stop(cid)
+        row = stack.svc.get(rid)
+    finally:
+        stack.svc.shutdown()
+        stack.manager.stop_all()
+        db.dispose()
+    monkeypatch.chdir(tmp_path)
+    os.environ.pop("THERMALSTREAM_DATA_DIR", None)
+    rec = ts.open_recording(rid, data_dir=settings.data_dir)
+    assert len(rec.segments) == 2 and len(rec) == row["frames"] >= 100
+    stamps = [f.timestamp for f in rec]
+    assert len(stamps) == len(rec) and np.all(np.diff(stamps) > 0)
+    df = ts.recordings(data_dir=settings.data_dir)
+    assert df["id"].tolist() == [rid] and str(df["started_at"].dt.tz) == "UTC"

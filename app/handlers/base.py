@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import tornado.web
@@ -55,6 +56,105 @@ def check_access(handler: tornado.web.RequestHandler, runtime: Runtime, route: s
     return principal
 
 
+MAX_ID = 2**31 - 1  # ids are PostgreSQL integers; a larger one names nothing
+MAX_BODY = 1 << 20  # bytes of a JSON request body
+MAX_DEPTH = 32  # nesting of a JSON request body
+_ID_NAMES = {"cid": "camera", "rid": "recording", "sid": "schedule", "did": "detection", "eid": "event",
+             "index": "segment", "uid": "user"}
+
+
+def parse_id(raw: object, what: str = "id") -> int:
+    """An id from a URL, query or body: a positive integer that fits the database, else 404."""
+    text = str(raw).strip() if isinstance(raw, (str, int)) and not isinstance(raw, bool) else ""
+    if not text.isdigit() or int(text) > MAX_ID:
+        raise ApiError(404, f"no {what} {str(raw)[:40]!r}")
+    return int(text)
+
+
+def check_path_ids(kwargs: dict) -> None:
+    """Every numeric path parameter is checked here, once, for every route (out of range: 404)."""
+    for name, value in kwargs.items():
+        if isinstance(value, str) and value.isdigit():
+            parse_id(value, _ID_NAMES.get(name, name))
+
+
+_QUERY_IDS = {"camera": "camera", "camera_id": "camera", "recording": "recording", "schedule": "schedule"}
+INT64 = 2**63 - 1
+
+
+def check_query(arguments: dict[str, list[bytes]]) -> None:
+    """Query ids must name something (404); no integer argument may overflow the database (400)."""
+    for name, values in arguments.items():
+        for value in values:
+            text = value.decode("utf-8", "replace").strip()
+            if name in _QUERY_IDS and text:
+                parse_id(text, _QUERY_IDS[name])
+            elif re.fullmatch(r"[-+]?\d+", text) and abs(int(text)) > INT64:
+                raise ApiError(400, f"'{name}' is out of range")
+
+
+def int_arg(value: str | None, name: str, default: int, lo: int, hi: int) -> int:
+    """A bounded integer query argument; a clear 400 when it is not one."""
+    if value in (None, ""):
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ApiError(400, f"'{name}' must be an integer") from None
+    if not lo <= number <= hi:
+        raise ApiError(400, f"'{name}' must be between {lo} and {hi}")
+    return number
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of parsed JSON, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, d = stack.pop()
+        deepest = max(deepest, d)
+        if isinstance(item, dict):
+            stack.extend((v, d + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, d + 1) for v in item)
+    return deepest
+
+
+def check_numbers(body: Any) -> None:
+    """Integers in a body fit the database: ids (``id``, ``*_id``) name something (404), other
+    integers fit 64 bits (400)."""
+    stack = [("", body)]
+    while stack:
+        key, item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.items())
+        elif isinstance(item, list):
+            stack.extend((key, v) for v in item)
+        elif isinstance(item, int) and not isinstance(item, bool):
+            if (key == "id" or key.endswith("_id")) and not 0 <= item <= MAX_ID:
+                raise ApiError(404, f"no {key.removesuffix('_id') or 'object'} {item}")
+            if abs(item) > INT64:
+                raise ApiError(400, f"'{key}' is out of range")
+
+
+def _bad_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(raw: bytes | None) -> Any:
+    """Parse a request body within the size and depth limits; ApiError 413/400 otherwise."""
+    if raw and len(raw) > MAX_BODY:
+        raise ApiError(413, f"request body over {MAX_BODY} bytes")
+    opened = max(raw.count(b"[") + raw.count(b"{"), 0) if raw else 0
+    try:
+        body = json.loads(raw or b"{}", parse_constant=_bad_constant)
+    except (ValueError, RecursionError):
+        raise ApiError(400, "request body is not valid JSON") from None
+    if opened > MAX_DEPTH and _depth(body) > MAX_DEPTH:
+        raise ApiError(400, f"request body nested deeper than {MAX_DEPTH} levels")
+    check_numbers(body)
+    return body
+
+
 def http_error(exc: ApiError) -> tornado.web.HTTPError:
     """For handlers that are not JSON handlers (files, WebSockets)."""
     return tornado.web.HTTPError(exc.status, reason=exc.message)
@@ -69,6 +169,8 @@ class Guarded:
 
     def guard(self) -> None:
         self.principal = check_access(self, self.runtime, self.route)  # type: ignore[arg-type]
+        check_path_ids(getattr(self, "path_kwargs", None) or {})
+        check_query(self.request.query_arguments)  # type: ignore[attr-defined]
 
     def visible_cameras(self) -> set[int] | None:
         """Ids of the cameras this user may see (None: all)."""
@@ -119,10 +221,7 @@ class BaseHandler(Guarded, tornado.web.RequestHandler):
         self.finish(json.dumps(data, default=str))
 
     def json_body(self) -> dict:
-        try:
-            body = json.loads(self.request.body or b"{}")
-        except ValueError:
-            raise ApiError(400, "request body is not valid JSON") from None
+        body = parse_json(self.request.body)
         if not isinstance(body, dict):
             raise ApiError(400, "request body must be a JSON object")
         return body
@@ -141,10 +240,7 @@ class BaseHandler(Guarded, tornado.web.RequestHandler):
 
     def camera_id(self, raw: str) -> int:
         """A camera id from the URL, checked against what this user may see."""
-        try:
-            return self.require_camera(int(raw))
-        except ValueError:
-            raise ApiError(404, f"no camera {raw!r}") from None
+        return self.require_camera(parse_id(raw, "camera"))
 
     def finish(self, chunk=None):
         origin = self._cors_origin() if hasattr(self, "runtime") else None

@@ -14,7 +14,7 @@ from thermalstream.capture.fanout import FanOut, Subscription
 from thermalstream.capture.stats import CameraStats, FpsMeter
 from thermalstream.frame import Frame
 from thermalstream.sources import CorruptData, Source, SourceClosed, SourceError, SourceInfo, make_source
-from thermalstream.sources.url import CameraURL, parse_camera_url
+from thermalstream.sources.url import CameraURL, mask_text, parse_camera_url
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +155,7 @@ class Camera:
 
     # ----- capture thread
     def _set_status(self, status: CameraStatus, reason: str) -> None:
+        reason = mask_text(reason.replace(self.url.raw, self.url.masked))  # driver messages may quote the URL
         if status is self.status and reason == self.reason:
             return
         self.status, self.reason = status, reason

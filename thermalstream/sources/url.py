@@ -15,11 +15,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
 VIDEO_EXTS = {".mp4", ".mkv", ".avi", ".mov", ".m4v", ".webm", ".ts", ".mjpeg", ".mjpg", ".h264", ".mpg"}
 THERMAL_EXTS = {".cptv": "cptv", ".seq": "flir", ".fff": "flir"}
-SECRET_KEYS = {"password", "pass", "pwd", "passwd", "token", "auth", "key", "apikey", "api_key", "secret"}
+# a query key is secret when it (or one of its words) is one of these, or contains a SECRET_PARTS entry
+SECRET_KEYS = {"password", "pass", "pwd", "passwd", "pw", "passphrase", "token", "auth", "key", "apikey",
+               "secret", "sig", "signature", "jwt", "bearer", "session", "sessionid", "sid", "credential",
+               "credentials", "cred", "hmac", "otp", "pin", "cookie"}
+SECRET_PARTS = ("passw", "token", "secret", "apikey", "signature", "credential", "auth", "session", "privatekey")
+MAX_URL_LENGTH = 2048
 _SCHEMES = {"rtsp", "rtsps", "http", "https", "sim", "file", "lepton", "tc001", "topdon", "p2pro"}
 
 
@@ -56,29 +61,51 @@ class CameraURL:
         return f"CameraURL({self.masked!r}, kind={self.kind!r})"
 
 
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)@")
+_PARAM = re.compile(r"(^|[?&;#])([^&;=?#]+)=([^&;#]*)")
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+
+
+def _words(name: str) -> list[str]:
+    """``accessToken``, ``X-Amz-Signature``, ``api_key`` → their lower-case words."""
+    return [w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", name)]
+
+
+def secret_key(name: str) -> bool:
+    """Whether a query key looks like it carries a secret (password, token, key, signature ...)."""
+    key = unquote_plus(name).strip()
+    compact = re.sub(r"[^a-z0-9]", "", key.lower())
+    if compact in SECRET_KEYS or any(w in SECRET_KEYS for w in _words(key)):
+        return True
+    return any(part in compact for part in SECRET_PARTS)
+
+
+def _mask_param(m: re.Match) -> str:
+    sep, key, value = m.groups()
+    return f"{sep}{key}=***" if value and secret_key(key) else m.group(0)
+
+
 def mask_credentials(url: str) -> str:
-    """Replace passwords in ``user:pass@`` and in secret-looking query parameters with ``***``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return re.sub(r"//([^/@:]*):[^/@]*@", r"//\1:***@", url)
-    if not parts.scheme or parts.scheme not in _SCHEMES:
+    """Replace the password in ``user:pass@`` and every secret-looking query or fragment value
+    (see :func:`secret_key`) with ``***``. Anything else is kept exactly as given."""
+    if not isinstance(url, str):
         return url
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, host = netloc.rsplit("@", 1)
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}:***@{host}" if ":" in userinfo else f"{user}@{host}"
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    secret = any(k.lower() in SECRET_KEYS for k, _ in pairs)
-    if netloc == parts.netloc and not secret:
-        return url  # nothing to hide: keep the text exactly as given
-    query = parts.query
-    if secret:
-        query = "&".join(f"{k}=***" if k.lower() in SECRET_KEYS else f"{k}={v}" for k, v in pairs)
-    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "") + (
-        f"#{parts.fragment}" if parts.fragment else ""
-    )
+    m = _USERINFO.match(url)
+    if m and ":" in m.group(2):
+        url = f"{m.group(1)}{m.group(2).split(':', 1)[0]}:***@{url[m.end():]}"
+    cut = min((i for i in (url.find("?"), url.find("#")) if i >= 0), default=-1)
+    if cut < 0:
+        return url
+    return url[:cut] + _PARAM.sub(_mask_param, url[cut:])
+
+
+def mask_text(text: str) -> str:
+    """Mask every URL inside free text (error messages from libraries, log lines, notifications)."""
+    def one(m: re.Match) -> str:
+        url = m.group(0).rstrip(".,:;)]")
+        return mask_credentials(url) + m.group(0)[len(url):]
+
+    return _URL_IN_TEXT.sub(one, text) if isinstance(text, str) else text
 
 
 def _device(text: str) -> int | str:
@@ -97,6 +124,8 @@ def parse_camera_url(url: str, *, must_exist: bool = True) -> CameraURL:
     raw = url.strip()
     if not raw:
         raise CameraURLError("camera URL is empty")
+    if len(raw) > MAX_URL_LENGTH:
+        raise CameraURLError(f"camera URL is {len(raw)} characters long; at most {MAX_URL_LENGTH} are allowed")
     if any(c in raw for c in "\n\r\t\x00"):
         raise CameraURLError("camera URL contains control characters")
     if raw.isdigit() or raw.startswith("/dev/video"):

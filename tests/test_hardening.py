@@ -1,0 +1,143 @@
+"""Issue 11, access items 8-14 over a real server: secrets masked everywhere, Markdown escaped,
+lockout per user and address, sizes and ranges checked at the edge, HTTP hygiene (Retry-After,
+Allow, logout, timeouts, bcrypt off the loop), a valid OpenAPI document, nothing leaked at rest."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from app import access
+from tests.conftest import start_server, stop_server, wait_for
+
+HUGE = "99999999999999999999999"
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    server = start_server(tmp_path_factory.mktemp("hardening"))
+    svc = server.runtime.auth.users
+    for name, role in [("olga", "operator"), ("oscar", "operator"), ("vic", "viewer")]:
+        svc.create(name, f"{name} has a long password", role)
+    try:
+        yield server
+    finally:
+        stop_server(server)
+
+
+def raw(srv, method: str, path: str, data: bytes | None = None, headers: dict | None = None,
+        as_user: str | None = "admin", timeout: float = 20.0):
+    """(status, headers, parsed JSON or bytes) for a request with a raw body."""
+    hdrs = {**srv.headers(as_user), "Content-Type": "application/json", **(headers or {})}
+    req = urllib.request.Request(srv.base + path, data=data, method=method, headers=hdrs)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            status, out, head = resp.status, resp.read(), resp.headers
+    except urllib.error.HTTPError as exc:
+        status, out, head = exc.code, exc.read(), exc.headers
+    return status, head, (json.loads(out) if "json" in head.get("Content-Type", "") and out else out)
+
+
+def concrete(pattern: str, value: str) -> str:
+    path = re.sub(r"\(\?P<action>[^)]*\)", "connect", pattern)
+    path = re.sub(r"\(\?P<\w+>[^)]*\)", value, path)
+    return path.replace("\\.", ".")
+
+
+# --- 11: sizes and ranges at the edge ------------------------------------------------------------
+
+def test_ids_beyond_the_integer_range_answer_404_not_500(srv):
+    probed = 0
+    for pattern, methods in access.ROUTES.items():
+        if "(?P<" not in pattern or pattern.startswith("/ws/"):
+            continue
+        for method in methods:
+            path = concrete(pattern, HUGE)
+            status, body = srv.request(method, path, {} if method != "GET" else None)
+            assert status == 404, f"{method} {path} answered {status}: {body!r}"
+            probed += 1
+    assert probed >= 10
+
+
+def test_huge_numbers_in_queries_and_bodies_never_answer_500(srv):
+    cid = srv.request("POST", "/api/cameras", {"name": "range", "url": "sim://?width=64&height=48&seed=5"})[1]["id"]
+    queries = f"camera={HUGE}&limit={HUGE}&offset={HUGE}&x={HUGE}&y={HUGE}&since={HUGE}&until={HUGE}"
+    body = {"camera_id": HUGE, "id": HUGE, "camera": int(HUGE), "name": "n", "protected": True,
+            "start": "01:00", "end": "02:00", "days": [int(HUGE)], "enabled": True, "mode": "events"}
+    seen = 0
+    for pattern, methods in access.ROUTES.items():
+        if pattern.startswith("/ws/") or "mjpeg" in pattern:
+            continue
+        path = concrete(pattern, str(cid) if "cid" in pattern else "1")
+        for method in methods:
+            if method == "DELETE" and "cid" in pattern:
+                continue
+            status, answer = srv.request(method, f"{path}?{queries}", body if method != "GET" else None)
+            assert status < 500, f"{method} {path}?{queries[:40]}… answered {status}: {answer!r}"
+            numeric = {k: int(HUGE) if isinstance(v, str) and v == HUGE else v for k, v in body.items()}
+            if method != "GET":
+                status, answer = srv.request(method, path, numeric)
+                assert status < 500, f"{method} {path} with huge numbers answered {status}: {answer!r}"
+            seen += 1
+    assert seen > 20
+
+
+@pytest.mark.parametrize("depth", [40, 100_000])
+def test_deeply_nested_json_is_a_clear_400(srv, depth):
+    nested = ("[" * depth + "]" * depth).encode()
+    for path in ("/api/cameras", "/api/recording/start", "/api/schedule/create"):
+        status, _, body = raw(srv, "POST", path, b'{"a": ' + nested + b"}")
+        assert status == 400 and ("nested" in body["error"] or "JSON" in body["error"]), (path, status, body)
+
+
+def test_oversized_bodies_are_refused_with_413(srv):
+    status, _, body = raw(srv, "POST", "/api/cameras", json.dumps({"name": "x", "url": "sim://?" + "a" * (2 << 20)}).encode())
+    assert status == 413, (status, body)
+
+
+def test_camera_urls_are_limited_to_2048_characters(srv):
+    long_url = "sim://?seed=1&pad=" + "a" * 5000
+    status, body = srv.request("POST", "/api/cameras", {"name": "long", "url": long_url})
+    assert status == 400 and "2048" in body["error"], (status, body)
+    status, cams = srv.request("GET", "/api/cameras")
+    assert status == 200 and all(len(c["url"]) <= 2048 for c in cams["cameras"])
+    from thermalstream.sources.url import CameraURLError, parse_camera_url
+    with pytest.raises(CameraURLError, match="2048"):
+        parse_camera_url(long_url)
+
+
+# --- 8: secrets in camera URLs are masked everywhere ----------------------------------------------
+
+SECRET_QUERIES = ["access_token", "pw", "key", "token", "auth", "sig", "X-Amz-Signature", "apiKey", "session_id"]
+
+
+@pytest.mark.parametrize("key", SECRET_QUERIES)
+def test_masking_hides_every_secret_looking_query_value(key):
+    from thermalstream.sources.url import mask_credentials, mask_text
+
+    url = f"rtsp://cam.lab:554/stream?channel=1&{key}=TOPSECRET&fps=2"
+    masked = mask_credentials(url)
+    assert "TOPSECRET" not in masked and f"{key}=***" in masked and "channel=1" in masked and "fps=2" in masked
+    assert "TOPSECRET" not in mask_text(f"cannot open {url}: 401 Unauthorized")
+    assert mask_credentials("http://cam/x?keyint=3&monkey=1") == "http://cam/x?keyint=3&monkey=1"
+
+
+def test_secret_query_values_never_reach_api_notifications_or_logs(srv, caplog):
+    url = "http://127.0.0.1:9/snap.jpg?user=bob&access_token=TOPSECRET1&pw=TOPSECRET2&sig=TOPSECRET3"
+    with caplog.at_level("DEBUG"):
+        status, cam = srv.request("POST", "/api/cameras", {"name": "leaky", "url": url})
+        assert status == 201, cam
+        wait_for(lambda: srv.camera(cam["id"])["status"] in ("reconnecting", "failed"), what="camera to fail")
+        time.sleep(0.5)
+    listed = json.dumps(srv.request("GET", "/api/cameras")[1])
+    notes = json.dumps(srv.runtime.notifications.list(srv.runtime.auth.users.get("admin")["id"], limit=500))
+    assert "user=bob" in listed  # the URL is there, only its secrets are not
+    for text in (listed, notes, json.dumps(srv.camera(cam["id"])), caplog.text):
+        assert "TOPSECRET" not in text
+    srv.request("DELETE", f"/api/cameras/{cam['id']}")

@@ -27,7 +27,7 @@ from pathlib import Path
 import av
 
 from thermalstream.frame import EncodedPacket
-from thermalstream.record.video import FRAG_MOVFLAGS, TIME_BASE, SegmentFile, VideoOptions, VideoSegmentInfo
+from thermalstream.record.video import TIME_BASE, SegmentFile, VideoOptions, VideoSegmentInfo, container_options
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +85,9 @@ class RemuxSegmentWriter(SegmentFile):
         self._failed = False
         self._period_ms = max(round(1000 / self.fps), 1)
         template_src = av.open(io.BytesIO(avcc_to_annexb(first.extradata or b"") + first.data), format=first.codec)
-        movflags = FRAG_MOVFLAGS if opts.container == "fragmented" else "+faststart"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._container = av.open(str(self.path), mode="w", format="mp4", options={"movflags": movflags})
+            self._container = av.open(str(self.path), mode="w", format="mp4", options=container_options(opts))
             try:
                 for k, v in (metadata or {}).items():
                     self._container.metadata[k] = str(v)
@@ -143,6 +142,7 @@ class RemuxSegmentWriter(SegmentFile):
         pkt.is_keyframe = packet.keyframe
         try:
             self._container.mux(pkt)
+            self._synced()
         except Exception:
             self._failed = True
             raise

@@ -50,6 +50,7 @@ from thermalstream.record.recorder import (
     read_manifest,
     safety_floor,
 )
+from thermalstream.record.repair import rebuild_video, repair_radiometric
 from thermalstream.record.video import VideoOptions, probe_segment
 
 log = logging.getLogger(__name__)
@@ -509,7 +510,7 @@ class RecordingService:
         found.sort()
         out = []
         for idx, start, p in found:
-            probe = probe_segment(p)
+            probe = self._salvage(p)
             if probe.ok:
                 out.append((idx, start, p, probe))
                 continue
@@ -518,6 +519,23 @@ class RecordingService:
             self._delete(p)
             self._delete(p.with_suffix(".h5"))
         return out
+
+    def _salvage(self, p: Path):
+        """Probe a segment, keeping every frame that can be read: its HDF5 file is cut to whole
+        frames, and when the video holds none (a crash in its first fragment) it is rebuilt
+        from the HDF5 frames."""
+        h5 = p.with_suffix(".h5")
+        kept = repair_radiometric(h5) if h5.exists() else 0
+        probe = probe_segment(p)
+        if probe.ok or not kept:
+            return probe
+        try:
+            rebuild_video(h5, p, options=self.config.video)
+        except Exception as exc:  # noqa: BLE001 - then the segment is dropped as before
+            log.warning("cannot rebuild %s from %s: %s", p.name, h5.name, exc)
+            return probe
+        log.warning("segment %s had no whole fragment: rebuilt from its %d radiometric frames", p, kept)
+        return probe_segment(p)
 
     def _apply(self, rid: int, segs: list[tuple[int, float, Path, Any]], dropped: int, note: str) -> None:
         with self.db.session() as s:

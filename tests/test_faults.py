@@ -1,0 +1,175 @@
+"""Fault injection at the settings users get (issue 11, durability): kill -9 of a recording
+process, a PostgreSQL outage (a TCP proxy on loopback that is cut and restored), a full disk
+(a size-limited tmpfs), a flapping and a frozen camera."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from tests.conftest import wait_for
+from thermalstream.config import Settings
+from thermalstream.db import Database
+from thermalstream.record.radiometric import read_radiometric
+from thermalstream.record.recorder import parse_segment_name
+from thermalstream.record.video import VideoOptions, probe_segment
+from thermalstream.runtime import recording_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# ------------------------------------------------------------------------------ kill -9
+
+RECORDING_CHILD = textwrap.dedent("""
+    import json, sys, time
+    from thermalstream.bus import EventBus
+    from thermalstream.capture import CameraManager
+    from thermalstream.config import Settings
+    from thermalstream.db import Database, repo
+    from thermalstream.notifications import NotificationService
+    from thermalstream.record import RecordingService
+    from thermalstream.runtime import recording_config
+
+    settings = Settings(data_dir=sys.argv[1])  # the defaults: 10 s segments, veryfast, HDF5 beside
+    settings.ensure_dirs()
+    db = Database(settings.db_url)
+    db.upgrade()
+    bus = EventBus()
+    manager = CameraManager(bus)
+    url = settings.default_camera
+    with db.session() as s:
+        cid = repo.add_camera(s, "crash", url).id
+    manager.add(cid, url, "crash").read()
+    svc = RecordingService(db, manager, NotificationService(db, bus), settings, config=recording_config(settings))
+    row = svc.start(cid)
+    rec = svc._active[cid].recorder
+    print(json.dumps({"id": row["id"]}), flush=True)
+    while True:  # the capture time of the newest frame handed to the segment writers
+        print(json.dumps({"ts": rec._last_ts, "frames": rec.frames}), flush=True)
+        time.sleep(0.05)
+""")
+
+
+def _record_then_kill(data_dir: Path, seconds: float) -> tuple[int, dict]:
+    """Record the default camera in a child process at default settings, kill -9 it after
+    ``seconds``; returns (recording id, the last progress line read before the kill)."""
+    proc = subprocess.Popen([sys.executable, "-c", RECORDING_CHILD, str(data_dir)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line, proc.stderr.read()
+        rec_id = json.loads(line)["id"]
+        last: dict = {}
+        start = None
+        while True:
+            last = json.loads(proc.stdout.readline())
+            if last["ts"] is not None:
+                start = start or last["ts"]
+                if last["ts"] - start >= seconds:
+                    break
+    finally:
+        proc.kill()  # SIGKILL: no cleanup of any kind
+        proc.wait(10)
+    assert proc.returncode == -9
+    return rec_id, last
+
+
+def test_kill_9_loses_at_most_the_open_fragment_and_keeps_the_radiometric_file(tmp_path):
+    """Default settings (10 s segments, 1 s fragments): killed 15 s in, the open segment keeps
+    everything but its open fragment and the frames inside the encoder (x264 lookahead, ~0.4 s at
+    25 fps). Before flush_packets the open segment lost all of its 5 s (FFmpeg's write buffer).
+    Reconciliation then keeps the open segment and its HDF5 file, cut to whole frames."""
+    data_dir = tmp_path / "data"
+    defaults = Settings(data_dir=data_dir)
+    assert recording_config(defaults).segment_seconds == 10.0 and VideoOptions().keyint_s == 1.0
+    rec_id, last = _record_then_kill(data_dir, 15.0)
+
+    files = sorted(data_dir.glob("recordings/cam*/*/seg*.mp4"))
+    assert len(files) == 2, files
+    open_seg = files[-1]
+    probe = probe_segment(open_seg)
+    assert probe.ok, probe.error
+    on_disk_end = parse_segment_name(open_seg.name)[1] + probe.duration_s
+    lost = last["ts"] + 1 / 25 - on_disk_end
+    keyint = VideoOptions().keyint_s
+    assert lost <= keyint + 0.5, f"lost {lost:.2f} s of the open segment, more than one {keyint} s fragment"
+    h5_before = read_radiometric(open_seg.with_suffix(".h5"), frames=False).meta["frames"]
+    assert h5_before > 0
+
+    from thermalstream.runtime import Runtime
+
+    rt = Runtime.create(Settings(data_dir=data_dir, detector="none", default_camera="", admin_password="x" * 12))
+    try:
+        rec = rt.recordings.get(rec_id)
+    finally:
+        rt.shutdown()
+    assert rec["status"] == "completed" and rec["segments"] == 2
+    assert [data_dir / "recordings" / p for p in rec["segment_paths"]] == files
+    h5 = read_radiometric(open_seg.with_suffix(".h5"))
+    assert not h5.meta["partial"], "the crashed HDF5 file is rewritten as a clean file"
+    assert h5.meta["frames"] >= h5_before and len(h5.timestamps) == h5.data.shape[0] == h5.meta["frames"]
+    assert h5.timestamps[-1] <= last["ts"]
+
+
+FIRST_SECOND_CHILD = textwrap.dedent("""
+    import os, sys
+    from datetime import UTC, datetime
+    from thermalstream.config import Settings
+    from thermalstream.db import Database, repo
+    from thermalstream.db.models import Recording
+    from thermalstream.record.radiometric import RadiometricWriter
+    from thermalstream.record.recorder import segment_name
+    from thermalstream.record.video import SegmentWriter
+    from thermalstream.sources.sim import SimSource
+
+    settings = Settings(data_dir=sys.argv[1])
+    settings.ensure_dirs()
+    db = Database(settings.db_url)
+    db.upgrade()
+    with db.session() as s:
+        cid = repo.add_camera(s, "crash", "sim://?seed=4").id
+        row = Recording(camera_id=cid, started_at=datetime.fromtimestamp(1000.0, UTC), path="", status="recording")
+        s.add(row)
+        s.flush()
+        row.path = f"cam{cid}/19700101T001640Z_r{row.id}"
+        folder = settings.recordings_dir / row.path
+    src = SimSource("sim://?seed=4")
+    mp4 = folder / segment_name(0, 1000.0)
+    video = SegmentWriter(mp4, 640, 512, 25)
+    rad = RadiometricWriter(mp4.with_suffix(".h5"))  # flushed every 25 frames
+    for i in range(20):  # 0.8 s: the first 1 s fragment is still in the muxer and the encoder
+        f = src.render(i, timestamp=1000.0 + i / 25)
+        video.write(f.image, f.timestamp)
+        rad.write(f)
+    rad.flush()
+    print(row.id, flush=True)
+    os.kill(os.getpid(), 9)
+""")
+
+
+def test_crash_in_the_first_fragment_rebuilds_the_video_from_the_radiometric_file(tmp_path):
+    """The video of a segment killed in its first fragment holds no frame; its HDF5 file holds
+    20. Reconciliation used to delete both; it now keeps all 20 and re-encodes the video."""
+    data_dir = tmp_path / "data"
+    proc = subprocess.run([sys.executable, "-c", FIRST_SECOND_CHILD, str(data_dir)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == -9, proc.stderr
+    rec_id = int(proc.stdout.strip())
+    mp4 = next(data_dir.glob("recordings/cam*/*/seg00000_*.mp4"))
+    assert not probe_segment(mp4).ok  # nothing whole in the video
+
+    from thermalstream.runtime import Runtime
+
+    rt = Runtime.create(Settings(data_dir=data_dir, detector="none", default_camera="", admin_password="x" * 12))
+    try:
+        rec = rt.recordings.get(rec_id)
+    finally:
+        rt.shutdown()
+    assert rec["status"] == "completed" and rec["frames"] == 20 and rec["segments"] == 1, rec
+    probe = probe_segment(mp4)
+    assert probe.ok and probe.frames == 20 and abs(probe.duration_s - 0.8) < 0.05
+    h5 = read_radiometric(mp4.with_suffix(".h5"))
+    assert h5.meta["frames"] == 20 and not h5.meta["partial"]

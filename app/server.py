@@ -13,6 +13,7 @@ from thermalstream.config import Settings
 from thermalstream.runtime import Runtime
 
 log = logging.getLogger(__name__)
+MAX_BODY_BYTES = 8 << 20  # no route takes uploads; JSON handlers refuse more than 1 MiB themselves
 
 
 def allowed_origins(settings: Settings, port: int) -> list[str]:
@@ -36,6 +37,8 @@ def make_server(runtime: Runtime, *, port: int | None = None, threaded: bool = F
         title="ThermalStream",
         extra_patterns=build_routes(runtime),
         cookie_secret=settings.secret(),
+        http_server_kwargs={"idle_connection_timeout": settings.header_timeout_s,  # also bounds header reads
+                            "body_timeout": settings.body_timeout_s, "max_body_size": MAX_BODY_BYTES},
         **(oauth_options(runtime) or {"auth_provider": ThermalAuthProvider(runtime)}),
         verbose=False,
     )

@@ -141,3 +141,62 @@ def test_secret_query_values_never_reach_api_notifications_or_logs(srv, caplog):
     for text in (listed, notes, json.dumps(srv.camera(cam["id"])), caplog.text):
         assert "TOPSECRET" not in text
     srv.request("DELETE", f"/api/cameras/{cam['id']}")
+
+
+# --- 12: HTTP hygiene ---------------------------------------------------------------------------
+
+def test_429_carries_retry_after(srv):
+    srv.runtime.auth.users.create("rita", "rita has a long password", "viewer")
+    answers = []
+    for _ in range(7):
+        status, head, body = raw(srv, "POST", "/api/auth/token", json.dumps(
+            {"username": "rita", "password": "wrong password here"}).encode(), as_user=None)
+        answers.append((status, head.get("Retry-After")))
+        if status == 429:
+            break
+    assert answers[-1][0] == 429, answers
+    assert answers[-1][1] is not None and int(answers[-1][1]) >= 1, answers
+
+
+def test_405_names_the_allowed_methods(srv):
+    for method, path in [("PUT", "/api/cameras"), ("DELETE", "/api/recordings"), ("PATCH", "/health")]:
+        status, head, body = raw(srv, method, path, b"{}")
+        assert status == 405, (method, path, status, body)
+        allow = {m.strip() for m in (head.get("Allow") or "").split(",") if m.strip()}
+        assert "GET" in allow and method not in allow, (path, head.get("Allow"))
+
+
+def test_request_headers_time_out(srv):
+    timeout = srv.runtime.settings.header_timeout_s
+    assert timeout <= 30  # the default users get
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=timeout + 20) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never finishes the headers
+        started = time.monotonic()
+        try:
+            data = sock.recv(1024)  # b"" when the server closes the connection
+        except TimeoutError:
+            pytest.fail("the server kept a connection with unfinished headers open")
+        assert data == b"" or b"408" in data or b"400" in data
+        assert time.monotonic() - started < timeout + 15
+
+
+def test_bcrypt_runs_off_the_event_loop(srv):
+    """The server's IOLoop runs in ``srv.thread``; a password check there would stall every user."""
+    import threading
+
+    users = srv.runtime.auth.users
+    seen: list[int] = []
+    verify = users.hasher.verify
+
+    def spy(*args, **kwargs):
+        seen.append(threading.get_ident())
+        return verify(*args, **kwargs)
+
+    users.hasher.verify = spy
+    try:
+        status, _, _ = raw(srv, "POST", "/api/auth/token", json.dumps(
+            {"username": "olga", "password": "olga has a long password"}).encode(), as_user=None)
+    finally:
+        users.hasher.verify = verify
+    assert status == 200 and seen, (status, seen)
+    assert srv.thread.ident not in seen

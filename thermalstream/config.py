@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     public_url: str | None = Field(default=None, description="Base URL in emailed links (default http://host:port)")
     trusted_proxies: str = Field(default="", description="Comma-separated proxies whose X-Forwarded-For is trusted")
     cors_origins: str = Field(default="", description="Comma-separated origins allowed to call the API (CORS off when empty)")
+    header_timeout_s: float = Field(default=10.0, gt=0, description="A client must send a request's headers within this "
+                                    "(also how long an idle keep-alive connection is kept)")
+    body_timeout_s: float = Field(default=60.0, gt=0, description="A client must send a request body within this")
     oauth_provider: str | None = Field(default=None, description="Panel OAuth provider (generic, github, azure, "
                                        "google, okta, auth0, gitlab…); the PANEL_OAUTH_* variables configure it")
     oauth_key: str | None = Field(default=None, description="OAuth client id")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
 
+import tornado.ioloop
 import tornado.web
 
 from app import access
@@ -16,10 +18,23 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    """An answer with ``status`` and ``{"error": message}``; ``headers`` go with it (Retry-After, Allow)."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers or {}
+
+
+async def off_loop(fn, *args, **kwargs):
+    """Run slow blocking work (bcrypt) on a worker thread, so one login never stalls every user."""
+    return await tornado.ioloop.IOLoop.current().run_in_executor(None, functools.partial(fn, *args, **kwargs))
+
+
+def allowed_methods(route: str) -> str:
+    """The ``Allow`` header of a route: the methods the access table lists for it."""
+    return ", ".join(sorted({*access.ROUTES.get(route, {}), "OPTIONS"}))
 
 
 def call_mapped(errors: dict[type[Exception], int], fn, *args, **kwargs):
@@ -40,7 +55,7 @@ def check_access(handler: tornado.web.RequestHandler, runtime: Runtime, route: s
     try:
         needed = access.ROUTES[route][method]
     except KeyError:
-        raise ApiError(405, f"{method} is not allowed here") from None
+        raise ApiError(405, f"{method} is not allowed here", {"Allow": allowed_methods(route)}) from None
     try:
         principal = principal_of(runtime, handler)
     except Unauthenticated as exc:
@@ -230,6 +245,10 @@ class BaseHandler(Guarded, tornado.web.RequestHandler):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         message = exc.message if isinstance(exc, ApiError) else self._reason
         self.set_header("Content-Type", "application/json; charset=utf-8")
+        for name, value in (exc.headers if isinstance(exc, ApiError) else {}).items():
+            self.set_header(name, value)
+        if status_code == 405 and hasattr(self, "route"):
+            self.set_header("Allow", allowed_methods(self.route))
         self.finish(json.dumps({"error": message, "status": status_code}))
 
     def _handle_request_exception(self, e: BaseException) -> None:

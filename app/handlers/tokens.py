@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from app.handlers.base import ApiError, BaseHandler
+import math
+
+from app.handlers.base import ApiError, BaseHandler, off_loop
 from thermalstream.auth import AuthError, RateLimited
 
 PAIR = {"200": {"description": "{access_token, refresh_token, token_type, expires_in, refresh_expires_in}"},
@@ -26,8 +28,7 @@ class TokenBase(BaseHandler):
         return value
 
     def limited(self, exc: RateLimited) -> ApiError:
-        self.set_header("Retry-After", str(int(exc.retry_after_s) + 1))
-        return ApiError(429, str(exc))
+        return ApiError(429, str(exc), {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))})
 
     def check_token_rate(self) -> None:
         decision = self.runtime.auth.limiter.attempt("token", {"ip": self.client_ip()})
@@ -41,12 +42,12 @@ class TokenHandler(TokenBase):
                         "requestBody": _body({"username": {"type": "string"}, "password": {"type": "string"}}),
                         "responses": PAIR}}
 
-    def post(self) -> None:
+    async def post(self) -> None:
         body = self.json_body()
         username, password = self.field(body, "username", 256), self.field(body, "password")
         self.check_token_rate()
         try:
-            user = self.runtime.auth.users.authenticate(username, password, ip=self.client_ip())
+            user = await off_loop(self.runtime.auth.users.authenticate, username, password, ip=self.client_ip())
         except RateLimited as exc:
             raise self.limited(exc) from None
         if user is None:

@@ -18,6 +18,7 @@ import tornado.web
 from panel.auth import BasicAuthProvider
 
 from thermalstream.auth import AuthError, AuthValueError, InvalidResetToken, RateLimited
+from thermalstream.db.outage import is_disk_full, outage_reason
 from thermalstream.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,31 @@ def principal_of(runtime: Runtime, handler: tornado.web.RequestHandler) -> Princ
     raw = handler.get_secure_cookie(COOKIE, max_age_days=runtime.settings.session_days)
     if not raw:
         return None
-    return principal_named(runtime, raw.decode("utf-8", "replace"), "cookie")
+    return principal_from_cookie(runtime, raw.decode("utf-8", "replace"))
+
+
+def cookie_value(user: dict) -> str:
+    """What the signed login cookie holds: ``username:id:session_version``. Ending the user's
+    sessions moves the version on, so every cookie issued before is refused from then on."""
+    return f"{user['username']}:{user['id']}:{user.get('session_version') or 0}"
+
+
+def principal_from_cookie(runtime: Runtime, value: str | None, via: str = "cookie") -> Principal | None:
+    """The user of a login cookie's value, or None when the session has ended (logout, password
+    or role change, account disabled or deleted). A bare username is accepted only with OAuth
+    on (Panel's OAuth login writes it)."""
+    if not value:
+        return None
+    name, sep, rest = value.partition(":")
+    if not sep:
+        return principal_named(runtime, value, via) if runtime.settings.oauth_provider else None
+    uid, _, version = rest.partition(":")
+    if not (uid.isdigit() and version.isdigit()):
+        return None
+    user = runtime.auth.users.get(int(uid))
+    if user is None or not user["is_active"] or user["username"] != name or user["session_version"] != int(version):
+        return None
+    return Principal(user["id"], user["username"], user["role"], via)
 
 
 def principal_named(runtime: Runtime, username: str, via: str) -> Principal | None:
@@ -109,6 +134,17 @@ def _next_url(value: str | None) -> str:
 class AuthPage(tornado.web.RequestHandler):
     runtime: Runtime  # bound by auth_provider()
 
+    def _handle_request_exception(self, e: BaseException) -> None:
+        """A database outage answers 503 (507: its disk is full) with the login form and a reason."""
+        if outage_reason(e) is None or self._finished:
+            return super()._handle_request_exception(e)
+        full = is_disk_full(e)
+        self.clear()
+        self.set_header("Retry-After", "30" if full else "5")
+        render(self, "Log in", "login", 507 if full else 503,
+               error="The database cannot write: its disk is full. Tell your administrator." if full
+               else "The database is unreachable. Try again in a moment.")
+
     def client_ip(self) -> str:
         return self.runtime.auth.client_ip(self.request.remote_ip, self.request.headers.get("X-Forwarded-For"))
 
@@ -143,7 +179,7 @@ class LoginHandler(AuthPage):
         if user is None:
             render(self, "Log in", "login", 401, error="Wrong username or password.")
             return
-        self.set_secure_cookie(COOKIE, user["username"], expires_days=self.runtime.settings.session_days,
+        self.set_secure_cookie(COOKIE, cookie_value(user), expires_days=self.runtime.settings.session_days,
                                httponly=True, samesite="Lax", secure=self.request.protocol == "https")
         self.clear_cookie("is_guest")
         log.info("login: %s from %s", user["username"], self.client_ip())
@@ -152,6 +188,9 @@ class LoginHandler(AuthPage):
 
 class LogoutHandler(AuthPage):
     def get(self) -> None:
+        who = principal_of(self.runtime, self) if not self.request.headers.get("Authorization") else None
+        if who is not None:  # every cookie and token of this user ends, not only this browser's
+            self.runtime.auth.users.end_sessions(who.user_id)
         for name in (COOKIE, "id_token", "next_url", "is_guest"):
             self.clear_cookie(name)
         self.redirect("/login?logged_out")
@@ -220,10 +259,23 @@ class ThermalAuthProvider(BasicAuthProvider):
     """Panel's basic provider with our database-backed login and logout pages."""
 
     def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
         self._login = type("BoundLogin", (LoginHandler,), {"runtime": runtime})
         self._logout = type("BoundLogout", (LogoutHandler,), {"runtime": runtime})
         super().__init__(login_endpoint="/login", logout_endpoint="/logout")
         pn.config.oauth_expiry = runtime.settings.session_days
+
+    @property
+    def get_user(self):
+        """Panel's cookie check, plus: a cookie whose session has ended counts as no login."""
+        panel_get_user = super().get_user
+
+        def get_user(handler):
+            user = panel_get_user(handler)
+            if user and user != "guest" and principal_from_cookie(self.runtime, user) is None:
+                return None
+            return user
+        return get_user
 
     @property
     def login_handler(self):

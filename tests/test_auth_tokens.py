@@ -131,6 +131,10 @@ def test_check_user_sees_current_role_and_disabled_users(setup):
     users.create("admin", PW, role="admin")
     users.set_role("alice", "viewer")
     assert tokens.verify_access(token)["role"] == "operator"  # no database: the role in the token
+    with pytest.raises(AuthError) as exc:  # a role change ends the user's sessions (issue 11)
+        tokens.verify_access(token, check_user=True)
+    assert exc.value.reason == "revoked"
+    token = tokens.issue_access(users.get("alice"))
     assert tokens.verify_access(token, check_user=True)["role"] == "viewer"
     users.set_active("alice", False)
     with pytest.raises(AuthError) as exc:
@@ -142,6 +146,10 @@ def test_refresh_rotates(setup, db):
     tokens, users, user, _ = setup
     first = tokens.issue_pair(user)
     users.set_role("alice", "viewer")
+    with pytest.raises(AuthError) as exc:  # a role change ends every session of the user (issue 11)
+        tokens.refresh(first["refresh_token"])
+    assert exc.value.reason == "revoked"
+    first = tokens.issue_pair(users.get("alice"))
     second = tokens.refresh(first["refresh_token"])
     assert second["refresh_token"] != first["refresh_token"]
     assert tokens.verify_access(second["access_token"])["role"] == "viewer"  # read from the database

@@ -104,6 +104,7 @@ class Runtime:
         alerts = AlertMailer(bus, auth.users, auth.mailer, cams, public_url(settings))
         rt = cls(settings, db, bus, manager, notes, cams, recs, schedules, detection, cleanup, auth, alerts)
         manager.bus.subscribe(rt._forget_encoder, "camera.removed")
+        auth.users.listeners.append(lambda uid: bus.publish("user.sessions", {"user_id": uid}, user_id=uid))
         rt.event_recordings = EventRecordingService(recs, manager, bus, detection)
         return rt
 

@@ -12,6 +12,7 @@ import json
 import logging
 import struct
 
+import tornado.ioloop
 import tornado.iostream
 import tornado.web
 import tornado.websocket
@@ -24,6 +25,8 @@ from thermalstream.live import EncodedFrame, LiveEncoder
 
 log = logging.getLogger(__name__)
 BOUNDARY = "thermalstreamframe"
+SESSION_CHECK_S = 5.0  # how often an open socket re-reads its user's session (changes made by the CLI)
+SESSION_ENDED = 4001  # close code: the user's sessions ended (logout, password/role change, deleted)
 
 
 class LatestOnly:
@@ -78,6 +81,42 @@ class GuardedSocket(Guarded, tornado.websocket.WebSocketHandler):
     def check_origin(self, origin: str) -> bool:
         return self.runtime.origin_allowed(origin, self.request.host)
 
+    def watch_session(self) -> None:
+        """Close this socket as soon as its user's sessions end: at once for changes made in this
+        server (bus topic ``user.sessions``), within SESSION_CHECK_S for changes made elsewhere."""
+        p = self.principal
+        if p is None:
+            return
+        users = self.runtime.auth.users
+        self._session = users.session_version(p.user_id)
+        loop = asyncio.get_running_loop()
+
+        def ended(event) -> None:  # any thread
+            if event.data.get("user_id") == p.user_id:
+                loop.call_soon_threadsafe(self.check_session)
+
+        self._unwatch = self.runtime.bus.subscribe(ended, "user.sessions")
+        self._poll = tornado.ioloop.PeriodicCallback(self.check_session, SESSION_CHECK_S * 1000)
+        self._poll.start()
+
+    def check_session(self) -> None:
+        if self.ws_connection is None or self.principal is None:
+            return
+        try:
+            current = self.runtime.auth.users.session_version(self.principal.user_id)
+        except Exception:  # noqa: BLE001 - a database hiccup is not a logout; the next check retries
+            return
+        if current is None or current != self._session:
+            self.close(SESSION_ENDED, "your session has ended; log in again")
+
+    def unwatch_session(self) -> None:
+        if getattr(self, "_poll", None) is not None:
+            self._poll.stop()
+            self._poll = None
+        if getattr(self, "_unwatch", None) is not None:
+            self._unwatch()
+            self._unwatch = None
+
 
 class VideoSocket(GuardedSocket):
     """/ws/video/{id}: binary messages, each an 8-byte big-endian capture time in ms, then a JPEG."""
@@ -94,6 +133,7 @@ class VideoSocket(GuardedSocket):
 
     async def open(self, cid: str) -> None:
         self.feed = LatestOnly(self.encoder, asyncio.get_running_loop())
+        self.watch_session()
         asyncio.ensure_future(self._pump())
 
     async def _pump(self) -> None:
@@ -111,6 +151,7 @@ class VideoSocket(GuardedSocket):
         pass
 
     def on_close(self) -> None:
+        self.unwatch_session()
         if self.feed is not None:
             self.feed.close()
             self.feed = None
@@ -137,6 +178,7 @@ class UpdatesSocket(GuardedSocket):
             loop.call_soon_threadsafe(self._send, msg)
 
         self._unsub = self.runtime.bus.subscribe(deliver)
+        self.watch_session()
         hello = {"cameras": self.runtime.cameras.list(visible), "user": me and self.principal.username}
         self._send(json.dumps({"topic": "hello", "data": hello}, default=str))
 
@@ -171,6 +213,7 @@ class UpdatesSocket(GuardedSocket):
         return self.principal is not None and access.allows(self.principal.role, role)
 
     def on_close(self) -> None:
+        self.unwatch_session()
         if self._unsub:
             self._unsub()
 

@@ -70,12 +70,15 @@ class RefreshHandler(TokenBase):
 
 
 class LogoutApiHandler(TokenBase):
-    openapi = {"post": {"summary": "Revoke a refresh token", "tags": ["auth"], "security": [],
+    openapi = {"post": {"summary": "Log out: revoke the refresh token and end every session of its user",
+                        "tags": ["auth"], "security": [],
                         "requestBody": _body({"refresh_token": {"type": "string"}}),
                         "responses": {"204": {"description": "Revoked (also when it already was)"},
                                       "400": {"description": "Bad request"}}}}
 
     def post(self) -> None:
-        self.runtime.auth.tokens.revoke(self.field(self.json_body(), "refresh_token"))
+        token = self.field(self.json_body(), "refresh_token")
+        if self.runtime.auth.tokens.revoke(token):  # a live token: its user logs out everywhere
+            self.runtime.auth.users.end_sessions(self.runtime.auth.tokens.user_of(token))
         self.set_status(204)
         self.finish()

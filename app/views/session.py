@@ -5,7 +5,7 @@ from __future__ import annotations
 import panel as pn
 
 from app import access
-from app.auth import Principal, principal_named
+from app.auth import Principal, principal_from_cookie
 from thermalstream.runtime import Runtime
 
 
@@ -14,7 +14,7 @@ def session_user(runtime: Runtime) -> Principal | None:
     name = pn.state.user
     if not name or name == "guest":
         return None
-    return principal_named(runtime, name, "cookie")
+    return principal_from_cookie(runtime, name)
 
 
 def can(user: Principal | None, role: str) -> bool:

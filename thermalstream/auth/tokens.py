@@ -2,9 +2,10 @@
 
 Access token
     JWT signed with HS256 (only HS256 is accepted: ``alg=none`` and any other algorithm are
-    refused), claims ``sub`` (user id as a string), ``name``, ``role``, ``type="access"``,
-    ``iss``, ``iat``, ``exp`` (15 minutes by default) and ``jti``. Verification needs no
-    database; it is the caller's choice to re-read the user (``check_user=True``).
+    refused), claims ``sub`` (user id as a string), ``name``, ``role``, ``sv`` (the user's
+    session version), ``type="access"``, ``iss``, ``iat``, ``exp`` (15 minutes by default) and
+    ``jti``. Verification needs no database; it is the caller's choice to re-read the user
+    (``check_user=True``), which also refuses tokens from ended sessions (``sv`` behind).
 
 Refresh token
     ``secrets.token_urlsafe(32)``, opaque; only its SHA-256 is stored (``refresh_tokens``),
@@ -87,6 +88,7 @@ class TokenService:
             "sub": str(uid),
             "name": name,
             "role": role,
+            "sv": _session_version(user),
             "type": "access",
             "iss": self.issuer,
             "iat": int(now.timestamp()),
@@ -99,7 +101,8 @@ class TokenService:
         """The claims of a valid access token, with ``user_id`` (int) added. Raises
         :class:`AuthError` with ``reason`` one of ``missing``, ``malformed``, ``invalid_signature``,
         ``expired``, ``wrong_type``, ``invalid_token``; with ``check_user`` also ``user_disabled``
-        (deleted or inactive), and ``role`` is then the user's current role."""
+        (deleted or inactive) and ``revoked`` (the user's sessions ended since it was issued: logout,
+        password or role change), and ``role`` is then the user's current role."""
         if not isinstance(token, str) or not token.strip():
             raise AuthError("missing", "No access token.")
         token = token.strip()
@@ -145,6 +148,8 @@ class TokenService:
                 user = s.get(User, claims["user_id"])
                 if user is None or not user.is_active:
                     raise AuthError("user_disabled", "The account no longer exists or is disabled.")
+                if claims.get("sv", 0) != (user.session_version or 0):
+                    raise AuthError("revoked", "This session has ended (logout, password or role change); log in again.")
                 claims["role"] = user.role
                 claims["name"] = user.username
         return claims
@@ -208,7 +213,8 @@ class TokenService:
                     raise AuthError("user_disabled", "The account no longer exists or is disabled.")
                 token, new = self._new_refresh(s, user.id, now)
                 s.execute(update(RefreshToken).where(RefreshToken.id == row.id).values(replaced_by_id=new.id))
-                snapshot = {"id": user.id, "username": user.username, "role": user.role}
+                snapshot = {"id": user.id, "username": user.username, "role": user.role,
+                            "session_version": user.session_version or 0}
         if reused_id is not None:
             self._revoke_chain(reused_id, now)
             raise AuthError("refresh_token_reused",
@@ -243,6 +249,13 @@ class TokenService:
                             .values(revoked_at=self.clock()))
             return res.rowcount == 1
 
+    def user_of(self, refresh_token: object) -> int | None:
+        """The id of the user a refresh token was issued to (None: unknown token)."""
+        if not isinstance(refresh_token, str) or not refresh_token or len(refresh_token) > 256:
+            return None
+        with self.db.session() as s:
+            return s.scalar(select(RefreshToken.user_id).where(RefreshToken.token_hash == hash_token(refresh_token)))
+
     def revoke_all(self, user_id: int) -> int:
         """Log a user out everywhere. Returns the number of tokens revoked."""
         with self.db.session() as s:
@@ -250,6 +263,12 @@ class TokenService:
                             .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
                             .values(revoked_at=self.clock()))
             return res.rowcount or 0
+
+
+def _session_version(user: dict[str, Any] | User) -> int:
+    if isinstance(user, User):
+        return user.session_version or 0
+    return int(user.get("session_version") or 0)
 
 
 def _user_fields(user: dict[str, Any] | User) -> tuple[int, str, str]:

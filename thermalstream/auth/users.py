@@ -100,6 +100,7 @@ def user_dict(u: User) -> dict[str, Any]:
         "failed_logins": u.failed_logins or 0,
         "locked_until": _iso(u.locked_until),
         "has_password": u.password_hash is not None,
+        "session_version": u.session_version or 0,
     }
 
 
@@ -123,6 +124,7 @@ class UserService:
         self.hasher = hasher or PasswordHasher()
         self.clock = clock
         self.limiter = limiter if limiter is not None else RateLimiter(db, clock=clock)
+        self.listeners: list[Callable[[int], None]] = []  # told the id of a user whose sessions ended
 
     # --- lookups ---------------------------------------------------------------------------
 
@@ -231,8 +233,14 @@ class UserService:
             user = self._require(s, ref)
             if user.role == "admin" and role != "admin" and user.is_active and self._active_admins(s, user.id) == 0:
                 raise LastAdmin("Cannot change the role of the last admin: make another user admin first.")
+            changed = user.role != role
             user.role = role
-            return user_dict(user)
+            if changed:
+                self._revoke_sessions(s, user.id)
+            result = user_dict(user)
+        if changed:
+            self._ended(result["id"])
+        return result
 
     def set_email(self, ref: UserRef, email: str | None) -> dict[str, Any]:
         address = validate_email(email)
@@ -263,10 +271,38 @@ class UserService:
             user.is_active = bool(active)
             if not active:
                 self._revoke_sessions(s, user.id)
-            return user_dict(user)
+            result = user_dict(user)
+        if not active:
+            self._ended(result["id"])
+        return result
+
+    def end_sessions(self, ref: UserRef) -> dict[str, Any]:
+        """Log a user out everywhere: every login cookie, access token and refresh token stops working."""
+        with self.db.session() as s:
+            user = self._require(s, ref)
+            self._revoke_sessions(s, user.id)
+            result = user_dict(user)
+        self._ended(result["id"])
+        return result
+
+    def session_version(self, user_id: int) -> int | None:
+        """The user's current session version (None: no such user or disabled)."""
+        with self.db.session() as s:
+            user = s.get(User, user_id)
+            return user.session_version or 0 if user is not None and user.is_active else None
+
+    def _ended(self, user_id: int) -> None:
+        for fn in list(self.listeners):
+            try:
+                fn(user_id)
+            except Exception:  # noqa: BLE001 - a listener must not undo the account change
+                log.exception("session-end listener failed for user %s", user_id)
 
     def _revoke_sessions(self, s: Session, user_id: int) -> None:
+        """End every session of the user (inside ``s``): the session version moves on, so login
+        cookies and access tokens carrying the old one are refused; refresh and reset tokens are revoked."""
         now = self.clock()
+        s.execute(update(User).where(User.id == user_id).values(session_version=User.session_version + 1))
         s.execute(update(RefreshToken).where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
                   .values(revoked_at=now))
         s.execute(update(PasswordResetToken)
@@ -292,8 +328,9 @@ class UserService:
             user = self._require(s, ref)
             check_policy(new_password, user.username)
             self._store_password(s, user, new_password)
-            name = user.username
+            name, uid = user.username, user.id
         self.limiter.clear("login", {"user": name})
+        self._ended(uid)
         log.info("password of user %s reset", name)
         return generated
 
@@ -305,6 +342,8 @@ class UserService:
                 return False
             check_policy(new_password, user.username)
             self._store_password(s, user, new_password)
+            uid = user.id
+        self._ended(uid)
         return True
 
     def unlock(self, ref: UserRef) -> dict[str, Any]:
@@ -326,7 +365,9 @@ class UserService:
                 return False
             if user.role == "admin" and user.is_active and self._active_admins(s, user.id) == 0:
                 raise LastAdmin("Cannot delete the last admin.")
+            uid = user.id
             s.delete(user)
+        self._ended(uid)
         return True
 
     # --- login ---------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ ROUTES: dict[str, dict[str, str]] = {
     r"/api/cameras/(?P<cid>[0-9]+)": {"GET": "viewer", "PATCH": "operator", "DELETE": "admin"},
     r"/api/cameras/(?P<cid>[0-9]+)/(?P<action>connect|disconnect)": {"POST": "operator"},
     r"/api/cameras/(?P<cid>[0-9]+)/temperature": {"GET": "viewer"},
+    r"/api/cameras/(?P<cid>[0-9]+)/radiometry": {"GET": "viewer", "PATCH": "operator"},
     r"/api/cameras/(?P<cid>[0-9]+)/mjpeg": {"GET": "viewer"},
     r"/api/cameras/(?P<cid>[0-9]+)/snapshot\.jpg": {"GET": "viewer"},
     r"/api/cameras/(?P<cid>[0-9]+)/export\.mp4": {"GET": "viewer"},

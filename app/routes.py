@@ -14,6 +14,7 @@ from app.handlers.detections import (
 )
 from app.handlers.health import HealthHandler
 from app.handlers.openapi import DocsHandler, OpenAPIHandler
+from app.handlers.radiometry import RadiometryHandler
 from app.handlers.record_mode import RecordingModeHandler
 from app.handlers.recordings import (
     CameraExportHandler,
@@ -50,6 +51,7 @@ def build_routes(runtime: Runtime) -> list[tuple]:
         (rf"/api/cameras/{CID}", CameraHandler, kw),
         (rf"/api/cameras/{CID}/(?P<action>connect|disconnect)", CameraActionHandler, kw),
         (rf"/api/cameras/{CID}/temperature", TemperatureHandler, kw),
+        (rf"/api/cameras/{CID}/radiometry", RadiometryHandler, kw),
         (rf"/api/cameras/{CID}/mjpeg", MJPEGHandler, kw),
         (rf"/api/cameras/{CID}/snapshot\.jpg", SnapshotHandler, kw),
         (rf"/api/cameras/{CID}/export\.mp4", CameraExportHandler, kw),

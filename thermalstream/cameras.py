@@ -13,6 +13,7 @@ from thermalstream.db import CameraShare, Database, repo
 from thermalstream.frame import Frame
 from thermalstream.notifications import NotificationService
 from thermalstream.palettes import PALETTES
+from thermalstream.radiometry import RadiometricSource, RadiometrySettings, summary
 from thermalstream.sources import SourceError, make_source
 from thermalstream.sources.url import CameraURL, CameraURLError, parse_camera_url
 
@@ -46,6 +47,7 @@ class CameraService:
         self.manager = manager
         self.notes = notifications
         self._palettes: dict[int, str] = {}
+        self._radiometry: dict[int, RadiometrySettings] = {}
         manager.bus.subscribe(self._on_status, "camera.status")
 
     # ----- queries
@@ -97,14 +99,15 @@ class CameraService:
         live = self.manager.get(row["id"])
         if live is None:
             row.update(connected=False, reason=row.get("status_reason") or "", fps=0.0, frames=0, dropped=0,
-                       last_frame_age=None, reconnects=0, temperature=None)
+                       last_frame_age=None, reconnects=0, temperature=None, temperature_unit=None)
             return row
         d = live.describe()
         row.update(connected=True, status=d["status"], reason=d["reason"], fps=d["fps"], frames=d["frames"],
                    dropped=d["dropped"], last_frame_age=d["last_frame_age"], reconnects=d["reconnects"],
                    radiometric=d["radiometric"] or row["radiometric"],
                    width=d["width"] or row["width"], height=d["height"] or row["height"],
-                   temperature=_temperature(live.latest()))
+                   temperature=_temperature(live.latest()),
+                   temperature_unit=summary(live.latest())["temperature_unit"])
         return row
 
     # ----- commands
@@ -192,13 +195,44 @@ class CameraService:
             live.name = name.strip()
         return self.get(camera_id)
 
-    def temperature_at(self, camera_id: int, x: float, y: float) -> float | None:
-        """°C at pixel (x, y) of the camera's newest frame; None for picture-only sources.
-        Raises CameraNotFound when the camera is not connected, ValueError outside the frame."""
+    def temperature_at(self, camera_id: int, x: float, y: float) -> tuple[float, str] | None:
+        """(value, unit) at pixel (x, y) of the camera's newest frame: unit "°C", or "counts" for an
+        uncalibrated sensor; None for picture-only sources. Raises CameraNotFound when the camera
+        is not connected, ValueError outside the frame."""
         live = self.manager.get(camera_id)
         if live is None:
             raise CameraNotFound(f"camera {camera_id} is not connected")
         return spot_temperature(live.latest(), x, y)
+
+    def radiometry(self, camera_id: int) -> dict[str, Any]:
+        """The camera's stored object parameters and calibration, and what its newest frame says
+        (unit, whether calibrated, how)."""
+        with self.db.session() as s:
+            row = repo.get_camera(s, camera_id)
+            if row is None:
+                raise CameraNotFound(f"no camera {camera_id}")
+            stored = RadiometrySettings.model_validate(row.radiometry or {})
+        live = self.manager.get(camera_id)
+        frame = live.latest() if live is not None else None
+        extra = frame.radiometry.extra if frame is not None and frame.radiometry else {}
+        return {"camera_id": camera_id, "settings": stored.model_dump(), **summary(frame),
+                "source_unit": extra.get("source_unit") or summary(frame)["temperature_unit"]}
+
+    def set_radiometry(self, camera_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+        """Merge ``changes`` (None resets a field to the source's own value) into the camera's
+        settings; they apply from the next frame. Raises pydantic.ValidationError on bad values,
+        CameraURLError when a calibration is given to a camera that already gives °C."""
+        current = self.radiometry(camera_id)
+        new = RadiometrySettings.model_validate({**current["settings"], **changes})
+        if new.calibration is not None and current["source_unit"] == "°C":
+            raise CameraURLError("a calibration applies to sources that give counts; this camera gives °C")
+        with self.db.session() as s:
+            row = repo.get_camera(s, camera_id)
+            if row is None:
+                raise CameraNotFound(f"no camera {camera_id}")
+            row.radiometry = None if new.is_empty() else new.model_dump(exclude_none=True)
+        self._radiometry[camera_id] = new
+        return self.radiometry(camera_id)
 
     def delete(self, camera_id: int) -> None:
         if camera_id in self.manager:
@@ -209,12 +243,17 @@ class CameraService:
             if not repo.delete_camera(s, camera_id):
                 raise CameraNotFound(f"no camera {camera_id}")
         self._palettes.pop(camera_id, None)
+        self._radiometry.pop(camera_id, None)
         self.notes.info("Camera removed", name or str(camera_id), data={"camera_id": camera_id})
 
     # ----- internals
     def _start(self, cid: int, cu: CameraURL, name: str, settings: dict[str, Any]) -> None:
         self._palettes[cid] = settings.get("palette", DEFAULT_PALETTE)
-        self.manager.add(cid, cu, name)
+        with self.db.session() as s:
+            row = repo.get_camera(s, cid)
+            self._radiometry[cid] = RadiometrySettings.model_validate((row.radiometry if row else None) or {})
+        factory = lambda url, c=cid: RadiometricSource(make_source(url), lambda: self._radiometry.get(c))  # noqa: E731
+        self.manager.add(cid, cu, name, source_factory=factory)
 
     def _on_status(self, event: Event) -> None:
         cid, status, reason = event.data["camera_id"], event.data["status"], event.data.get("reason") or None
@@ -236,23 +275,25 @@ class CameraService:
             log.exception("could not save status of camera %s", cid)
 
 
-def spot_temperature(frame: Frame | None, x: float, y: float) -> float | None:
-    """°C at pixel (x, y), rounded to 0.01; None when there is no radiometric frame."""
-    if frame is None or frame.celsius is None:
+def spot_temperature(frame: Frame | None, x: float, y: float) -> tuple[float, str] | None:
+    """(value rounded to 0.01, unit "°C" or "counts") at pixel (x, y); None without measurements."""
+    if frame is None or frame.temperature_unit is None:
         return None
-    h, w = frame.celsius.shape
+    h, w = frame.shape
     xi, yi = int(x), int(y)
     if not (0 <= xi < w and 0 <= yi < h):
         raise ValueError(f"({x}, {y}) is outside the {w}x{h} frame")
-    return round(float(frame.celsius[yi, xi]), 2)
+    return round(frame.value_at(xi, yi), 2), frame.temperature_unit
 
 
-def _temperature(frame: Frame | None) -> dict[str, float] | None:
-    """Min/mean/max °C of a radiometric frame; None for picture-only sources."""
-    if frame is None or frame.celsius is None:
+def _temperature(frame: Frame | None) -> dict[str, Any] | None:
+    """Min/mean/max of a radiometric frame in its unit (``unit``: "°C" or "counts"); None for
+    picture-only sources."""
+    c = None if frame is None else frame.measurement()
+    if c is None:
         return None
-    c = frame.celsius
-    return {"min": round(float(c.min()), 2), "mean": round(float(c.mean()), 2), "max": round(float(c.max()), 2)}
+    return {"min": round(float(c.min()), 2), "mean": round(float(c.mean()), 2), "max": round(float(c.max()), 2),
+            "unit": frame.temperature_unit}
 
 
 def _default_name(cu: CameraURL) -> str:

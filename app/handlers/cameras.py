@@ -114,13 +114,15 @@ class TemperatureHandler(BaseHandler):
 
     openapi = {
         "get": {
-            "summary": "Spot temperature (°C) at a pixel of the newest frame",
+            "summary": "Spot value at a pixel of the newest frame, with its unit (°C, or counts for "
+                       "an uncalibrated sensor)",
             "tags": ["live"],
             "parameters": [
                 {"name": "x", "in": "query", "required": True, "schema": {"type": "integer", "minimum": 0}},
                 {"name": "y", "in": "query", "required": True, "schema": {"type": "integer", "minimum": 0}},
             ],
-            "responses": {"200": {"description": "{x, y, celsius, timestamp}"}, **ERRORS},
+            "responses": {"200": {"description": "{x, y, value, unit ('°C' or 'counts'), "
+                                                 "celsius (null for counts)}"}, **ERRORS},
         }
     }
 
@@ -130,12 +132,13 @@ class TemperatureHandler(BaseHandler):
         except (ValueError, tornado.web.MissingArgumentError):
             raise ApiError(400, "query parameters x and y (integer pixels) are required") from None
         try:
-            celsius = _call(self.runtime.cameras.temperature_at, self.camera_id(cid), x, y)
+            reading = _call(self.runtime.cameras.temperature_at, self.camera_id(cid), x, y)
         except ValueError as exc:
             raise ApiError(400, str(exc)) from None
-        if celsius is None:
+        if reading is None:
             raise ApiError(409, f"camera {cid} gives pictures only, no temperatures")
-        self.write_json({"x": x, "y": y, "celsius": celsius})
+        value, unit = reading
+        self.write_json({"x": x, "y": y, "value": value, "unit": unit, "celsius": value if unit == "°C" else None})
 
 
 class CameraActionHandler(BaseHandler):

@@ -13,7 +13,7 @@ from thermalstream.cameras import spot_temperature
 from thermalstream.capture.camera import Camera
 from thermalstream.live import LiveEncoder
 
-Probe = Callable[[int, int], "float | None"]
+Probe = Callable[[int, int], "tuple[float, str] | None"]
 
 
 class CameraView(JSComponent):
@@ -23,7 +23,8 @@ class CameraView(JSComponent):
     camera_id = param.Integer(default=0, doc="Camera id on the server")
     transport = param.Selector(default="ws", objects=["ws", "msg"])
     max_fps = param.Number(default=25.0, bounds=(1, 60))
-    readout = param.String(default="", doc="Spot temperature under the pointer, e.g. '31.2 °C @ 120,88'")
+    readout = param.String(default="", doc="Value under the pointer with its unit, e.g. '31.2 °C @ 120,88' "
+                                           "or '3012 counts @ 120,88' (uncalibrated sensor)")
     drawing = param.Boolean(default=False, doc="Clicks on the picture add points to `polygon`")
     polygon = param.List(default=[], doc="Points [x, y] in 0..1 image coordinates, drawn by clicking")
 
@@ -36,8 +37,8 @@ class CameraView(JSComponent):
     ]
 
     def __init__(self, camera: Camera | None = None, probe: Probe | None = None, **params) -> None:
-        """``probe(x, y)`` returns °C at an image pixel (None for picture-only cameras); with a
-        ``camera`` it defaults to reading that camera's newest frame."""
+        """``probe(x, y)`` returns (value, unit) at an image pixel (None for picture-only cameras);
+        with a ``camera`` it defaults to reading that camera's newest frame."""
         if camera is not None:
             params.setdefault("transport", "msg")
         super().__init__(**params)
@@ -72,13 +73,18 @@ class CameraView(JSComponent):
             return
         try:
             x, y = int(msg["x"]), int(msg["y"])
-            celsius = self._probe(x, y)
+            reading = self._probe(x, y)
         except (KeyError, TypeError, ValueError, LookupError):
             return
-        self.readout = "" if celsius is None else f"{celsius:.1f} °C @ {x},{y}"
+        self.readout = "" if reading is None else f"{format_reading(*reading)} @ {x},{y}"
 
     def stop(self) -> None:
         """Stop pushing frames (notebook transport)."""
         if self._cb is not None:
             self._cb.stop()
             self._cb = None
+
+
+def format_reading(value: float, unit: str) -> str:
+    """'31.2 °C' or '3012 counts' (counts are whole numbers, never labelled °C)."""
+    return f"{value:.0f} counts" if unit == "counts" else f"{value:.1f} {unit}"

@@ -32,7 +32,9 @@ def badge_html(cam: dict) -> str:
     fps = f"{cam.get('fps') or 0:.1f} fps" if status == "live" else ""
     if status == "live" and cam.get("temperature"):
         t = cam["temperature"]
-        fps += f" · {t['min']:.1f}–{t['max']:.1f} °C"
+        unit = html.escape(t.get("unit") or cam.get("temperature_unit") or "")
+        digits = 0 if unit == "counts" else 1
+        fps += f" · {t['min']:.{digits}f}–{t['max']:.{digits}f} {unit}"
     title = f' title="{reason}"' if reason else ""
     detail = f'<div class="ts-reason" style="font-size:12px;color:#c62828">{reason}</div>' if reason and status != "live" else ""
     return (f'<span class="ts-badge {status}" data-status="{status}"{title}>{status}</span> '

@@ -126,6 +126,8 @@ class Camera(Base):
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
     fps: Mapped[float | None] = mapped_column(Float)
+    # object parameters and calibration (thermalstream.radiometry.RadiometrySettings); None: source's own
+    radiometry: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     owner: Mapped[User | None] = relationship()
 

@@ -2,14 +2,17 @@
 
 Layout of a file (``FORMAT`` = "thermalstream-radiometric/1")::
 
-    /raw        uint16 (N, H, W)   sensor counts, when the source gives them   } one of these
-    /celsius    float32 (N, H, W)  °C exactly as the source gave them          } (or both, mode="both")
+    /raw        uint16 (N, H, W)   sensor counts, when the source gives them   } one of these (both with
+    /celsius    float32 (N, H, W)  °C exactly as the source gave them          } mode="both", or when the
+                                                                               } °C are not linear in raw)
     /timestamp  float64 (N,)       capture time, seconds since the epoch (UTC)
     /seq        int64 (N,)         the camera's frame sequence number
     /ffc        uint8 (N,)         flat-field correction state, index into attrs["ffc_states"]
 
     attrs: format, unit_scale, unit_offset (raw → °C: celsius = raw * unit_scale + unit_offset;
-           NaN when not linear), calibrated, sensor, radiometry_extra (JSON), camera_name,
+           NaN when not linear), calibrated, temperature_unit ("°C", or "counts" for an
+           uncalibrated sensor: /raw only, no °C), description (how the °C were obtained,
+           e.g. a user calibration), sensor, radiometry_extra (JSON), camera_name,
            camera_url (credentials masked), camera_id, width, height, ffc_states, compression
 
 Frame datasets are chunked one frame per chunk and compressed (``lzf`` by default: fast and
@@ -90,7 +93,7 @@ class RadiometricWriter:
         if frame.celsius is None and frame.raw is None:
             raise ValueError("frame has no radiometric data")
         want_raw = opts.mode in ("raw", "both") or (opts.mode == "auto" and frame.raw is not None)
-        want_c = opts.mode in ("celsius", "both") or (opts.mode == "auto" and frame.raw is None)
+        want_c = opts.mode in ("celsius", "both") or (opts.mode == "auto" and (frame.raw is None or _nonlinear(frame)))
         if want_raw and frame.raw is None:
             raise ValueError("mode='raw' but the frame has no raw counts")
         if want_c and frame.celsius is None:
@@ -120,7 +123,9 @@ class RadiometricWriter:
             a["format"] = FORMAT
             a["unit_scale"] = math.nan if rad.unit_scale is None else float(rad.unit_scale)
             a["unit_offset"] = math.nan if rad.unit_offset is None else float(rad.unit_offset)
-            a["calibrated"] = bool(rad.calibrated)
+            a["calibrated"] = bool(rad.calibrated and frame.celsius is not None)
+            a["temperature_unit"] = frame.temperature_unit or ""  # "°C", or "counts": raw, no °C law
+            a["description"] = rad.description or ""
             a["sensor"] = rad.sensor or ""
             a["radiometry_extra"] = json.dumps(rad.extra or {}, default=str)
             a["camera_name"] = str(self.camera.get("name", ""))
@@ -200,6 +205,12 @@ class RadiometricWriter:
             log.debug("closing %s after an error failed", self.path, exc_info=True)
 
 
+def _nonlinear(frame: Frame) -> bool:
+    """°C that raw * unit_scale + unit_offset cannot give back (Planck, emissivity correction)."""
+    rad = frame.radiometry
+    return frame.celsius is not None and (rad is None or rad.unit_scale is None or rad.unit_offset is None)
+
+
 def _check(a: np.ndarray | None, shape, what: str) -> np.ndarray:
     if a is None:
         raise ValueError(f"frame has no {what} data (the segment started with it)")
@@ -218,7 +229,10 @@ class RadiometricData(NamedTuple):
     meta: dict[str, Any]
 
     def to_celsius(self) -> np.ndarray:
-        """°C: the stored float32 array, or raw * unit_scale + unit_offset (float32)."""
+        """°C: the stored float32 array, or raw * unit_scale + unit_offset (float32); ValueError for
+        uncalibrated counts (``meta["temperature_unit"] == "counts"``)."""
+        if self.meta.get("temperature_unit") == "counts":
+            raise ValueError("this recording holds uncalibrated sensor counts, not °C")
         if self.meta["kind"] == "celsius":
             return self.data
         if self.meta.get("celsius") is not None:
@@ -259,6 +273,8 @@ def read_radiometric(path: str | os.PathLike, frames: bool = True) -> Radiometri
         "unit_scale": None if math.isnan(scale) else scale,
         "unit_offset": None if math.isnan(offset) else offset,
         "calibrated": bool(a.get("calibrated", True)),
+        "temperature_unit": str(a.get("temperature_unit", "°C")) or None,
+        "description": str(a.get("description", "")),
         "sensor": str(a.get("sensor", "")),
         "radiometry_extra": json.loads(a.get("radiometry_extra", "{}") or "{}"),
         "camera_name": str(a.get("camera_name", "")),

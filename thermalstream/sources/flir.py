@@ -461,7 +461,8 @@ class FlirSeqSource(Source):
             "planck": {"R1": planck.r1, "R2": planck.r2, "B": planck.b, "F": planck.f, "O": planck.o},
             "captured_at": cam.captured_at.isoformat() if cam.captured_at else None,
         }
-        rad = Radiometry(calibrated=True, ffc_state=FFCState.UNKNOWN, sensor=sensor, extra=extra)
+        rad = Radiometry(calibrated=True, ffc_state=FFCState.UNKNOWN, sensor=sensor, extra=extra, law=planck,
+                         description="FLIR Planck law, file object parameters")
         return Frame(image=to_grey(celsius), seq=self._seq, celsius=celsius, raw=rec.raw, radiometry=rad)
 
     def close(self) -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision: str = '0004'
 down_revision: str | Sequence[str] | None = '0003'
@@ -19,8 +19,11 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    # thermalstream.radiometry.RadiometrySettings as JSON; NULL = the source's own values
+    with op.batch_alter_table('cameras') as batch:
+        batch.add_column(sa.Column('radiometry', sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table('cameras') as batch:
+        batch.drop_column('radiometry')

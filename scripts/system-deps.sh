@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Debian packages the test suite drives for real: Chromium (UI tests), ffmpeg (RTSP camera server).
+# Debian packages the test suite drives for real: Chromium (UI tests), ffmpeg (RTSP camera server),
+# h5dump (hdf5-tools: radiometric files read by a stock HDF5 tool).
 set -euo pipefail
 need=()
 command -v chromium >/dev/null || need+=(chromium)
 command -v ffmpeg >/dev/null || need+=(ffmpeg)
 command -v pg_ctlcluster >/dev/null || need+=(postgresql)
+command -v h5dump >/dev/null || need+=(hdf5-tools)
 if ((${#need[@]})); then
   echo "installing Debian packages: ${need[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo

@@ -21,15 +21,18 @@ from thermalstream.record.radiometric import RadiometricWriter
 from thermalstream.sources.sim import SimSource
 
 
-def _write_segments(folder, sim: SimSource, counts: list[int], t0: float = 1_800_000_000.0) -> list[Frame]:
-    """Segments as the recorder lays them out (one .h5 per segment), from real simulator frames."""
+def _write_segments(folder, sim: SimSource, counts: list[int], t0: float = 1_800_000_000.0,
+                    raw: bool = False) -> list[Frame]:
+    """Segments as the recorder lays them out (one .h5 per segment), from simulator frames: float32 °C,
+    or (``raw``) the simulator's K×100 counts as well, which the writer then keeps instead."""
     frames, k = [], 0
     folder.mkdir(parents=True, exist_ok=True)
     for s, n in enumerate(counts):
         w = RadiometricWriter(folder / f"seg{s:03d}.h5")
         for _ in range(n):
             f = sim.render(k)
-            f = Frame(image=f.image, seq=k, timestamp=t0 + k / 25, celsius=f.celsius, radiometry=f.radiometry)
+            f = Frame(image=f.image, seq=k, timestamp=t0 + k / 25, celsius=f.celsius, radiometry=f.radiometry,
+                      raw=f.raw if raw else None)
             w.write(f)
             frames.append(f)
             k += 1
@@ -139,3 +142,31 @@ def test_a_12_s_recording_by_id_from_the_server_database(tmp_path, monkeypatch):
     assert len(stamps) == len(rec) and np.all(np.diff(stamps) > 0)
     df = ts.recordings(data_dir=settings.data_dir)
     assert df["id"].tolist() == [rid] and str(df["started_at"].dt.tz) == "UTC"
+
+
+def test_default_segment_file_opens_in_stock_hdf5_tools(tmp_path):
+    """The default layout needs no plugin: deflate + shuffle, HDF5 1.10 format (h5dump 1.10 reads it),
+    and xarray opens it through h5netcdf."""
+    import shutil
+    import subprocess
+
+    import xarray as xr
+
+    sim = SimSource("sim://?width=48&height=32&seed=7&pace=0")
+    written = _write_segments(tmp_path / "rec", sim, [4], raw=True)
+    path = tmp_path / "rec" / "seg000.h5"
+    assert shutil.which("h5dump"), "h5dump (Debian hdf5-tools) is installed by scripts/system-deps.sh"
+    header = subprocess.run(["h5dump", "-p", "-H", "-d", "/raw", str(path)], capture_output=True, text=True, timeout=60)
+    assert header.returncode == 0, header.stderr
+    assert "PREPROCESSING SHUFFLE" in header.stdout and "COMPRESSION DEFLATE" in header.stdout
+    out = subprocess.run(["h5dump", "-d", "/raw", "-s", "0,0,0", "-c", "1,1,4", str(path)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    first = ", ".join(str(v) for v in written[0].raw[0, :4])
+    assert first in out.stdout
+    ds = xr.open_dataset(path, engine="h5netcdf", phony_dims="sort")
+    try:
+        assert np.array_equal(ds["raw"].values, np.stack([f.raw for f in written]))
+        assert ds.attrs["unit_scale"] == pytest.approx(0.01)
+    finally:
+        ds.close()

@@ -67,7 +67,8 @@ class Settings(BaseSettings):
     record_crf: int = Field(default=23, ge=0, le=51, description="libx264 quality (lower is better)")
     record_container: Literal["fragmented", "faststart"] = Field(default="fragmented", description="MP4 layout")
     record_radiometric: bool = Field(default=True, description="Lossless HDF5 °C/raw beside the video")
-    record_h5_compression: Literal["lzf", "gzip", "none"] = Field(default="lzf", description="HDF5 compression")
+    record_h5_compression: Literal["lzf", "gzip", "none"] = Field(
+        default="gzip", description="HDF5 compression (gzip: readable by every HDF5 tool; lzf: h5py only)")
     record_reserve_mb: int = Field(default=256, ge=0, description="Free disk space recording keeps in reserve")
 
     # storage retention (cleanup deletes the oldest unprotected segments first)

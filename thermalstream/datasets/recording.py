@@ -42,21 +42,30 @@ def _segment(path: Path) -> _Segment | None:
     if data.meta["frames"] == 0:
         return None
     meta = {k: v for k, v in data.meta.items() if k not in ("seq", "celsius")}
-    meta.update(height=data.data.shape[1], width=data.data.shape[2], dtype=data.data.dtype)
-    return _Segment(path, data.meta["frames"], data.meta["kind"], meta, np.asarray(data.timestamps, np.float64))
+    meta.update(height=data.data.shape[1], width=data.data.shape[2])
+    f, _partial = _open_readable(path)
+    with f:
+        has_celsius = "celsius" in f
+    # the °C as the source gave them when the file keeps them (non-linear laws such as Planck)
+    kind = "celsius" if has_celsius and meta.get("temperature_unit") != "counts" else meta["kind"]
+    meta.update(kind=kind, dtype=np.dtype(np.float32) if kind == "celsius" else data.data.dtype)
+    return _Segment(path, data.meta["frames"], kind, meta, np.asarray(data.timestamps, np.float64))
 
 
 def _unit(meta: dict[str, Any]) -> str:
-    """"°C" when the stored values convert to calibrated °C, else "counts"."""
+    """"°C" when the stored values are or convert to calibrated °C, else "counts"."""
+    if meta.get("temperature_unit") == "counts" or not meta["calibrated"]:
+        return "counts"
     if meta["kind"] == "celsius":
         return "°C"
-    linear = meta["unit_scale"] is not None and meta["unit_offset"] is not None
-    return "°C" if (linear and meta["calibrated"]) else "counts"
+    return "°C" if meta["unit_scale"] is not None and meta["unit_offset"] is not None else "counts"
 
 
 def _to_unit(block: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
-    if meta["kind"] == "celsius" or _unit(meta) == "counts":
-        return block.astype(np.float32, copy=False) if meta["kind"] == "celsius" else block
+    if meta["kind"] == "celsius":
+        return block.astype(np.float32, copy=False)
+    if _unit(meta) == "counts":
+        return block
     return (block.astype(np.float32) * np.float32(meta["unit_scale"]) + np.float32(meta["unit_offset"]))
 
 
@@ -115,7 +124,7 @@ class RecordingData:
     def _frame(self, seg: _Segment, stored: np.ndarray, i: int) -> Frame:
         values = _to_unit(stored, seg.meta)
         celsius = values if self.unit == "°C" else None
-        raw = stored if seg.kind == "raw" else None
+        raw = stored if seg.kind == "raw" else None  # (files with both keep °C; read raw with h5py)
         lo, hi = np.percentile(values, (1, 99)) if values.size else (0, 1)
         image = to_grey(values.astype(np.float32, copy=False), float(lo), float(hi))
         radiometry = Radiometry(calibrated=self.unit == "°C", unit_scale=seg.meta["unit_scale"],
@@ -203,6 +212,7 @@ class RecordingData:
             "long_name": "apparent temperature" if self.unit == "°C" else "sensor counts (uncalibrated)",
             "camera": m.get("camera_name", ""), "camera_id": m.get("camera_id", ""), "sensor": m.get("sensor", ""),
             "calibrated": int(self.unit == "°C"), "source_format": m.get("format", ""),
+            "calibration": m.get("description", ""),
         }
         for key, value in (m.get("radiometry_extra") or {}).items():
             if isinstance(value, (int, float, str)):

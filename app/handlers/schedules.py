@@ -18,7 +18,7 @@ from app.handlers.base import ApiError, BaseHandler
 from thermalstream.schedules import DAYS, ScheduleError
 
 ERRORS = {"400": {"description": "Bad request (invalid day, time, time zone, camera or field)"},
-          "404": {"description": "No such schedule"}}
+          "404": {"description": "No such schedule (or its camera is not visible to you)"}}
 
 SCHEDULE_FIELDS = {
     "camera_id": {"type": "integer"},
@@ -37,10 +37,10 @@ def _body(required: list[str], extra: dict[str, Any] | None = None) -> dict:
         "type": "object", "required": required, "properties": {**(extra or {}), **SCHEDULE_FIELDS}}}}}
 
 
-async def _call(fn, *args) -> Any:
+async def _call(fn, *args, **kwargs) -> Any:
     """Run a ScheduleService call in a worker thread; ScheduleError -> 400."""
     try:
-        return await tornado.ioloop.IOLoop.current().run_in_executor(None, fn, *args)
+        return await tornado.ioloop.IOLoop.current().run_in_executor(None, lambda: fn(*args, **kwargs))
     except ScheduleError as exc:
         raise _bad(exc) from None
 
@@ -84,7 +84,7 @@ class SchedulesHandler(_ScheduleBase):
             camera_id = int(camera) if camera not in (None, "") else None
         except ValueError:
             raise ApiError(400, "camera must be an integer") from None
-        self.write_json({"schedules": self.runtime.schedules.list(camera_id)})
+        self.write_json({"schedules": self.runtime.schedules.list(camera_id, visible=self.visible_cameras())})
 
 
 class ScheduleHandler(_ScheduleBase):
@@ -92,7 +92,7 @@ class ScheduleHandler(_ScheduleBase):
                        "responses": {"200": {"description": "Schedule"}, **ERRORS}}}
 
     def get(self, sid: str) -> None:
-        row = self.runtime.schedules.get(int(sid))
+        row = self.runtime.schedules.get(int(sid), visible=self.visible_cameras())
         if row is None:
             raise ApiError(404, f"no schedule {sid}")
         self.write_json(row)
@@ -106,7 +106,9 @@ class ScheduleCreateHandler(_ScheduleBase):
 
     async def post(self) -> None:
         body = self.json_body()
-        self.write_json(await _call(self.runtime.schedules.create, body), status=201)
+        body.pop("created_by", None)  # always the caller
+        body["created_by"] = self.principal.user_id if self.principal else None
+        self.write_json(await _call(self.runtime.schedules.create, body, visible=self.visible_cameras()), status=201)
 
 
 class ScheduleUpdateHandler(_ScheduleBase):
@@ -118,7 +120,8 @@ class ScheduleUpdateHandler(_ScheduleBase):
     async def post(self) -> None:
         body = self.json_body()
         sid = _schedule_id(body.pop("id", None))
-        row = await _call(self.runtime.schedules.update, sid, body)
+        body.pop("created_by", None)
+        row = await _call(self.runtime.schedules.update, sid, body, visible=self.visible_cameras())
         if row is None:
             raise ApiError(404, f"no schedule {sid}")
         self.write_json(row)
@@ -134,6 +137,6 @@ class ScheduleDeleteHandler(_ScheduleBase):
 
     async def post(self) -> None:
         sid = _schedule_id(self.json_body().get("id"))
-        if not await _call(self.runtime.schedules.delete, sid):
+        if not await _call(self.runtime.schedules.delete, sid, visible=self.visible_cameras()):
             raise ApiError(404, f"no schedule {sid}")
         self.write_json({"deleted": sid})

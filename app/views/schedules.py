@@ -49,6 +49,7 @@ class SchedulesPage(pn.viewable.Viewer):
         self.runtime = runtime
         self.rows: list[dict] = []
         user = session_user(runtime)
+        self.may_edit = can(user, "operator")  # viewers see the form disabled, not enabled-then-refused
         cams = {c["name"]: c["id"] for c in runtime.cameras.list(visible_cameras(runtime, user))}
         self.names = {v: k for k, v in cams.items()}
         self.table = pn.widgets.Tabulator(pd.DataFrame(columns=COLUMNS), disabled=True, show_index=False,
@@ -80,6 +81,11 @@ class SchedulesPage(pn.viewable.Viewer):
         self.table.param.watch(self._select, "selection")
         self._zone_touched = False
         self.zone.param.watch(self._touch_zone, "value")
+        for w in (self.camera, self.name_input, self.days, self.start, self.stop, self.zone, self.enabled,
+                  self.create_btn):
+            w.disabled = not self.may_edit
+        if not self.may_edit:
+            self.form_title.object = "### Schedules (read only: editing needs the operator role)"
         if not cams:
             self._error("Add a camera on the Live page first: a schedule records one camera.")
         pn.state.onload(self._on_load)
@@ -89,6 +95,10 @@ class SchedulesPage(pn.viewable.Viewer):
 
     def _tz(self) -> str | None:
         return getattr(pn.state.browser_info, "timezone", None)
+
+    def _visible(self) -> set[int] | None:
+        """The cameras this user may see now (shares may change while the page is open)."""
+        return visible_cameras(self.runtime, session_user(self.runtime))
 
     def _touch_zone(self, _event) -> None:
         self._zone_touched = True
@@ -149,10 +159,11 @@ class SchedulesPage(pn.viewable.Viewer):
     # ------------------------------------------------------------------ actions
 
     def refresh(self, select_id: int | None = None) -> None:
-        self.names = {c["id"]: c["name"] for c in self.runtime.cameras.list()}
+        visible = self._visible()
+        self.names = {c["id"]: c["name"] for c in self.runtime.cameras.list(visible)}
         self.camera.options = {v: k for k, v in self.names.items()}
         keep = select_id if select_id is not None else (self.selected or {}).get("id")
-        self.rows = self.runtime.schedules.list()
+        self.rows = self.runtime.schedules.list(visible=visible)
         tz = self._tz()
         self.table.value = pd.DataFrame([{
             "id": r["id"],
@@ -174,7 +185,8 @@ class SchedulesPage(pn.viewable.Viewer):
                                f"(now {now}); start and stop are in each schedule's own zone")
 
     def _create(self) -> None:
-        row = self._attempt("create the schedule", lambda: self.runtime.schedules.create(self._values()))
+        row = self._attempt("create the schedule", lambda: self.runtime.schedules.create(self._values(),
+                                                                                   visible=self._visible()))
         if row is not FAILED:
             self._ok(f"Schedule “{row['name']}” created." + (" Its window is open: recording now."
                                                               if row["active"] else ""))
@@ -184,7 +196,8 @@ class SchedulesPage(pn.viewable.Viewer):
         sel = self.selected
         if sel is None:
             return
-        row = self._attempt("save the schedule", lambda: self.runtime.schedules.update(sel["id"], self._values()))
+        row = self._attempt("save the schedule", lambda: self.runtime.schedules.update(sel["id"], self._values(),
+                                                                                         visible=self._visible()))
         if row is FAILED:
             return
         if row is None:
@@ -199,7 +212,8 @@ class SchedulesPage(pn.viewable.Viewer):
         if sel is None:
             return
         row = self._attempt("change the schedule",
-                            lambda: self.runtime.schedules.update(sel["id"], {"enabled": not sel["enabled"]}))
+                            lambda: self.runtime.schedules.update(sel["id"], {"enabled": not sel["enabled"]},
+                                                                 visible=self._visible()))
         if row is FAILED:
             return
         if row is None:
@@ -213,7 +227,7 @@ class SchedulesPage(pn.viewable.Viewer):
         sel = self.selected
         if sel is None:
             return
-        if self._attempt("delete the schedule", lambda: self.runtime.schedules.delete(sel["id"])) is True:
+        if self._attempt("delete the schedule", lambda: self.runtime.schedules.delete(sel["id"], visible=self._visible())) is True:
             self._ok(f"Schedule “{sel['name']}” deleted.")
         self.table.selection = []
         self.refresh()
@@ -225,8 +239,8 @@ class SchedulesPage(pn.viewable.Viewer):
     # ------------------------------------------------------------------ selection -> form
 
     def _clear_form_state(self) -> None:
-        self.form_title.object = "### New schedule"
-        self.create_btn.disabled = False
+        self.form_title.object = "### New schedule" if self.may_edit else self.form_title.object
+        self.create_btn.disabled = not self.may_edit
         for b in (self.save_btn, self.toggle_btn, self.delete_btn, self.new_btn):
             b.disabled = True
         self.toggle_btn.label = "Disable"
@@ -246,9 +260,10 @@ class SchedulesPage(pn.viewable.Viewer):
             self.zone.options = [sel["timezone"], *self.zone.options]
         self.zone.value = sel["timezone"]
         self.enabled.value = sel["enabled"]
-        self.form_title.object = f"### Edit schedule {sel['id']}"
-        for b in (self.save_btn, self.toggle_btn, self.delete_btn, self.new_btn):
-            b.disabled = False
+        self.form_title.object = f"### {'Edit' if self.may_edit else 'View'} schedule {sel['id']}"
+        for b in (self.save_btn, self.toggle_btn, self.delete_btn):
+            b.disabled = not self.may_edit
+        self.new_btn.disabled = False
         self.toggle_btn.label = "Disable" if sel["enabled"] else "Enable"
 
     def __panel__(self):

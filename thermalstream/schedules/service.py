@@ -79,6 +79,14 @@ def _iso(dt: datetime | None) -> str | None:
     return dt.isoformat() if dt is not None else None
 
 
+def _row(s: Any, schedule_id: int, visible: set[int] | None) -> RecordingSchedule | None:
+    """The schedule, or None when there is none or its camera is not in ``visible``."""
+    row = s.get(RecordingSchedule, schedule_id)
+    if row is None or (visible is not None and row.camera_id not in visible):
+        return None
+    return row
+
+
 class ScheduleService:
     """Schedules in the database, their cron jobs, and the start/stop decisions.
 
@@ -114,7 +122,7 @@ class ScheduleService:
 
     # ------------------------------------------------------------------ validation
 
-    def _validate(self, s: Any, values: dict[str, Any]) -> dict[str, Any]:
+    def _validate(self, s: Any, values: dict[str, Any], visible: set[int] | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {}
         cam = values.get("camera_id")
         if isinstance(cam, bool) or not isinstance(cam, int):
@@ -122,7 +130,7 @@ class ScheduleService:
                 cam = int(cam)
             else:
                 raise ScheduleError(f"camera_id must be a camera's id, got {cam!r}", "camera_id")
-        if s.get(Camera, cam) is None:
+        if s.get(Camera, cam) is None or (visible is not None and cam not in visible):
             raise ScheduleError(f"camera {cam} does not exist", "camera_id")
         out["camera_id"] = cam
         out["days_of_week"] = ",".join(parse_days(values.get("days_of_week")))
@@ -181,20 +189,26 @@ class ScheduleService:
             "created_by": row.created_by,
         }
 
-    def list(self, camera_id: int | None = None) -> list[dict[str, Any]]:
+    # ``visible`` (every method below): the camera ids the caller may see, None for all. Schedules
+    # of other cameras are treated exactly as schedules that do not exist, and so are those cameras.
+
+    def list(self, camera_id: int | None = None, *, visible: set[int] | None = None) -> list[dict[str, Any]]:
         q = select(RecordingSchedule).order_by(RecordingSchedule.id)
         if camera_id is not None:
             q = q.where(RecordingSchedule.camera_id == camera_id)
+        if visible is not None:
+            q = q.where(RecordingSchedule.camera_id.in_(sorted(visible)))
         now = self.clock()
         with self.db.session() as s:
             return [self.to_dict(r, now) for r in s.scalars(q)]
 
-    def get(self, schedule_id: int) -> dict[str, Any] | None:
+    def get(self, schedule_id: int, *, visible: set[int] | None = None) -> dict[str, Any] | None:
         with self.db.session() as s:
-            row = s.get(RecordingSchedule, schedule_id)
+            row = _row(s, schedule_id, visible)
             return self.to_dict(row) if row is not None else None
 
-    def create(self, data: Mapping[str, Any] | None = None, /, **fields: Any) -> dict[str, Any]:
+    def create(self, data: Mapping[str, Any] | None = None, /, *, visible: set[int] | None = None,
+               **fields: Any) -> dict[str, Any]:
         """Save a schedule and install its jobs; returns its dict. ``ScheduleError`` on bad input.
 
         Needs ``camera_id``, ``start_time`` and ``stop_time``; ``days_of_week`` defaults to every
@@ -204,7 +218,7 @@ class ScheduleService:
         values.setdefault("timezone", "UTC")
         with self._lock:
             with self.db.session() as s:
-                clean = self._validate(s, values)
+                clean = self._validate(s, values, visible)
                 row = RecordingSchedule(**clean)
                 s.add(row)
                 s.flush()
@@ -213,14 +227,15 @@ class ScheduleService:
             self._apply_now([cam])
             return self.get(sid)  # type: ignore[return-value]
 
-    def update(self, schedule_id: int, data: Mapping[str, Any] | None = None, /, **fields: Any) -> dict[str, Any] | None:
+    def update(self, schedule_id: int, data: Mapping[str, Any] | None = None, /, *,
+               visible: set[int] | None = None, **fields: Any) -> dict[str, Any] | None:
         """Change fields of a schedule (None if it does not exist); its jobs are replaced at once,
         and when the timing, camera or enabled flag changed the camera is brought to the state the
         schedules ask for now (see the module rules)."""
         values = self._fields(data, fields)
         with self._lock:
             with self.db.session() as s:
-                row = s.get(RecordingSchedule, schedule_id)
+                row = _row(s, schedule_id, visible)
                 if row is None:
                     return None
                 current = {
@@ -228,7 +243,7 @@ class ScheduleService:
                     "start_time": row.start_time, "stop_time": row.stop_time, "timezone": row.timezone,
                     "enabled": row.enabled, "created_by": row.created_by,
                 }
-                clean = self._validate(s, {**current, **values})
+                clean = self._validate(s, {**current, **values}, visible)
                 changed = {k for k, v in clean.items() if current.get(k) != v}
                 old_cam = row.camera_id
                 for k, v in clean.items():
@@ -239,13 +254,14 @@ class ScheduleService:
                 self._apply_now(sorted({old_cam, clean["camera_id"]}))
             return self.get(schedule_id)
 
-    def delete(self, schedule_id: int) -> bool:
+    def delete(self, schedule_id: int, *, visible: set[int] | None = None) -> bool:
         """Delete a schedule and its jobs; a scheduled recording it leaves without an open window stops."""
         with self._lock:
             with self.db.session() as s:
-                row = s.get(RecordingSchedule, schedule_id)
+                row = _row(s, schedule_id, visible)
                 if row is None:
-                    self._remove_jobs(schedule_id)
+                    if visible is None:
+                        self._remove_jobs(schedule_id)
                     return False
                 cam = row.camera_id
                 s.delete(row)

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from tests.auth_fixtures import Clock
 from thermalstream.auth import Limit, RateLimited, RateLimiter, client_ip, parse_trusted_proxies
-from thermalstream.auth.ratelimit import format_wait, make_key
+from thermalstream.auth.ratelimit import PAIR_SCOPES, format_wait, login_keys, make_key
 from thermalstream.db import Database
 from thermalstream.db.models import RateLimitEvent
 
@@ -59,11 +59,11 @@ def test_old_events_are_pruned(db):
     clock = Clock()
     rl = RateLimiter(db, clock=clock)
     for i in range(5):
-        rl.hit("login", {"user": f"u{i}"})
-    clock.advance(hours=1)
-    rl.hit("login", {"user": "fresh"})
-    with db.session() as s:
-        assert s.scalar(select(func.count()).select_from(RateLimitEvent)) == 1
+        rl.hit("login", login_keys(f"u{i}", "192.0.2.1"))
+    clock.advance(hours=25)  # past the longest login window (a day)
+    rl.hit("login", login_keys("fresh", None))
+    with db.session() as s:  # one row per pair scope of the fresh attempt, nothing older
+        assert s.scalar(select(func.count()).select_from(RateLimitEvent)) == len(PAIR_SCOPES)
 
 
 def test_keys_none_empty_huge_and_unknown_kind(db):
@@ -72,8 +72,8 @@ def test_keys_none_empty_huge_and_unknown_kind(db):
     rl.hit("login", {"user": None, "ip": "   "})  # nothing to count
     huge = "é" * 10_000
     for _ in range(5):
-        rl.hit("login", {"user": huge})
-    assert not rl.check("login", {"user": huge}).allowed
+        rl.hit("login", login_keys(huge, "192.0.2.3"))
+    assert not rl.check("login", login_keys(huge, "192.0.2.3")).allowed
     assert len(make_key("user", huge)) <= 128 and make_key("user", " Bob ") == "user:bob"
     with pytest.raises(ValueError, match="unknown rate limit kind"):
         rl.check("nope", {"ip": "1.2.3.4"})

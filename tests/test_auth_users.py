@@ -107,6 +107,7 @@ def test_disabled_user_cannot_log_in(db):
 
 
 def test_lockout_after_five_failures_is_shared_across_processes(db):
+    """Five failures lock that user from that source, in every process; another source still logs in."""
     clock = Clock()
     users = service(db, clock)
     users.create("grace", PW)
@@ -117,20 +118,51 @@ def test_lockout_after_five_failures_is_shared_across_processes(db):
     try:
         other = service(other_db, clock)
         with pytest.raises(RateLimited) as exc:
-            other.authenticate("grace", PW, ip="198.51.100.1")  # even the right password, from another IP
+            other.authenticate("grace", PW, ip="192.0.2.9")  # even the right password, from that source
         assert exc.value.retry_after_s == 15 * 60
         assert str(exc.value) == "Too many failed logins; try again in 15 minutes."
         assert other.get("grace")["locked_until"] is not None
         assert other.get("grace")["failed_logins"] == 5
         clock.advance(minutes=10)
         with pytest.raises(RateLimited, match="try again in 5 minutes"):
-            other.authenticate("grace", PW)
-        assert not other.lockout("grace").allowed
+            other.authenticate("grace", PW, ip="192.0.2.9")
+        assert not other.lockout("grace", "192.0.2.9").allowed
+        assert other.lockout("grace", "198.51.100.1").allowed
     finally:
         other_db.dispose()
     clock.advance(minutes=5, seconds=1)
-    assert users.authenticate("grace", PW)["username"] == "grace"
+    assert users.authenticate("grace", PW, ip="192.0.2.9")["username"] == "grace"
     assert users.get("grace")["locked_until"] is None
+
+
+def test_an_attacker_elsewhere_cannot_lock_a_user_out(db):
+    clock = Clock()
+    users = service(db, clock)
+    users.create("root", PW, role="admin")
+    for i in range(50):  # from many places, more than any limit per source
+        ip = f"203.0.113.{i % 3}"
+        try:
+            users.authenticate("root", "bad password", ip=ip)
+        except RateLimited:
+            pass
+    assert users.authenticate("root", PW, ip="192.0.2.50")["username"] == "root"
+
+
+def test_lockouts_back_off(db):
+    """The same source keeps failing: each lock lasts longer (15 min, then an hour, then a day)."""
+    clock = Clock()
+    users = service(db, clock)
+    users.create("kim", PW)
+    waits = []
+    for _ in range(3):
+        while True:
+            try:
+                assert users.authenticate("kim", "bad password", ip="192.0.2.77") is None
+            except RateLimited as exc:
+                waits.append(exc.retry_after_s)
+                clock.advance(seconds=exc.retry_after_s + 1)
+                break
+    assert waits[0] == 15 * 60 and waits[1] > waits[0] and waits[2] > waits[1], waits
 
 
 def test_unknown_names_lock_out_the_same_way(db):

@@ -21,7 +21,7 @@ HUGE = "99999999999999999999999"
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
-    server = start_server(tmp_path_factory.mktemp("hardening"))
+    server = start_server(tmp_path_factory.mktemp("hardening"), trusted_proxies="127.0.0.1/32")
     svc = server.runtime.auth.users
     for name, role in [("olga", "operator"), ("oscar", "operator"), ("vic", "viewer")]:
         svc.create(name, f"{name} has a long password", role)
@@ -200,3 +200,19 @@ def test_bcrypt_runs_off_the_event_loop(srv):
         users.hasher.verify = verify
     assert status == 200 and seen, (status, seen)
     assert srv.thread.ident not in seen
+
+
+# --- 10: lockout per user and source, with backoff; admins unlock ---------------------------------
+
+def _token_from(srv, user: str, password: str, source: str) -> int:
+    return raw(srv, "POST", "/api/auth/token", json.dumps({"username": user, "password": password}).encode(),
+               headers={"X-Forwarded-For": source}, as_user=None)[0]
+
+
+def test_wrong_passwords_elsewhere_do_not_lock_the_admin_out(srv):
+    codes = [_token_from(srv, "admin", f"wrong guess {i}", "198.51.100.7") for i in range(7)]
+    assert codes[:5] == [401] * 5 and codes[-1] == 429, codes
+    assert _token_from(srv, "admin", "correct horse battery staple", "198.51.100.7") == 429  # that source is locked
+    assert _token_from(srv, "admin", "correct horse battery staple", "192.0.2.10") == 200  # the admin is not
+    srv.runtime.auth.users.unlock("admin")  # what the CLI and the Users page call
+    assert _token_from(srv, "admin", "correct horse battery staple", "198.51.100.7") == 200

@@ -7,13 +7,14 @@ username or email typed, existing or not, so a lockout tells nothing about which
 exist) and ``ip`` (the client address from :func:`client_ip`).
 
 >>> limiter = RateLimiter(db)
->>> d = limiter.check("login", {"user": "alice", "ip": "192.0.2.7"})
+>>> d = limiter.check("login", login_keys("alice", "192.0.2.7"))
 >>> if not d.allowed: answer 429 with d.message and Retry-After: d.retry_after_s
->>> limiter.hit("login", {"user": "alice", "ip": "192.0.2.7"})   # after a failed login
+>>> limiter.hit("login", login_keys("alice", "192.0.2.7"))   # after a failed login
 
 Kinds and their default limits (``DEFAULT_LIMITS``; pass ``limits=`` to change them):
 
-* ``login``  failed logins:  5 per user / 15 min, 20 per IP / 15 min
+* ``login``  failed logins per (user, source) pair: 5 / 15 min, 10 / hour, 15 / day (a backoff);
+             20 per IP / 15 min. Nobody can lock a user out from another address.
 * ``token``  calls to the token endpoints (token, refresh): 20 per user / min, 60 per IP / min
 * ``reset``  password reset requests: 3 per address or username / hour, 10 per IP / hour
 """
@@ -27,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 
 from thermalstream.auth.errors import RateLimited
 from thermalstream.db.engine import Database
@@ -43,8 +44,13 @@ class Limit:
     window_s: float
 
 
+# Failed logins count per (user, source) pair, so nobody elsewhere can lock an account out. The
+# three pair scopes make a backoff: 5 failures lock the pair for up to 15 min, 10 for up to an hour,
+# 15 for up to a day. The ip scope stops one source trying many names.
+PAIR_SCOPES = ("pair", "pair_hour", "pair_day")
 DEFAULT_LIMITS: dict[str, dict[str, Limit]] = {
-    "login": {"user": Limit(5, 15 * 60), "ip": Limit(20, 15 * 60)},
+    "login": {"pair": Limit(5, 15 * 60), "pair_hour": Limit(10, 60 * 60), "pair_day": Limit(15, 24 * 3600),
+              "ip": Limit(20, 15 * 60)},
     "token": {"user": Limit(20, 60), "ip": Limit(60, 60)},
     "reset": {"user": Limit(3, 60 * 60), "ip": Limit(10, 60 * 60)},
 }
@@ -78,6 +84,12 @@ class Decision:
     def raise_if_refused(self, kind: str = "") -> None:
         if not self.allowed:
             raise RateLimited(self.message, self.retry_after_s, kind)
+
+
+def login_keys(user: str | None, ip: str | None) -> dict[str, str | None]:
+    """The rate-limit keys of one login attempt: the (user, source) pair scopes and the source."""
+    pair = f"{user.strip().lower()}|{(ip or 'local').strip().lower()}" if user and user.strip() else None
+    return {**{scope: pair for scope in PAIR_SCOPES}, "ip": ip}
 
 
 def make_key(scope: str, value: str) -> str:
@@ -166,6 +178,16 @@ class RateLimiter:
                     RateLimitEvent.kind == kind, RateLimitEvent.key.in_([key for _, key, _ in entries])
                 )
             )
+            return res.rowcount or 0
+
+    def clear_user(self, kind: str, user: str) -> int:
+        """Forget ``user``'s attempts of ``kind`` from every source (an admin's unlock, a reset)."""
+        name = user.strip().lower()
+        prefixes = [f"{scope}:{name}|" for scope in PAIR_SCOPES] + [make_key("user", name)]
+        with self.db.session() as s:
+            res = s.execute(delete(RateLimitEvent).where(RateLimitEvent.kind == kind, or_(
+                *[RateLimitEvent.key.startswith(p, autoescape=True) for p in prefixes[:-1]],
+                RateLimitEvent.key == prefixes[-1])))
             return res.rowcount or 0
 
     def count(self, kind: str, scope: str, value: str) -> int:

@@ -149,7 +149,7 @@ class ResetService:
                 raise InvalidResetToken()
             self.users._store_password(s, user, new_password)
             result = user_dict(user)
-        self.limiter.clear("login", {"user": result["username"]})
+        self.limiter.clear_user("login", result["username"])
         self.users._ended(result["id"])  # every session of the user ended with the old password
         log.info("password of user %s reset by email link", result["username"])
         return result

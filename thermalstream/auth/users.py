@@ -30,7 +30,7 @@ from thermalstream.auth.errors import (
     UserNotFound,
 )
 from thermalstream.auth.passwords import PasswordHasher, check_policy, generate_password
-from thermalstream.auth.ratelimit import RateLimiter
+from thermalstream.auth.ratelimit import RateLimiter, login_keys
 from thermalstream.auth.roles import check_role, role_at_least
 from thermalstream.db.engine import Database
 from thermalstream.db.models import PasswordResetToken, RefreshToken, User
@@ -329,7 +329,7 @@ class UserService:
             check_policy(new_password, user.username)
             self._store_password(s, user, new_password)
             name, uid = user.username, user.id
-        self.limiter.clear("login", {"user": name})
+        self.limiter.clear_user("login", name)
         self._ended(uid)
         log.info("password of user %s reset", name)
         return generated
@@ -353,7 +353,7 @@ class UserService:
             user.failed_logins = 0
             user.locked_until = None
             result = user_dict(user)
-        self.limiter.clear("login", {"user": result["username"]})
+        self.limiter.clear_user("login", result["username"])
         return result
 
     def delete(self, ref: UserRef) -> bool:
@@ -376,12 +376,14 @@ class UserService:
         """The user if ``username``/``password`` are right and the account is active, else None.
 
         Raises :class:`~thermalstream.auth.errors.RateLimited` (with a message such as "Too many
-        failed logins; try again in 15 minutes.") while the username or the IP is locked out;
-        the lockout applies to names that do not exist as well, and a locked-out attempt does
-        not check the password. Unknown names cost the same bcrypt time as known ones.
+        failed logins; try again in 15 minutes.") while this username from this source (``ip``),
+        or the source itself, is locked out, with a longer lock each time (see
+        ``ratelimit.DEFAULT_LIMITS``). Failures elsewhere never lock a user out here. The lockout
+        applies to names that do not exist as well, and a locked-out attempt does not check the
+        password. Unknown names cost the same bcrypt time as known ones.
         """
         typed = username.strip().lower() if isinstance(username, str) else ""
-        keys = {"user": typed or None, "ip": ip}
+        keys = login_keys(typed or None, ip)
         self.limiter.check("login", keys).raise_if_refused("login")
         now = self.clock()
         with self.db.session() as s:
@@ -401,11 +403,11 @@ class UserService:
             elif user is not None:
                 user.failed_logins = (user.failed_logins or 0) + 1
         if ok:
-            self.limiter.clear("login", {"user": typed})
+            self.limiter.clear("login", {k: v for k, v in keys.items() if k != "ip"})
             return result
         self.limiter.hit("login", keys)
-        if user is not None:
-            locked = self.limiter.check("login", {"user": typed})
+        if user is not None:  # shown on the Users page: locked (from this source) until
+            locked = self.limiter.check("login", {k: v for k, v in keys.items() if k != "ip"})
             if not locked.allowed:
                 with self.db.session() as s:
                     s.execute(update(User).where(User.id == user.id)
@@ -416,7 +418,7 @@ class UserService:
         """The rate-limit decision for the next login of ``username`` from ``ip`` (to show a
         lockout before the password is typed)."""
         typed = username.strip().lower() if isinstance(username, str) else ""
-        return self.limiter.check("login", {"user": typed or None, "ip": ip})
+        return self.limiter.check("login", login_keys(typed or None, ip))
 
     # --- first start -------------------------------------------------------------------------
 

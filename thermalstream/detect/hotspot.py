@@ -1,58 +1,121 @@
-"""Hotspot detector for radiometric frames: warm blobs found from °C alone, no weights.
+"""Weightless thermal detector: warm moving things, from the sensor's own numbers.
 
-A pixel is hot when it is above ``threshold_c`` (absolute °C) and/or more than ``delta_c`` above
-the background (the ``background_percentile`` of the frame, default the median, computed on
-every 4th pixel). With both set a pixel must pass both (hot in absolute terms *and* standing out
-from the scene: a fire alarm that ignores a sun-warmed roof). Hot pixels are grouped with
-``cv2.connectedComponentsWithStats`` (8-connected, after dilating the mask by ``merge_px``
-so that a head and a body separated by a cooler neck are one blob; the box, area and °C are
-those of the hot pixels only); blobs whose pixel area is outside
-``min_area``..``max_area`` are dropped (``max_area`` default: a quarter of the frame, so a
-warm-up of the whole scene is not a hotspot). Each blob becomes a ``Detection`` labelled
-``hotspot`` with its bounding box, the blob's max and mean °C, confidence 1.0 (a threshold test
-is certain) and ``extra = {"area": pixels, "background_c": ..., "cutoff_c": ...}``.
+One :class:`HotspotDetector` per camera; call :meth:`HotspotDetector.detect_one` with the
+camera's frames in order (the detection service keeps one state per camera through
+:meth:`HotspotDetector.detect_keyed`). It works on °C frames and on raw-counts frames (an
+uncalibrated source: ``celsius is None``, ``raw`` set); the unit only changes what the
+detections carry: ``max_celsius``/``mean_celsius`` for °C, ``max_counts`` for counts.
 
-Picture-only frames (no °C) give no detections; :meth:`HotspotDetector.check_source` raises
-``ValueError`` at configuration time for such a source. Cost: about 1-2 ms per 640x512 frame.
+Per frame (on a grid downscaled to at most ``work_px`` on the long side, ``INTER_AREA``):
+
+1. **Level.** The median difference between the frame and the background (on a 1/4 grid) is the
+   whole frame's level change (sensor drift, a flat-field correction): the background follows it
+   at once, so a level jump of the whole frame is never an object.
+2. **Noise.** The sensor's temporal noise sigma is estimated per camera from frame-to-frame
+   differences (90th percentile of their absolute deviation from the median, robust to moving
+   objects and to integer counts), smoothed over ``noise_tau_s``; never below half the data's
+   quantisation step.
+3. **FFC.** Frames whose ``radiometry.ffc_state`` is ``IN_PROGRESS``, the first frame of a new
+   ``DONE`` period, and frames whose level jumped by more than ``jump_k`` sigma start an FFC hold
+   of ``ffc_hold_s`` seconds: no detections, no background learning (the level still follows).
+4. **Warm pixels.** A pixel is warm when it is more than ``k`` sigma above its own background
+   (and, when set and the frame is in °C, more than ``delta_c`` above it and above ``threshold_c``
+   absolute). Cooler-than-background pixels (where a warm object was) are never detections.
+5. **Background.** Per pixel, an exponential average of the levelled frame: time constant
+   ``bg_tau_s`` where nothing warm is, ``hot_tau_s`` (minutes) under warm pixels, so warm static
+   structures (windows, roads, parked cars, sun-warmed walls) become background and an object
+   that stops for long fades into it. The first frame is the first background.
+6. **Blobs** (8-connected, after closing gaps of ``merge_px``), ``min_area``..``max_area`` pixels,
+   go to a :class:`~thermalstream.detect.blobtracks.BlobTracker`, which reports only blobs of
+   tracks that lasted, were steady and moved; each carries a label hint (person-, animal-,
+   vehicle-sized; a heuristic, see that module) in ``extra["hint"]``.
+
+Detections are labelled ``hotspot``, confidence 1.0; ``extra`` holds ``hint``, ``track`` (the
+detector's track id), ``area`` (warm pixels), ``sigma`` and ``cutoff`` (in frame units above the
+background), ``unit``. Picture-only frames give none (:meth:`check_source` refuses such a source).
+Time constants use ``Frame.timestamp``, so any detection rate works. Cost: ~1 ms per 640x512 frame
+(bench/detect.py --thermal).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
+from thermalstream.detect.blobtracks import Blob, BlobTracker, label_hint
 from thermalstream.detect.types import Box, Detection, Detector, DetectorStatus
-from thermalstream.frame import Frame
+from thermalstream.frame import FFCState, Frame
+
+
+@dataclass
+class _State:
+    """What the detector has learnt about one camera."""
+
+    bg: np.ndarray | None = None  # background on the work grid (frame units)
+    prev: np.ndarray | None = None  # previous work-grid frame, for the noise
+    shape: tuple[int, int] | None = None
+    unit: str = ""
+    sigma: float | None = None
+    t: float = 0.0
+    age: float = 0.0  # seconds of learning
+    hold_until: float = -math.inf
+    off_frac: np.ndarray | None = None  # per pixel: recent fraction of time more than the cutoff off its background
+    rebase: bool = False  # re-take the background outside objects on the next frame (after an FFC)
+    ffc_prev: FFCState | None = None
+    frames: int = 0
+    ffc_frames: int = 0
+    tracker: BlobTracker = field(default_factory=BlobTracker)
+
+
+def frame_values(frame: Frame) -> tuple[np.ndarray | None, str, float]:
+    """(values, unit, quantisation step): °C when known, else raw counts; (None, "", 0) for pictures."""
+    if frame.celsius is not None:
+        rad = frame.radiometry
+        step = abs(rad.unit_scale) if rad is not None and rad.unit_scale else 0.0
+        return frame.celsius, "°C", step
+    if frame.raw is not None:
+        return frame.raw, "counts", 1.0
+    return None, "", 0.0
 
 
 class HotspotDetector(Detector):
-    """Connected components of hot pixels (see the module docstring)."""
+    """Warm moving things above a learnt background (see the module docstring)."""
 
     name = "hotspot"
+    stateful = True  # wants every sampled frame of a camera, in order (the worker skips the motion gate)
 
     def __init__(
         self,
         *,
+        k: float = 16.0,
         threshold_c: float | None = None,
-        delta_c: float | None = 5.0,
-        background_percentile: float = 50.0,
+        delta_c: float | None = None,
         min_area: int = 4,
         max_area: int | None = None,
         max_blobs: int = 50,
         merge_px: int = 2,
+        bg_tau_s: float = 5.0,
+        hot_tau_s: float = 300.0,
+        noise_tau_s: float = 10.0,
+        ffc_hold_s: float = 0.5,
+        jump_k: float = 8.0,
+        work_px: int = 160,
+        level_cells: tuple[int, int] = (6, 8),
+        warmup_s: float = 1.0,
+        still_s: float = 10.0,
+        tracks: BlobTracker | None = None,
         label: str = "hotspot",
     ) -> None:
-        if threshold_c is None and delta_c is None:
-            raise ValueError("set threshold_c (absolute °C) or delta_c (°C above the background), or both")
-        for name, v in (("threshold_c", threshold_c), ("delta_c", delta_c)):
+        for name, v in (("k", k), ("threshold_c", threshold_c), ("delta_c", delta_c)):
             if v is not None and not math.isfinite(float(v)):
                 raise ValueError(f"{name} must be a finite number, got {v!r}")
+        if not k > 0:
+            raise ValueError(f"k (noise multiples above the background) must be > 0, got {k}")
         if delta_c is not None and delta_c <= 0:
             raise ValueError(f"delta_c must be > 0 °C, got {delta_c}")
-        if not 0.0 <= background_percentile <= 100.0:
-            raise ValueError(f"background_percentile must be in 0..100, got {background_percentile}")
         if min_area < 1:
             raise ValueError(f"min_area must be at least 1 pixel, got {min_area}")
         if max_area is not None and max_area < min_area:
@@ -61,81 +124,231 @@ class HotspotDetector(Detector):
             raise ValueError(f"merge_px must be >= 0, got {merge_px}")
         if max_blobs < 1:
             raise ValueError(f"max_blobs must be at least 1, got {max_blobs}")
+        for name, v in (("bg_tau_s", bg_tau_s), ("hot_tau_s", hot_tau_s), ("noise_tau_s", noise_tau_s)):
+            if not v > 0:
+                raise ValueError(f"{name} must be > 0 seconds, got {v}")
+        if work_px < 32:
+            raise ValueError(f"work_px must be at least 32, got {work_px}")
+        self.k = float(k)
         self.threshold_c = None if threshold_c is None else float(threshold_c)
         self.delta_c = None if delta_c is None else float(delta_c)
-        self.background_percentile = float(background_percentile)
-        self.min_area = int(min_area)
-        self.max_area = None if max_area is None else int(max_area)
-        self.max_blobs = int(max_blobs)
+        self.min_area, self.max_area, self.max_blobs = int(min_area), max_area, int(max_blobs)
         self.merge_px = int(merge_px)
-        self._kernel = (cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * merge_px + 1, 2 * merge_px + 1))
-                        if merge_px else None)  # fmt: skip
+        self.bg_tau_s, self.hot_tau_s, self.noise_tau_s = float(bg_tau_s), float(hot_tau_s), float(noise_tau_s)
+        self.ffc_hold_s, self.jump_k, self.work_px = float(ffc_hold_s), float(jump_k), int(work_px)
+        self.warmup_s, self.still_s = float(warmup_s), float(still_s)
+        self.level_cells = (max(1, int(level_cells[0])), max(1, int(level_cells[1])))
+        self._tracker_proto = tracks
         self.label = label
+        self._state = self._new_state()
+        self._states: dict[object, _State] = {}
 
+    # ----- configuration and status
     @staticmethod
     def check_source(radiometric: bool, what: str = "this camera") -> None:
         """Raise ``ValueError`` when the hotspot detector is configured for a picture-only source."""
         if not radiometric:
-            raise ValueError(f"the hotspot detector needs temperatures, and {what} gives pictures only")
+            raise ValueError(f"the hotspot detector needs temperatures or sensor counts, and {what} gives pictures only")
 
     def status(self) -> DetectorStatus:
-        crit = []
-        if self.threshold_c is not None:
-            crit.append(f"> {self.threshold_c:g} °C")
+        extra = []
         if self.delta_c is not None:
-            crit.append(f"> background + {self.delta_c:g} °C")
+            extra.append(f"and > {self.delta_c:g} °C")
+        if self.threshold_c is not None:
+            extra.append(f"and > {self.threshold_c:g} °C absolute")
         return DetectorStatus("ready", backend="numpy", model=self.name,
-                              message=f"hot pixels {' and '.join(crit)}, blobs of {self.min_area}.."
-                                      f"{self.max_area or 'frame/4'} px")  # fmt: skip
+                              message=f"warm moving blobs: > {self.k:g} x sensor noise above a learnt background "
+                                      f"{' '.join(extra)}".strip())  # fmt: skip
 
     @property
     def max_batch(self) -> int:
-        return 16  # no model: a batch is a loop, any size is fine
+        return 16  # no model: a batch is a loop
 
-    def background(self, celsius: np.ndarray) -> float:
-        return float(np.percentile(celsius[::4, ::4], self.background_percentile))
+    def _new_state(self) -> _State:
+        p = self._tracker_proto
+        tr = BlobTracker() if p is None else BlobTracker(
+            min_hits=p.min_hits, min_track_s=p.min_track_s, min_fill=p.min_fill, min_move=p.min_move,
+            min_move_px=p.min_move_px, max_gap_s=p.max_gap_s, max_tracks=p.max_tracks)
+        return _State(tracker=tr)
 
-    def cutoff(self, celsius: np.ndarray) -> tuple[float, float | None]:
-        """(cutoff °C, background °C or None): pixels strictly above the cutoff are hot."""
-        bg = self.background(celsius) if self.delta_c is not None else None
-        levels = []
-        if self.threshold_c is not None:
-            levels.append(self.threshold_c)
-        if bg is not None:
-            levels.append(bg + self.delta_c)
-        return max(levels), bg
+    def reset(self) -> None:
+        """Forget everything learnt (background, noise, tracks)."""
+        self._state = self._new_state()
+        self._states.clear()
 
+    def forget(self, key: object) -> None:
+        self._states.pop(key, None)
+
+    def state_of(self, key: object | None = None) -> _State:
+        return self._state if key is None else self._states.setdefault(key, self._new_state())
+
+    # ----- detection
     def detect(self, frames: list[Frame]) -> list[list[Detection]]:
         return [self.detect_one(f) for f in frames]
 
+    def detect_keyed(self, keys: list, frames: list[Frame]) -> list[list[Detection]]:
+        return [self._detect(self.state_of(k), f) for k, f in zip(keys, frames)]
+
     def detect_one(self, frame: Frame) -> list[Detection]:
-        c = frame.celsius
-        if c is None:
+        return self._detect(self._state, frame)
+
+    def _detect(self, st: _State, frame: Frame) -> list[Detection]:
+        values, unit, step = frame_values(frame)
+        if values is None:
             return []
-        cut, bg = self.cutoff(c)
-        mask = (c > cut).view(np.uint8)
+        h, w = values.shape
+        scale = max(1, math.ceil(max(h, w) / self.work_px))
+        small = values.astype(np.float32, copy=False)
+        if scale > 1:
+            small = cv2.resize(small, (w // scale, h // scale), interpolation=cv2.INTER_AREA)
+        t = float(frame.timestamp)
+        if st.bg is None or st.shape != (h, w) or st.unit != unit:
+            self._restart(st, small, (h, w), unit, t)
+            return []
+        dt = min(max(t - st.t, 1.0 / 60.0), 2.0)
+        st.t = t
+        st.frames += 1
+        diff = small - st.bg
+        shift = float(np.median(diff[::4, ::4]))
+        st.bg += shift  # the whole frame's level: never an object
+        diff -= shift
+        sigma_now = self._frame_noise(small, st.prev)
+        st.prev = small
+        sigma = max(st.sigma if st.sigma is not None else sigma_now, 0.5 * step, 1e-6)
+        if st.sigma is not None:  # smooth, uneven drift (a Lepton's edges after an FFC): follow it too
+            level = self._level_field(diff, self.k * sigma, self._object_mask(st, diff.shape, scale, t))
+            st.bg += level
+            diff -= level
+        if self._ffc(st, frame, shift, sigma, t):
+            st.ffc_frames += 1
+            st.rebase = True
+            return []
+        if st.rebase:  # first frame after an FFC: the pixels' offsets changed; keep only where objects are
+            st.rebase = False
+            keep = self._object_mask(st, diff.shape, scale, t)
+            st.bg = np.where(keep, st.bg, small)
+            diff = np.where(keep, diff, np.float32(0.0))
+        st.sigma = sigma_now if st.sigma is None else \
+            st.sigma + (sigma_now - st.sigma) * min(1.0, dt / self.noise_tau_s)  # fmt: skip
+        cutoff = self.k * sigma
+        if st.age < self.warmup_s:  # first second: the background is the warmest seen, nothing reported
+            st.age += dt  # (a warm object passing leaves a cold imprint, harmless; a cold one none)
+            st.bg += np.maximum(diff, np.float32(0.0))
+            return []
+        warm = diff > cutoff
+        if unit == "°C" and self.delta_c is not None:
+            warm &= diff > self.delta_c
+        if unit == "°C" and self.threshold_c is not None:
+            warm &= small > self.threshold_c
+        blobs = self._blobs(warm.view(np.uint8), small, values, scale, (h, w))
+        kept = st.tracker.update(blobs, t, w, h)
+        self._learn(st, diff, cutoff, dt)
+        return self._detections(kept, unit, sigma, cutoff, w, h)
+
+    def _restart(self, st: _State, small: np.ndarray, shape: tuple[int, int], unit: str, t: float) -> None:
+        st.bg, st.prev, st.shape, st.unit = small.copy(), small, shape, unit
+        st.sigma, st.t, st.age, st.hold_until = None, t, 0.0, -math.inf
+        st.tracker.reset()
+
+    @staticmethod
+    def _frame_noise(small: np.ndarray, prev: np.ndarray | None) -> float:
+        """Temporal noise sigma from the difference with the previous frame (robust)."""
+        if prev is None:
+            return 0.0
+        d = (small[::2, ::2] - prev[::2, ::2]).ravel()
+        d = np.abs(d - np.median(d))
+        q90 = float(np.partition(d, int(0.9 * (d.size - 1)))[int(0.9 * (d.size - 1))])
+        return q90 / (1.645 * math.sqrt(2.0))
+
+    def _ffc(self, st: _State, frame: Frame, shift: float, sigma: float, t: float) -> bool:
+        """True when this frame is in or just after a flat-field correction (see step 3)."""
+        state = frame.radiometry.ffc_state if frame.radiometry is not None else FFCState.UNKNOWN
+        prev, st.ffc_prev = st.ffc_prev, state
+        started = (state == FFCState.IN_PROGRESS
+                   or (state == FFCState.DONE and prev is not None and prev not in (FFCState.DONE,))
+                   or (st.sigma is not None and abs(shift) > self.jump_k * sigma))
+        if started:
+            st.hold_until = t + self.ffc_hold_s
+            return True
+        return t < st.hold_until
+
+    def _level_field(self, diff: np.ndarray, clip: float, objects: np.ndarray) -> np.ndarray:
+        """Smooth level change: per cell of a ``level_cells`` grid, the mean difference of the pixels
+        that are neither far from the level nor under a reported object, interpolated between cells."""
+        gy, gx = self.level_cells
+        h, w = diff.shape
+        ok = ((np.abs(diff) < clip) & ~objects).astype(np.float32)
+        num = cv2.resize(diff * ok, (gx, gy), interpolation=cv2.INTER_AREA)
+        den = cv2.resize(ok, (gx, gy), interpolation=cv2.INTER_AREA)
+        cell = np.where(den > 0.25, num / np.maximum(den, 1e-6), np.float32(0.0)).astype(np.float32)
+        return cv2.resize(cell, (w, h), interpolation=cv2.INTER_LINEAR)
+
+    @staticmethod
+    def _object_mask(st: _State, shape: tuple[int, int], scale: int, t: float) -> np.ndarray:
+        """Work-grid mask of the boxes of the confirmed tracks, moved to where they should be at ``t``."""
+        keep = np.zeros(shape, bool)
+        for tr in st.tracker.tracks:
+            if not tr.confirmed or not tr.sizes:
+                continue
+            (cx, cy), (bw, bh) = tr.predict(t), tr.sizes[-1]
+            x1, y1 = max(0, int((cx - bw) / scale)), max(0, int((cy - bh) / scale))
+            keep[y1:int((cy + bh) / scale) + 1, x1:int((cx + bw) / scale) + 1] = True
+        return keep
+
+    def _learn(self, st: _State, diff: np.ndarray, cutoff: float, dt: float) -> None:
+        """Background += rate * difference, per pixel. A pixel more than ``cutoff`` off its background
+        (warm or cold) learns at ``hot_tau_s`` unless it has been off most of the last ``still_s``
+        seconds: a passing object, warm parts and cold ones alike (a car's windows reflecting the sky),
+        leaves no trail. Every other pixel learns at ``bg_tau_s``: warm static structures, a wrong
+        background and anything that stays put become background."""
+        st.age += dt
+        a = np.float32(min(1.0, dt / min(self.bg_tau_s, max(st.age, dt))))  # learn fast while young
+        a_hot = np.float32(min(1.0, dt / self.hot_tau_s))
+        off = np.abs(diff) > cutoff
+        if st.off_frac is None or st.off_frac.shape != diff.shape:
+            st.off_frac = np.zeros(diff.shape, np.float32)
+        st.off_frac += (off - st.off_frac) * np.float32(min(1.0, dt / self.still_s))
+        rate = np.where(off & (st.off_frac < 0.5), a_hot, a)
+        st.bg += rate * diff
+
+    def _blobs(self, mask: np.ndarray, small: np.ndarray, values: np.ndarray, scale: int,
+               shape: tuple[int, int]) -> list[Blob]:
         if not mask.any():
             return []
-        grouped = cv2.dilate(mask, self._kernel) if self._kernel is not None else mask
+        m = max(1, round(self.merge_px / scale)) if self.merge_px else 0
+        grouped = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * m + 1, 2 * m + 1))) if m else mask
         n, labels, stats, _ = cv2.connectedComponentsWithStats(grouped, connectivity=8, ltype=cv2.CV_32S)
-        h, w = c.shape
-        max_area = self.max_area if self.max_area is not None else max(self.min_area, (h * w) // 4)
+        h, w = shape
+        s2 = scale * scale
+        max_area = self.max_area if self.max_area is not None else (h * w) // 4
         out = []
         for i in range(1, n):
             x, y, bw, bh, _ = (int(v) for v in stats[i])
-            sel = labels[y:y + bh, x:x + bw] == i
-            if self._kernel is not None:  # measure the hot pixels only, not the dilation around them
-                sel &= mask[y:y + bh, x:x + bw].astype(bool)
-            area = int(np.count_nonzero(sel))
+            sel = (labels[y:y + bh, x:x + bw] == i) & mask[y:y + bh, x:x + bw].astype(bool)
+            area = int(np.count_nonzero(sel)) * s2
             if not self.min_area <= area <= max_area:
                 continue
             ys, xs = np.nonzero(sel)
-            x1, y1, x2, y2 = x + int(xs.min()), y + int(ys.min()), x + int(xs.max()) + 1, y + int(ys.max()) + 1
-            vals = c[y:y + bh, x:x + bw][sel]
-            out.append(Detection(
-                label=self.label, confidence=1.0, box=Box(float(x1), float(y1), float(x2), float(y2)),
-                max_celsius=float(vals.max()), mean_celsius=float(vals.mean()),
-                extra={"area": area, "background_c": bg, "cutoff_c": cut},
-            ))  # fmt: skip
-        out.sort(key=lambda d: d.max_celsius, reverse=True)
+            if xs.max() == xs.min() or ys.max() == ys.min():
+                continue  # a one-pixel line: a sensor row or column, not an object
+            x1, y1 = (x + int(xs.min())) * scale, (y + int(ys.min())) * scale
+            x2, y2 = min(w, (x + int(xs.max()) + 1) * scale), min(h, (y + int(ys.max()) + 1) * scale)
+            peak = float(values[y1:y2, x1:x2].max())
+            mean = float(small[y:y + bh, x:x + bw][sel].mean())
+            out.append(Blob((float(x1), float(y1), float(x2), float(y2)), area, peak, mean))
+        out.sort(key=lambda b: b.area, reverse=True)
         return out[: self.max_blobs]
+
+    def _detections(self, kept, unit: str, sigma: float, cutoff: float, w: int, h: int) -> list[Detection]:
+        out = []
+        for b, tr in kept:
+            celsius = unit == "°C"
+            hint = label_hint(tr.sizes, w, h, tr.peak if celsius else None)
+            out.append(Detection(
+                label=self.label, confidence=1.0, box=Box(*b.box),
+                max_celsius=b.peak if celsius else None, mean_celsius=b.mean if celsius else None,
+                max_counts=None if celsius else b.peak,
+                extra={"hint": hint, "track": tr.id, "area": b.area, "sigma": round(sigma, 4),
+                       "cutoff": round(cutoff, 4), "unit": unit},
+            ))  # fmt: skip
+        return out

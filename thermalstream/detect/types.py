@@ -35,7 +35,8 @@ class Box:
 
 @dataclass(frozen=True)
 class Detection:
-    """One object found in one frame. ``max_celsius``/``mean_celsius`` are set for radiometric frames."""
+    """One object found in one frame. ``max_celsius``/``mean_celsius`` are set for frames in °C;
+    ``max_counts`` for frames of an uncalibrated source (raw sensor counts, never called °C)."""
 
     label: str
     confidence: float
@@ -45,6 +46,7 @@ class Detection:
     max_celsius: float | None = None
     mean_celsius: float | None = None
     extra: dict = field(default_factory=dict)
+    max_counts: float | None = None
 
 
 @dataclass(frozen=True)
@@ -62,9 +64,18 @@ class Detector(abc.ABC):
     list of detections per frame, in pixel coordinates of that frame."""
 
     name: str = "detector"
+    stateful: bool = False  # True: learns per camera; wants each camera's sampled frames in order
 
     @abc.abstractmethod
     def detect(self, frames: list[Frame]) -> list[list[Detection]]: ...
+
+    def detect_keyed(self, keys: list, frames: list[Frame]) -> list[list[Detection]]:
+        """Like :meth:`detect`, knowing each frame's camera (``keys``); stateful detectors keep one
+        state per key."""
+        return self.detect(frames)
+
+    def forget(self, key: object) -> None:
+        """Drop what a stateful detector learnt about camera ``key`` (camera removed)."""
 
     def status(self) -> DetectorStatus:
         return DetectorStatus("ready", model=self.name)

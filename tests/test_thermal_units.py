@@ -28,7 +28,8 @@ from thermalstream.radiometry import (
 from thermalstream.sources.cptv_file import CPTVSource
 from thermalstream.sources.flir import KELVIN, FlirSeqSource
 from thermalstream.sources.sim import SimSource
-from thermalstream.sources.url import CameraURLError
+from thermalstream.db import repo
+from thermalstream.sources.url import CameraURLError, parse_camera_url
 
 COUNTS = [np.tile(np.arange(160, dtype=np.uint16) * 4 + 3000, (120, 1)),
           np.full((120, 160), 3500, np.uint16)]
@@ -204,6 +205,12 @@ def test_spot_reading_has_its_unit(tmp_path):
     assert spot_temperature(Frame(image=np.zeros((4, 4), np.uint8)), 1, 1) is None
 
 
+def saved_camera(db, url: str) -> int:
+    """A saved, disabled camera row (started with ``reconnect``, as after a server restart)."""
+    with db.session() as s:
+        return repo.add_camera(s, "cam", url, kind=parse_camera_url(url).kind, enabled=False).id
+
+
 def test_settings_are_stored_per_camera_and_applied_after_a_restart(db, tmp_path):
     path = tmp_path / "l3.cptv"
     write_cptv(path, COUNTS * 20, b"lepton3")
@@ -211,8 +218,8 @@ def test_settings_are_stored_per_camera_and_applied_after_a_restart(db, tmp_path
     manager = CameraManager(bus)
     svc = CameraService(db, manager, NotificationService(db, bus))
     try:
-        cam = svc.connect(f"{path}?loop=1&realtime=1")
-        cid = cam["id"]
+        cid = saved_camera(db, f"{path}?loop=1&realtime=1")
+        svc.reconnect(cid)
         wait_for(lambda: svc.get(cid)["temperature_unit"] == "counts", what="counts frames")
         t = svc.get(cid)["temperature"]
         assert t["unit"] == "counts" and t["min"] >= 3000
@@ -243,7 +250,8 @@ def test_a_celsius_camera_refuses_a_calibration(db):
     manager = CameraManager(bus)
     svc = CameraService(db, manager, NotificationService(db, bus))
     try:
-        cid = svc.connect("sim://?width=64&height=48&fps=10")["id"]
+        cid = saved_camera(db, "sim://?width=64&height=48&fps=10")
+        svc.reconnect(cid)
         wait_for(lambda: svc.get(cid)["temperature_unit"] == "°C", what="sim frames")
         with pytest.raises(CameraURLError, match="gives °C"):
             svc.set_radiometry(cid, {"calibration": {"a": 1, "b": 0}})

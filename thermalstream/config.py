@@ -82,8 +82,9 @@ class Settings(BaseSettings):
     detector: Literal["yolo", "hotspot", "none"] = Field(default="yolo", description="Detector for all cameras")
     detect_backend: Literal["auto", "openvino", "onnx", "torch"] = Field(default="auto")
     detect_conf: float = Field(default=0.4, ge=0, le=1, description="Minimum detector confidence")
-    hotspot_threshold_c: float | None = Field(default=None, description="Hotspot: absolute °C (None: background+delta)")
-    hotspot_delta_c: float = Field(default=5.0, gt=0, description="Hotspot: °C above the background")
+    hotspot_threshold_c: float | None = Field(default=None, description="Hotspot: also above this absolute °C")
+    hotspot_delta_c: float | None = Field(
+        default=None, gt=0, description="Hotspot: also this many °C above the background (None: from the sensor noise)")
 
     @property
     def db_url(self) -> str:

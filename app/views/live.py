@@ -9,6 +9,7 @@ import param
 
 from app.auth import Principal
 from app.views.camera_view import CameraView
+from app.views.radiometry_form import RadiometryForm
 from app.views.session import can, session_user, visible_cameras
 from app.views.shell import STYLE, page
 from thermalstream.cameras import CameraConflict, CameraNotFound
@@ -72,6 +73,7 @@ class CameraCard(pn.viewable.Viewer):
         self.zone_help = pn.pane.HTML("<small>Click points on the picture, then save.</small>")
         self.zone_editor = pn.Column(pn.Row(self.zone_kind, self.zone_name, self.zone_required),
                                      pn.Row(self.zone_save, self.zone_clear, self.zone_help), visible=False)
+        self.radiometry = RadiometryForm(runtime, cam["id"], user)
         self.zones_toggle.param.watch(self._zones_mode, "value")
         self.zone_save.on_click(self._save_zone)
         self.zone_clear.on_click(self._clear_zones)
@@ -80,6 +82,7 @@ class CameraCard(pn.viewable.Viewer):
             pn.Row(self.badge, pn.HSpacer(), self.palette),
             pn.Row(self.detect, self.zones_toggle, self.record, self.toggle, self.remove),
             self.zone_editor,
+            self.radiometry,
             self.view,
             header=title,
             collapsible=False,
@@ -109,6 +112,7 @@ class CameraCard(pn.viewable.Viewer):
         self.detect.value = self.runtime.detection.enabled(self.camera_id) or bool(
             (cam.get("settings") or {}).get("detect", {}).get("enabled"))
         self.palette.visible = bool(cam.get("radiometric"))
+        self.radiometry.refresh()
         self.toggle.label = "Disconnect" if cam.get("connected") else "Connect"
 
     def _toggle(self, _event) -> None:

@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from thermalstream.db.crypto import SealedURL
 from thermalstream.db.types import UTCDateTime, utcnow
 
 NAMING_CONVENTION = {
@@ -104,14 +105,15 @@ class RefreshToken(Base):
 
 
 class Camera(Base):
-    """A camera. ``url`` may hold credentials: show ``repo.public_dict(camera)``, never the row."""
+    """A camera. ``url`` may hold credentials (sealed in the database, clear on the row): show
+    ``repo.public_dict(camera)``, never the row."""
 
     __tablename__ = "cameras"
     __table_args__ = (CheckConstraint(_in("status", CAMERA_STATUSES), name="status"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(128))
-    url: Mapped[str] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(SealedURL)  # credentials encrypted at rest (db/crypto.py)
     kind: Mapped[str] = mapped_column(String(16))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     status: Mapped[str] = mapped_column(String(16), default="stopped")
@@ -166,6 +168,8 @@ class Event(Base):
     max_celsius: Mapped[float | None] = mapped_column(Float)
     snapshot_path: Mapped[str | None] = mapped_column(String(512))
     zones: Mapped[list[Any]] = mapped_column(default=list)
+    max_counts: Mapped[float | None] = mapped_column(Float)  # uncalibrated sources: raw sensor counts, not °C
+    hint: Mapped[str | None] = mapped_column(String(32))  # hotspot detector: person-/animal-/vehicle-sized
 
 
 class RecordingSchedule(Base):
@@ -255,6 +259,8 @@ class Detection(Base):
     screenshot_path: Mapped[str | None] = mapped_column(String(512))
     max_celsius: Mapped[float | None] = mapped_column(Float)
     mean_celsius: Mapped[float | None] = mapped_column(Float)
+    max_counts: Mapped[float | None] = mapped_column(Float)  # uncalibrated sources: raw sensor counts, not °C
+    hint: Mapped[str | None] = mapped_column(String(32))  # hotspot detector: person-/animal-/vehicle-sized
 
 
 class Notification(Base):

@@ -46,6 +46,8 @@ class TrackedEvent:
     hits: int = 0
     max_confidence: float = 0.0
     max_celsius: float | None = None
+    max_counts: float | None = None  # uncalibrated sources: raw sensor counts (never °C)
+    hint: str | None = None  # hotspot detector's size hint, the latest one
     zones: list[str] = field(default_factory=list)  # zones entered, in order
     path: list[tuple[float, float, float, float, float]] = field(default_factory=list)  # (t, x1, y1, x2, y2)
     best_frame: Frame | None = field(default=None, repr=False)
@@ -71,6 +73,7 @@ class TrackedEvent:
             "started_at": self.started_at, "last_seen": self.last_seen, "ended_at": self.ended_at,
             "hits": self.hits, "max_confidence": round(self.max_confidence, 4),
             "max_celsius": None if self.max_celsius is None else round(self.max_celsius, 2),
+            "max_counts": self.max_counts, "hint": self.hint,
             "zones": list(self.zones), "snapshot_path": self.snapshot_path, "notified": self.notified,
         }
 
@@ -81,6 +84,32 @@ class EventDetection(NamedTuple):
     timestamp: float
     detection: Detection
     event: TrackedEvent | None
+
+
+class RowThrottle:
+    """At most ``per_second`` detection rows per track per second (a row per frame per object is
+    far too many): a row is kept when it is the track's first, carries a screenshot, or comes at
+    least ``1 / per_second`` seconds after the track's last kept row. Rows without a track are
+    limited the same way per label. ``per_second`` None or 0: keep every row."""
+
+    def __init__(self, per_second: float | None = 2.0, forget_after: float = 60.0) -> None:
+        self.period = 1.0 / per_second if per_second else 0.0
+        self.forget_after = forget_after
+        self._last: dict[Any, float] = {}
+        self.kept = 0
+        self.dropped = 0
+
+    def keep(self, timestamp: float, d: Detection, screenshot: bool = False) -> bool:
+        key = ("track", d.track_id) if d.track_id is not None else ("label", d.label)
+        last = self._last.get(key)
+        if screenshot or last is None or timestamp - last >= self.period - 1e-6 or timestamp < last:
+            self._last[key] = timestamp
+            self.kept += 1
+            if len(self._last) > 1000:  # forget tracks long gone
+                self._last = {k: t for k, t in self._last.items() if timestamp - t <= self.forget_after}
+            return True
+        self.dropped += 1
+        return False
 
 
 class EventManager:
@@ -183,6 +212,11 @@ class EventManager:
             mx, _ = box_temperatures(frame.celsius, d.box)
         if mx is not None:
             ev.max_celsius = mx if ev.max_celsius is None else max(ev.max_celsius, mx)
+        if d.max_counts is not None:
+            ev.max_counts = d.max_counts if ev.max_counts is None else max(ev.max_counts, d.max_counts)
+        hint = d.extra.get("hint") if isinstance(d.extra, dict) else None
+        if hint:
+            ev.hint = hint
         b = d.box
         ev.path.append((t, b.x1, b.y1, b.x2, b.y2))
         if len(ev.path) > self.max_path:
@@ -241,4 +275,4 @@ class EventManager:
             log.exception("camera %s: event callback %s failed", self.camera_id, getattr(fn, "__name__", fn))
 
 
-__all__ = ["EventDetection", "EventManager", "TrackedEvent"]
+__all__ = ["EventDetection", "EventManager", "RowThrottle", "TrackedEvent"]

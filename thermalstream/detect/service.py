@@ -41,7 +41,7 @@ from thermalstream.bus import Event, EventBus
 from thermalstream.capture.manager import CameraManager
 from thermalstream.db import Database, repo
 from thermalstream.detect.draw import draw_detections, draw_zones, overlay_items
-from thermalstream.detect.events import EventManager, TrackedEvent
+from thermalstream.detect.events import EventManager, RowThrottle, TrackedEvent
 from thermalstream.detect.motion import MotionGate
 from thermalstream.detect.store import DetectionStore
 from thermalstream.detect.tracking import Tracker, make_tracker
@@ -146,6 +146,7 @@ class _Pipeline:
     latest: dict[str, Any] | None = None
     detections: list[Detection] = field(default_factory=list)
     latest_at: float = 0.0  # monotonic time of the newest overlay
+    rows: RowThrottle = field(default_factory=RowThrottle)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -169,6 +170,7 @@ class DetectionService:
         known_labels: frozenset[str] = KNOWN_LABELS,
         housekeeping_interval: float = 0.5,
         overlay_ttl: float = 1.5,
+        rows_per_track_s: float | None = 2.0,
     ) -> None:
         self.db = db
         self.manager = manager
@@ -185,6 +187,7 @@ class DetectionService:
         self.palette = palette or (lambda cid: "inferno")
         self.housekeeping_interval = housekeeping_interval
         self.overlay_ttl = overlay_ttl
+        self.rows_per_track_s = rows_per_track_s
         self.worker = DetectorWorker(None, self._on_result, default_fps=default_fps)
         self._pipes: dict[int, _Pipeline] = {}
         self._lock = threading.RLock()
@@ -379,7 +382,8 @@ class DetectionService:
             gate = MotionGate(zones=zc)
             tracker = make_tracker(self.tracker_kind, high=cfg.min_confidence, low=min(0.1, cfg.min_confidence),
                                    max_age_s=max(self.close_after, 1.0), fps=cfg.fps)
-            p = _Pipeline(camera_id, cam.name, cfg, zc, gate, tracker, None, cam)  # type: ignore[arg-type]
+            p = _Pipeline(camera_id, cam.name, cfg, zc, gate, tracker, None, cam,  # type: ignore[arg-type]
+                          rows=RowThrottle(self.rows_per_track_s))
             p.events = EventManager(
                 camera_id, zones=zc, close_after=self.close_after, min_hits=self.min_hits,
                 on_start=lambda ev, p=p: self._event_start(p, ev),
@@ -440,7 +444,8 @@ class DetectionService:
         self.events_started += 1
         try:
             ev.db_id = self.store.create_event(p.camera_id, ev.label, ev.started_at, zones=ev.zones,
-                                               max_confidence=ev.max_confidence, max_celsius=ev.max_celsius)
+                                               max_confidence=ev.max_confidence, max_celsius=ev.max_celsius,
+                                               max_counts=ev.max_counts, hint=ev.hint)
         except Exception:
             log.exception("camera %s: could not save event", p.camera_id)
 
@@ -467,7 +472,8 @@ class DetectionService:
     def _event_end(self, p: _Pipeline, ev: TrackedEvent) -> None:
         if ev.db_id is not None:
             self.store.update_event(ev.db_id, ended_at=ev.ended_at, max_confidence=ev.max_confidence,
-                                    max_celsius=ev.max_celsius, zones=ev.zones, snapshot_path=ev.snapshot_path)
+                                    max_celsius=ev.max_celsius, max_counts=ev.max_counts, hint=ev.hint,
+                                    zones=ev.zones, snapshot_path=ev.snapshot_path)
         self.bus.publish(TOPIC_EVENT, {"state": "end", "camera_id": p.camera_id, "event_id": ev.db_id,
                                        "label": ev.label, "started_at": ev.started_at, "ended_at": ev.ended_at,
                                        "confidence": round(ev.max_confidence, 3), "zones": list(ev.zones)})
@@ -580,6 +586,8 @@ def handle_frame(svc: DetectionService, p: _Pipeline, frame: Frame, detections: 
             mx, mean = box_temperatures(frame.celsius, d.box)
             d = replace(d, max_celsius=d.max_celsius if d.max_celsius is not None else mx,
                         mean_celsius=d.mean_celsius if d.mean_celsius is not None else mean)
+        elif frame.celsius is None and frame.raw is not None and d.max_counts is None:
+            d = replace(d, max_counts=box_temperatures(frame.raw.astype(np.float32, copy=False), d.box)[0])
         kept.append(d)
     ts = frame.timestamp
     tracked = p.tracker.update(kept, ts)
@@ -589,13 +597,15 @@ def handle_frame(svc: DetectionService, p: _Pipeline, frame: Frame, detections: 
     for r in records:
         ev = r.event
         shot = ev.snapshot_path if ev is not None and ev.snapshot_ts == r.timestamp else None
-        rows.append((r.timestamp, r.detection, ev.db_id if ev is not None else None, shot))
         if ev is not None and ev.db_id is not None:
             touched[ev.db_id] = ev
+        if p.rows.keep(r.timestamp, r.detection, shot is not None):  # bounded rows per track per second
+            rows.append((r.timestamp, r.detection, ev.db_id if ev is not None else None, shot))
     if rows:
         svc.store.add(p.camera_id, rows)
     for eid, ev in touched.items():
-        svc.store.update_event(eid, max_confidence=ev.max_confidence, max_celsius=ev.max_celsius, zones=ev.zones)
+        svc.store.update_event(eid, max_confidence=ev.max_confidence, max_celsius=ev.max_celsius,
+                               max_counts=ev.max_counts, hint=ev.hint, zones=ev.zones)
     if p.events.active():
         svc.worker.keep_alive(p.camera_id, 1.0)
     svc._publish_overlay(p, frame, tracked, ts)

@@ -193,11 +193,13 @@ class DetectionStore:
     # ----- producers
     def create_event(self, camera_id: int, label: str, started_at: float | datetime,
                      zones: Sequence[str] | None = None, max_confidence: float = 0.0,
-                     max_celsius: float | None = None) -> int:
+                     max_celsius: float | None = None, max_counts: float | None = None,
+                     hint: str | None = None) -> int:
         """Insert an event row now and return its id."""
         with self.db.session() as s:
             row = EventRow(camera_id=camera_id, label=label, started_at=_dt(started_at),
-                           max_confidence=float(max_confidence), max_celsius=max_celsius, zones=list(zones or []))
+                           max_confidence=float(max_confidence), max_celsius=max_celsius, zones=list(zones or []),
+                           max_counts=max_counts, hint=hint)
             s.add(row)
             s.flush()
             eid = row.id
@@ -205,8 +207,9 @@ class DetectionStore:
         return eid
 
     def update_event(self, event_id: int, **fields: Any) -> None:
-        """Queue changes to an event row: ended_at, max_confidence, max_celsius, snapshot_path, zones, label."""
-        allowed = {"ended_at", "max_confidence", "max_celsius", "snapshot_path", "zones", "label"}
+        """Queue changes to an event row: ended_at, max_confidence, max_celsius, max_counts, hint,
+        snapshot_path, zones, label."""
+        allowed = {"ended_at", "max_confidence", "max_celsius", "max_counts", "hint", "snapshot_path", "zones", "label"}
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"cannot update event field(s) {', '.join(sorted(unknown))}")
@@ -232,6 +235,8 @@ class DetectionStore:
                     "timestamp": _dt(ts), "screenshot_path": shot,
                     "max_celsius": None if d.max_celsius is None else float(d.max_celsius),
                     "mean_celsius": None if d.mean_celsius is None else float(d.mean_celsius),
+                    "max_counts": None if d.max_counts is None else float(d.max_counts),
+                    "hint": d.extra.get("hint") if isinstance(d.extra, dict) else None,
                 })
                 n += 1
             if len(self._rows) >= self.flush_rows:
@@ -417,7 +422,7 @@ def detection_dict(r: DetectionRow) -> dict[str, Any]:
         "id": r.id, "camera_id": r.camera_id, "event_id": r.event_id, "track_id": r.track_id, "label": r.label,
         "class_id": r.class_id, "confidence": r.confidence, "box": [r.x1, r.y1, r.x2, r.y2],
         "timestamp": _iso(r.timestamp), "max_celsius": r.max_celsius, "mean_celsius": r.mean_celsius,
-        "screenshot": bool(r.screenshot_path),
+        "max_counts": r.max_counts, "hint": r.hint, "screenshot": bool(r.screenshot_path),
     }
 
 
@@ -466,8 +471,8 @@ def event_dict(e: EventRow, detections: int | None = None) -> dict[str, Any]:
         "id": e.id, "camera_id": e.camera_id, "label": e.label, "started_at": _iso(e.started_at),
         "ended_at": _iso(e.ended_at),
         "duration_s": None if e.ended_at is None else round((e.ended_at - e.started_at).total_seconds(), 3),
-        "max_confidence": e.max_confidence, "max_celsius": e.max_celsius, "zones": list(e.zones or []),
-        "snapshot": bool(e.snapshot_path),
+        "max_confidence": e.max_confidence, "max_celsius": e.max_celsius, "max_counts": e.max_counts,
+        "hint": e.hint, "zones": list(e.zones or []), "snapshot": bool(e.snapshot_path),
     }
     if detections is not None:
         d["detections"] = detections
@@ -515,7 +520,7 @@ def event_path(db: Database, event_id: int) -> list[tuple[str, float, float, flo
 
 
 DATAFRAME_COLUMNS = ["id", "timestamp", "camera_id", "event_id", "track_id", "label", "class_id", "confidence",
-                     "x1", "y1", "x2", "y2", "max_celsius", "mean_celsius", "screenshot"]
+                     "x1", "y1", "x2", "y2", "max_celsius", "mean_celsius", "max_counts", "hint", "screenshot"]
 
 
 def detections_dataframe(db: Database, camera=None, label=None, since=None, until=None, min_confidence=None,
@@ -530,7 +535,8 @@ def detections_dataframe(db: Database, camera=None, label=None, since=None, unti
         q = q.limit(int(limit))
     with db.session() as s:
         rows = [(r.id, as_utc(r.timestamp), r.camera_id, r.event_id, r.track_id, r.label, r.class_id, r.confidence,
-                 r.x1, r.y1, r.x2, r.y2, r.max_celsius, r.mean_celsius, r.screenshot_path is not None)
+                 r.x1, r.y1, r.x2, r.y2, r.max_celsius, r.mean_celsius, r.max_counts, r.hint,
+                 r.screenshot_path is not None)
                 for r in s.scalars(q)]
     rows.reverse()
     df = pd.DataFrame(rows, columns=DATAFRAME_COLUMNS)

@@ -9,7 +9,10 @@ serves every camera:
 * **Motion gate.** Each sampled frame goes through the camera's :class:`MotionGate`; only frames
   with motion (or within the gate's hold time after it) reach the detector. ``bypass_gate``
   turns this off for a camera; ``keep_alive(camera_id)`` (the service calls it while a camera
-  has open events) keeps the detector running on a camera whose object stands still.
+  has open events) keeps the detector running on a camera whose object stands still. A
+  *stateful* detector (``detector.stateful``, the hotspot detector: it learns each camera's
+  background) gets every sampled frame, gate or not, through ``detect_keyed`` (one state per
+  camera; ``forget`` when a camera is removed).
 * **Latest wins.** Each camera has one slot. A newer frame replaces a waiting one (counted as
   ``replaced``); nothing queues, so a slow detector never works on old frames.
 * **Fair.** Ready cameras are served round-robin, starting after the last camera served, so a
@@ -122,6 +125,12 @@ class DetectorWorker:
         return slot
 
     def remove_camera(self, camera_id: Any) -> None:
+        det = self.detector
+        if det is not None and getattr(det, "stateful", False):
+            try:
+                det.forget(camera_id)
+            except Exception:  # noqa: BLE001
+                log.debug("detector could not forget camera %s", camera_id, exc_info=True)
         with self._cond:
             self._slots.pop(camera_id, None)
             if camera_id in self._order:
@@ -178,7 +187,9 @@ class DetectorWorker:
         s.next_due = now + period if now - s.next_due > period else s.next_due + period
         s.last_seq = frame.seq
         s.sampled += 1
-        wanted = s.bypass_gate or s.gate is None or now < s.keep_alive_until
+        # a stateful detector (the hotspot detector's background) must see every sampled frame
+        wanted = s.bypass_gate or s.gate is None or now < s.keep_alive_until or \
+            bool(getattr(self.detector, "stateful", False))
         if s.gate is not None:
             try:
                 s.last_motion = s.gate.update(frame, now)
@@ -264,7 +275,7 @@ class DetectorWorker:
         frames = [f for _, f in batch]
         t0 = time.perf_counter()
         try:
-            results = self.detector.detect(frames)
+            results = self.detector.detect_keyed([s.camera_id for s, _ in batch], frames)
             if len(results) != len(frames):
                 raise RuntimeError(f"detector returned {len(results)} results for {len(frames)} frames")
         except Exception as exc:

@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from thermalstream.bus import Event
 from thermalstream.capture.manager import CameraManager
 from sqlalchemy import select
 
-from thermalstream.db import CameraShare, Database, repo
+from thermalstream.db import CameraShare, Database, User, repo
+from thermalstream.db.outage import log_failure
 from thermalstream.frame import Frame
 from thermalstream.notifications import NotificationService
 from thermalstream.palettes import PALETTES
 from thermalstream.radiometry import RadiometricSource, RadiometrySettings, summary
 from thermalstream.sources import SourceError, make_source
 from thermalstream.sources.url import CameraURL, CameraURLError, parse_camera_url
+from thermalstream.storage.media import MEDIA_CHOICES, remove_camera_media
+from thermalstream.storage.paths import StoragePathError, safe_path
+from thermalstream.storage.usage import storage_roots
 
 log = logging.getLogger(__name__)
 DEFAULT_PALETTE = "inferno"
+ROLE_ORDER = ("viewer", "operator", "admin")
 
 
 class CameraNotFound(LookupError):
@@ -27,6 +33,22 @@ class CameraNotFound(LookupError):
 
 class CameraConflict(Exception):
     """The request clashes with the camera's state (already connected, duplicate URL…)."""
+
+
+class ShareError(ValueError):
+    """A share names no user or role (the message says which)."""
+
+
+def media_file(cu: CameraURL, media_root: Path) -> None:
+    """Refuse a file source outside the media folder. The message is the same whether or not the
+    file exists and never names folders outside, so it cannot be used to probe the file system."""
+    try:
+        path = safe_path(media_root, cu.path.expanduser().resolve())  # type: ignore[union-attr]
+    except (StoragePathError, OSError):
+        raise CameraURLError("file sources must lie in the server's media folder: ask an admin to put the file "
+                             "there (or to add it)") from None
+    if not path.is_file():
+        raise CameraURLError(f"file not found in the media folder: {path.relative_to(media_root.resolve())}")
 
 
 def probe_file(url: CameraURL) -> None:
@@ -42,8 +64,10 @@ def probe_file(url: CameraURL) -> None:
 
 
 class CameraService:
-    def __init__(self, db: Database, manager: CameraManager, notifications: NotificationService) -> None:
+    def __init__(self, db: Database, manager: CameraManager, notifications: NotificationService,
+                 settings: Any = None) -> None:
         self.db = db
+        self.settings = settings  # media folder for file sources, storage roots for a deleted camera's files
         self.manager = manager
         self.notes = notifications
         self._palettes: dict[int, str] = {}
@@ -78,6 +102,52 @@ class CameraService:
                 out.add(cid)
         return out
 
+    def may_manage(self, camera_id: int, user_id: int, role: str) -> bool:
+        """Whether a user may change a camera's sharing: its owner or an admin."""
+        if role == "admin":
+            return True
+        with self.db.session() as s:
+            cam = repo.get_camera(s, camera_id)
+            return cam is not None and cam.owner_id is not None and cam.owner_id == user_id
+
+    def shares(self, camera_id: int) -> dict[str, Any]:
+        """Who a camera is shared with: ``{camera_id, owner, private, users: [{id, username}], roles}``.
+        Not private (no shares): every signed-in user sees it."""
+        with self.db.session() as s:
+            cam = repo.get_camera(s, camera_id)
+            if cam is None:
+                raise CameraNotFound(f"no camera {camera_id}")
+            rows = list(s.scalars(select(CameraShare).where(CameraShare.camera_id == camera_id)))
+            names = {u.id: u.username for u in s.scalars(select(User))}
+            owner = {"id": cam.owner_id, "username": names.get(cam.owner_id)} if cam.owner_id else None
+        users = sorted({r.user_id for r in rows if r.user_id is not None})
+        return {"camera_id": camera_id, "owner": owner, "private": bool(rows),
+                "users": [{"id": u, "username": names.get(u)} for u in users],
+                "roles": sorted({r.role for r in rows if r.role is not None}, key=ROLE_ORDER.index)}
+
+    def set_shares(self, camera_id: int, users: list[int | str], roles: list[str]) -> dict[str, Any]:
+        """Replace a camera's shares: these users (ids or usernames) and roles see it, besides its
+        owner and admins. Both empty: the camera is public again. ShareError names an unknown user."""
+        bad = [r for r in roles if r not in ROLE_ORDER]
+        if bad:
+            raise ShareError(f"unknown role(s): {', '.join(map(str, bad))}; use {', '.join(ROLE_ORDER)}")
+        with self.db.session() as s:
+            if repo.get_camera(s, camera_id) is None:
+                raise CameraNotFound(f"no camera {camera_id}")
+            ids = set()
+            for ref in users:
+                q = select(User.id).where(User.id == ref if isinstance(ref, int) else User.username == str(ref).lower())
+                uid = s.scalar(q)
+                if uid is None:
+                    raise ShareError(f"no user {str(ref)[:64]!r}")
+                ids.add(uid)
+            s.query(CameraShare).filter(CameraShare.camera_id == camera_id).delete()
+        for uid in sorted(ids):
+            self.share(camera_id, user_id=uid)
+        for role in sorted(set(roles)):
+            self.share(camera_id, role=role)
+        return self.shares(camera_id)
+
     def share(self, camera_id: int, *, user_id: int | None = None, role: str | None = None) -> None:
         """Share a camera with one user or with a role (which makes it private to its shares)."""
         with self.db.session() as s:
@@ -111,10 +181,14 @@ class CameraService:
         return row
 
     # ----- commands
-    def connect(self, url: str, name: str = "", settings: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Validate, save and start a new camera. Raises CameraURLError (bad URL or file) or CameraConflict."""
-        cu = parse_camera_url(url)
+    def connect(self, url: str, name: str = "", settings: dict[str, Any] | None = None, *,
+                owner_id: int | None = None, any_file: bool = False) -> dict[str, Any]:
+        """Validate, save and start a new camera owned by ``owner_id``. Files must lie in the media
+        folder unless ``any_file`` (admins). Raises CameraURLError (bad URL or file) or CameraConflict."""
+        cu = parse_camera_url(url, must_exist=any_file)
         if cu.is_file:
+            if not any_file:
+                media_file(cu, self._media_root())
             probe_file(cu)
         settings = dict(settings or {})
         palette = settings.setdefault("palette", DEFAULT_PALETTE)
@@ -123,7 +197,7 @@ class CameraService:
         with self.db.session() as s:
             if any(c.url == cu.raw for c in repo.list_cameras(s)):
                 raise CameraConflict(f"a camera with URL {cu.masked} is already saved")
-            row = repo.add_camera(s, name or _default_name(cu), cu.raw, kind=cu.kind,
+            row = repo.add_camera(s, name or _default_name(cu), cu.raw, kind=cu.kind, owner_id=owner_id,
                                   worker_id=self.manager.worker_id, settings=settings)
             cid, cname = row.id, row.name
         self._start(cid, cu, cname, settings)
@@ -234,7 +308,11 @@ class CameraService:
         self._radiometry[camera_id] = new
         return self.radiometry(camera_id)
 
-    def delete(self, camera_id: int) -> None:
+    def delete(self, camera_id: int, media: str = "archive") -> dict[str, Any] | None:
+        """Stop and delete a camera; its files are archived or deleted (``media``, see
+        :mod:`thermalstream.storage.media`). Returns what happened to the files (None: no settings)."""
+        if media not in MEDIA_CHOICES:
+            raise CameraURLError(f"media must be one of {', '.join(MEDIA_CHOICES)}, got {media!r}")
         if camera_id in self.manager:
             self.manager.remove(camera_id)
             self.manager.bus.publish("camera.removed", {"camera_id": camera_id})
@@ -244,7 +322,24 @@ class CameraService:
                 raise CameraNotFound(f"no camera {camera_id}")
         self._palettes.pop(camera_id, None)
         self._radiometry.pop(camera_id, None)
-        self.notes.info("Camera removed", name or str(camera_id), data={"camera_id": camera_id})
+        files = self._remove_media(camera_id, media, name or str(camera_id))
+        self.notes.info("Camera removed", (name or str(camera_id)) + _files_text(files), data={"camera_id": camera_id})
+        return files
+
+    def _remove_media(self, camera_id: int, media: str, name: str) -> dict[str, Any] | None:
+        if self.settings is None:
+            return None
+        try:
+            return remove_camera_media(storage_roots(self.settings), self.settings.archive_dir, camera_id, media)
+        except OSError as exc:  # the camera is gone; its files stay where they are, and the admin is told
+            log.exception("files of deleted camera %s not %sd", camera_id, media)
+            self.notes.error("Camera files left in place", f"{name}: could not {media} its files ({exc})")
+            return {"media": "failed", "error": str(exc)}
+
+    def _media_root(self) -> Path:
+        if self.settings is None:
+            raise CameraURLError("file sources need a media folder (no settings)")
+        return Path(self.settings.media_root)
 
     # ----- internals
     def _start(self, cid: int, cu: CameraURL, name: str, settings: dict[str, Any]) -> None:
@@ -272,7 +367,7 @@ class CameraService:
             with self.db.session() as s:
                 repo.update_camera_status(s, cid, status, reason)
         except Exception:  # noqa: BLE001 - a database hiccup must not stop capture
-            log.exception("could not save status of camera %s", cid)
+            log_failure(log, "could not save status of camera %s", cid)
 
 
 def spot_temperature(frame: Frame | None, x: float, y: float) -> tuple[float, str] | None:
@@ -294,6 +389,16 @@ def _temperature(frame: Frame | None) -> dict[str, Any] | None:
         return None
     return {"min": round(float(c.min()), 2), "mean": round(float(c.mean()), 2), "max": round(float(c.max()), 2),
             "unit": frame.temperature_unit}
+
+
+def _files_text(files: dict[str, Any] | None) -> str:
+    if not files or files["media"] == "failed":
+        return ""
+    if not files["folders"]:
+        return "; it had no files"
+    if files["media"] == "delete":
+        return f"; its files were deleted ({files['bytes']} bytes)"
+    return f"; its files ({files['bytes']} bytes) were archived in {Path(files['archive']).name} (admins only)"
 
 
 def _default_name(cu: CameraURL) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -29,6 +30,8 @@ class Settings(BaseSettings):
     jpeg_quality: int = Field(default=80, ge=10, le=100)
     live_fps: float = Field(default=25.0, gt=0, description="Max fps sent to live viewers")
     model: Path = Field(default=Path("data/models/yolov8n.pt"), description="YOLO weights (detection issue)")
+    media_dir: Path | None = Field(default=None, description="Video and thermal files that non-admins may add as "
+                                   "camera sources must lie in this folder (default data_dir/media)")
     log_level: str = Field(default="INFO")
 
     # accounts and security
@@ -43,6 +46,8 @@ class Settings(BaseSettings):
     public_url: str | None = Field(default=None, description="Base URL in emailed links (default http://host:port)")
     trusted_proxies: str = Field(default="", description="Comma-separated proxies whose X-Forwarded-For is trusted")
     cors_origins: str = Field(default="", description="Comma-separated origins allowed to call the API (CORS off when empty)")
+    credentials_key: str | None = Field(
+        default=None, description="Fernet key sealing camera credentials in the database (default: data_dir/.credentials_key)")
     header_timeout_s: float = Field(default=10.0, gt=0, description="A client must send a request's headers within this "
                                     "(also how long an idle keep-alive connection is kept)")
     body_timeout_s: float = Field(default=60.0, gt=0, description="A client must send a request body within this")
@@ -104,6 +109,16 @@ class Settings(BaseSettings):
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
 
+    @property
+    def media_root(self) -> Path:
+        """The folder file sources must lie in, unless an admin adds them (``media_dir``)."""
+        return self.media_dir or self.data_dir / "media"
+
+    @property
+    def archive_dir(self) -> Path:
+        """Media of deleted cameras kept by the admin's choice (served by no route)."""
+        return self.data_dir / "archive"
+
     def ensure_dirs(self) -> None:
         for d in (self.data_dir, self.recordings_dir, self.screenshots_dir, self.cache_dir):
             d.mkdir(parents=True, exist_ok=True)
@@ -122,6 +137,22 @@ class Settings(BaseSettings):
             self.data_dir.mkdir(parents=True, exist_ok=True)
             path.write_text(secrets.token_urlsafe(48))
             path.chmod(0o600)
+        return path.read_text().strip()
+
+    def sealing_key(self) -> str:
+        """The Fernet key that seals camera credentials in the database: configured
+        (THERMALSTREAM_CREDENTIALS_KEY), or generated once and kept beside the cookie secret
+        (``data_dir/.credentials_key``, 0600). Losing it makes stored camera passwords unreadable."""
+        if self.credentials_key:
+            return self.credentials_key
+        path = self.data_dir / ".credentials_key"
+        if not path.exists():
+            from cryptography.fernet import Fernet
+
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(Fernet.generate_key().decode())
         return path.read_text().strip()
 
 

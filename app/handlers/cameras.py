@@ -7,6 +7,7 @@ import tornado.web
 from app.handlers.base import ApiError, BaseHandler, call_mapped
 from thermalstream.cameras import CameraConflict, CameraNotFound
 from thermalstream.palettes import PALETTES
+from thermalstream.storage.media import MEDIA_CHOICES
 from thermalstream.sources.url import CameraURLError
 
 CAMERA_SCHEMA = {"$ref": "#/components/schemas/Camera"}
@@ -49,7 +50,9 @@ class CamerasHandler(BaseHandler):
                     }
                 },
             },
-            "responses": {"201": {"description": "Connected (status starts at connecting)"}, **ERRORS},
+            "responses": {"201": {"description": "Connected (status starts at connecting); the caller owns it. "
+                                                 "Files must lie in the media folder unless an admin adds them"},
+                          **ERRORS},
         },
     }
 
@@ -64,16 +67,21 @@ class CamerasHandler(BaseHandler):
         name = body.get("name") or ""
         if not isinstance(name, str) or len(name) > 128:
             raise ApiError(400, "field 'name' must be a string of at most 128 characters")
-        self.write_json(_call(self.runtime.cameras.connect, url, name), status=201)
+        p = self.principal
+        self.write_json(_call(self.runtime.cameras.connect, url, name, owner_id=p.user_id if p else None,
+                              any_file=p is not None and p.role == "admin"), status=201)
 
 
 class CameraHandler(BaseHandler):
     openapi = {
         "get": {"summary": "One camera", "tags": ["cameras"], "responses": {"200": {"description": "Camera"}, **ERRORS}},
         "delete": {
-            "summary": "Disconnect and delete a camera",
+            "summary": "Disconnect and delete a camera; its recordings, screenshots and thumbnails are archived "
+                       "(admin-only, on disk) or deleted",
             "tags": ["cameras"],
-            "responses": {"204": {"description": "Deleted"}, **ERRORS},
+            "parameters": [{"name": "media", "in": "query", "schema": {"type": "string", "enum": list(MEDIA_CHOICES),
+                                                                      "default": "archive"}}],
+            "responses": {"204": {"description": "Deleted (a notification says where the files went)"}, **ERRORS},
         },
         "patch": {
             "summary": "Rename a camera or change its palette",
@@ -104,7 +112,11 @@ class CameraHandler(BaseHandler):
                               name=body.get("name"), palette=body.get("palette")))
 
     def delete(self, cid: str) -> None:
-        _call(self.runtime.cameras.delete, self.camera_id(cid))
+        media = self.get_query_argument("media", "archive")
+        if media not in MEDIA_CHOICES:
+            raise ApiError(400, f"media must be one of {', '.join(MEDIA_CHOICES)}")
+        camera_id = self.camera_id(cid)
+        _call(self.runtime.cameras.delete, camera_id, media)
         self.set_status(204)
         self.finish()
 

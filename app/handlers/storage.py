@@ -14,6 +14,7 @@ from app.handlers.base import ApiError, BaseHandler
 from app.handlers.recordings import parse_time
 from thermalstream.storage import CATEGORIES, list_samples, usage
 from thermalstream.storage.samples import DISK_CATEGORIES
+from thermalstream.storage.usage import visible_usage
 
 ERRORS = {"400": {"description": "Bad request"}}
 
@@ -22,10 +23,11 @@ def _run(fn, *args, **kwargs):
     return tornado.ioloop.IOLoop.current().run_in_executor(None, lambda: fn(*args, **kwargs))
 
 
-def storage_report(runtime) -> dict[str, Any]:
-    """Usage per category and camera, the disk, the policy in force and the last cleanup pass."""
-    snap = usage(runtime.settings)
-    names = {str(c["id"]): c["name"] for c in runtime.cameras.list()}
+def storage_report(runtime, visible: set[int] | None = None) -> dict[str, Any]:
+    """Usage per category and camera, the disk, the policy in force and the last cleanup pass, as a
+    user who sees the cameras in ``visible`` (None: all) may see them."""
+    snap = visible_usage(usage(runtime.settings), visible)
+    names = {str(c["id"]): c["name"] for c in runtime.cameras.list(visible)}
     job = runtime.cleanup
     return {
         **snap,
@@ -56,7 +58,7 @@ class StorageHandler(BaseHandler):
                                              "last_cleanup}"}}}}
 
     async def get(self) -> None:
-        self.write_json(await _run(storage_report, self.runtime))
+        self.write_json(await _run(storage_report, self.runtime, self.visible_cameras()))
 
 
 class StorageSamplesHandler(BaseHandler):
@@ -90,8 +92,12 @@ class StorageSamplesHandler(BaseHandler):
             kwargs["limit"] = min(max(int(self.get_query_argument("limit", "10000")), 1), 100_000)
         except ValueError:
             raise ApiError(400, "camera must be an integer or 'none'; limit an integer") from None
+        visible = self.visible_cameras()
+        if visible is not None and isinstance(kwargs.get("camera_id"), int) and kwargs["camera_id"] not in visible:
+            raise ApiError(404, f"no camera {kwargs['camera_id']}")
         rows = await _run(list_samples, self.runtime.db, **kwargs)
-        self.write_json({"samples": rows})
+        self.write_json({"samples": [r for r in rows if r["camera_id"] is None or visible is None
+                                     or r["camera_id"] in visible]})
 
 
 class StorageCleanupHandler(BaseHandler):

@@ -9,11 +9,12 @@ from bokeh.models import ColumnDataSource, HoverTool, NumeralTickFormatter
 from bokeh.palettes import Category10
 from bokeh.plotting import figure
 
-from app.views.session import can, session_user
+from app.views.session import can, session_user, visible_cameras
 from app.views.shell import page
 from thermalstream.notifications import format_local, to_local
 from thermalstream.runtime import Runtime
 from thermalstream.storage import CATEGORIES, list_samples, usage
+from thermalstream.storage.usage import visible_usage
 
 PREVIEW_COLUMNS = ["recording", "camera", "segment", "started", "ended", "size", "reason"]
 
@@ -82,7 +83,8 @@ class StoragePage(pn.viewable.Viewer):
         self.alert = pn.pane.Alert("", alert_type="info", visible=False, sizing_mode="stretch_width")
         self.refresh_btn = pn.widgets.Button(label="Refresh", width=90)
         self.sample_btn = pn.widgets.Button(label="Take a sample now", width=160)
-        self.preview_btn = pn.widgets.Button(label="Preview cleanup (dry run)", width=210)
+        self.preview_btn = pn.widgets.Button(label="Preview cleanup (dry run)", width=210,  # lists every camera's
+                                             visible=can(session_user(runtime), "admin"))  # segments: admins only
         self.run_btn = pn.widgets.Button(label="Run cleanup now", color="danger", width=160,
                                          visible=can(session_user(runtime), "admin"))
         self.preview = pn.widgets.Tabulator(pd.DataFrame(columns=PREVIEW_COLUMNS), disabled=True, show_index=False,
@@ -98,12 +100,15 @@ class StoragePage(pn.viewable.Viewer):
     def _tz(self) -> str | None:
         return getattr(pn.state.browser_info, "timezone", None)
 
+    def _visible(self) -> set[int] | None:
+        return visible_cameras(self.runtime, session_user(self.runtime))
+
     def _names(self) -> dict[int, str]:
-        return {c["id"]: c["name"] for c in self.runtime.cameras.list()}
+        return {c["id"]: c["name"] for c in self.runtime.cameras.list(self._visible())}
 
     def refresh(self) -> None:
         tz = self._tz()
-        snap = usage(self.runtime.settings)
+        snap = visible_usage(usage(self.runtime.settings), self._visible())
         names = self._names()
         cats = snap["categories"]
         self.by_category.object = bar_chart("Usage per folder", list(CATEGORIES),
@@ -186,6 +191,9 @@ class StoragePage(pn.viewable.Viewer):
         self.alert.visible = True
 
     def _preview(self) -> None:
+        if not can(session_user(self.runtime), "admin"):  # like POST /api/storage/cleanup
+            self._show("danger", "Previewing retention needs the admin role.")
+            return
         job = self.runtime.cleanup
         if not job.policy.active:
             self._show("warning", "No retention limit is set: a cleanup pass would delete nothing.")

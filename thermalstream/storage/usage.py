@@ -178,3 +178,22 @@ def usage(roots: dict[str, Path] | Any, *, disk_path: str | os.PathLike[str] | N
         "total": {"bytes": sum(c.bytes for c in cats.values()), "files": sum(c.files for c in cats.values())},
         "disk": disk.to_dict(),
     }
+
+
+def visible_usage(snap: dict[str, Any], visible: set[int] | None) -> dict[str, Any]:
+    """A :func:`usage` snapshot as a user who sees only the cameras in ``visible`` (None: all) may
+    see it: other cameras' folders are left out of the per-camera figures and of every total."""
+    if visible is None:
+        return snap
+    keep = {str(c) for c in visible}
+
+    def hidden(by_camera: dict[str, dict[str, int]], key: str) -> int:
+        return sum(v[key] for k, v in by_camera.items() if k not in keep)
+
+    cats = {name: {**c, "bytes": c["bytes"] - hidden(c["by_camera"], "bytes"),
+                   "files": c["files"] - hidden(c["by_camera"], "files"),
+                   "by_camera": {k: v for k, v in c["by_camera"].items() if k in keep}}
+            for name, c in snap["categories"].items()}
+    return {**snap, "categories": cats,
+            "cameras": {k: v for k, v in snap["cameras"].items() if k in keep},
+            "total": {"bytes": sum(c["bytes"] for c in cats.values()), "files": sum(c["files"] for c in cats.values())}}

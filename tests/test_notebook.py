@@ -100,6 +100,12 @@ def test_stats_and_file_reading(executed):
     assert m and int(m.group(1)) > 0
 
 
+def test_counts_file_reads_as_counts_not_celsius(executed):
+    out = text_of(cell(executed, "counts"))
+    assert "unit: counts | celsius: None | max: 3000.0 counts" in out and "uncalibrated" in out
+    assert "°C" not in out
+
+
 def test_holoviews_and_live_cells_render(executed):
     for tag in ("hvplot", "series", "live"):
         rich = [o for o in cell(executed, tag).outputs if o.output_type in ("execute_result", "display_data")]

@@ -21,6 +21,7 @@ from thermalstream.cameras import CameraNotFound, CameraService
 from thermalstream.capture.manager import CameraManager
 from thermalstream.config import Settings
 from thermalstream.db import Database
+from thermalstream.db.outage import log_failure
 from thermalstream.detect.service import DetectionService
 from thermalstream.detect.types import Detector
 from thermalstream.live import LiveEncoder
@@ -133,7 +134,7 @@ class Runtime:
         try:
             sample_storage(self.db, self.settings)
         except Exception:  # noqa: BLE001 - a sampling hiccup must not stop the scheduler
-            log.exception("storage sampling failed")
+            log_failure(log, "storage sampling failed")
 
     def shutdown(self) -> None:
         with self._lock:
@@ -191,6 +192,10 @@ class Runtime:
             return False
 
     def health(self) -> dict:
+        """The health report; ``status`` is "unavailable" (with a ``reason``) while the database is out."""
+        if self.db.ping() is not None:
+            return {"status": "unavailable", "reason": "the database is unreachable", "version": self.version,
+                    "uptime_s": round(time.time() - self.started_at, 1), "database": self.db.dialect}
         return {
             "status": "ok",
             "version": self.version,

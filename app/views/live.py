@@ -11,6 +11,7 @@ from app.auth import Principal
 from app.views.camera_view import CameraView
 from app.views.radiometry_form import RadiometryForm
 from app.views.session import can, session_user, visible_cameras
+from app.views.sharing_form import SharingForm
 from app.views.shell import STYLE, page
 from thermalstream.cameras import CameraConflict, CameraNotFound
 from thermalstream.palettes import PALETTES
@@ -53,6 +54,8 @@ class CameraCard(pn.viewable.Viewer):
         self.badge = pn.pane.HTML(badge_html(cam), margin=(0, 5), stylesheets=[STYLE])
         self.toggle = pn.widgets.Button(label="Disconnect", color="light", width=100)
         self.remove = pn.widgets.Button(label="Remove", color="light", width=80)
+        self.remove_media = pn.widgets.Select(options={"keep files in the archive": "archive",
+                                                       "delete its files": "delete"}, width=170)
         self.detect = pn.widgets.Toggle(label="Detect", value=runtime.detection.enabled(cam["id"]), width=70)
         self.detect.param.watch(self._detect, "value")
         self.record = pn.widgets.Button(label="● Record", color="light", width=90)
@@ -74,6 +77,7 @@ class CameraCard(pn.viewable.Viewer):
         self.zone_editor = pn.Column(pn.Row(self.zone_kind, self.zone_name, self.zone_required),
                                      pn.Row(self.zone_save, self.zone_clear, self.zone_help), visible=False)
         self.radiometry = RadiometryForm(runtime, cam["id"], user)
+        self.sharing = SharingForm(runtime, cam["id"], user)
         self.zones_toggle.param.watch(self._zones_mode, "value")
         self.zone_save.on_click(self._save_zone)
         self.zone_clear.on_click(self._clear_zones)
@@ -83,6 +87,8 @@ class CameraCard(pn.viewable.Viewer):
             pn.Row(self.detect, self.zones_toggle, self.record, self.toggle, self.remove),
             self.zone_editor,
             self.radiometry,
+            self.sharing,
+            pn.Row(self.remove_media, visible=can(user, "admin")),
             self.view,
             header=title,
             collapsible=False,
@@ -193,7 +199,7 @@ class CameraCard(pn.viewable.Viewer):
         if not self.allowed("admin"):
             return
         try:
-            self.runtime.cameras.delete(self.camera_id)
+            self.runtime.cameras.delete(self.camera_id, self.remove_media.value)
         except CameraNotFound:
             pass
 
@@ -225,11 +231,13 @@ class LivePage(pn.viewable.Viewer):
 
     def _connect(self, _event) -> None:
         self.error.visible = False
-        if not can(session_user(self.runtime), "operator"):
+        user = session_user(self.runtime)
+        if not can(user, "operator"):
             self.error.object, self.error.visible = "Connecting cameras needs the operator role.", True
             return
         try:
-            self.runtime.cameras.connect(self.url.value_input or self.url.value, self.cam_name.value)
+            self.runtime.cameras.connect(self.url.value_input or self.url.value, self.cam_name.value,
+                                         owner_id=user.user_id, any_file=can(user, "admin"))
         except (CameraURLError, CameraConflict) as exc:
             self.error.object = html.escape(str(exc))
             self.error.visible = True

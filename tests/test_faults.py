@@ -5,13 +5,19 @@ process, a PostgreSQL outage (a TCP proxy on loopback that is cut and restored),
 from __future__ import annotations
 
 import json
+import logging
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
-from tests.conftest import wait_for
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.conftest import start_server, stop_server, wait_for
 from thermalstream.config import Settings
 from thermalstream.db import Database
 from thermalstream.record.radiometric import read_radiometric
@@ -173,3 +179,145 @@ def test_crash_in_the_first_fragment_rebuilds_the_video_from_the_radiometric_fil
     assert probe.ok and probe.frames == 20 and abs(probe.duration_s - 0.8) < 0.05
     h5 = read_radiometric(mp4.with_suffix(".h5"))
     assert h5.meta["frames"] == 20 and not h5.meta["partial"]
+
+
+# ------------------------------------------------------------------------------ PostgreSQL outage
+
+
+class CutProxy:
+    """A TCP proxy on loopback in front of PostgreSQL. ``cut()`` closes every connection and
+    closes new ones at once (the server is "down"); ``restore()`` lets them through again. The
+    shared test server itself is never touched."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.up = True
+        self._socks: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.up:
+                client.close()
+                continue
+            try:
+                server = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._socks |= {client, server}
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while chunk := src.recv(65536):
+                dst.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                self._close(sock)
+
+    def _close(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._socks.discard(sock)
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        sock.close()
+
+    def cut(self) -> None:
+        self.up = False
+        with self._lock:
+            socks = list(self._socks)
+        for sock in socks:
+            self._close(sock)
+
+    def restore(self) -> None:
+        self.up = True
+
+    def close(self) -> None:
+        self.cut()
+        self.listener.close()
+
+
+@pytest.fixture
+def pg_proxy(pg_url):
+    """(proxied URL of an empty PostgreSQL schema, the proxy)."""
+    url = make_url(pg_url)
+    proxy = CutProxy(url.host or "127.0.0.1", url.port or 5432)
+    try:
+        yield url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False), proxy
+    finally:
+        proxy.close()
+
+
+def test_postgres_outage_answers_503_logs_once_keeps_every_segment_and_recovers(tmp_path, pg_proxy, caplog):
+    """Default recording settings (10 s segments). PostgreSQL goes away for ~25 s while a camera
+    records: two segments close and the recording stops during the outage. Every API route and
+    /health answer 503 with a reason (never a bare 500), the outage is logged once (no traceback
+    per request), and when PostgreSQL is back the rows catch up with the folder by themselves:
+    every segment, the true totals, the closed row and the "Recording stopped" notification."""
+    url, proxy = pg_proxy
+    srv = start_server(tmp_path, database_url=url)
+    try:
+        rt = srv.runtime
+        cid = rt.cameras.connect("sim://?people=3", "yard")["id"]
+        wait_for(lambda: rt.manager.get(cid).status.value == "live", what="the camera to go live")
+        rec_id = rt.recordings.start(cid)["id"]
+        recorder = rt.recordings._active[cid].recorder
+        wait_for(lambda: recorder.frames > 25, what="the first recorded second")
+        caplog.clear()
+        caplog.set_level(logging.INFO)
+        token = srv.token()
+        proxy.cut()
+        closed_before = len(recorder.result().segments)
+
+        answers = []
+        for path in ("/health", "/api/cameras", f"/api/recordings/{rec_id}", "/api/storage") * 5:
+            answers.append((path, *srv.request("GET", path)))
+        answers.append(("token", *srv.request("POST", "/api/auth/token", {"username": "admin", "password": "x"},
+                                              as_user=None)))
+        for path, status, body in answers:
+            assert status == 503, (path, status, body)
+            assert "database" in (body.get("reason") or body.get("error")), (path, body)
+
+        wait_for(lambda: len(recorder.result().segments) >= closed_before + 2, timeout=40,
+                 what="two segments closing during the outage")
+        try:
+            rt.recordings.stop(cid)  # the recorder stops; the row cannot be written yet
+        except Exception as exc:  # noqa: BLE001 - the answer is read from the database
+            assert "database" in str(exc)
+        assert rt.recordings.unsynced == [rec_id]
+        files = sorted((rt.settings.recordings_dir).glob("cam*/*/seg*.mp4"))
+        proxy.restore()
+
+        wait_for(lambda: srv.request("GET", "/health")[0] == 200, timeout=20, what="/health to recover")
+        wait_for(lambda: rt.recordings.unsynced == [], timeout=20, what="the rows to catch up with the folder")
+        status, cams = srv.request("GET", "/api/cameras", headers={"Authorization": f"Bearer {token}"})
+        assert status == 200 and [c["id"] for c in cams["cameras"]] == [cid]
+        row = rt.recordings.get(rec_id)
+        assert row["status"] == "completed", row
+        assert row["segments"] == len(row["segment_list"]) == len(files) >= closed_before + 3
+        assert [rt.settings.recordings_dir / p for p in row["segment_paths"]] == files
+        assert row["frames"] == sum(x["frames"] for x in row["segment_list"]) == recorder.frames
+        assert sum(probe_segment(f).frames for f in files) == row["frames"]
+        wait_for(lambda: any(n["title"] == "Recording stopped" for n in rt.notifications.list(None)),
+                 timeout=10, what="the notification kept during the outage to be saved")
+    finally:
+        proxy.restore()
+        stop_server(srv)
+    down = [r for r in caplog.records if "database unavailable" in r.getMessage()]
+    assert len(down) == 1, [r.getMessage() for r in down]
+    assert not [r for r in caplog.records if r.exc_info and r.name.startswith("tornado")], "a traceback per request"
+    assert any("database is back" in r.getMessage() for r in caplog.records)

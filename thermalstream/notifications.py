@@ -10,6 +10,7 @@ Browsers subscribe to the bus topic ``"notification"``; ``Event.user_id`` is the
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -18,6 +19,7 @@ from thermalstream.bus import EventBus
 from thermalstream.db import repo
 from thermalstream.db.engine import Database
 from thermalstream.db.models import NOTIFICATION_TYPES
+from thermalstream.db.outage import outage_reason
 from thermalstream.db.types import as_utc
 
 log = logging.getLogger(__name__)
@@ -27,9 +29,35 @@ TYPES = NOTIFICATION_TYPES
 
 
 class NotificationService:
+    """During a database outage a notification is still published (``id`` None, ``pending``
+    True) and kept in memory; it is saved when the database answers again (:meth:`flush`,
+    called by every later use of the service and by the recording service's retry loop)."""
+
     def __init__(self, db: Database, bus: EventBus) -> None:
         self.db = db
         self.bus = bus
+        self._pending: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def flush(self) -> int:
+        """Save the notifications kept during an outage; returns how many are still waiting."""
+        with self._lock:
+            waiting, self._pending = self._pending, []
+        try:
+            while waiting:
+                p = waiting[0]
+                with self.db.session() as s:
+                    n = repo.create_notification(s, p["type"], p["title"], p["message"], user_id=p["user_id"],
+                                                 data=p["data"])
+                    n.created_at = datetime.fromisoformat(p["created_at"])
+                waiting.pop(0)
+        except Exception as exc:  # noqa: BLE001 - kept for the next try
+            if outage_reason(exc) is None:
+                log.exception("saving a kept notification failed")
+        finally:
+            with self._lock:
+                self._pending[:0] = waiting
+                return len(self._pending)
 
     def notify(
         self,
@@ -48,11 +76,29 @@ class NotificationService:
             raise ValueError(f"unknown notification type {type!r} (one of {', '.join(TYPES)})")
         if not title:
             raise ValueError("a notification needs a title")
-        with self.db.session() as s:
-            n = repo.create_notification(s, type, title, message, user_id=user_id, data=data)
-            payload = repo.notification_dict(n)
+        if self._pending:
+            self.flush()
+        try:
+            with self.db.session() as s:
+                n = repo.create_notification(s, type, title, message, user_id=user_id, data=data)
+                payload = repo.notification_dict(n)
+        except Exception as exc:
+            if outage_reason(exc) is None:
+                raise
+            payload = {"id": None, "type": type, "title": title, "message": message,
+                       "created_at": datetime.now(UTC).isoformat(), "read": False, "user_id": user_id,
+                       "data": dict(data or {}), "pending": True}
+            with self._lock:
+                self._pending.append(payload)
+            log.warning("notification kept in memory until the database is back: %s", title)
         self.bus.publish(TOPIC, payload, user_id=user_id)
         return payload
+
+    @property
+    def pending(self) -> list[dict[str, Any]]:
+        """Notifications not saved yet (database outage)."""
+        with self._lock:
+            return list(self._pending)
 
     def info(self, title: str, message: str = "", **kw: Any) -> dict[str, Any]:
         return self.notify("info", title, message, **kw)
@@ -70,6 +116,8 @@ class NotificationService:
         self, user_id: int | None, *, unread_only: bool = False, limit: int = 50, before_id: int | None = None
     ) -> list[dict[str, Any]]:
         """What ``user_id`` can see (own and broadcasts), newest first."""
+        if self._pending:
+            self.flush()
         with self.db.session() as s:
             rows = repo.list_notifications(s, user_id, unread_only=unread_only, limit=limit, before_id=before_id)
             return [repo.notification_dict(n) for n in rows]

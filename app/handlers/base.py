@@ -12,6 +12,7 @@ import tornado.web
 
 from app import access
 from app.auth import Principal, Unauthenticated, principal_of, same_origin
+from thermalstream.db.outage import is_disk_full, outage_reason
 from thermalstream.runtime import Runtime
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -35,6 +36,16 @@ async def off_loop(fn, *args, **kwargs):
 def allowed_methods(route: str) -> str:
     """The ``Allow`` header of a route: the methods the access table lists for it."""
     return ", ".join(sorted({*access.ROUTES.get(route, {}), "OPTIONS"}))
+
+
+def outage_error(e: BaseException) -> ApiError | None:
+    """A database outage as ApiError 503 (507 when the database's disk is full), else None. The
+    details stay in the server log (written once per outage by ``Database.outage``)."""
+    if outage_reason(e) is None:
+        return None
+    if is_disk_full(e):
+        return ApiError(507, "the database cannot write: its disk is full", {"Retry-After": "30"})
+    return ApiError(503, "the database is unreachable; retry shortly", {"Retry-After": "5"})
 
 
 def call_mapped(errors: dict[type[Exception], int], fn, *args, **kwargs):
@@ -252,6 +263,7 @@ class BaseHandler(Guarded, tornado.web.RequestHandler):
         self.finish(json.dumps({"error": message, "status": status_code}))
 
     def _handle_request_exception(self, e: BaseException) -> None:
+        e = outage_error(e) or e  # a database outage is a 503 with a reason, logged once by the core
         if isinstance(e, ApiError):
             self.send_error(e.status, exc_info=(type(e), e, e.__traceback__))
             return

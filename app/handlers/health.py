@@ -5,15 +5,24 @@ from __future__ import annotations
 from app.handlers.base import BaseHandler
 
 
+PUBLIC_KEYS = ("status", "reason")
+
+
 class HealthHandler(BaseHandler):
     openapi = {
         "get": {
             "summary": "Server health",
-            "description": "Status, model status, active cameras and recordings, version and uptime.",
+            "description": "Status (and the reason when not ok) for anyone; signed-in admins also get model "
+                           "status, active cameras and recordings, version and uptime.",
             "tags": ["system"],
-            "responses": {"200": {"description": "Health report"}},
+            "responses": {"200": {"description": "Health report"},
+                          "503": {"description": "The database is unreachable (the reason is in the report)"}},
         }
     }
 
     def get(self) -> None:
-        self.write_json(self.runtime.health())
+        report = self.runtime.health()
+        status = 200 if report["status"] == "ok" else 503
+        if self.principal is None or self.principal.role != "admin":  # details only for admins
+            report = {k: report[k] for k in PUBLIC_KEYS if k in report}
+        self.write_json(report, status)

@@ -7,10 +7,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
+
+from thermalstream.db.outage import OutageWatch, outage_reason
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -46,6 +48,8 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_on_connect)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if u.get_backend_name() == "postgresql" and "connect_timeout" not in u.query:
+        kwargs.setdefault("connect_args", {}).setdefault("connect_timeout", 5)  # an outage must not hang requests
     return create_engine(u, **kwargs)
 
 
@@ -145,6 +149,7 @@ class Database:
     def __init__(self, target: str | URL | Engine, **engine_kwargs: Any) -> None:
         self.engine: Engine = target if isinstance(target, Engine) else make_engine(target, **engine_kwargs)
         self.sessionmaker: sessionmaker[Session] = session_factory(self.engine)
+        self.outage = OutageWatch()  # outages logged once, failed fast, ended by the next success
 
     @classmethod
     def create(cls, settings: Settings, *, migrate: bool = True, **engine_kwargs: Any) -> Database:
@@ -167,16 +172,33 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session in a transaction: committed when the block ends, rolled back if it raises."""
+        """A session in a transaction: committed when the block ends, rolled back if it raises.
+        During an outage it raises :class:`DatabaseUnavailable` at once (see ``db.outage``)."""
+        self.outage.check()
         s = self.sessionmaker()
         try:
             yield s
             s.commit()
-        except BaseException:
-            s.rollback()
+        except BaseException as exc:
+            try:
+                s.rollback()
+            except Exception:  # noqa: BLE001 - a dead connection: the original error matters
+                pass
+            self.outage.failed(exc)
             raise
+        else:
+            self.outage.ok()
         finally:
             s.close()
+
+    def ping(self) -> str | None:
+        """None when the database answers, else why not (used by /health)."""
+        try:
+            with self.session() as s:
+                s.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - any failure is the answer
+            return outage_reason(exc) or f"{exc.__class__.__name__}: {exc}"[:200]
+        return None
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -62,6 +62,7 @@ from typing import Any
 
 from thermalstream.db.models import Camera as CameraRow
 from thermalstream.db.models import Recording, RecordingSegment
+from thermalstream.db.outage import log_failure
 from thermalstream.db.types import utcnow
 from thermalstream.record.recorder import Recorder, RecorderResult, Segment, segment_name
 from thermalstream.record.service import BUFFER_DIRNAME, REFUSE_STATUSES, RecordingService
@@ -278,7 +279,7 @@ class EventRecordingService:
             with self.db.session() as s:
                 rows = [(c.id, dict(c.settings or {})) for c in s.scalars(select(CameraRow))]
         except Exception:  # keep the last known modes
-            log.exception("reading camera record settings failed")
+            log_failure(log, "reading camera record settings failed")
             return
         with self._modes_lock:
             self._modes = {cid: RecordMode.from_settings(st) for cid, st in rows}
@@ -350,7 +351,7 @@ class EventRecordingService:
                     next_tick = now + self.tick_s
                     self._tick()
             except Exception:
-                log.exception("event recording: %s failed", msg[0] if msg else "tick")
+                log_failure(log, "event recording: %s failed", msg[0] if msg else "tick")
         try:
             self._teardown()
         except Exception:
@@ -374,7 +375,7 @@ class EventRecordingService:
             try:
                 self._handle(msg)
             except Exception:
-                log.exception("event recording: %s failed", msg[0])
+                log_failure(log, "event recording: %s failed", msg[0])
 
     def _teardown(self) -> None:
         for buf in list(self._bufs.values()):

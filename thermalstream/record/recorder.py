@@ -19,8 +19,10 @@ Disk space is checked before the first segment and every ``disk_check_s`` while 
 :class:`DiskFull` / :class:`RecorderError` in ``error``. Closed segments are never reopened; the
 segment open at the failure is kept if it still decodes and deleted otherwise.
 
-A ``recording.json`` manifest (segments and gaps) is rewritten atomically beside the segments
-at every change, for reconciliation after a crash and for tools.
+A ``recording.json`` manifest (segments, gaps, totals, and ``finished`` once the thread ends) is
+rewritten atomically beside the segments at every change, *before* ``on_segment`` and
+``on_finished`` run: the folder is the source of truth the database is reconciled from
+(after a crash, and after a database outage).
 """
 
 from __future__ import annotations
@@ -234,6 +236,7 @@ class Recorder:
         self._last_mono = 0.0
         self._next_disk_check = 0.0
         self._result: RecorderResult | None = None
+        self._ended_at: float | None = None  # set when the thread ends: the manifest says "finished"
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ control
@@ -281,6 +284,11 @@ class Recorder:
     @property
     def dropped(self) -> int:
         return self._sub.dropped if self._sub is not None else 0
+
+    @property
+    def ended_at(self) -> float | None:
+        """When the thread ended (epoch s); None while it runs."""
+        return self._ended_at
 
     @property
     def open_segment_frames(self) -> int:
@@ -343,6 +351,7 @@ class Recorder:
             for g in self.gaps:
                 if g.end is None:
                     g.end = time.time()
+            self._ended_at = time.time()
             self._write_manifest()
             self._result = self.result()
             if self.on_finished is not None:
@@ -555,6 +564,7 @@ class Recorder:
                       o.rad.path if o.rad is not None and o.rad.path.exists() else None)
         with self._lock:
             self.segments.append(seg)
+        self._write_manifest()  # the folder first: the database is reconciled from it
         if self.on_segment is not None:
             try:
                 self.on_segment(seg)
@@ -578,6 +588,8 @@ class Recorder:
                 "frames": self.frames,
                 "dropped": self.dropped,
                 "error": self.error,
+                "finished": self._ended_at is not None,
+                "ended_at": self._ended_at,
             }
         tmp = self.directory / (MANIFEST + ".tmp")
         try:

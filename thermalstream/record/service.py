@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from thermalstream.db import Database
 from thermalstream.db.models import Camera as CameraRow
 from thermalstream.db.models import Recording, RecordingSegment
+from thermalstream.db.outage import outage_reason
 from thermalstream.db.types import as_utc, utcnow
 from thermalstream.record.radiometric import RadiometricOptions
 from thermalstream.record.recorder import (
@@ -91,6 +92,7 @@ class RecordingConfig:
     min_free_bytes: int | None = None  # hard floor checked every frame (None: 1 MB + 8 frames)
     disk_check_s: float = 1.0
     stop_timeout: float = 30.0
+    db_retry_s: float = 2.0  # how often rows are caught up with their folders after a failed write
 
 
 @dataclass(eq=False)
@@ -140,6 +142,10 @@ class RecordingService:
         self.root = self.root.resolve()
         self._active: dict[int, _Session] = {}
         self._lock = threading.Lock()
+        self._sync_lock = threading.Lock()  # one writer of segment rows from a manifest at a time
+        self._unsynced: dict[int, tuple[Path, Recorder | None]] = {}  # id -> (folder, recorder): database out
+        self._retry_thread: threading.Thread | None = None
+        self._closing = threading.Event()
         bus = getattr(manager, "bus", None)
         self._unsub = bus.subscribe(self._on_camera_removed, "camera.removed") if bus is not None else None
 
@@ -264,6 +270,13 @@ class RecordingService:
         if self._unsub is not None:
             self._unsub()
             self._unsub = None
+        self._closing.set()
+        t = self._retry_thread
+        if t is not None and t is not threading.current_thread():
+            t.join(5)
+        if self._unsynced:
+            log.warning("recordings %s: rows not caught up at shutdown; the next start reconciles them "
+                        "from their folders", self.unsynced)
 
     def _on_camera_removed(self, event) -> None:
         cid = event.data.get("camera_id")
@@ -276,24 +289,18 @@ class RecordingService:
     # ------------------------------------------------------------------ recorder callbacks (its thread)
 
     def _on_segment(self, sess: _Session, seg: Segment) -> None:
-        rec = sess.recorder
-        res = rec.result() if rec is not None else None
-        with self.db.session() as s:
-            s.add(RecordingSegment(
-                recording_id=sess.recording_id, path=self._rel(seg.path), started_at=_dt(seg.start),
-                ended_at=_dt(seg.end), size_bytes=seg.size_bytes, frames=seg.frames,
-            ))
-            row = s.get(Recording, sess.recording_id)
-            if row is not None and res is not None:
-                row.frames = sum(x.frames for x in res.segments)
-                row.size_bytes = res.size_bytes
-                row.segments = len(res.segments)
-                row.duration_s = res.duration_s
-                row.dropped_frames = res.dropped
+        try:
+            self.sync(sess.recording_id, sess.directory, sess.recorder)
+        except Exception as exc:  # noqa: BLE001 - retried from the folder's manifest
+            self._retry_later(sess.recording_id, sess.directory, exc, sess.recorder)
 
     def _on_finished(self, sess: _Session, res: RecorderResult) -> None:
         try:
-            self._finish_row(sess.recording_id, res)
+            try:
+                self.sync(sess.recording_id, sess.directory, sess.recorder)
+                self._finish_row(sess.recording_id, res)
+            except Exception as exc:  # noqa: BLE001 - the recorder is finished: the retry closes the row
+                self._retry_later(sess.recording_id, sess.directory, exc, sess.recorder)
             size = _fmt_size(res.size_bytes)
             if res.error:
                 title = "Recording stopped: disk full" if res.disk_full else "Recording failed"
@@ -327,6 +334,81 @@ class RecordingService:
             row.segments = len(res.segments)
             row.status = "failed" if res.error else "completed"
             row.error = res.error
+
+    # ------------------------------------------------------------------ the folder is the source of truth
+
+    def sync(self, recording_id: int, directory: Path, recorder: Recorder | None = None) -> bool:
+        """Bring a recording's rows up to its folder: add the rows of segments that are on disk but
+        not in the database, recount the totals, and close a row still "recording" once the
+        recorder finished. What the folder holds comes from the recorder while it is known (its
+        manifest may not be writable on a full disk), else from the manifest. True when
+        something changed. Database errors propagate (callers retry)."""
+        man = _folder_doc(directory, recorder)
+        if not man:
+            return False
+        segs = [x for x in man.get("segments", []) if (directory / x["path"]).is_file()]
+        with self._sync_lock, self.db.session() as s:
+            r = s.get(Recording, recording_id)
+            if r is None:
+                return False
+            have = set(s.scalars(select(RecordingSegment.path).where(RecordingSegment.recording_id == recording_id)))
+            added = 0
+            for x in segs:
+                rel = self._rel(directory / x["path"])
+                if rel not in have:
+                    s.add(RecordingSegment(recording_id=recording_id, path=rel, started_at=_dt(x["start"]),
+                                           ended_at=_dt(x["end"]), size_bytes=x["size_bytes"], frames=x["frames"]))
+                    have.add(rel)
+                    added += 1
+            close = bool(man.get("finished")) and r.status == "recording"
+            if added or close:
+                r.frames = sum(int(x["frames"]) for x in segs)
+                r.size_bytes = sum(int(x["size_bytes"]) for x in segs)
+                r.segments = len(have)
+                r.duration_s = round(sum(float(x["duration_s"]) for x in segs), 3)
+                r.dropped_frames = max(int(r.dropped_frames or 0), int(man.get("dropped") or 0))
+            if close:
+                r.status = "failed" if man.get("error") else "completed"
+                r.error = man.get("error")
+                r.ended_at = _dt(man.get("ended_at") or (segs[-1]["end"] if segs else r.started_at.timestamp()))
+            return bool(added or close)
+
+    def _retry_later(self, recording_id: int, directory: Path, exc: Exception, recorder: Recorder | None) -> None:
+        """A database write failed: the folder keeps the truth, a thread retries every ``db_retry_s``."""
+        if outage_reason(exc) is None:
+            log.error("recording %s: database write failed: %s (retrying)", recording_id, exc)
+        with self._lock:
+            self._unsynced[recording_id] = (directory, recorder)
+            if self._retry_thread is None or not self._retry_thread.is_alive():
+                self._retry_thread = threading.Thread(target=self._retry_loop, name="recordings-db-retry",
+                                                      daemon=True)
+                self._retry_thread.start()
+
+    def _retry_loop(self) -> None:
+        while not self._closing.wait(self.config.db_retry_s):
+            with self._lock:
+                todo = dict(self._unsynced)
+            if not todo:
+                return
+            for rid, (d, rec) in todo.items():
+                try:
+                    self.sync(rid, d, rec)
+                except Exception as exc:  # noqa: BLE001 - still out: next round
+                    if outage_reason(exc) is None:
+                        log.exception("recording %s: catching up with its folder failed", rid)
+                    break
+                with self._lock:
+                    self._unsynced.pop(rid, None)
+                log.info("recording %s: database caught up with its folder", rid)
+            flush = getattr(self.notes, "flush", None)
+            if flush is not None:
+                flush()
+
+    @property
+    def unsynced(self) -> list[int]:
+        """Recordings whose rows wait for the database to come back."""
+        with self._lock:
+            return sorted(self._unsynced)
 
     def _notify(self, type_: str, title: str, message: str, **data: Any) -> None:
         if self.notes is None:
@@ -461,7 +543,7 @@ class RecordingService:
         Returns ``{"closed": [ids], "missing": [ids], "failed": [ids], "dropped_segments": [paths],
         "orphans": [paths], "indexed": [ids]}`` (paths relative to recordings_dir)."""
         report: dict[str, list] = {"closed": [], "missing": [], "failed": [], "dropped_segments": [],
-                                   "orphans": [], "indexed": []}
+                                   "orphans": [], "indexed": [], "synced": []}
         with self._lock:
             busy = {s.recording_id for s in self._active.values()}
         with self.db.session() as s:
@@ -483,15 +565,26 @@ class RecordingService:
                 report["failed"].append(rid)
                 continue
             known_dirs.add(d)
-            if status == "recording":
+            if status == "recording" and (read_manifest(d) or {}).get("finished"):
+                self._sync_at_start(rid, d, report)  # the recorder finished during a database outage
+            elif status == "recording":
                 self._reconcile_open(rid, d, report)
             elif not d.is_dir() or (seg_rows.get(rid) and not any(_exists(self.root, p) for p in seg_rows[rid])):
                 self._set_status(rid, "missing", "the recording's files are gone")
                 report["missing"].append(rid)
+            else:
+                self._sync_at_start(rid, d, report)
         self._find_orphans(known_dirs, report)
-        if any(report[k] for k in ("closed", "missing", "failed", "dropped_segments", "orphans", "indexed")):
+        if any(report[k] for k in ("closed", "missing", "failed", "dropped_segments", "orphans", "indexed", "synced")):
             log.info("recordings reconciled: %s", {k: v for k, v in report.items() if v})
         return report
+
+    def _sync_at_start(self, rid: int, d: Path, report: dict[str, list]) -> None:
+        try:
+            if self.sync(rid, d):
+                report["synced"].append(rid)
+        except Exception:  # noqa: BLE001 - the next start tries again
+            log.exception("recording %s: catching up with its folder failed", rid)
 
     def _set_status(self, rid: int, status: str, error: str | None) -> None:
         with self.db.session() as s:
@@ -607,6 +700,15 @@ class RecordingService:
             man = read_manifest(d) or {}
             self._apply(rid, segs, int(man.get("dropped", 0) or 0), "indexed from files found on disk")
             report["indexed"].append(rid)
+
+
+def _folder_doc(directory: Path, recorder: Recorder | None) -> dict[str, Any] | None:
+    """A recording folder's truth: the recorder's own account while it exists, else its manifest."""
+    if recorder is None:
+        return read_manifest(directory)
+    res = recorder.result()
+    return {"segments": [x.as_dict(directory) for x in res.segments], "dropped": res.dropped, "error": res.error,
+            "finished": recorder.ended_at is not None, "ended_at": recorder.ended_at}
 
 
 def _camera_id_of(name: str) -> int | None:

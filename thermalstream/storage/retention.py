@@ -51,6 +51,7 @@ from sqlalchemy import or_, select
 
 from thermalstream.db.engine import Database
 from thermalstream.db.models import Recording, RecordingSegment
+from thermalstream.db.outage import log_failure
 from thermalstream.db.types import as_utc, utcnow
 from thermalstream.storage.paths import StoragePathError, resolve_root, safe_file_to_delete, safe_path
 from thermalstream.storage.usage import dir_usage, free_bytes
@@ -547,7 +548,7 @@ class CleanupJob:
             self.last_result = out
             return out
         except Exception as exc:
-            log.exception("storage cleanup failed")
+            log_failure(log, "storage cleanup failed")
             return {"error": f"{exc.__class__.__name__}: {exc}"}
         finally:
             self._lock.release()

@@ -1,0 +1,118 @@
+"""Database outages: recognised once, logged once, answered fast, ended on their own.
+
+:class:`OutageWatch` is told about every session's success or failure by
+:meth:`Database.session`. The first failure that means "the database cannot be reached or
+cannot write" (:func:`outage_reason`) is logged once, without a traceback; while the outage
+lasts, sessions fail fast with :class:`DatabaseUnavailable` except one real attempt per
+``probe_s`` (so a dead server does not stall every request for its connect timeout), and the
+first success logs that the database is back. Handlers answer 503 (507 when the disk is full).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+
+from sqlalchemy import exc as sa_exc
+
+log = logging.getLogger("thermalstream.db")
+
+_NOT_OUTAGE = re.compile(r"no such (table|column)|syntax error|has no column", re.I)
+_DISK_FULL = re.compile(r"disk is full|no space left|could not extend|could not write|ENOSPC", re.I)
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database is out (unreachable, or its disk is full); ``reason`` says why."""
+
+    def __init__(self, reason: str, disk_full: bool = False) -> None:
+        super().__init__(f"database unavailable: {reason}")
+        self.reason = reason
+        self.disk_full = disk_full
+
+
+def outage_reason(exc: BaseException) -> str | None:
+    """A one-line reason when ``exc`` means the database is unreachable or cannot write, else None."""
+    if isinstance(exc, DatabaseUnavailable):
+        return exc.reason
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        pass
+    elif not isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)):
+        return None
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    if _NOT_OUTAGE.search(text):
+        return None
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), exc.__class__.__name__)
+    return first[:200]
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, DatabaseUnavailable):
+        return exc.disk_full
+    return bool(_DISK_FULL.search(str(getattr(exc, "orig", None) or exc)))
+
+
+class OutageWatch:
+    """The outage state of one database (see the module docstring)."""
+
+    def __init__(self, probe_s: float = 1.0) -> None:
+        self.probe_s = float(probe_s)
+        self.reason: str | None = None
+        self.disk_full = False
+        self.since: float | None = None
+        self.count = 0  # outages seen since start
+        self._next_probe = 0.0
+        self._lock = threading.Lock()
+
+    def check(self) -> None:
+        """Before a session: fail fast during an outage, except one probe every ``probe_s``."""
+        if self.reason is None:
+            return
+        with self._lock:
+            now = time.monotonic()
+            if self.reason is not None and now < self._next_probe:
+                raise DatabaseUnavailable(self.reason, self.disk_full)
+            self._next_probe = now + self.probe_s
+
+    def failed(self, exc: BaseException) -> bool:
+        """Record a failed session; True when it was an outage."""
+        reason = outage_reason(exc)
+        if reason is None:
+            return False
+        with self._lock:
+            self._next_probe = time.monotonic() + self.probe_s
+            self.disk_full = is_disk_full(exc)
+            if self.reason is None:
+                self.since = time.time()
+                self.count += 1
+                log.error("database unavailable: %s (logged once; answering 503 until it is back)", reason)
+            self.reason = reason
+        return True
+
+    def ok(self) -> None:
+        if self.reason is None:
+            return
+        with self._lock:
+            if self.reason is not None:
+                log.warning("database is back after %.1f s", time.time() - (self.since or time.time()))
+                self.reason, self.since, self.disk_full = None, None, False
+
+    def state(self) -> dict:
+        return {"ok": self.reason is None, "error": self.reason, "since": self.since, "outages": self.count}
+
+
+
+
+
+def log_failure(logger: logging.Logger, msg: str, *args) -> None:
+    """``logger.exception(msg)`` for the error being handled, but only a debug line when it is a
+    database outage (already logged once by :class:`OutageWatch`): no traceback per retry."""
+    import sys
+
+    exc = sys.exc_info()[1]
+    if exc is not None and outage_reason(exc) is not None:
+        logger.debug(msg + " (database unavailable)", *args)
+    else:
+        logger.exception(msg, *args)
+__all__ = ["DatabaseUnavailable", "OutageWatch", "is_disk_full", "log_failure", "outage_reason"]

@@ -34,6 +34,7 @@ ROUTES: dict[str, dict[str, str]] = {
     r"/api/cameras/(?P<cid>[0-9]+)": {"GET": "viewer", "PATCH": "operator", "DELETE": "admin"},
     r"/api/cameras/(?P<cid>[0-9]+)/(?P<action>connect|disconnect)": {"POST": "operator"},
     r"/api/cameras/(?P<cid>[0-9]+)/temperature": {"GET": "viewer"},
+    r"/api/cameras/(?P<cid>[0-9]+)/shares": {"GET": "viewer", "PUT": "operator"},  # PUT: owner or admin
     r"/api/cameras/(?P<cid>[0-9]+)/radiometry": {"GET": "viewer", "PATCH": "operator"},
     r"/api/cameras/(?P<cid>[0-9]+)/mjpeg": {"GET": "viewer"},
     r"/api/cameras/(?P<cid>[0-9]+)/snapshot\.jpg": {"GET": "viewer"},
@@ -57,6 +58,9 @@ ROUTES: dict[str, dict[str, str]] = {
     r"/api/schedule/create": {"POST": "operator"},
     r"/api/schedule/update": {"POST": "operator"},
     r"/api/schedule/delete": {"POST": "operator"},
+    r"/api/exports": {"GET": "viewer", "POST": "viewer"},  # own jobs; only cameras the user sees
+    r"/api/exports/(?P<xid>[0-9a-f]{16})": {"GET": "viewer"},
+    r"/api/exports/(?P<xid>[0-9a-f]{16})/download": {"GET": "viewer"},
     r"/api/storage": {"GET": "viewer"},
     r"/api/storage/samples": {"GET": "viewer"},
     r"/api/storage/cleanup": {"POST": "admin"},

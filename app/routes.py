@@ -12,6 +12,7 @@ from app.handlers.detections import (
     EventsHandler,
     EventSnapshotHandler,
 )
+from app.handlers.exports import ExportDownloadHandler, ExportJobHandler, ExportsHandler
 from app.handlers.health import HealthHandler
 from app.handlers.openapi import DocsHandler, OpenAPIHandler
 from app.handlers.radiometry import RadiometryHandler
@@ -33,6 +34,7 @@ from app.handlers.schedules import (
     SchedulesHandler,
     ScheduleUpdateHandler,
 )
+from app.handlers.sharing import CameraSharesHandler
 from app.handlers.storage import StorageCleanupHandler, StorageHandler, StorageSamplesHandler
 from app.handlers.streaming import MJPEGHandler, SnapshotHandler, UpdatesSocket, VideoSocket
 from app.handlers.tokens import LogoutApiHandler, RefreshHandler, TokenHandler
@@ -40,6 +42,7 @@ from thermalstream.runtime import Runtime
 
 CID = r"(?P<cid>[0-9]+)"
 RID = r"(?P<rid>[0-9]+)"
+XID = r"(?P<xid>[0-9a-f]{16})"
 
 
 def build_routes(runtime: Runtime) -> list[tuple]:
@@ -51,6 +54,7 @@ def build_routes(runtime: Runtime) -> list[tuple]:
         (rf"/api/cameras/{CID}", CameraHandler, kw),
         (rf"/api/cameras/{CID}/(?P<action>connect|disconnect)", CameraActionHandler, kw),
         (rf"/api/cameras/{CID}/temperature", TemperatureHandler, kw),
+        (rf"/api/cameras/{CID}/shares", CameraSharesHandler, kw),
         (rf"/api/cameras/{CID}/radiometry", RadiometryHandler, kw),
         (rf"/api/cameras/{CID}/mjpeg", MJPEGHandler, kw),
         (rf"/api/cameras/{CID}/snapshot\.jpg", SnapshotHandler, kw),
@@ -74,6 +78,9 @@ def build_routes(runtime: Runtime) -> list[tuple]:
         (r"/api/schedule/create", ScheduleCreateHandler, kw),
         (r"/api/schedule/update", ScheduleUpdateHandler, kw),
         (r"/api/schedule/delete", ScheduleDeleteHandler, kw),
+        (r"/api/exports", ExportsHandler, kw),
+        (rf"/api/exports/{XID}", ExportJobHandler, kw),
+        (rf"/api/exports/{XID}/download", ExportDownloadHandler, kw),
         (r"/api/storage", StorageHandler, kw),
         (r"/api/storage/samples", StorageSamplesHandler, kw),
         (r"/api/storage/cleanup", StorageCleanupHandler, kw),

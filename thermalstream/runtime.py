@@ -20,6 +20,7 @@ from thermalstream.bus import EventBus
 from thermalstream.cameras import CameraNotFound, CameraService
 from thermalstream.capture.manager import CameraManager
 from thermalstream.config import Settings
+from thermalstream.datasets.jobs import ExportService
 from thermalstream.db import Database
 from thermalstream.db.outage import log_failure
 from thermalstream.detect.service import DetectionService
@@ -79,6 +80,7 @@ class Runtime:
     auth: Auth
     alerts: AlertMailer | None = None
     event_recordings: EventRecordingService | None = None  # record-on-events buffers (after detection)
+    exports: ExportService | None = None  # background exports (CSV/Parquet/NetCDF/HDF5)
     started_at: float = field(default_factory=time.time)
     version: str = __version__
     _encoders: dict[int, LiveEncoder] = field(default_factory=dict)
@@ -107,6 +109,7 @@ class Runtime:
         manager.bus.subscribe(rt._forget_encoder, "camera.removed")
         auth.users.listeners.append(lambda uid: bus.publish("user.sessions", {"user_id": uid}, user_id=uid))
         rt.event_recordings = EventRecordingService(recs, manager, bus, detection)
+        rt.exports = ExportService(db, settings.recordings_dir, settings.data_dir / "exports", notes)
         return rt
 
     def start(self) -> "Runtime":
@@ -148,6 +151,8 @@ class Runtime:
             self.event_recordings.shutdown()
         if self.alerts is not None:
             self.alerts.close()
+        if self.exports is not None:
+            self.exports.shutdown()
         self.auth.close()
         self.recordings.shutdown()
         self.manager.stop_all()

@@ -10,11 +10,15 @@ from sqlalchemy import or_, select
 from thermalstream.db import Database
 from thermalstream.db.models import Event, Recording
 from thermalstream.db.types import as_utc
-from thermalstream.detect.store import _dt
+from thermalstream.detect.store import _dt, _ids
 
 RECORDING_COLUMNS = ["id", "camera_id", "started_at", "ended_at", "duration_s", "frames", "dropped_frames",
                      "segments", "size_bytes", "status", "protected", "scheduled", "event_id", "path"]
 EVENT_COLUMNS = ["id", "camera_id", "label", "started_at", "ended_at", "max_confidence", "max_celsius"]
+
+
+def _utc(value):
+    return None if value is None else as_utc(value)
 
 
 def _frame(rows: list[tuple], columns: list[str], times: tuple[str, ...]):
@@ -26,28 +30,28 @@ def _frame(rows: list[tuple], columns: list[str], times: tuple[str, ...]):
     return df
 
 
-def recordings_dataframe(db: Database, camera: int | None = None, since: Any = None, until: Any = None):
+def recordings_dataframe(db: Database, camera: int | list[int] | None = None, since: Any = None, until: Any = None):
     """Recordings overlapping [since, until], oldest first; ``path`` is relative to the recordings folder."""
     q = select(Recording).order_by(Recording.started_at, Recording.id)
-    if camera is not None:
-        q = q.where(Recording.camera_id == int(camera))
+    if (cams := _ids(camera, "camera")) is not None:
+        q = q.where(Recording.camera_id.in_(cams))
     if since is not None:
         q = q.where(or_(Recording.ended_at.is_(None), Recording.ended_at >= _dt(since)))
     if until is not None:
         q = q.where(Recording.started_at <= _dt(until))
     with db.session() as s:
-        rows = [(r.id, r.camera_id, as_utc(r.started_at), as_utc(r.ended_at), r.duration_s, r.frames,
+        rows = [(r.id, r.camera_id, as_utc(r.started_at), _utc(r.ended_at), r.duration_s, r.frames,
                  r.dropped_frames, r.segments, r.size_bytes, r.status, bool(r.protected), bool(r.scheduled),
                  r.event_id, r.path) for r in s.scalars(q)]
     return _frame(rows, RECORDING_COLUMNS, ("started_at", "ended_at"))
 
 
-def events_dataframe(db: Database, camera: int | None = None, label: str | None = None, since: Any = None,
+def events_dataframe(db: Database, camera: int | list[int] | None = None, label: str | None = None, since: Any = None,
                      until: Any = None):
     """Events (one per tracked object) starting in [since, until], oldest first."""
     q = select(Event).order_by(Event.started_at, Event.id)
-    if camera is not None:
-        q = q.where(Event.camera_id == int(camera))
+    if (cams := _ids(camera, "camera")) is not None:
+        q = q.where(Event.camera_id.in_(cams))
     if label is not None:
         q = q.where(Event.label == label)
     if since is not None:
@@ -55,7 +59,7 @@ def events_dataframe(db: Database, camera: int | None = None, label: str | None 
     if until is not None:
         q = q.where(Event.started_at <= _dt(until))
     with db.session() as s:
-        rows = [(e.id, e.camera_id, e.label, as_utc(e.started_at), as_utc(e.ended_at), e.max_confidence,
+        rows = [(e.id, e.camera_id, e.label, as_utc(e.started_at), _utc(e.ended_at), e.max_confidence,
                  e.max_celsius) for e in s.scalars(q)]
     return _frame(rows, EVENT_COLUMNS, ("started_at", "ended_at"))
 

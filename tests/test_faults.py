@@ -321,3 +321,54 @@ def test_postgres_outage_answers_503_logs_once_keeps_every_segment_and_recovers(
     assert len(down) == 1, [r.getMessage() for r in down]
     assert not [r for r in caplog.records if r.exc_info and r.name.startswith("tornado")], "a traceback per request"
     assert any("database is back" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("left", ["recording", "completed"])
+def test_restart_rebuilds_rows_from_the_recording_folder(tmp_path, left):
+    """A recording finished while segment rows (and, for "recording", the final row update)
+    were lost, as in an outage that outlived the server: at the next start the rows are
+    rebuilt from the folder's manifest (every segment on disk, the true totals, the closed
+    status, no "unclean shutdown"), not left short."""
+    from sqlalchemy import delete
+
+    from thermalstream.db.models import Recording, RecordingSegment
+    from thermalstream.runtime import Runtime
+
+    settings = Settings(data_dir=tmp_path / "data", detector="none", default_camera="", admin_password="x" * 12,
+                        record_segment_seconds=1.0)
+    rt = Runtime.create(settings)
+    try:
+        cid = rt.cameras.connect("sim://?fps=25&width=160&height=128&seed=2", "yard")["id"]
+        wait_for(lambda: rt.manager.get(cid).status.value == "live", what="the camera to go live")
+        rec_id = rt.recordings.start(cid)["id"]
+        wait_for(lambda: rt.recordings.get(rec_id)["segments"] >= 3, what="three segments")
+        full = rt.recordings.stop(cid)
+    finally:
+        rt.shutdown()
+    assert full["segments"] >= 3
+    db = Database(settings.db_url)
+    try:
+        with db.session() as s:  # what the outage left: 1 segment row, the row still "recording"
+            keep = min(s.scalars(select_ids(RecordingSegment, rec_id)))
+            s.execute(delete(RecordingSegment).where(RecordingSegment.recording_id == rec_id,
+                                                     RecordingSegment.id != keep))
+            row = s.get(Recording, rec_id)
+            if left == "recording":
+                row.status, row.ended_at, row.segments, row.frames = "recording", None, 1, 1
+    finally:
+        db.dispose()
+
+    rt = Runtime.create(settings)
+    try:
+        row = rt.recordings.get(rec_id)
+    finally:
+        rt.shutdown()
+    assert row["status"] == "completed" and row["error"] is None
+    assert row["segment_paths"] == full["segment_paths"] and row["segments"] == full["segments"]
+    assert row["frames"] == full["frames"] and row["duration_s"] == full["duration_s"]
+
+
+def select_ids(model, rec_id):
+    from sqlalchemy import select
+
+    return select(model.id).where(model.recording_id == rec_id)

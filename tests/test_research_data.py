@@ -170,3 +170,39 @@ def test_default_segment_file_opens_in_stock_hdf5_tools(tmp_path):
         assert ds.attrs["unit_scale"] == pytest.approx(0.01)
     finally:
         ds.close()
+
+
+def test_cli_export_with_progress_bar(tmp_path):
+    """`thermalstream export radiometric` finds the recording by id in the server's database and
+    writes NetCDF with a tqdm progress bar; a recording the database does not know is a clear error."""
+    import subprocess
+    import sys
+
+    import xarray as xr
+
+    from thermalstream.db import repo
+    from thermalstream.db.models import Recording
+
+    settings = Settings(data_dir=tmp_path / "data")
+    settings.ensure_dirs()
+    db = Database.create(settings)
+    with db.session() as s:
+        cid = repo.add_camera(s, "yard", "sim://").id
+        rec = Recording(camera_id=cid, path="cam1/run_r1", status="completed")
+        s.add(rec)
+        s.flush()
+        rid = rec.id
+    db.dispose()
+    written = _write_segments(settings.recordings_dir / "cam1" / "run_r1",
+                              SimSource("sim://?width=64&height=48&seed=8&pace=0"), [70, 60])
+    out = tmp_path / "out.nc"
+    cmd = [sys.executable, "-m", "thermalstream.cli", "export", "radiometric", "--recording", str(rid),
+           "-o", str(out), "--data-dir", str(settings.data_dir)]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "130/130" in res.stderr and "frame" in res.stderr  # the progress bar reached the end
+    with xr.open_dataset(out) as ds:
+        assert ds["temperature"].shape == (130, 48, 64)
+        assert np.array_equal(ds["temperature"].values[100], written[100].celsius)
+    res = subprocess.run(cmd[:6] + ["999"] + cmd[7:], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "no recording 999" in res.stderr

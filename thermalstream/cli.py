@@ -121,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_users(sub, settings_factory=_settings)
 
+    from thermalstream.datasets.cli import register as register_export
+
+    register_export(sub)
+
     md = sub.add_parser("models", help="prepare detection models (OpenVINO/ONNX exports at the frame shape)")
     msub = md.add_subparsers(dest="action", required=True)
     mx = msub.add_parser("export", help="export THERMALSTREAM_MODEL for fast CPU inference")

@@ -43,12 +43,20 @@ def test_db_upgrade_and_cameras_add_list(tmp_path):
 
 def test_serve_starts_default_camera_and_stops_on_sigterm(tmp_path):
     port = free_port()
-    env = env_for(tmp_path, THERMALSTREAM_PORT=str(port), THERMALSTREAM_DEFAULT_CAMERA="sim://?width=160&height=128")
+    env = env_for(tmp_path, THERMALSTREAM_PORT=str(port), THERMALSTREAM_DEFAULT_CAMERA="sim://?width=160&height=128",
+                  THERMALSTREAM_ADMIN_PASSWORD="correct horse battery staple", THERMALSTREAM_BCRYPT_ROUNDS="4")
     proc = subprocess.Popen(EXE + ["serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        def health():
+        def health():  # the details are for admins (anonymous callers get the status only)
+            base = f"http://127.0.0.1:{port}"
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
+                login = urllib.request.Request(base + "/api/auth/token", method="POST", data=json.dumps(
+                    {"username": "admin", "password": "correct horse battery staple"}).encode(),
+                    headers={"Content-Type": "application/json"})
+                with urllib.request.urlopen(login, timeout=5) as r:
+                    token = json.loads(r.read())["access_token"]
+                req = urllib.request.Request(base + "/health", headers={"Authorization": f"Bearer {token}"})
+                with urllib.request.urlopen(req, timeout=2) as r:
                     return json.loads(r.read())
             except OSError:
                 return None

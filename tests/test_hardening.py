@@ -216,3 +216,70 @@ def test_wrong_passwords_elsewhere_do_not_lock_the_admin_out(srv):
     assert _token_from(srv, "admin", "correct horse battery staple", "192.0.2.10") == 200  # the admin is not
     srv.runtime.auth.users.unlock("admin")  # what the CLI and the Users page call
     assert _token_from(srv, "admin", "correct horse battery staple", "198.51.100.7") == 200
+
+
+# --- 14: nothing leaked at rest or to anonymous callers -------------------------------------------
+
+def test_public_health_is_trimmed_and_admins_get_the_details(srv):
+    status, public = srv.request("GET", "/health", as_user=None)
+    assert status == 200 and set(public) <= {"status", "reason"} and public["status"] == "ok", public
+    status, viewer = srv.request("GET", "/health", as_user="vic")
+    assert set(viewer) <= {"status", "reason"}, viewer
+    status, admin = srv.request("GET", "/health")
+    assert status == 200 and {"version", "cameras", "uptime_s"} <= set(admin)
+    cams = json.dumps(srv.request("GET", "/api/cameras", as_user="vic")[1])
+    host_pid = f"{socket.gethostname()}:{__import__('os').getpid()}"
+    assert host_pid not in cams and "worker_id" not in cams
+    assert host_pid not in json.dumps(public) + json.dumps(viewer)
+
+
+def test_data_files_are_private(srv):
+    import stat
+
+    data = srv.runtime.settings.data_dir
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    for name in ("thermalstream.db", ".cookie_secret", ".credentials_key"):
+        assert stat.S_IMODE((data / name).stat().st_mode) == 0o600, name
+    made = data / "recordings" / "probe.bin"  # anything made later (recordings, exports) is private too
+    made.parent.mkdir(parents=True, exist_ok=True)
+    made.write_bytes(b"x")
+    assert stat.S_IMODE(made.stat().st_mode) == 0o600
+    made.unlink()
+
+
+def test_camera_credentials_are_encrypted_at_rest(srv):
+    import sqlite3
+
+    url = "rtsp://cam:PASSWORD123@127.0.0.1:9/live?channel=2&token=TOKEN456"
+    status, cam = srv.request("POST", "/api/cameras", {"name": "sealed", "url": url})
+    assert status == 201, cam
+    with sqlite3.connect(srv.runtime.settings.data_dir / "thermalstream.db") as conn:
+        stored = conn.execute("SELECT url FROM cameras WHERE id = ?", (cam["id"],)).fetchone()[0]
+    assert "PASSWORD123" not in stored and "TOKEN456" not in stored and "enc1." in stored
+    assert "127.0.0.1:9/live?channel=2" in stored  # only the secrets are sealed
+    assert srv.runtime.manager.get(cam["id"]).url.raw == url  # the camera itself connects with them
+    srv.request("DELETE", f"/api/cameras/{cam['id']}")
+
+
+def test_clear_rows_from_before_are_read_and_sealed(tmp_path):
+    import sqlite3
+
+    from thermalstream.config import Settings
+    from thermalstream.db import Database, repo
+
+    settings = Settings(data_dir=tmp_path / "data", default_camera="")
+    Database.create(settings).dispose()
+    url = "http://viewer:OLDSECRET@127.0.0.1:9/snap.jpg?pw=OLDPW"
+    with sqlite3.connect(settings.data_dir / "thermalstream.db") as conn:  # a row as the old code wrote it
+        conn.execute("INSERT INTO cameras (name, url, kind, enabled, status, settings, radiometric, created_at, "
+                     "updated_at) VALUES ('old', ?, 'http', 1, 'stopped', '{}', 0, '2026-01-01 00:00:00', "
+                     "'2026-01-01 00:00:00')", (url,))
+    db = Database.create(settings)
+    try:
+        with db.session() as s:
+            assert [c.url for c in repo.list_cameras(s)] == [url]
+    finally:
+        db.dispose()
+    with sqlite3.connect(settings.data_dir / "thermalstream.db") as conn:
+        stored = conn.execute("SELECT url FROM cameras").fetchone()[0]
+    assert "OLDSECRET" not in stored and "OLDPW" not in stored

@@ -33,6 +33,7 @@ from thermalstream.record.service import RecordingConfig, RecordingService
 from thermalstream.record.video import VideoOptions
 from thermalstream.schedules import ScheduleService
 from thermalstream.storage import CleanupJob, RetentionPolicy, sample_storage
+from thermalstream.storage.private import protect_data_dir
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,7 @@ class Runtime:
     def create(cls, settings: Settings | None = None) -> "Runtime":
         """Open (and migrate) the database and build the services; cameras start with ``start()``."""
         settings = settings or Settings()
+        protect_data_dir(settings.data_dir)  # 0700/0600, before any file is made
         settings.ensure_dirs()
         db = Database.create(settings)
         bus = EventBus()

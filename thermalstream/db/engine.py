@@ -12,6 +12,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from thermalstream.db import crypto
 from thermalstream.db.outage import OutageWatch, outage_reason
 
 if TYPE_CHECKING:
@@ -157,6 +158,9 @@ class Database:
         db = cls(settings.db_url, **engine_kwargs)
         if migrate:
             db.upgrade()
+        crypto.attach(db.engine, settings.sealing_key())  # camera credentials sealed at rest
+        if migrate:
+            crypto.reseal(db.engine)  # rows from before sealing (or written without the key)
         return db
 
     @property

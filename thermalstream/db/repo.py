@@ -130,7 +130,6 @@ def public_dict(camera: Camera) -> dict[str, Any]:
         "created_at": _iso(camera.created_at),
         "updated_at": _iso(camera.updated_at),
         "owner_id": camera.owner_id,
-        "worker_id": camera.worker_id,
         "settings": dict(camera.settings or {}),
         "radiometric": camera.radiometric,
         "width": camera.width,

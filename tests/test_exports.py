@@ -127,3 +127,36 @@ def test_detections_and_events_tables(users):
     df = pd.read_csv(io.BytesIO(server.request("GET", _finished(server, job, "vera")["download_url"],
                                                as_user="vera")[1]))
     assert df["id"].tolist() == [eid]
+
+
+def test_remote_client_reads_the_lab_server(users, tmp_path):
+    """ts.connect against a live server: the same DataFrames as local calls, only what the account
+    sees, the recording as an xarray array, token refresh after the access token is refused."""
+    server = users
+    cid = _private_camera(server)
+    rec = _recording(server, cid, 1.5)
+    rt = server.runtime
+    from thermalstream.detect.types import Box, Detection
+
+    now = time.time()
+    eid = rt.detection.store.create_event(cid, "person", now)
+    rt.detection.store.add(cid, [(now + i, Detection("person", 0.8, Box(3, 4, 20, 30)), eid, None) for i in range(3)])
+    rt.detection.store.flush()
+    vera = ts.connect(server.base, username="vera", password="vera has a long password")
+    det = vera.detections()
+    assert len(det) == 3 and det["timestamp"].is_monotonic_increasing and str(det["timestamp"].dt.tz) == "UTC"
+    assert {"x1", "y1", "x2", "y2", "label", "camera_id"} <= set(det.columns)
+    assert vera.events()["id"].tolist() == [eid]
+    assert vera.recordings()["id"].tolist() == [rec["id"]]
+    da = vera.open_recording(rec["id"], path=tmp_path / "r.nc")
+    assert da.dims == ("time", "y", "x") and da.sizes["time"] > 5 and da.attrs["units"] == "degree_Celsius"
+    wim = ts.connect(server.base, token=server.token("wim"))
+    assert len(wim.detections()) == 0 and len(wim.recordings()) == 0
+    from thermalstream.datasets.remote import RemoteError
+
+    with pytest.raises(RemoteError, match="404"):
+        wim.open_recording(rec["id"], path=tmp_path / "w.nc")
+    vera._access = "not-a-token"  # an expired/refused access token: the client refreshes by itself
+    assert len(vera.detections()) == 3
+    with pytest.raises(RemoteError, match="401"):
+        ts.connect(server.base, username="vera", password="wrong password")

@@ -93,6 +93,15 @@ def open_recording(id_or_path, *, data_dir=None, database_url: str | None = None
     return RecordingData.from_path(id_or_path)
 
 
+def connect(url: str, token: str | None = None, **kwargs):
+    """A served ThermalStream (``https://host:5006``) with the same calls (``detections``, ``events``,
+    ``recordings``, ``open_recording``, ``export``) through its JWT API; ``token=`` an access token, or
+    ``username=``/``password=``. See :mod:`thermalstream.datasets.remote`."""
+    from thermalstream.datasets.remote import connect as _connect
+
+    return _connect(url, token, **kwargs)
+
+
 class _database:
     """``with _database(...) as (settings, db)``: an existing database, disposed afterwards."""
 
@@ -109,5 +118,5 @@ class _database:
         self.db.dispose()
 
 
-__all__ = ["FFCState", "Frame", "Radiometry", "__version__", "detections", "events", "open_camera", "open_recording",
-           "open_source", "recordings"]
+__all__ = ["FFCState", "Frame", "Radiometry", "__version__", "connect", "detections", "events", "open_camera",
+           "open_recording", "open_source", "recordings"]

@@ -49,7 +49,7 @@ def locate(data_dir: str | os.PathLike | None = None, database_url: str | None =
     raise DataNotFound(
         f"no ThermalStream database found; looked for:\n  {where}\n"
         "Start the server once (`make run`), or pass data_dir=… (the server's THERMALSTREAM_DATA_DIR) "
-        "or database_url=….")
+        "or database_url=…, or ts.connect(url, …) for a server elsewhere.")
 
 
 def open_database(data_dir: str | os.PathLike | None = None, database_url: str | None = None) -> tuple[Settings, Database]:

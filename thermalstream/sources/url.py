@@ -13,6 +13,7 @@ Accepted forms::
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote_plus, urlsplit
@@ -80,23 +81,31 @@ def secret_key(name: str) -> bool:
     return any(part in compact for part in SECRET_PARTS)
 
 
-def _mask_param(m: re.Match) -> str:
-    sep, key, value = m.groups()
-    return f"{sep}{key}=***" if value and secret_key(key) else m.group(0)
+def map_secrets(url: str, fn: Callable[[str], str], *, every_value: bool = False) -> str:
+    """``url`` with ``fn`` applied to the password of ``user:pass@`` and to each secret-looking
+    query or fragment value (every value with ``every_value``); the rest is kept exactly as given.
+    Masking, and sealing credentials in the database, both go through here."""
+    if not isinstance(url, str):
+        return url
+    m = _USERINFO.match(url)
+    if m and ":" in m.group(2):
+        user, password = m.group(2).split(":", 1)
+        url = f"{m.group(1)}{user}:{fn(password)}@{url[m.end():]}"
+    cut = min((i for i in (url.find("?"), url.find("#")) if i >= 0), default=-1)
+    if cut < 0:
+        return url
+
+    def one(p: re.Match) -> str:
+        sep, key, value = p.groups()
+        return f"{sep}{key}={fn(value)}" if value and (every_value or secret_key(key)) else p.group(0)
+
+    return url[:cut] + _PARAM.sub(one, url[cut:])
 
 
 def mask_credentials(url: str) -> str:
     """Replace the password in ``user:pass@`` and every secret-looking query or fragment value
     (see :func:`secret_key`) with ``***``. Anything else is kept exactly as given."""
-    if not isinstance(url, str):
-        return url
-    m = _USERINFO.match(url)
-    if m and ":" in m.group(2):
-        url = f"{m.group(1)}{m.group(2).split(':', 1)[0]}:***@{url[m.end():]}"
-    cut = min((i for i in (url.find("?"), url.find("#")) if i >= 0), default=-1)
-    if cut < 0:
-        return url
-    return url[:cut] + _PARAM.sub(_mask_param, url[cut:])
+    return map_secrets(url, lambda _value: "***")
 
 
 def mask_text(text: str) -> str:

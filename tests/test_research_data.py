@@ -206,3 +206,32 @@ def test_cli_export_with_progress_bar(tmp_path):
         assert np.array_equal(ds["temperature"].values[100], written[100].celsius)
     res = subprocess.run(cmd[:6] + ["999"] + cmd[7:], capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and "no recording 999" in res.stderr
+
+
+def test_detections_point_at_the_recorded_frame(tmp_path):
+    from datetime import UTC, datetime
+
+    from thermalstream.db import repo
+    from thermalstream.db.models import Detection as DetectionRow
+    from thermalstream.db.models import Recording
+
+    settings = Settings(data_dir=tmp_path / "data")
+    settings.ensure_dirs()
+    db = Database.create(settings)
+    t0 = 1_800_000_000.0
+    with db.session() as s:
+        cid = repo.add_camera(s, "yard", "sim://").id
+        s.add(Recording(camera_id=cid, path="cam1/run_r1", status="completed",
+                        started_at=datetime.fromtimestamp(t0, UTC), ended_at=datetime.fromtimestamp(t0 + 4, UTC)))
+        for t in (t0 + 5 / 25 + 0.004, t0 + 77 / 25 - 0.01, t0 + 60):  # frames 5 and 77; the last: nothing recorded
+            s.add(DetectionRow(camera_id=cid, label="person", confidence=0.9, x1=0, y1=0, x2=5, y2=5,
+                               timestamp=datetime.fromtimestamp(t, UTC)))
+    db.dispose()
+    written = _write_segments(settings.recordings_dir / "cam1" / "run_r1",
+                              SimSource("sim://?width=64&height=48&seed=9&pace=0"), [50, 50], t0=t0)
+    df = ts.detections(data_dir=settings.data_dir)
+    assert df["frame"].tolist()[:2] == [5, 77] and df["frame"].isna().tolist() == [False, False, True]
+    assert df["recording_id"].tolist()[:2] == [1, 1]
+    rec = ts.open_recording(int(df["recording_id"][1]), data_dir=settings.data_dir)
+    assert np.array_equal(rec[int(df["frame"][1])].celsius, written[77].celsius)
+    assert "frame" not in ts.detections(data_dir=settings.data_dir, frames=False)

@@ -49,18 +49,23 @@ def open_source(url: str, *, pace: bool = False, loop: bool = False):
 
 
 def detections(camera=None, label=None, since=None, until=None, min_confidence=None, limit: int = 10000,
-               *, data_dir=None, database_url: str | None = None):
+               *, frames: bool = True, data_dir=None, database_url: str | None = None):
     """Detections as a pandas DataFrame (oldest first, UTC timestamps) from the server's database,
     found as the server finds it (``THERMALSTREAM_DATA_DIR`` / ``THERMALSTREAM_DATABASE_URL``, or the
     arguments; see :mod:`thermalstream.datasets.locate`). Nothing is created when there is none.
 
+    ``frames`` (default): ``recording_id`` and ``frame`` columns give the recorded frame that shows each
+    detection (``ts.open_recording(recording_id)[frame]``), <NA> where nothing was recorded.
+
     >>> df = ts.detections(camera=1, label="person", since="2026-11-24T00:00:00Z")
     """
+    from thermalstream.datasets.tables import attach_frames
     from thermalstream.detect.store import detections_dataframe
 
-    with _database(data_dir, database_url) as (_settings, db):
-        return detections_dataframe(db, camera=camera, label=label, since=since, until=until,
-                                    min_confidence=min_confidence, limit=limit)
+    with _database(data_dir, database_url) as (settings, db):
+        df = detections_dataframe(db, camera=camera, label=label, since=since, until=until,
+                                  min_confidence=min_confidence, limit=limit)
+        return attach_frames(db, settings.recordings_dir, df) if frames else df
 
 
 def events(camera=None, label=None, since=None, until=None, *, data_dir=None, database_url: str | None = None):

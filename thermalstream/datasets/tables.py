@@ -75,3 +75,39 @@ def recording_folder(db: Database, recordings_dir: Path, recording_id: int) -> t
 
 
 __all__ = ["events_dataframe", "recording_folder", "recordings_dataframe"]
+
+
+def attach_frames(db: Database, recordings_dir: Path, df, tolerance_s: float = 0.5):
+    """Add ``recording_id`` and ``frame`` (the index in ``ts.open_recording(recording_id)``) to a detections
+    DataFrame: the recorded frame nearest each detection's timestamp, within ``tolerance_s``; <NA> where
+    nothing was recorded then (or the camera is picture-only)."""
+    import numpy as np
+    import pandas as pd
+
+    from thermalstream.datasets.recording import RecordingData
+
+    rec_ids = pd.array([pd.NA] * len(df), dtype="Int64")
+    frames = pd.array([pd.NA] * len(df), dtype="Int64")
+    if len(df):
+        stamps = df["timestamp"].map(lambda t: t.timestamp()).to_numpy(np.float64)
+        rows = recordings_dataframe(db, camera=sorted(set(df["camera_id"].tolist())),
+                                    since=df["timestamp"].min(), until=df["timestamp"].max())
+        for rec in rows.itertuples():
+            try:
+                ts = RecordingData.from_path(Path(recordings_dir) / rec.path).timestamps
+            except (OSError, ValueError):
+                continue  # picture-only camera, or files gone
+            sel = np.flatnonzero((df["camera_id"].to_numpy() == rec.camera_id) & (stamps >= ts[0] - tolerance_s)
+                                 & (stamps <= ts[-1] + tolerance_s))
+            if sel.size == 0:
+                continue
+            idx = np.clip(np.searchsorted(ts, stamps[sel]), 1, len(ts) - 1)
+            nearest = np.where(np.abs(ts[idx - 1] - stamps[sel]) <= np.abs(ts[idx] - stamps[sel]), idx - 1, idx)
+            if len(ts) == 1:
+                nearest = np.zeros_like(sel)
+            ok = np.abs(ts[nearest] - stamps[sel]) <= tolerance_s
+            rec_ids[sel[ok]] = rec.id
+            frames[sel[ok]] = nearest[ok]
+    out = df.copy()
+    out["recording_id"], out["frame"] = rec_ids, frames
+    return out

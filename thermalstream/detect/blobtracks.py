@@ -114,6 +114,7 @@ class BlobTracker:
         for tr in self.tracks:
             tr.frames += 1
         matched = self._match(blobs, t)
+        blobs = self._absorb_parts(blobs, matched)
         min_move = max(self.min_move_px, self.min_move * math.hypot(frame_w, frame_h))
         out = []
         for j, b in enumerate(blobs):
@@ -145,6 +146,32 @@ class BlobTracker:
         tr.center, tr.last_t = c, t
         tr.hits += 1
         tr.moved = max(tr.moved, math.hypot(c[0] - tr.start[0], c[1] - tr.start[1]))
+
+    @staticmethod
+    def _absorb_parts(blobs: list[Blob], matched: dict[int, BlobTrack]) -> list[Blob]:
+        """Unmatched blobs inside (or touching) a matched blob's box, grown by a quarter of its size, are
+        parts of that object (a car's wheels and engine, a person's head): one box, one track."""
+        if len(matched) == len(blobs) or not matched:
+            return blobs
+        merged = {j: blobs[j] for j in matched}
+        kept = dict(merged)
+        for j, b in enumerate(blobs):
+            if j in matched:
+                continue
+            for i, m in merged.items():
+                x1, y1, x2, y2 = kept[i].box
+                gx, gy = 0.25 * (x2 - x1), 0.25 * (y2 - y1)
+                if b.box[0] < x2 + gx and b.box[2] > x1 - gx and b.box[1] < y2 + gy and b.box[3] > y1 - gy:
+                    kept[i] = Blob((min(x1, b.box[0]), min(y1, b.box[1]), max(x2, b.box[2]), max(y2, b.box[3])),
+                                   kept[i].area + b.area, max(kept[i].peak, b.peak), kept[i].mean)
+                    break
+            else:
+                kept[j] = b
+        order = sorted(kept)
+        rekeyed = {k: matched[j] for k, j in enumerate(order) if j in matched}
+        matched.clear()
+        matched.update(rekeyed)
+        return [kept[j] for j in order]
 
     def _match(self, blobs: list[Blob], t: float) -> dict[int, BlobTrack]:
         """Greedy: closest (track, blob) pairs first, centres closer than the larger box diagonal."""

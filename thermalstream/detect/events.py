@@ -3,8 +3,8 @@
 One :class:`EventManager` per camera turns tracked detections (``track_id`` set) into
 :class:`TrackedEvent` objects and calls back:
 
-* ``on_start(event)``: the track was seen ``min_hits`` times (a one-frame blip never becomes an
-  event). Called exactly once per event; the service creates the database row here.
+* ``on_start(event)``: the track was seen ``min_hits`` times and for ``min_duration_s`` seconds
+  (a blip never becomes an event; its detections so far are kept and stored with the event). Called exactly once per event; the service creates the database row here.
 * ``on_notify(event)``: exactly once per event, at start, or, when the camera has *required*
   zones that apply to the event's label, the first time the object's bottom-centre is inside
   one of them. An event whose object never enters a required zone never notifies.
@@ -131,6 +131,7 @@ class EventManager:
         self.zones = zones or ZoneConfig()
         self.close_after = close_after
         self.min_hits = max(1, int(min_hits))
+        self.min_duration_s = 0.0  # a track must also last this long (the service sets it per detector)
         self.snapshot_interval = snapshot_interval
         self.max_path = max_path
         self.on_start, self.on_notify, self.on_snapshot, self.on_end = on_start, on_notify, on_snapshot, on_end
@@ -168,7 +169,7 @@ class EventManager:
                     ev = TrackedEvent(self.camera_id, d.track_id, d.label, t, t)
                     self._open[d.track_id] = ev
                 self._sighting(ev, frame, d, detections, t, w, h)
-                if not ev.started and ev.hits >= self.min_hits:
+                if not ev.started and ev.hits >= self.min_hits and t - ev.started_at >= self.min_duration_s:
                     ev.started = True
                     self.started += 1
                     self._call(self.on_start, ev)

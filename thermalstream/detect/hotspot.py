@@ -86,6 +86,8 @@ class HotspotDetector(Detector):
 
     name = "hotspot"
     stateful = True  # wants every sampled frame of a camera, in order (the worker skips the motion gate)
+    tracks_objects = True  # detections carry the detector's own track ids
+    min_event_s = 1.0  # the service makes an event of a track that lasted this long (shorter: a blip)
 
     def __init__(
         self,
@@ -240,7 +242,11 @@ class HotspotDetector(Detector):
             warm &= diff > self.delta_c
         if unit == "°C" and self.threshold_c is not None:
             warm &= small > self.threshold_c
-        blobs = self._blobs(warm.view(np.uint8), small, values, scale, (h, w))
+        cold = diff < -cutoff  # a moving object's cold parts: cold for a moment only (not a lasting cold ghost)
+        if st.off_frac is not None:
+            cold &= st.off_frac < 0.1
+        changed = (warm | cold).view(np.uint8)
+        blobs = self._blobs(warm.view(np.uint8), changed, small, values, scale, (h, w))
         kept = st.tracker.update(blobs, t, w, h)
         self._learn(st, diff, cutoff, dt)
         return self._detections(kept, unit, sigma, cutoff, w, h)
@@ -311,12 +317,15 @@ class HotspotDetector(Detector):
         rate = np.where(off & (st.off_frac < 0.5), a_hot, a)
         st.bg += rate * diff
 
-    def _blobs(self, mask: np.ndarray, small: np.ndarray, values: np.ndarray, scale: int,
+    def _blobs(self, warm: np.ndarray, changed: np.ndarray, small: np.ndarray, values: np.ndarray, scale: int,
                shape: tuple[int, int]) -> list[Blob]:
-        if not mask.any():
+        """Objects: connected regions of changed pixels (warm or cold, so a car's cold body joins its warm
+        wheels and engine into one box) that hold at least ``min_area`` warm pixels."""
+        if not warm.any():
             return []
         m = max(1, round(self.merge_px / scale)) if self.merge_px else 0
-        grouped = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * m + 1, 2 * m + 1))) if m else mask
+        grouped = cv2.dilate(changed, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * m + 1, 2 * m + 1))) \
+            if m else changed  # fmt: skip
         n, labels, stats, _ = cv2.connectedComponentsWithStats(grouped, connectivity=8, ltype=cv2.CV_32S)
         h, w = shape
         s2 = scale * scale
@@ -324,17 +333,21 @@ class HotspotDetector(Detector):
         out = []
         for i in range(1, n):
             x, y, bw, bh, _ = (int(v) for v in stats[i])
-            sel = (labels[y:y + bh, x:x + bw] == i) & mask[y:y + bh, x:x + bw].astype(bool)
-            area = int(np.count_nonzero(sel)) * s2
+            lab = labels[y:y + bh, x:x + bw] == i
+            hot = lab & warm[y:y + bh, x:x + bw].astype(bool)
+            area = int(np.count_nonzero(hot)) * s2
             if not self.min_area <= area <= max_area:
                 continue
-            ys, xs = np.nonzero(sel)
+            ys, xs = np.nonzero(hot)
             if xs.max() == xs.min() or ys.max() == ys.min():
                 continue  # a one-pixel line: a sensor row or column, not an object
+            ys, xs = np.nonzero(lab & changed[y:y + bh, x:x + bw].astype(bool))
             x1, y1 = (x + int(xs.min())) * scale, (y + int(ys.min())) * scale
             x2, y2 = min(w, (x + int(xs.max()) + 1) * scale), min(h, (y + int(ys.max()) + 1) * scale)
+            if (x2 - x1) * (y2 - y1) > max_area:
+                continue
             peak = float(values[y1:y2, x1:x2].max())
-            mean = float(small[y:y + bh, x:x + bw][sel].mean())
+            mean = float(small[y:y + bh, x:x + bw][hot].mean())
             out.append(Blob((float(x1), float(y1), float(x2), float(y2)), area, peak, mean))
         out.sort(key=lambda b: b.area, reverse=True)
         return out[: self.max_blobs]
@@ -345,7 +358,7 @@ class HotspotDetector(Detector):
             celsius = unit == "°C"
             hint = label_hint(tr.sizes, w, h, tr.peak if celsius else None)
             out.append(Detection(
-                label=self.label, confidence=1.0, box=Box(*b.box),
+                label=self.label, confidence=1.0, box=Box(*b.box), track_id=tr.id,
                 max_celsius=b.peak if celsius else None, mean_celsius=b.mean if celsius else None,
                 max_counts=None if celsius else b.peak,
                 extra={"hint": hint, "track": tr.id, "area": b.area, "sigma": round(sigma, 4),

@@ -590,7 +590,11 @@ def handle_frame(svc: DetectionService, p: _Pipeline, frame: Frame, detections: 
             d = replace(d, max_counts=box_temperatures(frame.raw.astype(np.float32, copy=False), d.box)[0])
         kept.append(d)
     ts = frame.timestamp
-    tracked = p.tracker.update(kept, ts)
+    p.events.min_duration_s = float(getattr(svc.worker.detector, "min_event_s", 0.0) or 0.0)
+    if getattr(svc.worker.detector, "tracks_objects", False):
+        tracked = [d for d in kept if d.track_id is not None]  # the detector's own (filtered) tracks
+    else:
+        tracked = p.tracker.update(kept, ts)
     records = p.events.process(frame, tracked, ts)
     rows = []
     touched: dict[int, TrackedEvent] = {}

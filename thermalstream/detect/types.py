@@ -65,6 +65,7 @@ class Detector(abc.ABC):
 
     name: str = "detector"
     stateful: bool = False  # True: learns per camera; wants each camera's sampled frames in order
+    tracks_objects: bool = False  # True: sets Detection.track_id itself (the service's tracker is skipped)
 
     @abc.abstractmethod
     def detect(self, frames: list[Frame]) -> list[list[Detection]]: ...

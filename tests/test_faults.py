@@ -194,6 +194,8 @@ class CutProxy:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.up = True
+        self.flowing = threading.Event()  # cleared by freeze(): connections stay open, no data moves
+        self.flowing.set()
         self._socks: set[socket.socket] = set()
         self._lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
@@ -220,6 +222,7 @@ class CutProxy:
     def _pump(self, src: socket.socket, dst: socket.socket) -> None:
         try:
             while chunk := src.recv(65536):
+                self.flowing.wait()
                 dst.sendall(chunk)
         except OSError:
             pass
@@ -245,9 +248,14 @@ class CutProxy:
 
     def restore(self) -> None:
         self.up = True
+        self.flowing.set()
+
+    def freeze(self) -> None:
+        self.flowing.clear()
 
     def close(self) -> None:
         self.cut()
+        self.flowing.set()
         self.listener.close()
 
 
@@ -372,3 +380,69 @@ def select_ids(model, rec_id):
     from sqlalchemy import select
 
     return select(model.id).where(model.recording_id == rec_id)
+
+
+# ------------------------------------------------------------------------------ flapping and frozen cameras
+
+
+@pytest.fixture
+def camera_behind_proxy(tmp_path):
+    """(runtime at default capture settings, camera id, proxy) for an MJPEG camera on loopback
+    reached through a proxy that can cut or freeze its connection."""
+    from thermalstream.runtime import Runtime
+    from thermalstream.simulate.mjpeg import MJPEGServer
+
+    cam_server = MJPEGServer("sim://?fps=10&width=160&height=128&seed=3").start()
+    proxy = CutProxy("127.0.0.1", cam_server.port)
+    rt = Runtime.create(Settings(data_dir=tmp_path / "data", detector="none", default_camera="",
+                                 admin_password="x" * 12))
+    try:
+        cid = rt.cameras.connect(f"http://127.0.0.1:{proxy.port}/stream.mjpg", "gate")["id"]
+        wait_for(lambda: _status(rt, cid) == "live", what="the camera to go live")
+        yield rt, cid, proxy
+    finally:
+        rt.shutdown()
+        proxy.close()
+        cam_server.stop()
+
+
+def _status(rt, cid) -> str:
+    cam = rt.manager.get(cid)
+    return cam.status.value if cam else "gone"
+
+
+def _titles(rt, cid) -> list[str]:
+    return [n["title"] for n in reversed(rt.notifications.list(None, limit=200))
+            if (n.get("data") or {}).get("camera_id") == cid and n["title"] != "Camera connected"]
+
+
+def test_flapping_camera_gives_one_lost_and_one_reconnected_notification(camera_behind_proxy):
+    """Four outages in a row (the connection is cut, reconnects fail, then it comes back): one
+    "connection lost" and one "reconnected", not one or two "lost" per outage and no "back"."""
+    rt, cid, proxy = camera_behind_proxy
+    for _ in range(4):
+        proxy.cut()
+        wait_for(lambda: _status(rt, cid) == "reconnecting", what="the camera to notice the cut")
+        time.sleep(1.0)  # reconnect attempts fail meanwhile (new reasons, same outage)
+        proxy.restore()
+        wait_for(lambda: _status(rt, cid) == "live", timeout=20, what="the camera to come back")
+    time.sleep(0.5)
+    assert _titles(rt, cid) == ["Camera connection lost", "Camera reconnected"]
+
+
+def test_frozen_camera_leaves_live_within_the_stall_time(camera_behind_proxy):
+    """The connection stays open but no frame arrives: the stall watchdog (default 3 s) takes the
+    camera out of "live" instead of showing it live until a socket timeout; it reconnects when
+    frames flow again."""
+    rt, cid, proxy = camera_behind_proxy
+    assert Settings().stall_timeout_s == 3.0
+    proxy.freeze()
+    frozen_at = time.monotonic()
+    wait_for(lambda: _status(rt, cid) != "live", timeout=10, what="the frozen camera to leave live")
+    assert time.monotonic() - frozen_at <= 3.0 + 1.5
+    cam = rt.manager.get(cid)
+    assert cam.status.value == "reconnecting" and "stalled" in cam.reason
+    proxy.restore()
+    wait_for(lambda: _status(rt, cid) == "live", timeout=20, what="the camera to come back")
+    wait_for(lambda: _titles(rt, cid) == ["Camera connection lost", "Camera reconnected"], timeout=5,
+             what="lost and reconnected notifications")

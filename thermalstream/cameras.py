@@ -10,6 +10,7 @@ from thermalstream.bus import Event
 from thermalstream.capture.manager import CameraManager
 from sqlalchemy import select
 
+from thermalstream.connection_alerts import ConnectionAlerts
 from thermalstream.db import CameraShare, Database, User, repo
 from thermalstream.db.outage import log_failure
 from thermalstream.frame import Frame
@@ -72,6 +73,7 @@ class CameraService:
         self.notes = notifications
         self._palettes: dict[int, str] = {}
         self._radiometry: dict[int, RadiometrySettings] = {}
+        self._alerts = ConnectionAlerts(notifications)
         manager.bus.subscribe(self._on_status, "camera.status")
 
     # ----- queries
@@ -360,7 +362,11 @@ class CameraService:
         if status == "failed":
             self.notes.error("Camera failed", f"{name}: {reason}", data={"camera_id": cid})
         elif status == "reconnecting" and cam is not None and cam.stats().frames > 0:
-            self.notes.warning("Camera connection lost", f"{name}: {reason}; reconnecting", data={"camera_id": cid})
+            self._alerts.lost(cid, name, reason or "connection lost")  # once per outage, flapping coalesced
+        elif status == "live":
+            self._alerts.back(cid, name)
+        elif status == "stopped" and cam is None:
+            self._alerts.forget(cid)
 
     def _save_status(self, cid: int, status: str, reason: str | None) -> None:
         try:

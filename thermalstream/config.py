@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     port: int = Field(default=5006, description="HTTP port")
     cookie_secret: str | None = Field(default=None, description="Secret for signed cookies; generated and kept in data_dir")
     default_camera: str = Field(default="sim://?people=3", description="Camera added when the database has none ('' for none)")
+    stall_timeout_s: float = Field(default=3.0, ge=0, description="A live camera with no frame for this long "
+                                   "(at least 3 frame periods) reconnects; 0: never (files have no watchdog)")
     jpeg_quality: int = Field(default=80, ge=10, le=100)
     live_fps: float = Field(default=25.0, gt=0, description="Max fps sent to live viewers")
     model: Path = Field(default=Path("data/models/yolov8n.pt"), description="YOLO weights (detection issue)")

@@ -95,7 +95,7 @@ class Runtime:
         settings.ensure_dirs()
         db = Database.create(settings)
         bus = EventBus()
-        manager = CameraManager(bus)
+        manager = CameraManager(bus, stall_s=settings.stall_timeout_s)
         notes = NotificationService(db, bus)
         cams = CameraService(db, manager, notes)
         recs = RecordingService(db, manager, notes, settings, config=recording_config(settings))

@@ -29,6 +29,17 @@ class CameraStatus(str, Enum):
 
 SourceFactory = Callable[[CameraURL], Source]
 
+DEFAULT_STALL_S = 3.0
+
+
+def stall_limit(kind: str, fps: float | None, stall_s: float | None) -> float | None:
+    """Seconds without a frame after which a live camera counts as stalled (None: never). Files
+    pace themselves and end, so they have no watchdog; every other source gets ``stall_s`` but at
+    least three periods of its nominal rate (a snapshot camera polled at 0.5 fps: 6 s)."""
+    if not stall_s or kind in ("file", "cptv", "flir"):
+        return None
+    return max(float(stall_s), 3.0 / fps if fps and fps > 0 else 0.0)
+
 
 class Camera:
     """Runs ``source`` in its own thread. Status moves connecting → live, then reconnecting on
@@ -46,6 +57,7 @@ class Camera:
         source_factory: SourceFactory = make_source,
         backoff: Backoff | None = None,
         fail_after: int = 3,
+        stall_s: float | None = DEFAULT_STALL_S,
     ) -> None:
         self.url = url if isinstance(url, CameraURL) else parse_camera_url(url)
         self.id = camera_id
@@ -65,6 +77,8 @@ class Camera:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._source: Source | None = None
+        self.stall_s = stall_s  # see stall_limit(); None or 0: no watchdog
+        self._stalled: str | None = None  # the watchdog's reason while it forces a reconnect
 
     # ----- lifecycle
     def start(self) -> "Camera":
@@ -74,7 +88,34 @@ class Camera:
         self._set_status(CameraStatus.CONNECTING, "")
         self._thread = threading.Thread(target=self._run, name=f"capture-{self.id}", daemon=True)
         self._thread.start()
+        if stall_limit(self.url.kind, None, self.stall_s) is not None:
+            threading.Thread(target=self._watch, name=f"stall-watch-{self.id}", daemon=True).start()
         return self
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.25):
+            self.check_stall()
+
+    def check_stall(self) -> bool:
+        """The stall watchdog: a live camera whose connection is open but delivers no frame for
+        :func:`stall_limit` seconds goes to "reconnecting" and its source is closed (which
+        unblocks the read), so the capture loop reconnects. True when it fired."""
+        last = self._meter.last
+        if self.status is not CameraStatus.LIVE or last is None:
+            return False
+        limit = stall_limit(self.url.kind, self.info.fps if self.info else None, self.stall_s)
+        age = time.monotonic() - last
+        if limit is None or age < limit:
+            return False
+        self._stalled = f"stalled: no frame for {age:.1f} s (limit {limit:g} s)"
+        self._set_status(CameraStatus.RECONNECTING, self._stalled)
+        src = self._source
+        if src is not None:
+            try:
+                src.close()
+            except Exception:  # noqa: BLE001
+                log.debug("close failed", exc_info=True)
+        return True
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop capturing and release the source; safe to call twice."""
@@ -184,6 +225,7 @@ class Camera:
                 self._close_source()
             if self._stop.is_set():
                 return
+            reason, self._stalled = self._stalled or reason, None  # the watchdog's reason, not "closed"
             ever_live = ever_live or self._frames > 0
             failures += 1
             if self.url.is_file and self._frames == 0:

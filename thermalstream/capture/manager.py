@@ -14,7 +14,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from thermalstream.bus import EventBus
-from thermalstream.capture.camera import Camera, CameraStatus
+from thermalstream.capture.camera import DEFAULT_STALL_S, Camera, CameraStatus
 from thermalstream.sources.url import CameraURL
 
 log = logging.getLogger(__name__)
@@ -25,14 +25,17 @@ def default_worker_id() -> str:
 
 
 class CameraManager:
-    def __init__(self, bus: EventBus | None = None, worker_id: str | None = None) -> None:
+    def __init__(self, bus: EventBus | None = None, worker_id: str | None = None,
+                 stall_s: float | None = DEFAULT_STALL_S) -> None:
         self.bus = bus or EventBus()
         self.worker_id = worker_id or default_worker_id()
+        self.stall_s = stall_s  # the cameras' stall watchdog (see capture.camera.stall_limit)
         self._cameras: dict[int | str, Camera] = {}
         self._lock = threading.Lock()
 
     def add(self, camera_id: int | str, url: str | CameraURL, name: str = "", **kwargs) -> Camera:
         """Create and start a camera; raises KeyError if the id is taken."""
+        kwargs.setdefault("stall_s", self.stall_s)
         cam = Camera(url, camera_id, name, bus=self.bus, **kwargs)
         with self._lock:
             if camera_id in self._cameras:

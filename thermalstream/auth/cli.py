@@ -130,7 +130,7 @@ def cmd_users_reset_password(args: argparse.Namespace, settings: Any) -> int:
         print("hand it over safely; it is shown only now")
     else:
         print(f"password of {name} changed")
-    print("the user's sessions (refresh tokens) and reset links were revoked")
+    print("every login cookie, API token and reset link of the user stopped working; open live views close")
     return 0
 
 

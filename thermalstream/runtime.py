@@ -97,7 +97,7 @@ class Runtime:
         bus = EventBus()
         manager = CameraManager(bus, stall_s=settings.stall_timeout_s)
         notes = NotificationService(db, bus)
-        cams = CameraService(db, manager, notes)
+        cams = CameraService(db, manager, notes, settings)
         recs = RecordingService(db, manager, notes, settings, config=recording_config(settings))
         recs.reconcile()  # close what a crash left "recording" before anything records again
         schedules = ScheduleService(db, recs, notes, notify_success=False)

@@ -23,7 +23,12 @@ FLIRPY_SAMPLES = {
     "frame_000000.fff": "31d7c41c0c3a9fb56e82ae14dac35a0ad099fa001fb324417468433dbef32722",
     "frame_000000.txt": "b027d0c828b4b5f3a251971b36120d8253ed68c556a06382f71ee5f3ff64c866",
     "frame_000000_le.fff": "cef187364772bd7bb0a563505b44fc99dba791dfcc9971a370813497d0b88306",
+    # ExifTool's own FLIR test files, bundled in the same sdist: a real FLIR i7 radiometric JPEG
+    # (its thermal image shrunk to an 8x8 placeholder by ExifTool) and ExifTool's dump of it.
+    "FLIR.jpg": "3e217e288a21ac765cfe0e4f072e98efc84310bc574464a64a41e6a6ae1a90b9",
+    "FLIR_2.out": "394cfda9697fbde17de520507e5e50f2e971808924c09c7e5c0a0ac1181fb962",
 }
+MEMBERS = {"FLIR.jpg": "src/flirpy/bin/t/images/FLIR.jpg", "FLIR_2.out": "src/flirpy/bin/t/FLIR_2.out"}
 
 
 def sha256(path: Path) -> str:
@@ -52,7 +57,7 @@ def _download_sdist(tmp: Path) -> Path:
 def _extract(sdist: Path, dest: Path) -> None:
     with tarfile.open(sdist) as tf:
         for name, digest in FLIRPY_SAMPLES.items():
-            member = tf.extractfile(f"flirpy-{FLIRPY_VERSION}/test/test_data/{name}")
+            member = tf.extractfile(f"flirpy-{FLIRPY_VERSION}/{MEMBERS.get(name, 'test/test_data/' + name)}")
             if member is None:
                 raise RuntimeError(f"{name} missing from {sdist.name}")
             data = member.read()

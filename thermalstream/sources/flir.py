@@ -1,4 +1,5 @@
-"""FLIR radiometric files: .fff frames and .seq sequences (concatenated FFF records).
+"""FLIR radiometric files: .fff frames, .seq and .csq sequences (concatenated FFF records) and
+radiometric JPEGs (an FFF record in APP1 segments; see :mod:`.flir_containers`).
 
 Our own parser (no flirpy at runtime). Layout after ExifTool's FLIR.pm:
 
@@ -7,7 +8,7 @@ Our own parser (no flirpy at runtime). Layout after ExifTool's FLIR.pm:
 * Directory entries (32 bytes): type, subtype, version, index, offset, length, ...;
   offsets are relative to the start of the FFF record.
 * Raw data record (type 0x01): word 0 = 2 in the record's byte order, width at 0x02,
-  height at 0x04, 16-bit pixels (or a PNG) from 0x20.
+  height at 0x04, 16-bit pixels (or a PNG, or JPEG-LS in CSQ files) from 0x20.
 * Camera info record (type 0x20): object parameters and Planck constants.
 
 Temperatures use the Planck law with emissivity, reflected apparent temperature,
@@ -18,6 +19,7 @@ between object and camera: the atmosphere is modelled as two paths of distance/2
 
 from __future__ import annotations
 
+import io
 import math
 import struct
 import threading
@@ -32,6 +34,7 @@ import numpy as np
 from thermalstream.frame import FFCState, Frame, Radiometry
 from thermalstream.palettes import to_grey
 from thermalstream.sources.base import CorruptData, Source, SourceClosed, SourceError, SourceInfo
+from thermalstream.sources.flir_containers import JPEG_SOI, ContainerError, decode_jpegls, fff_from_jpeg, is_jpegls
 from thermalstream.sources.pacing import Pacer, flag
 from thermalstream.sources.url import CameraURL
 
@@ -163,6 +166,11 @@ def parse_raw_data(rec: bytes | memoryview, subtype: int = 2) -> np.ndarray:
     data = bytes(rec[0x20:])
     if data.startswith(_PNG_MAGIC):
         return _decode_png(data, w, h)
+    if is_jpegls(data):
+        try:
+            return decode_jpegls(data, w, h)
+        except ValueError as exc:
+            raise FffFormatError(str(exc)) from None
     if len(data) < w * h * 2:
         raise FffFormatError(f"raw image truncated ({len(data)} of {w * h * 2} bytes for {w}x{h})")
     px = np.frombuffer(data, dtype=order + "u2", count=w * h)
@@ -349,7 +357,8 @@ def object_overrides(params: dict[str, str]) -> dict[str, float]:
 
 
 class FlirSeqSource(Source):
-    """Frames of a FLIR .seq or .fff file (finite: ``read()`` raises SourceClosed at the end).
+    """Frames of a FLIR .seq, .csq or .fff file or radiometric JPEG (finite: ``read()`` raises
+    SourceClosed at the end).
 
     URL params: ``loop=1`` restarts at the end; ``realtime=1`` paces at the file's frame
     rate (or ``fps=``); ``emissivity``, ``reflected`` (°C), ``distance`` (m),
@@ -386,6 +395,9 @@ class FlirSeqSource(Source):
         except OSError as exc:
             raise SourceError(f"cannot open {self.path}: {exc.strerror or exc}") from None
         size = self.path.stat().st_size
+        if fh.read(2) == JPEG_SOI:  # radiometric JPEG: the FFF record sits in its APP1 segments
+            fh = self._jpeg_record(fh)
+            size = len(fh.getbuffer())
         self._index, self._tail_error = index_fff_stream(fh, size)
         self._fh, self._pos, self._tail_reported = fh, 0, False
         self._closed.clear()
@@ -407,6 +419,15 @@ class FlirSeqSource(Source):
             description=f"FLIR {first.camera.model or 'camera'}: {self.path.name}, {len(self._index)} frames",
         )  # fmt: skip
         return self.info
+
+    def _jpeg_record(self, fh: BinaryIO) -> io.BytesIO:
+        fh.seek(0)
+        try:
+            return io.BytesIO(fff_from_jpeg(fh.read()))
+        except ContainerError as exc:
+            raise CorruptData(f"{self.path}: {exc}") from None
+        finally:
+            fh.close()
 
     def _parse(self, i: int) -> FffRecord:
         off, length = self._index[i]

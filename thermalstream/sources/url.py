@@ -7,7 +7,7 @@ Accepted forms::
     rtsp://[user:pass@]host/... RTSP stream
     http(s)://host/...          MJPEG stream or JPEG snapshot (decided when opened)
     sim://?people=3&seed=1      simulated thermal camera
-    /path/clip.mp4, file://...  video file; .cptv, .seq, .fff thermal files
+    /path/clip.mp4, file://...  video file; .cptv, .seq, .fff, .csq, .jpg (FLIR radiometric JPEG) thermal files
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from pathlib import Path
 from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
 VIDEO_EXTS = {".mp4", ".mkv", ".avi", ".mov", ".m4v", ".webm", ".ts", ".mjpeg", ".mjpg", ".h264", ".mpg"}
-THERMAL_EXTS = {".cptv": "cptv", ".seq": "flir", ".fff": "flir"}
+# .jpg/.jpeg: FLIR radiometric JPEGs (a JPEG without FLIR data is refused as "a plain picture")
+THERMAL_EXTS = {".cptv": "cptv", ".seq": "flir", ".fff": "flir", ".csq": "flir", ".jpg": "flir", ".jpeg": "flir"}
 # a query key is secret when it (or one of its words) is one of these, or contains a SECRET_PARTS entry
 SECRET_KEYS = {"password", "pass", "pwd", "passwd", "pw", "passphrase", "token", "auth", "key", "apikey",
                "secret", "sig", "signature", "jwt", "bearer", "session", "sessionid", "sid", "credential",

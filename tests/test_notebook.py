@@ -2,72 +2,27 @@
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import sys
-from pathlib import Path
 
 import pytest
 
 nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "01-quickstart.ipynb"
-KERNEL = "thermalstream-test"
+from tests.notebooks import ROOT, cell, execute, text_of  # noqa: E402
+
+NOTEBOOK = ROOT / "notebooks" / "01-quickstart.ipynb"
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory) -> nbformat.NotebookNode:
-    """The notebook executed by a kernel that runs this interpreter (the venv's python)."""
+    """The notebook executed by a kernel that runs this interpreter (the venv's python); the
+    notebook's recorded clip goes to the temporary folder."""
     tmp = tmp_path_factory.mktemp("nb")
-    spec = tmp / "jupyter" / "kernels" / KERNEL
-    spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(
-        json.dumps(
-            {
-                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-                "display_name": "thermalstream test",
-                "language": "python",
-            }
-        )
-    )
-    mp = pytest.MonkeyPatch()
-    mp.setenv("JUPYTER_PATH", str(tmp / "jupyter"))
-    mp.setenv("THERMALSTREAM_DATA_DIR", str(tmp / "data"))
-    mp.setenv("TMPDIR", str(tmp))  # the notebook's recorded clip goes here
-    root = str(NOTEBOOK.parent.parent)  # `import app` works even without the editable install
-    mp.setenv("PYTHONPATH", os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p))
-    try:
-        nb = nbformat.read(NOTEBOOK, as_version=4)
-        client = nbclient.NotebookClient(
-            nb, timeout=120, kernel_name=KERNEL, resources={"metadata": {"path": str(NOTEBOOK.parent)}}
-        )
-        client.execute()  # raises CellExecutionError on the first failing cell
-    finally:
-        mp.undo()
-    return nb
-
-
-def cell(nb, tag: str):
-    found = [c for c in nb.cells if tag in c.get("metadata", {}).get("tags", [])]
-    assert len(found) == 1, f"no unique cell tagged {tag!r}"
-    return found[0]
-
-
-def text_of(c) -> str:
-    parts = []
-    for out in c.outputs:
-        if out.output_type == "stream":
-            parts.append(out.text)
-        elif out.output_type in ("execute_result", "display_data"):
-            parts.append(out.data.get("text/plain", ""))
-        elif out.output_type == "error":
-            parts.append("\n".join(out.traceback))
-    return "\n".join(parts)
+    return execute(NOTEBOOK, tmp, {"THERMALSTREAM_DATA_DIR": str(tmp / "data")}, timeout=120)
 
 
 def test_notebook_is_committed_without_outputs():

@@ -35,6 +35,7 @@ class _Segment:
     kind: str  # "raw" or "celsius": the dataset holding the frames
     meta: dict[str, Any]
     timestamps: np.ndarray
+    seqs: np.ndarray  # the camera's frame sequence numbers
 
 
 def _segment(path: Path) -> _Segment | None:
@@ -49,7 +50,8 @@ def _segment(path: Path) -> _Segment | None:
     # the °C as the source gave them when the file keeps them (non-linear laws such as Planck)
     kind = "celsius" if has_celsius and meta.get("temperature_unit") != "counts" else meta["kind"]
     meta.update(kind=kind, dtype=np.dtype(np.float32) if kind == "celsius" else data.data.dtype)
-    return _Segment(path, data.meta["frames"], kind, meta, np.asarray(data.timestamps, np.float64))
+    return _Segment(path, data.meta["frames"], kind, meta, np.asarray(data.timestamps, np.float64),
+                    np.asarray(data.meta["seq"], np.int64))
 
 
 def _unit(meta: dict[str, Any]) -> str:
@@ -131,7 +133,7 @@ class RecordingData:
                                 unit_offset=seg.meta["unit_offset"], sensor=seg.meta["sensor"],
                                 ffc_state=FFCState(seg.meta["ffc"][i]) if seg.meta["ffc"][i] in
                                 FFCState._value2member_map_ else FFCState.UNKNOWN)
-        return Frame(image=image, seq=i, timestamp=float(seg.timestamps[i]), celsius=celsius, raw=raw,
+        return Frame(image=image, seq=int(seg.seqs[i]), timestamp=float(seg.timestamps[i]), celsius=celsius, raw=raw,
                      radiometry=radiometry)
 
     # --- time -------------------------------------------------------------------------------------

@@ -213,7 +213,8 @@ def test_walker_makes_one_event_one_set_of_rows_a_screenshot_and_one_notificatio
     ev = events[0]
     assert ev.label == "person" and ev.ended_at is not None and ev.max_celsius > 30
     assert ev.snapshot_path
-    assert 20 <= len(rows) <= 30  # ~5.5 s in view at 5 fps
+    shots_n = sum(1 for r in rows if r.screenshot_path)
+    assert 8 <= len(rows) <= 2 * 6 + shots_n  # ~5.5 s in view: at most 2 rows per track per second
     assert {r.event_id for r in rows} == {ev.id} and len({r.track_id for r in rows}) == 1
     assert all(r.max_celsius is not None and r.mean_celsius is not None for r in rows)
     shots = [r for r in rows if r.screenshot_path]
@@ -307,7 +308,7 @@ def test_threads_end_to_end_on_a_live_sim_camera(tmp_path):
         wait_for(lambda: st.query_events(db, camera=cid, active=False), timeout=20, what="an ended event")
         latest = svc.latest(cid)
         assert latest is not None and latest["width"] == 320
-        assert st.count_detections(db, camera=cid) >= 10
+        assert st.count_detections(db, camera=cid) >= 5  # bounded: at most 2 rows per track per second
     finally:
         svc.shutdown()
         manager.stop_all()

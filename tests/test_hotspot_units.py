@@ -1,0 +1,132 @@
+"""Unit tests of the weightless detector's rules with synthetic frames (FFC, level jumps, units,
+static warm things, one state per camera) and of the bounded detection rows. Real-data tests are
+in test_hotspot_real.py and test_hotspot_sim.py."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from thermalstream.detect.events import RowThrottle
+from thermalstream.detect.hotspot import HotspotDetector
+from thermalstream.detect.types import Box, Detection
+from thermalstream.frame import FFCState, Frame, Radiometry
+
+H, W, FPS = 120, 160, 9.0
+
+
+def scene(i: int, *, counts: bool, blob_x: float | None = None, level: float = 0.0, static_blob: bool = False,
+          ffc: FFCState = FFCState.IDLE, seed: int = 0) -> Frame:
+    """A textured scene with sensor noise; a warm 8x8 square at ``blob_x`` (moving object) and/or a
+    static warm square; ``level`` shifts the whole frame. Counts: noise 2, object +150 counts; °C:
+    noise 0.05, object +3 °C (the same contrast in noise units)."""
+    rng = np.random.default_rng(seed * 100_000 + i)
+    base_rng = np.random.default_rng(7)
+    texture = base_rng.normal(0, 1, (H, W)).cumsum(1) * 0.05
+    if counts:
+        v = 3000 + texture * 20 + rng.normal(0, 2.0, (H, W)) + level
+        warm = 150.0
+    else:
+        v = 15 + texture + rng.normal(0, 0.05, (H, W)) + level
+        warm = 3.0
+    if blob_x is not None:
+        x = int(blob_x)
+        v[60:68, x:x + 8] += warm
+    if static_blob:
+        v[20:30, 120:130] += warm
+    rad = Radiometry(calibrated=not counts, unit_scale=None if counts else 0.01, ffc_state=ffc)
+    image = np.zeros((H, W), np.uint8)
+    if counts:
+        return Frame(image=image, seq=i, timestamp=100.0 + i / FPS, raw=np.round(v).astype(np.uint16), radiometry=rad)
+    return Frame(image=image, seq=i, timestamp=100.0 + i / FPS, celsius=v.astype(np.float32), radiometry=rad)
+
+
+def run(det: HotspotDetector, frames) -> list[list[Detection]]:
+    return [det.detect_one(f) for f in frames]
+
+
+def test_same_defaults_find_a_moving_warm_thing_in_counts_and_in_celsius():
+    for counts in (True, False):
+        det = HotspotDetector()
+        frames = [scene(i, counts=counts) for i in range(30)]  # learn the scene
+        frames += [scene(30 + i, counts=counts, blob_x=10 + 3 * i) for i in range(30)]
+        out = run(det, frames)
+        assert not any(out[:30])
+        found = [d for dets in out[30:] for d in dets]
+        assert sum(1 for dets in out[30:] if dets) >= 26, counts  # all but the first few (track confirmation)
+        assert all(60 <= d.box.center[1] <= 68 for d in found)
+        if counts:
+            assert all(d.max_celsius is None and d.max_counts > 3000 for d in found)
+            assert found[0].extra["unit"] == "counts"
+        else:
+            assert all(d.max_counts is None and d.max_celsius > 15 for d in found)
+        assert len({d.track_id for d in found}) == 1  # one object, one track
+
+
+def test_static_warm_thing_is_never_an_object():
+    det = HotspotDetector()
+    out = run(det, [scene(i, counts=True) for i in range(20)]
+              + [scene(20 + i, counts=True, static_blob=True) for i in range(120)])  # a heater switched on
+    assert not any(out)
+
+
+def test_whole_frame_level_jump_is_not_an_object_and_walker_survives_it():
+    det = HotspotDetector()
+    frames = [scene(i, counts=True) for i in range(20)]
+    frames += [scene(20 + i, counts=True, blob_x=5 + 3 * i) for i in range(10)]
+    frames += [scene(30 + i, counts=True, blob_x=35 + 3 * i, level=-60.0) for i in range(20)]  # FFC-like jump
+    out = run(det, frames)
+    assert out[30] == [] and out[31] == [] and out[32] == []  # the jump and the hold after it
+    for dets in out[30:]:  # never the whole frame or any box off the walker
+        assert all(60 <= d.box.center[1] <= 68 and d.box.area < 200 for d in dets)
+    assert sum(1 for dets in out[36:] if dets) >= 12  # found again after the hold
+    assert det.state_of().ffc_frames >= 1
+
+
+def test_ffc_in_progress_frames_neither_detect_nor_learn():
+    det = HotspotDetector()
+    run(det, [scene(i, counts=False) for i in range(20)])
+    st = det.state_of()
+    bg = st.bg.copy()
+    frozen = [scene(20 + i, counts=False, blob_x=40, static_blob=True, ffc=FFCState.IN_PROGRESS) for i in range(5)]
+    assert run(det, frozen) == [[]] * 5
+    # only the (smooth) level may have moved the background, not the objects in the frozen frames
+    d = st.bg - bg
+    assert abs(float(d[60:68, 40:48].mean() - np.median(d))) < 0.02  # learning would add ~0.3 °C
+    assert abs(float(d[20:30, 120:130].mean() - np.median(d))) < 0.02
+    after = [scene(25 + i, counts=False, blob_x=40 + 3 * i, ffc=FFCState.DONE) for i in range(3)]
+    assert run(det, after)[0] == []  # just after the FFC: held
+
+
+def test_a_new_done_period_starts_an_ffc_hold():
+    det = HotspotDetector()
+    frames = [scene(i, counts=True) for i in range(15)]
+    frames += [scene(15 + i, counts=True, blob_x=5 + 3 * i) for i in range(10)]
+    frames += [scene(25 + i, counts=True, blob_x=35 + 3 * i, ffc=FFCState.DONE) for i in range(10)]
+    out = run(det, frames)
+    assert any(out[20:25]) and out[25] == [] and out[26] == []
+
+
+def test_one_state_per_camera():
+    det = HotspotDetector()
+    a = [scene(i, counts=True) for i in range(20)] + [scene(20 + i, counts=True, blob_x=5 + 3 * i) for i in range(20)]
+    b = [scene(i, counts=False, seed=3) for i in range(40)]
+    out_a, out_b = [], []
+    for fa, fb in zip(a, b):
+        ra, rb = det.detect_keyed(["cam-a", "cam-b"], [fa, fb])
+        out_a.append(ra)
+        out_b.append(rb)
+    assert sum(1 for x in out_a if x) >= 15 and not any(out_b)
+    assert det.state_of("cam-a").unit == "counts" and det.state_of("cam-b").unit == "°C"
+    det.forget("cam-a")
+    assert det.state_of("cam-a").bg is None
+
+
+def test_row_throttle_bounds_rows_per_track_per_second():
+    th = RowThrottle(2.0)
+    d = Detection("hotspot", 1.0, Box(0, 0, 4, 4), track_id=1)
+    e = Detection("hotspot", 1.0, Box(0, 0, 4, 4), track_id=2)
+    kept = [t for t in np.arange(0, 10, 0.2) if th.keep(float(t), d)]
+    assert 15 <= len(kept) <= 20  # at most 2 per second over 10 s at 5 fps
+    assert th.keep(0.1, e)  # another track has its own budget
+    assert th.keep(9.9, d, screenshot=True)  # a row that names a screenshot is always kept
+    assert RowThrottle(None).keep(0.0, d) and RowThrottle(None).keep(0.0, d)

@@ -125,6 +125,13 @@ def test_linear_correction_is_neutral_at_emissivity_one_and_inverts_the_radiance
     assert 60.0 < near < far
 
 
+def test_large_frames_interpolate_the_correction_without_losing_accuracy():
+    c = np.random.default_rng(0).uniform(-10, 60, (512, 640)).astype(np.float32)
+    fast = correct_linear(c, emissivity=0.85, reflected_c=5.0, distance_m=20.0)
+    exact = np.concatenate([correct_linear(row, emissivity=0.85, reflected_c=5.0, distance_m=20.0) for row in c])
+    assert np.abs(fast - exact.reshape(c.shape)).max() < 1e-3
+
+
 def test_sim_frames_get_the_camera_emissivity():
     src = SimSource("sim://?width=64&height=48&seed=3&pace=0")
     src.open()

@@ -222,3 +222,11 @@ def test_strings_helper_finds_escaped_degrees():
     assert strings(json.loads('{"a": ["x \\u00b0C"]}')) == ["a", "x °C"]
     with pytest.raises(AssertionError):
         no_celsius({"t": "20 °C"})
+
+
+def test_detections_table_shows_the_hottest_value_with_its_unit():
+    from app.views.detections import hottest
+
+    assert hottest({"max_celsius": None, "max_counts": 2412.4}) == "2412 counts"
+    assert hottest({"max_celsius": 31.25, "max_counts": None}) == "31.2 °C"
+    assert hottest({"max_celsius": None, "max_counts": None}) == ""

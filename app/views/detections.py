@@ -94,9 +94,9 @@ class DetectionsPage(pn.viewable.Viewer):
         self.table.value = pd.DataFrame(
             [{"time": format_local(r["timestamp"], tz), "camera": self.names.get(r["camera_id"], r["camera_id"]),
               "class": r["label"], "confidence": round(r["confidence"], 2), "track": r["track_id"],
-              "event": r["event_id"], "max °C": None if r["max_celsius"] is None else round(r["max_celsius"], 1)}
+              "event": r["event_id"], "max": hottest(r)}
              for r in rows],
-            columns=["time", "camera", "class", "confidence", "track", "event", "max °C"])
+            columns=["time", "camera", "class", "confidence", "track", "event", "max"])
         total = store.count_detections(self.runtime.db, **f)
         self.summary.object = f"{total} detections in the period (table shows the newest {len(rows)})"
         events = store.query_events(self.runtime.db, limit=24, **f)
@@ -134,3 +134,12 @@ class DetectionsPage(pn.viewable.Viewer):
 
 def detections_page(runtime: Runtime):
     return page(runtime, "detections", "Detections", DetectionsPage(runtime))
+
+
+def hottest(row: dict) -> str:
+    """A detection's hottest value with its unit: '31.2 °C', '2412 counts' (uncalibrated sensor) or ''."""
+    if row.get("max_celsius") is not None:
+        return f"{row['max_celsius']:.1f} °C"
+    if row.get("max_counts") is not None:
+        return f"{row['max_counts']:.0f} counts"
+    return ""

@@ -5,12 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup system-deps postgres db clean bench lint
+.PHONY: run test setup system-deps postgres db clean bench lint constraints
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[yolo,dev]'
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -33,6 +33,12 @@ test: $(STAMP) system-deps postgres
 bench: $(STAMP)
 	$(BIN)/python bench/sim.py
 	$(BIN)/python bench/live.py
+
+# After changing a dependency in pyproject.toml: install it, then record the exact set again.
+constraints: $(STAMP)
+	{ sed -n '1,2p' constraints.txt; $(BIN)/pip freeze | grep -vE '^#|^-e |^thermalstream' | sort -f; } > constraints.tmp
+	mv constraints.tmp constraints.txt
+	$(BIN)/python scripts/sync_environment.py
 
 clean:
 	rm -rf $(VENV) data/runtime .pytest_cache

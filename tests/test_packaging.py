@@ -1,19 +1,80 @@
-"""environment.yml and pyproject.toml must list the same pinned dependencies."""
+"""Packaging: compatible ranges in pyproject.toml, the exact known-good set in constraints.txt (which
+`make` installs), environment.yml made from both, one version source, py.typed, a licence file."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
 import yaml
+from packaging.requirements import Requirement
+
+from scripts.sync_environment import canonical, pins
 
 ROOT = Path(__file__).resolve().parents[1]
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+EXTRAS = PROJECT["optional-dependencies"]
+DIRECT = [Requirement(s) for s in PROJECT["dependencies"] + EXTRAS["yolo"] + EXTRAS["dev"]]
 
 
-def test_environment_yml_matches_pyproject():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = set(project["dependencies"]) | set(project["optional-dependencies"]["dev"])
+def test_metadata_uses_ranges_and_constraints_pin_a_version_inside_each():
+    exact = pins()
+    for req in DIRECT:
+        assert not any(sp.operator == "==" for sp in req.specifier), f"{req}: exact pins go in constraints.txt"
+        assert canonical(req.name) in exact, f"{req.name} is missing from constraints.txt (run make constraints)"
+        assert req.specifier.contains(exact[canonical(req.name)], prereleases=True), (req, exact[canonical(req.name)])
+
+
+def test_constraints_match_what_is_installed():
+    """The venv `make` built is the one constraints.txt describes (no package drifted)."""
+    from importlib.metadata import version
+
+    for req in DIRECT:
+        assert version(req.name) == pins()[canonical(req.name)], req.name
+
+
+def test_heavy_detection_stack_is_an_extra():
+    core = {canonical(Requirement(s).name) for s in PROJECT["dependencies"]}
+    assert not core & {"torch", "torchvision", "ultralytics", "openvino", "onnxruntime"}
+    assert {"ultralytics", "torch"} <= {canonical(Requirement(s).name) for s in EXTRAS["yolo"]}
+
+
+def test_environment_yml_matches_constraints():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
-    assert set(pip) == wanted
+    listed = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    exact = pins()
+    assert sorted(listed) == sorted(f"{r.name}{'[' + ','.join(sorted(r.extras)) + ']' if r.extras else ''}"
+                                    f"=={exact[canonical(r.name)]}" for r in DIRECT)
     assert "python=3.11" in env["dependencies"]
+
+
+def test_one_version_source_typed_licensed_and_runnable_as_module():
+    import thermalstream
+    from importlib.metadata import version
+
+    assert PROJECT["dynamic"] == ["version"] and "version" not in PROJECT
+    assert version("thermalstream") == thermalstream.__version__
+    assert (ROOT / "thermalstream" / "py.typed").is_file()
+    assert "Apache License" in (ROOT / "LICENSE").read_text()[:200]
+    out = subprocess.run([sys.executable, "-m", "thermalstream", "--help"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "export" in out.stdout
+
+
+def test_without_the_yolo_extra_the_detector_says_what_to_install(tmp_path):
+    """A notebook environment without ultralytics: YOLO reports 'unavailable' with the pip command."""
+    code = f"""
+import sys
+sys.modules["ultralytics"] = None  # as if the yolo extra were not installed
+from pathlib import Path
+from thermalstream.config import Settings
+from thermalstream.detect.yolo import YoloDetector
+det = YoloDetector(Path({str(tmp_path / 'w.pt')!r}), settings=Settings(data_dir={str(tmp_path)!r}))
+st = det.load()
+print(st.state, "|", st.message)
+"""
+    (tmp_path / "w.pt").write_bytes(b"not used")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("unavailable |") and "thermalstream[yolo]" in out.stdout, out.stdout

@@ -88,7 +88,12 @@ def import_ultralytics(settings: Settings | None = None):
     """``prepare_offline`` (first time) then ``import ultralytics``, configured by :func:`configure_ultralytics`."""
     if settings is not None or _prepared_config_dir is None:
         prepare_offline(settings)
-    import ultralytics
+    try:
+        import ultralytics
+    except ImportError:
+        raise WeightsProblem("unavailable", "YOLO needs the optional detection packages: "
+                             "pip install 'thermalstream[yolo]' (or THERMALSTREAM_DETECTOR=hotspot for the "
+                             "weightless thermal detector)") from None
 
     configure_ultralytics()
     return ultralytics

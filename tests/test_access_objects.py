@@ -449,3 +449,42 @@ def test_pages_sharing_control_disabled_schedule_form_and_storage(srv):
             assert not page.get_by_role("button", name="Preview cleanup (dry run)").is_visible()
         finally:
             browser.close()
+
+
+def stream_ends_within(resp, seconds: float) -> bool:
+    """Whether a streaming HTTP response (MJPEG) ends within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if not resp.read1(65536):
+                return True
+        except (TimeoutError, OSError):
+            continue
+        except http.client.IncompleteRead:
+            return True
+    return False
+
+
+def test_unsharing_and_session_ends_stop_live_views(srv):
+    cam = add_camera(srv, "olga")
+    wait_for(lambda: srv.camera(cam["id"])["status"] == "live", what="camera live")
+    oscar, vera = token(srv, "oscar")["access_token"], token(srv, "vera")["access_token"]
+    lost, kept = open_ws(srv, f"/ws/video/{cam['id']}", oscar), open_ws(srv, f"/ws/video/{cam['id']}", vera)
+    assert len(lost.recv()) > 8 and len(kept.recv()) > 8
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=2)
+    conn.request("GET", f"/api/cameras/{cam['id']}/mjpeg", headers={"Authorization": f"Bearer {oscar}"})
+    mjpeg = conn.getresponse()
+    assert mjpeg.status == 200 and mjpeg.read1(65536)
+
+    status, _ = srv.request("PUT", f"/api/cameras/{cam['id']}/shares", {"users": ["vera"]}, as_user="olga")
+    assert status == 200
+    assert closed_within(lost, 3)
+    assert stream_ends_within(mjpeg, 12)
+    assert len(kept.recv()) > 8 and not closed_within(kept, 1)
+
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=2)
+    conn.request("GET", f"/api/cameras/{cam['id']}/mjpeg", headers={"Authorization": f"Bearer {vera}"})
+    mjpeg = conn.getresponse()
+    assert mjpeg.status == 200 and mjpeg.read1(65536)
+    srv.runtime.auth.users.end_sessions("vera")
+    assert closed_within(kept, 3) and stream_ends_within(mjpeg, 12)

@@ -148,6 +148,7 @@ class CameraService:
             self.share(camera_id, user_id=uid)
         for role in sorted(set(roles)):
             self.share(camera_id, role=role)
+        self.manager.bus.publish("camera.shares", {"camera_id": camera_id})  # open live views re-check
         return self.shares(camera_id)
 
     def share(self, camera_id: int, *, user_id: int | None = None, role: str | None = None) -> None:
@@ -299,7 +300,7 @@ class CameraService:
         settings; they apply from the next frame. Raises pydantic.ValidationError on bad values,
         CameraURLError when a calibration is given to a camera that already gives °C."""
         current = self.radiometry(camera_id)
-        new = RadiometrySettings.model_validate({**current["settings"], **changes})
+        new = RadiometrySettings.model_validate({**current["settings"], **changes}, strict=True)  # no "0.5", no true
         if new.calibration is not None and current["source_unit"] == "°C":
             raise CameraURLError("a calibration applies to sources that give counts; this camera gives °C")
         with self.db.session() as s:

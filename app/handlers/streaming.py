@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import struct
+import time
 
 import tornado.ioloop
 import tornado.iostream
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 BOUNDARY = "thermalstreamframe"
 SESSION_CHECK_S = 5.0  # how often an open socket re-reads its user's session (changes made by the CLI)
 SESSION_ENDED = 4001  # close code: the user's sessions ended (logout, password/role change, deleted)
+CAMERA_HIDDEN = 4004  # close code: the camera was unshared from this user (or deleted)
 
 
 class LatestOnly:
@@ -83,7 +85,8 @@ class GuardedSocket(Guarded, tornado.websocket.WebSocketHandler):
 
     def watch_session(self) -> None:
         """Close this socket as soon as its user's sessions end: at once for changes made in this
-        server (bus topic ``user.sessions``), within SESSION_CHECK_S for changes made elsewhere."""
+        server (bus topic ``user.sessions``), within SESSION_CHECK_S for changes made elsewhere.
+        A change of a camera's shares (``camera.shares``) calls :meth:`shares_changed`."""
         p = self.principal
         if p is None:
             return
@@ -95,9 +98,17 @@ class GuardedSocket(Guarded, tornado.websocket.WebSocketHandler):
             if event.data.get("user_id") == p.user_id:
                 loop.call_soon_threadsafe(self.check_session)
 
-        self._unwatch = self.runtime.bus.subscribe(ended, "user.sessions")
+        def shared(_event) -> None:
+            loop.call_soon_threadsafe(self.shares_changed)
+
+        unsubs = [self.runtime.bus.subscribe(ended, "user.sessions"),
+                  self.runtime.bus.subscribe(shared, "camera.shares")]
+        self._unwatch = lambda: [u() for u in unsubs]
         self._poll = tornado.ioloop.PeriodicCallback(self.check_session, SESSION_CHECK_S * 1000)
         self._poll.start()
+
+    def shares_changed(self) -> None:
+        """Who may see which camera changed; subclasses re-check what they show."""
 
     def check_session(self) -> None:
         if self.ws_connection is None or self.principal is None:
@@ -130,6 +141,14 @@ class VideoSocket(GuardedSocket):
             self.encoder = _encoder(self, self.path_kwargs["cid"])
         except ApiError as exc:
             raise http_error(exc) from None
+
+    def shares_changed(self) -> None:
+        if self.ws_connection is None:
+            return
+        try:
+            self.require_camera(int(self.path_kwargs["cid"]))
+        except ApiError:
+            self.close(CAMERA_HIDDEN, "you may no longer see this camera")
 
     async def open(self, cid: str) -> None:
         self.feed = LatestOnly(self.encoder, asyncio.get_running_loop())
@@ -166,13 +185,13 @@ class UpdatesSocket(GuardedSocket):
     def open(self) -> None:
         loop = asyncio.get_running_loop()
         me = self.principal.user_id if self.principal else None
-        visible = self.visible_cameras()
+        self.visible = visible = self.visible_cameras()
 
         def deliver(event) -> None:  # any thread
             if event.user_id is not None and event.user_id != me:
                 return
-            if not about_visible_camera(event.data, visible) or not about_visible_camera(
-                    event.data.get("data") or {}, visible):  # notifications carry the camera in data
+            if not about_visible_camera(event.data, self.visible) or not about_visible_camera(
+                    event.data.get("data") or {}, self.visible):  # notifications carry the camera in data
                 return
             msg = json.dumps({"topic": event.topic, "data": event.data}, default=str)
             loop.call_soon_threadsafe(self._send, msg)
@@ -181,6 +200,9 @@ class UpdatesSocket(GuardedSocket):
         self.watch_session()
         hello = {"cameras": self.runtime.cameras.list(visible), "user": me and self.principal.username}
         self._send(json.dumps({"topic": "hello", "data": hello}, default=str))
+
+    def shares_changed(self) -> None:
+        self.visible = self.visible_cameras()  # events of cameras unshared from this user stop at once
 
     def _send(self, msg: str) -> None:
         if self.ws_connection is None:
@@ -232,8 +254,14 @@ class MJPEGHandler(BaseHandler):
         encoder = _encoder(self, cid)
         self.set_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
         feed = LatestOnly(encoder, asyncio.get_running_loop())
+        session = self.runtime.auth.users.session_version(self.principal.user_id) if self.principal else None
+        checked = time.monotonic()
         try:
             while True:
+                if time.monotonic() - checked > SESSION_CHECK_S:  # the stream ends with the session or the share
+                    checked = time.monotonic()
+                    if not self._still_allowed(int(cid), session):
+                        break
                 frame = await feed.next()
                 if frame is None:
                     continue
@@ -245,6 +273,17 @@ class MJPEGHandler(BaseHandler):
             pass
         finally:
             feed.close()
+
+    def _still_allowed(self, camera_id: int, session: int | None) -> bool:
+        try:
+            if self.principal is None or self.runtime.auth.users.session_version(self.principal.user_id) != session:
+                return False
+            self.require_camera(camera_id)
+        except ApiError:
+            return False
+        except Exception:  # noqa: BLE001 - a database hiccup is not a logout; checked again later
+            return True
+        return True
 
 
 class SnapshotHandler(BaseHandler):

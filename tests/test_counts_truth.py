@@ -155,7 +155,8 @@ def test_radiometry_route_access_and_validation(srv, clip):
     for bad, word in [({"emissivity": 0}, "emissivity"), ({"emissivity": "high"}, "emissivity"),
                       ({"humidity": 45}, "humidity"), ({"distance_m": -2}, "distance_m"),
                       ({"reflected_c": -500}, "reflected_c"), ({"colour": 1}, "colour"),
-                      ({"calibration": {"a": 1}}, "both a and b"),
+                      ({"calibration": {"a": 1}}, "both a and b"), ({"emissivity": True}, "emissivity"),
+                      ({"calibration": {"a": 1e308, "b": 0}}, "calibration.a"),
                       ({"calibration": {"points": [{"counts": 5, "celsius": 1}, {"counts": 5, "celsius": 9}]}},
                        "different counts")]:
         status, err = srv.request("PATCH", path, bad, as_user="otto")

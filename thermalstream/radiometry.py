@@ -49,7 +49,7 @@ class CalibrationPoint(BaseModel):
     """A reference reading: the sensor gave ``counts`` for a scene at ``celsius``."""
 
     model_config = ConfigDict(extra="forbid")
-    counts: float = Field(allow_inf_nan=False)
+    counts: float = Field(ge=0, le=65535, allow_inf_nan=False)  # 16-bit sensor counts
     celsius: float = Field(gt=-KELVIN, le=2000, allow_inf_nan=False)
 
 
@@ -57,8 +57,8 @@ class Calibration(BaseModel):
     """``°C = a * counts + b``, given either as ``a`` and ``b`` or as two reference ``points``."""
 
     model_config = ConfigDict(extra="forbid")
-    a: float | None = Field(default=None, allow_inf_nan=False)
-    b: float | None = Field(default=None, allow_inf_nan=False)
+    a: float | None = Field(default=None, ge=-100, le=100, allow_inf_nan=False)  # °C per count
+    b: float | None = Field(default=None, ge=-100_000, le=100_000, allow_inf_nan=False)
     points: list[CalibrationPoint] | None = None
 
     @model_validator(mode="after")
@@ -68,7 +68,7 @@ class Calibration(BaseModel):
             raise ValueError("give either a and b (°C = a*counts + b) or two reference points, not both")
         if linear and (self.a is None or self.b is None):
             raise ValueError("a linear calibration needs both a and b")
-        if linear and self.a == 0:
+        if linear and self.a is not None and abs(self.a) < 1e-6:
             raise ValueError("a must not be 0 (every count would give the same °C)")
         if self.points is not None:
             if len(self.points) != 2:

@@ -4,6 +4,7 @@
                                      [--input-frames 20] [--input-seeds 1,2,3]
                                      [--skip-gate] [--skip-live] [--live-bypass] [--cameras 8] [--seconds 15]
                                      [--warmup 3] [--size 640x512] [--fps 25] [--detect-fps 5] [--backend openvino]
+                                     [--thermal] [--skip-thermal] [--thermal-seconds 60]
 
 Prints
   1. ms per inference (``YoloDetector.detect`` on one simulated 640x512 thermal frame, batch 1,
@@ -27,6 +28,10 @@ Prints
      (baseline, ``detector=none``) and with detection on at ``--detect-fps`` per camera (motion
      gate on, the product default; ``--live-bypass`` adds a run with every due frame detected);
      prints fps per camera and the drop against the baseline (target <= 10 % at 8 cameras).
+  5. the weightless thermal detector (``HotspotDetector()`` defaults) against the old per-frame
+     median threshold (baseline, same run): recall, false boxes per frame and CPU ms per frame on
+     the real Lepton clips and on ``--thermal-seconds`` of the 640x512 simulator (see
+     bench/thermal_detect.py; ``--thermal`` runs only this part, without ultralytics).
 Timings vary +-10-20 % on this machine; compare rows of one run only.
 """
 
@@ -44,6 +49,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.thermal_detect import thermal_bench
 from thermalstream.config import Settings
 from thermalstream.detect.weights import prepare_offline
 
@@ -475,7 +481,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--detect-fps", type=float, default=5.0, help="detection fps per camera in the live part")
     ap.add_argument("--backend", default="openvino", choices=["auto", "openvino", "onnx", "torch"],
                     help="YOLO backend for the gate and live parts (default openvino)")
+    ap.add_argument("--thermal", action="store_true",
+                    help="run only part 5, the weightless thermal detector against the old median threshold")
+    ap.add_argument("--skip-thermal", action="store_true", help="skip part 5")
+    ap.add_argument("--thermal-seconds", type=float, default=60.0, help="simulated seconds in part 5 (default 60)")
     args = ap.parse_args(argv)
+    if args.thermal:
+        thermal_bench(args.thermal_seconds)
+        return
     with tempfile.TemporaryDirectory(prefix="bench-detect-") as tmp:
         work = Path(tmp)
         settings = Settings(data_dir=work / "data")
@@ -497,6 +510,8 @@ def main(argv: list[str] | None = None) -> None:
         if not args.skip_live:
             live_bench(args.cameras, args.seconds, args.warmup, args.size, args.fps, args.detect_fps, args.backend,
                        work, args.live_bypass)
+        if not args.skip_thermal:
+            thermal_bench(args.thermal_seconds)
 
 
 if __name__ == "__main__":

@@ -198,6 +198,11 @@ class RadiometricWriter:
         except OSError:
             return 0
 
+    def abandon(self) -> None:
+        """Leave the file as the last flush wrote it, never closing it through HDF5 (on a full disk
+        that segfaults); readers open it in SWMR mode and reconciliation rewrites it."""
+        self._park()
+
     def abort(self) -> None:
         try:
             self.close()

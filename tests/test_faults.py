@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -446,3 +447,88 @@ def test_frozen_camera_leaves_live_within_the_stall_time(camera_behind_proxy):
     wait_for(lambda: _status(rt, cid) == "live", timeout=20, what="the camera to come back")
     wait_for(lambda: _titles(rt, cid) == ["Camera connection lost", "Camera reconnected"], timeout=5,
              what="lost and reconnected notifications")
+
+
+# ------------------------------------------------------------------------------ disk full, database on it
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 48 MB tmpfs of the test's own (root only); skipped where mounting is not allowed."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(mnt)], capture_output=True, check=False)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.decode().strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def _fill(path: Path) -> None:
+    """Another process fills the disk to the last byte."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for size in (1 << 20, 65536, 4096, 512, 1):
+            try:
+                while os.write(fd, b"\0" * size) == size:
+                    pass
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
+
+
+def test_full_disk_with_the_database_on_it(small_disk):
+    """Recordings and the SQLite database share a small disk that another process fills. The
+    recorder stops; the "disk full" notification reaches users at once (kept in memory while the
+    database cannot write) and the row is closed as soon as it can be written; adding a camera and
+    logging in answer 507/503 with a reason, never 500. Retention at its defaults (1 GB reserve,
+    which this disk can never meet) keeps the archive and says so in /api/storage. (The recording
+    reserve is set to 1 MB: the 256 MB default does not fit on this disk at all.)"""
+    from thermalstream.notifications import TOPIC
+
+    srv = start_server(small_disk, record_reserve_mb=1)
+    ballast = small_disk / "ballast.bin"
+    try:
+        rt = srv.runtime
+        seen: list[dict] = []
+        rt.bus.subscribe(lambda e: seen.append(e.data), TOPIC)
+        cid = rt.cameras.connect("sim://?fps=25&width=320&height=256&seed=6", "shed")["id"]
+        wait_for(lambda: rt.manager.get(cid).status.value == "live", what="the camera to go live")
+        rec_id = rt.recordings.start(cid)["id"]
+        recorder = rt.recordings._active[cid].recorder
+        wait_for(lambda: recorder.frames > 50, what="two recorded seconds")
+        srv.token()  # issued before the disk fills
+        _fill(ballast)
+        wait_for(lambda: not rt.recordings.is_recording(cid), timeout=30, what="the recorder to stop")
+        assert recorder.result().disk_full
+        note = wait_for(lambda: next((n for n in seen if n["title"] == "Recording stopped: disk full"), None),
+                        what="the disk-full notification on the bus")
+        assert "segment(s) kept" in note["message"]
+
+        status, body = srv.request("POST", "/api/cameras", {"url": "sim://?seed=7", "name": "more"})
+        assert status in (503, 507) and "disk" in body["error"], (status, body)
+        status, body = srv.request("POST", "/api/auth/token", {"username": "admin", "password": "wrong"},
+                                   as_user=None)
+        assert status != 500 and status in (401, 503, 507), (status, body)
+
+        ballast.unlink()
+        wait_for(lambda: rt.recordings.get(rec_id)["status"] != "recording", timeout=20,
+                 what="the recording row to be closed once the database can write")
+        row = rt.recordings.get(rec_id)
+        assert row["status"] == "failed" and row["error"].startswith("disk full") and row["segments"] >= 1
+        wait_for(lambda: any(n["title"] == "Recording stopped: disk full" for n in rt.notifications.list(None)),
+                 timeout=10, what="the kept notification to be saved")
+
+        before = sorted(p.name for p in rt.settings.recordings_dir.rglob("seg*.mp4"))
+        assert before
+        rt.cleanup.run()
+        assert sorted(p.name for p in rt.settings.recordings_dir.rglob("seg*.mp4")) == before
+        status, report = srv.request("GET", "/api/storage")
+        assert status == 200 and "min_free_gb" in report["retention_warnings"]
+        assert "archive is kept" in report["retention_warnings"]["min_free_gb"]
+    finally:
+        ballast.unlink(missing_ok=True)
+        stop_server(srv)

@@ -35,6 +35,7 @@ def storage_report(runtime, visible: set[int] | None = None) -> dict[str, Any]:
         "policy": {**job.policy.to_dict(), "active": job.policy.active,
                    "cleanup_interval_s": runtime.settings.cleanup_interval_s},
         "last_cleanup": job.last_result,
+        "retention_warnings": job.warnings(),  # limits that cannot be met (the archive is kept)
     }
 
 
@@ -55,7 +56,8 @@ class StorageHandler(BaseHandler):
                    "the disk, the retention policy in force and the last cleanup result",
         "tags": ["storage"],
         "responses": {"200": {"description": "{categories, cameras, camera_names, total, disk, policy, "
-                                             "last_cleanup}"}}}}
+                                             "last_cleanup, retention_warnings (limit -> why it cannot be "
+                                             "met)}"}}}}
 
     async def get(self) -> None:
         self.write_json(await _run(storage_report, self.runtime, self.visible_cameras()))

@@ -80,6 +80,7 @@ class StoragePage(pn.viewable.Viewer):
         self.disk_text = pn.pane.Markdown("")
         self.policy = pn.pane.Markdown("")
         self.last = pn.pane.Markdown("")
+        self.unmet = pn.pane.Alert("", alert_type="warning", visible=False, sizing_mode="stretch_width")
         self.alert = pn.pane.Alert("", alert_type="info", visible=False, sizing_mode="stretch_width")
         self.refresh_btn = pn.widgets.Button(label="Refresh", width=90)
         self.sample_btn = pn.widgets.Button(label="Take a sample now", width=160)
@@ -149,6 +150,9 @@ class StoragePage(pn.viewable.Viewer):
             f"* Automatic pass every {self.runtime.settings.cleanup_interval_s} s"
             + ("" if p.active else "\n\n**No limit is set: cleanup deletes nothing.**"))
         self.last.object = self._last_text(job.last_result)
+        unmet = job.warnings()
+        self.unmet.object = "**Retention limit not met.** " + " ".join(unmet.values()) if unmet else ""
+        self.unmet.visible = bool(unmet)
 
     def _last_text(self, last: dict | None) -> str:
         if not last:
@@ -236,6 +240,7 @@ class StoragePage(pn.viewable.Viewer):
             pn.Row(self.disk_bar, self.disk_text),
             self.history,
             self.history_note,
+            self.unmet,
             self.policy,
             self.last,
             pn.Row(self.preview_btn, self.run_btn),

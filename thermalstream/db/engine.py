@@ -136,6 +136,10 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
+def _mark_written(session: Session, _ctx: Any) -> None:
+    session.info["wrote"] = True  # a full disk is over only when a write got through
+
+
 # --- the database handle -----------------------------------------------------------------------
 
 
@@ -151,6 +155,7 @@ class Database:
         self.engine: Engine = target if isinstance(target, Engine) else make_engine(target, **engine_kwargs)
         self.sessionmaker: sessionmaker[Session] = session_factory(self.engine)
         self.outage = OutageWatch()  # outages logged once, failed fast, ended by the next success
+        event.listen(self.sessionmaker, "after_flush", _mark_written)
 
     @classmethod
     def create(cls, settings: Settings, *, migrate: bool = True, **engine_kwargs: Any) -> Database:
@@ -191,7 +196,7 @@ class Database:
             self.outage.failed(exc)
             raise
         else:
-            self.outage.ok()
+            self.outage.ok(wrote=bool(s.info.get("wrote")))
         finally:
             s.close()
 

@@ -66,8 +66,9 @@ class OutageWatch:
         self._lock = threading.Lock()
 
     def check(self) -> None:
-        """Before a session: fail fast during an outage, except one probe every ``probe_s``."""
-        if self.reason is None:
+        """Before a session: fail fast during an outage, except one probe every ``probe_s``. A
+        full disk still serves reads, so it never fails fast."""
+        if self.reason is None or self.disk_full:
             return
         with self._lock:
             now = time.monotonic()
@@ -90,8 +91,9 @@ class OutageWatch:
             self.reason = reason
         return True
 
-    def ok(self) -> None:
-        if self.reason is None:
+    def ok(self, wrote: bool = True) -> None:
+        """A session succeeded; a full disk is over only when a session could write."""
+        if self.reason is None or (self.disk_full and not wrote):
             return
         with self._lock:
             if self.reason is not None:

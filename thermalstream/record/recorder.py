@@ -539,8 +539,12 @@ class Recorder:
         o, self._open = self._open, None
         if o is None:
             return
+        full = self.disk_full or _looks_full(self.directory, 1_000_000)
         for w in (o.video, o.rad):
             if w is None:
+                continue
+            if w is o.rad and full:
+                w.abandon()  # closing HDF5 on a full disk segfaults; readable up to its last flush
                 continue
             try:
                 w.close()

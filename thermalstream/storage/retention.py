@@ -20,9 +20,11 @@ size or free-space limit needs more *and* deleting more does satisfy that limit.
 
 * age-based deletion never removes more than half the archive in one pass (a clock that jumped
   years ahead makes everything look old); a real backlog is cleared over successive passes;
-* a size/free limit that cannot be met even by deleting every unprotected segment (protected
-  recordings or other files fill the disk) deletes at most the brake's share, never the whole
-  archive, and the plan reports the limit as unmet (the job sends a warning).
+* a size/free limit that cannot be met even by deleting every unprotected segment (a reserve
+  larger than a small disk, protected recordings or other files) deletes nothing for that
+  limit (deleting would empty the archive and still miss it); the plan reports it as unmet,
+  the job warns once, and :meth:`CleanupJob.warnings` shows it on the Storage page and in
+  ``/api/storage``.
 
 Deleting (:func:`apply_cleanup`): every path is resolved and must be a regular file strictly
 inside ``recordings_dir`` (``..``, absolute paths elsewhere and symbolic links are refused and
@@ -217,7 +219,7 @@ def collect_segments(db: Database, recordings_dir: str | os.PathLike[str] | None
 
 def _take_for_limit(
     need: int, candidates: list[SegmentInfo], chosen: list[SegmentInfo], reasons: dict[int, str],
-    reason: str, room: int,
+    reason: str,
 ) -> tuple[bool, int]:
     """Pick oldest candidates until ``need`` bytes are freed. Returns (satisfied, braked count)."""
     available = sum(c.size_bytes for c in candidates)
@@ -230,11 +232,9 @@ def _take_for_limit(
             reasons[c.id] = reason
             freed += c.size_bytes
         return True, 0
-    taken = candidates[: max(0, room)]  # cannot be met: the brake's share at most, never a wipe
-    for c in taken:
-        chosen.append(c)
-        reasons[c.id] = reason
-    return False, len(candidates) - len(taken)
+    # Cannot be met even by deleting every candidate: deleting would empty the archive and still
+    # miss the limit (a reserve larger than a small disk), so nothing goes for it; it is reported.
+    return False, len(candidates)
 
 
 def plan_cleanup(
@@ -284,24 +284,26 @@ def plan_cleanup(
     if policy.max_total_bytes is not None:
         need = total_bytes - freed() - policy.max_total_bytes
         if need > 0:
-            ok, braked = _take_for_limit(need, rest(), chosen, reasons, "total", cap - len(chosen))
+            ok, braked = _take_for_limit(need, rest(), chosen, reasons, "total")
             if not ok:
                 plan.braked += braked
                 plan.unsatisfied["max_total_gb"] = (
                     f"recordings use {total_bytes / GB:.3f} GB, over the {policy.max_total_gb:g} GB limit, and deleting "
-                    "every unprotected segment would not be enough (protected or open recordings, or other files); "
-                    f"deleting at most {cap} segment(s) per pass")
+                    "every unprotected segment would not be enough (protected or open recordings, or other "
+                    "files): nothing is deleted for this limit and the archive is kept; "
+                    "raise THERMALSTREAM_RETENTION_MAX_TOTAL_GB or free space")
 
     if policy.min_free_bytes is not None and free_bytes is not None:
         need = policy.min_free_bytes - (free_bytes + freed())
         if need > 0:
-            ok, braked = _take_for_limit(need, rest(), chosen, reasons, "reserve", cap - len(chosen))
+            ok, braked = _take_for_limit(need, rest(), chosen, reasons, "reserve")
             if not ok:
                 plan.braked += braked
                 plan.unsatisfied["min_free_gb"] = (
-                    f"{free_bytes / GB:.3f} GB free, under the {policy.min_free_gb:g} GB reserve, and deleting every "
-                    "unprotected segment would not free enough (the disk is filled by other files or protected "
-                    f"recordings); deleting at most {cap} segment(s) per pass")
+                    f"{free_bytes / GB:.3f} GB free, under the {policy.min_free_gb:g} GB free-space reserve, and "
+                    "deleting every unprotected segment would not free enough (a small disk, other files or "
+                    "protected recordings): nothing is deleted for the reserve and the archive is kept; lower "
+                    "THERMALSTREAM_RETENTION_MIN_FREE_GB or free space")
 
     chosen.sort(key=lambda s: (s.started_at, s.id))
     plan.delete = chosen
@@ -526,6 +528,19 @@ class CleanupJob:
 
     def __call__(self) -> dict[str, Any]:
         return self.run()
+
+    def warnings(self) -> dict[str, str]:
+        """Limits that cannot be met now (limit -> why), from the last pass or a dry plan."""
+        if not self.policy.active:
+            return {}
+        last = self.last_result
+        if last and last.get("plan") is not None:
+            return dict(last["plan"].get("unsatisfied") or {})
+        try:
+            return dict(self.plan().unsatisfied)
+        except Exception:  # noqa: BLE001 - a warning must not break the page
+            log_failure(log, "planning retention for its warnings failed")
+            return {}
 
     def plan(self, now: datetime | None = None) -> CleanupPlan:
         segs = collect_segments(self.db, self.recordings_dir)

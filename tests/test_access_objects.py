@@ -488,3 +488,24 @@ def test_unsharing_and_session_ends_stop_live_views(srv):
     assert mjpeg.status == 200 and mjpeg.read1(65536)
     srv.runtime.auth.users.end_sessions("vera")
     assert closed_within(kept, 3) and stream_ends_within(mjpeg, 12)
+
+
+def test_files_left_by_cameras_deleted_earlier_are_archived_at_start(tmp_path):
+    """An install upgraded from before issue 11: camera 5 was deleted, its folders stayed."""
+    data = tmp_path / "data"  # the data folder start_server gives the server
+    left = [data / "recordings" / "cam5" / "20250101T000000Z_r9" / "seg_000.mp4", data / "screenshots" / "5" / "a.jpg"]
+    for f in left:
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(b"old footage")
+    srv = start_server(tmp_path)
+    try:
+        assert not any(f.exists() for f in left)
+        assert sorted(f.name for f in (data / "archive").rglob("*.*")) == ["a.jpg", "seg_000.mp4"]
+        assert srv.request("GET", "/api/storage")[1]["cameras"] == {}
+        title = "Files of deleted cameras archived"
+        admin = srv.runtime.notifications.list(srv.runtime.auth.users.get("admin")["id"], limit=10)
+        assert any(n["title"] == title and "5" in n["message"] for n in admin)
+        vera = srv.runtime.auth.users.create("vera", PW, "viewer")
+        assert not any(n["title"] == title for n in srv.runtime.notifications.list(vera["id"], limit=10))
+    finally:
+        stop_server(srv)

@@ -11,33 +11,25 @@ from thermalstream.capture.manager import CameraManager
 from sqlalchemy import select
 
 from thermalstream.connection_alerts import ConnectionAlerts
-from thermalstream.db import CameraShare, Database, User, repo
+from thermalstream.db import Database, User, repo
 from thermalstream.db.outage import log_failure
 from thermalstream.frame import Frame
 from thermalstream.notifications import NotificationService
 from thermalstream.palettes import PALETTES
 from thermalstream.radiometry import RadiometricSource, RadiometrySettings, summary
+from thermalstream.sharing import ROLE_ORDER, CameraNotFound, CameraSharing, ShareError  # noqa: F401
 from thermalstream.sources import SourceError, make_source
 from thermalstream.sources.url import CameraURL, CameraURLError, parse_camera_url
-from thermalstream.storage.media import MEDIA_CHOICES, remove_camera_media
+from thermalstream.storage.media import MEDIA_CHOICES, media_camera_ids, remove_camera_media
 from thermalstream.storage.paths import StoragePathError, safe_path
 from thermalstream.storage.usage import storage_roots
 
 log = logging.getLogger(__name__)
 DEFAULT_PALETTE = "inferno"
-ROLE_ORDER = ("viewer", "operator", "admin")
-
-
-class CameraNotFound(LookupError):
-    pass
 
 
 class CameraConflict(Exception):
     """The request clashes with the camera's state (already connected, duplicate URL…)."""
-
-
-class ShareError(ValueError):
-    """A share names no user or role (the message says which)."""
 
 
 def media_file(cu: CameraURL, media_root: Path) -> None:
@@ -64,7 +56,9 @@ def probe_file(url: CameraURL) -> None:
         src.close()
 
 
-class CameraService:
+class CameraService(CameraSharing):
+    """Saved cameras joined to running ones; visibility and sharing come from :class:`CameraSharing`."""
+
     def __init__(self, db: Database, manager: CameraManager, notifications: NotificationService,
                  settings: Any = None) -> None:
         self.db = db
@@ -82,81 +76,6 @@ class CameraService:
         with self.db.session() as s:
             rows = [repo.public_dict(c) for c in repo.list_cameras(s) if visible is None or c.id in visible]
         return [self._merge(r) for r in rows]
-
-    def visible_ids(self, user_id: int, role: str) -> set[int] | None:
-        """The cameras a user may see; None means all (admins). A camera without shares is visible
-        to every signed-in user; once shared, only its owner, the users and roles it is shared with
-        (a role share includes higher roles) and admins see it."""
-        if role == "admin":
-            return None
-        rank = {"viewer": 0, "operator": 1, "admin": 2}
-        with self.db.session() as s:
-            cams = {c.id: c.owner_id for c in repo.list_cameras(s)}
-            shares: dict[int, list[CameraShare]] = {}
-            for sh in s.scalars(select(CameraShare)):
-                shares.setdefault(sh.camera_id, []).append(sh)
-        out = set()
-        for cid, owner in cams.items():
-            mine = shares.get(cid)
-            if not mine or owner == user_id or any(
-                sh.user_id == user_id or (sh.role is not None and rank.get(role, -1) >= rank[sh.role]) for sh in mine
-            ):
-                out.add(cid)
-        return out
-
-    def may_manage(self, camera_id: int, user_id: int, role: str) -> bool:
-        """Whether a user may change a camera's sharing: its owner or an admin."""
-        if role == "admin":
-            return True
-        with self.db.session() as s:
-            cam = repo.get_camera(s, camera_id)
-            return cam is not None and cam.owner_id is not None and cam.owner_id == user_id
-
-    def shares(self, camera_id: int) -> dict[str, Any]:
-        """Who a camera is shared with: ``{camera_id, owner, private, users: [{id, username}], roles}``.
-        Not private (no shares): every signed-in user sees it."""
-        with self.db.session() as s:
-            cam = repo.get_camera(s, camera_id)
-            if cam is None:
-                raise CameraNotFound(f"no camera {camera_id}")
-            rows = list(s.scalars(select(CameraShare).where(CameraShare.camera_id == camera_id)))
-            names = {u.id: u.username for u in s.scalars(select(User))}
-            owner = {"id": cam.owner_id, "username": names.get(cam.owner_id)} if cam.owner_id else None
-        users = sorted({r.user_id for r in rows if r.user_id is not None})
-        return {"camera_id": camera_id, "owner": owner, "private": bool(rows),
-                "users": [{"id": u, "username": names.get(u)} for u in users],
-                "roles": sorted({r.role for r in rows if r.role is not None}, key=ROLE_ORDER.index)}
-
-    def set_shares(self, camera_id: int, users: list[int | str], roles: list[str]) -> dict[str, Any]:
-        """Replace a camera's shares: these users (ids or usernames) and roles see it, besides its
-        owner and admins. Both empty: the camera is public again. ShareError names an unknown user."""
-        bad = [r for r in roles if r not in ROLE_ORDER]
-        if bad:
-            raise ShareError(f"unknown role(s): {', '.join(map(str, bad))}; use {', '.join(ROLE_ORDER)}")
-        with self.db.session() as s:
-            if repo.get_camera(s, camera_id) is None:
-                raise CameraNotFound(f"no camera {camera_id}")
-            ids = set()
-            for ref in users:
-                q = select(User.id).where(User.id == ref if isinstance(ref, int) else User.username == str(ref).lower())
-                uid = s.scalar(q)
-                if uid is None:
-                    raise ShareError(f"no user {str(ref)[:64]!r}")
-                ids.add(uid)
-            s.query(CameraShare).filter(CameraShare.camera_id == camera_id).delete()
-        for uid in sorted(ids):
-            self.share(camera_id, user_id=uid)
-        for role in sorted(set(roles)):
-            self.share(camera_id, role=role)
-        self.manager.bus.publish("camera.shares", {"camera_id": camera_id})  # open live views re-check
-        return self.shares(camera_id)
-
-    def share(self, camera_id: int, *, user_id: int | None = None, role: str | None = None) -> None:
-        """Share a camera with one user or with a role (which makes it private to its shares)."""
-        with self.db.session() as s:
-            if repo.get_camera(s, camera_id) is None:
-                raise CameraNotFound(f"no camera {camera_id}")
-            s.add(CameraShare(camera_id=camera_id, user_id=user_id, role=role))
 
     def get(self, camera_id: int) -> dict[str, Any]:
         with self.db.session() as s:
@@ -329,6 +248,33 @@ class CameraService:
         self.notes.info("Camera removed", (name or str(camera_id)) + _files_text(files), data={"camera_id": camera_id})
         return files
 
+    def archive_orphan_media(self) -> list[int]:
+        """Archive the folders of cameras that no longer exist (deleted before their files went with
+        them), so that no later camera can own them. Returns their ids; admins get a notification."""
+        if self.settings is None:
+            return []
+        roots = storage_roots(self.settings)
+        with self.db.session() as s:
+            known = {c.id for c in repo.list_cameras(s)}
+        orphans = sorted(media_camera_ids(roots) - known)
+        for cid in orphans:
+            try:
+                remove_camera_media(roots, self.settings.archive_dir, cid, "archive")
+            except OSError:
+                log.exception("files of deleted camera %s could not be archived", cid)
+        if orphans:
+            self._tell_admins("warning", "Files of deleted cameras archived",
+                              f"camera id(s) {', '.join(map(str, orphans))} no longer exist but had files; "
+                              f"they were moved to {self.settings.archive_dir.name}/ (admins only)")
+        return orphans
+
+    def _tell_admins(self, kind: str, title: str, message: str) -> None:
+        """A notification for each admin only (it names files or deleted cameras)."""
+        with self.db.session() as s:
+            admins = list(s.scalars(select(User.id).where(User.role == "admin", User.is_active.is_(True))))
+        for uid in admins:
+            self.notes.notify(kind, title, message, user_id=uid)
+
     def _remove_media(self, camera_id: int, media: str, name: str) -> dict[str, Any] | None:
         if self.settings is None:
             return None
@@ -336,7 +282,7 @@ class CameraService:
             return remove_camera_media(storage_roots(self.settings), self.settings.archive_dir, camera_id, media)
         except OSError as exc:  # the camera is gone; its files stay where they are, and the admin is told
             log.exception("files of deleted camera %s not %sd", camera_id, media)
-            self.notes.error("Camera files left in place", f"{name}: could not {media} its files ({exc})")
+            self._tell_admins("error", "Camera files left in place", f"{name}: could not {media} its files ({exc})")
             return {"media": "failed", "error": str(exc)}
 
     def _media_root(self) -> Path:

@@ -123,6 +123,7 @@ class Runtime:
                   "Log in and change it (thermalstream users reset-password admin).\n", flush=True)
         elif created:
             log.info("created the admin user from THERMALSTREAM_ADMIN_PASSWORD")
+        self.cameras.archive_orphan_media()  # files of cameras deleted earlier: no later camera may own them
         if self.settings.default_camera and not self.cameras.list():
             self.cameras.connect(self.settings.default_camera, "Simulated thermal camera")
         self.cameras.start_enabled()

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from thermalstream.storage.paths import StoragePathError, is_within
+from thermalstream.storage.usage import camera_id_of
 
 log = logging.getLogger(__name__)
 MEDIA_CHOICES = ("archive", "delete")
@@ -71,3 +72,17 @@ def remove_camera_media(roots: dict[str, Path], archive_root: Path, camera_id: i
             shutil.move(str(folder), str(target))
     log.info("camera %s: %s %d folder(s), %d bytes", camera_id, mode, len(dirs), size)
     return {"media": mode, "folders": len(dirs), "bytes": size, "archive": str(dest_root) if dest_root else None}
+
+
+def media_camera_ids(roots: dict[str, Path]) -> set[int]:
+    """Ids of every camera that has a folder in some storage category (event buffers included)."""
+    ids: set[int] = set()
+    for category, root in roots.items():
+        places = [Path(root)] + ([Path(root) / ".buffer"] if category == "recordings" else [])
+        for place in places:
+            try:
+                entries = list(place.iterdir())
+            except OSError:
+                continue
+            ids.update(cid for e in entries if e.is_dir() and (cid := camera_id_of(e.name)) is not None)
+    return ids

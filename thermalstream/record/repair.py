@@ -16,6 +16,7 @@ import h5py
 import numpy as np
 
 from thermalstream.palettes import to_grey
+from thermalstream.record import radiometric
 from thermalstream.record.radiometric import _open_readable
 from thermalstream.record.video import SegmentWriter, VideoOptions
 
@@ -53,7 +54,7 @@ def repair_radiometric(path: str | os.PathLike) -> int:
             n = _whole_frames(f)
             if not partial or n == 0:
                 return n
-            with h5py.File(tmp, "w", libver="latest") as out:
+            with h5py.File(tmp, "w", libver=getattr(radiometric, "LIBVER", "latest")) as out:  # as the writer
                 out.attrs.update(dict(f.attrs))
                 for k in _FRAME_SETS:
                     if k in f:

@@ -11,6 +11,7 @@ import panel as pn
 from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
+from app.views.export_control import ExportControl
 from app.views.session import session_user, visible_cameras
 from app.views.shell import page
 from thermalstream.detect import store
@@ -48,6 +49,9 @@ class DetectionsPage(pn.viewable.Viewer):
         for w in (self.camera, self.label, self.hours, self.min_conf):
             w.param.watch(lambda e: self.refresh(), "value")
         self.plot = self._timeline()
+        self.kind = pn.widgets.RadioButtonGroup(options=["detections", "events"], value="detections", align="end")
+        self.export = ExportControl(runtime, {"CSV": "csv", "Parquet": "parquet"}, self._export_request,
+                                    label="Download")
         self.refresh()
         cb = pn.state.add_periodic_callback(self.stream, period=int(1000 / TIMELINE_HZ))
         pn.state.on_session_destroyed(lambda ctx: cb.stop())
@@ -62,6 +66,13 @@ class DetectionsPage(pn.viewable.Viewer):
             "since": dt.datetime.now(dt.UTC) - dt.timedelta(hours=self.hours.value),
             "min_confidence": self.min_conf.value or None,
         }
+
+    def _export_request(self) -> dict:
+        """The table as filtered on the page, every row (not only the newest 1000)."""
+        f = self._filters()
+        camera = f["camera"] if isinstance(f["camera"], int) else None  # else: the cameras the user sees
+        return {"kind": self.kind.value, "camera_id": camera, "label": f["label"], "since": f["since"],
+                "min_confidence": f["min_confidence"] if self.kind.value == "detections" else None}
 
     def _timeline(self):
         p = figure(x_axis_type="datetime", height=220, sizing_mode="stretch_width", y_range=sorted(
@@ -127,6 +138,7 @@ class DetectionsPage(pn.viewable.Viewer):
             self.summary,
             pn.pane.Markdown("#### Timeline"), self.plot,
             pn.pane.Markdown("#### Detections"), self.table,
+            pn.Row(pn.pane.Markdown("Download the filtered", align="center"), self.kind, self.export),
             pn.pane.Markdown("#### Events"), self.gallery,
             sizing_mode="stretch_width",
         )

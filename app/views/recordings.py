@@ -11,6 +11,7 @@ import panel as pn
 import param
 from panel.custom import JSComponent
 
+from app.views.export_control import ExportControl
 from app.views.session import session_user, visible_cameras
 from app.views.shell import page
 from thermalstream.detect import store
@@ -77,6 +78,9 @@ class RecordingsPage(pn.viewable.Viewer):
         self.show_boxes.link(self.player, value="show_detections")
         self.timeline = pn.Column(sizing_mode="stretch_width", visible=False)
         self.details = pn.pane.HTML("Select a recording to play it.", sizing_mode="stretch_width")
+        self.selected: dict | None = None
+        self.export = ExportControl(runtime, {"NetCDF": "netcdf", "HDF5": "hdf5"}, self._export_request,
+                                    label="Export °C data")
         for w in (self.camera, self.dates):
             w.param.watch(lambda e: self.refresh(), "value")
         self.refresh_btn.on_click(lambda e: self.refresh())
@@ -117,6 +121,7 @@ class RecordingsPage(pn.viewable.Viewer):
         if not event.new:
             return
         rec = self.rows[event.new[0]]
+        self.selected = rec
         rid = rec["id"]
         full = self.runtime.recordings.get(rid)
         self.player.segments = [
@@ -135,11 +140,17 @@ class RecordingsPage(pn.viewable.Viewer):
             f"{_size(rec['size_bytes'])} · <a href='/api/recordings/{rid}/export.mp4'>Download MP4</a>{error}"
         )
 
+    def _export_request(self) -> dict:
+        if self.selected is None:
+            raise ValueError("select a recording first")
+        return {"kind": "radiometric", "recording_id": self.selected["id"]}
+
     def __panel__(self):
         return pn.Column(
             pn.Row(self.camera, self.dates, self.refresh_btn),
             self.table,
             self.details,
+            self.export,
             self.show_boxes,
             self.player,
             self.timeline,

@@ -25,6 +25,7 @@ ROUTES: dict[str, dict[str, str]] = {
     r"/health": {"GET": PUBLIC},
     r"/api/openapi\.json": {"GET": PUBLIC},
     r"/api/docs": {"GET": PUBLIC},
+    r"/api/.*": {},  # any other API path: 404 for every method (app.handlers.base.ApiNotFound)
     r"/api/auth/token": {"POST": PUBLIC},
     r"/api/auth/refresh": {"POST": PUBLIC},
     r"/api/auth/logout": {"POST": PUBLIC},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.auth import auth_routes
+from app.handlers.base import ApiNotFound
 from app.handlers.cameras import CameraActionHandler, CameraHandler, CamerasHandler, TemperatureHandler
 from app.handlers.detections import (
     CameraDetectionHandler,
@@ -93,6 +94,7 @@ def build_routes(runtime: Runtime) -> list[tuple]:
         *auth_routes(runtime),
     ]
     routes.append((r"/api/openapi\.json", OpenAPIHandler, {**kw, "routes": routes}))
+    routes.append((r"/api/.*", ApiNotFound))  # last: unknown API paths answer JSON 404
     return [with_route(r) for r in routes]
 
 

@@ -283,3 +283,48 @@ def test_clear_rows_from_before_are_read_and_sealed(tmp_path):
     with sqlite3.connect(settings.data_dir / "thermalstream.db") as conn:
         stored = conn.execute("SELECT url FROM cameras").fetchone()[0]
     assert "OLDSECRET" not in stored and "OLDPW" not in stored
+
+
+# --- 13: a valid OpenAPI 3.0.3 document with security and response schemas ------------------------
+
+def _walk(node):
+    yield node
+    if isinstance(node, dict):
+        for v in node.values():
+            yield from _walk(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _walk(v)
+
+
+def test_openapi_document_is_valid_and_complete(srv):
+    from openapi_spec_validator import OpenAPIV30SpecValidator
+
+    status, spec = srv.request("GET", "/api/openapi.json", as_user=None)
+    assert status == 200 and spec["openapi"] == "3.0.3"
+    errors = [f"{list(e.path)}: {e.message[:200]}" for e in OpenAPIV30SpecValidator(spec).iter_errors()]
+    assert not errors, errors[:5]
+    for node in _walk(spec):
+        if isinstance(node, dict) and "exclusiveMinimum" in node:
+            assert isinstance(node["exclusiveMinimum"], bool), node
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["bearerAuth"]["scheme"] == "bearer" and schemes["cookieAuth"]["in"] == "cookie"
+    assert {"bearerAuth": []} in spec["security"]
+    from app.handlers.openapi import openapi_path
+
+    patterns = {openapi_path(p): methods for p, methods in access.ROUTES.items()}
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            for code, resp in op["responses"].items():
+                if code not in ("204", "304") and not code.startswith("3"):
+                    assert resp.get("content"), f"{method} {path} {code} has no schema"
+            if patterns[path].get(method.upper()) == access.PUBLIC:
+                assert op.get("security") == [], f"{method} {path} is public"
+            else:
+                assert "security" not in op and {"401", "403"} <= set(op["responses"]), f"{method} {path}"
+
+
+def test_unknown_api_paths_answer_json_404(srv):
+    for method, path in [("GET", "/api/cameras/-1"), ("PUT", "/api/nothing/here"), ("DELETE", "/api/cameras/x")]:
+        status, head, body = raw(srv, method, path, b"{}" if method != "GET" else None)
+        assert status == 404 and "json" in head["Content-Type"] and body["status"] == 404, (method, path, body)

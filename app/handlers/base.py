@@ -281,3 +281,13 @@ class BaseHandler(Guarded, tornado.web.RequestHandler):
             self.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type")
             self.set_header("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE")
         return super().finish(chunk)
+
+
+class ApiNotFound(tornado.web.RequestHandler):
+    """Any other ``/api/`` path, whatever the method: a JSON 404 (not the HTML page of the app)."""
+
+    def prepare(self) -> None:
+        self.set_status(404)
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(json.dumps({"error": f"no such API path: {self.request.path[:200]}", "status": 404}))

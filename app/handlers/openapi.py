@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import re
 
 import tornado.web
 
+from app import access
 from app.handlers.base import BaseHandler
+from app.handlers.schema import MODELS, to_openapi
 
 METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -37,7 +40,8 @@ COMPONENTS = {
                                      "description": "°C, counts (uncalibrated sensor), or null (pictures only)"},
             },
         },
-        "Error": {"type": "object", "properties": {"error": {"type": "string"}, "status": {"type": "integer"}}},
+        "Error": {"type": "object", "required": ["error", "status"],
+                  "properties": {"error": {"type": "string"}, "status": {"type": "integer"}}},
     }
 }
 
@@ -49,6 +53,70 @@ def openapi_path(pattern: str) -> str:
     return path
 
 
+def path_parameters(pattern: str) -> list[dict]:
+    """Typed path parameters from the route's regex: digits are integers, alternatives an enum."""
+    params = []
+    for name, regex in re.findall(r"\(\?P<(\w+)>([^)]*)\)", pattern):
+        if regex in ("[0-9]+", r"\d+"):
+            schema: dict = {"type": "integer", "minimum": 0}
+        elif re.fullmatch(r"[a-z_-]+(\|[a-z_-]+)+", regex):
+            schema = {"type": "string", "enum": regex.split("|")}
+        else:
+            schema = {"type": "string", "pattern": f"^{regex}$"}
+        params.append({"name": name, "in": "path", "required": True, "schema": schema})
+    return params
+
+
+def media_of(path: str) -> dict:
+    """What a 2xx answer without a declared body carries, from the path (files and streams)."""
+    binary = {"type": "string", "format": "binary"}
+    if path.endswith(".jpg"):
+        return {"image/jpeg": {"schema": binary}}
+    if path.endswith(".mp4") or "/segments/" in path:
+        return {"video/mp4": {"schema": binary}}
+    if path.endswith("/mjpeg"):
+        return {"multipart/x-mixed-replace": {"schema": binary}}
+    if path.endswith("/download"):
+        return {"application/octet-stream": {"schema": binary}}
+    return {"application/json": {"schema": {}}}
+
+
+ERROR_REF = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+COMMON_ERRORS = {"400": "Bad request (the message says why)", "401": "Not signed in, or the token is not valid",
+                 "403": "Your role may not do this", "404": "No such object (or not yours to see)",
+                 "413": "Request body too large", "503": "The database is unreachable (the reason is given)"}
+
+
+def complete(op: dict, path: str, public: bool, has_ids: bool) -> dict:
+    """Every response described with a schema; the errors every route can give; security."""
+    op = to_openapi(copy.deepcopy(op))
+    responses = op.setdefault("responses", {})
+    wanted = ["503"]
+    if not public:  # ids in the path, the query or the body may name nothing this user may see
+        wanted += ["401", "403", "404"]
+    elif has_ids:
+        wanted.append("404")
+    if "requestBody" in op:
+        wanted += ["400", "413"]
+    for code in wanted:
+        responses.setdefault(code, {"description": COMMON_ERRORS[code]})
+    for code, resp in responses.items():
+        if "content" in resp or code in ("204", "304") or code.startswith("3"):
+            continue
+        resp["content"] = ERROR_REF if code[0] in "45" else media_of(path)
+    if public:
+        op["security"] = []
+    return op
+
+
+SECURITY_SCHEMES = {
+    "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                   "description": "An access token from POST /api/auth/token"},
+    "cookieAuth": {"type": "apiKey", "in": "cookie", "name": "user",
+                   "description": "The signed login cookie of the browser pages (state changes must be same-origin)"},
+}
+
+
 def build_spec(routes: list[tuple], version: str) -> dict:
     paths: dict[str, dict] = {}
     for pattern, handler, *_ in routes:
@@ -56,13 +124,11 @@ def build_spec(routes: list[tuple], version: str) -> dict:
         if not described:
             continue
         path = openapi_path(pattern)
-        params = [
-            {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
-            for n in re.findall(r"{(\w+)}", path)
-        ]
+        params = path_parameters(pattern)
         ops = {}
         for method, op in described.items():
-            op = dict(op)
+            public = access.ROUTES.get(pattern, {}).get(method.upper()) == access.PUBLIC
+            op = complete(op, path, public, bool(params))
             named = {p["name"] for p in op.get("parameters", [])}
             op["parameters"] = op.get("parameters", []) + [p for p in params if p["name"] not in named]
             op.setdefault("operationId", f"{method}_{re.sub(r'[^a-z0-9]+', '_', path.lower()).strip('_')}")
@@ -71,8 +137,10 @@ def build_spec(routes: list[tuple], version: str) -> dict:
     return {
         "openapi": "3.0.3",
         "info": {"title": "ThermalStream API", "version": version},
+        "security": [{"bearerAuth": []}, {"cookieAuth": []}],
         "paths": paths,
-        "components": COMPONENTS,
+        "components": {"schemas": {**to_openapi(COMPONENTS["schemas"]), **MODELS},
+                       "securitySchemes": SECURITY_SCHEMES},
     }
 
 

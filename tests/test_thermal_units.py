@@ -265,6 +265,8 @@ def test_a_celsius_camera_refuses_a_calibration(db):
         out = svc.set_radiometry(cid, {"emissivity": 0.9})
         assert out["settings"]["emissivity"] == 0.9
         wait_for(lambda: "emissivity 0.9" in svc.radiometry(cid)["description"], what="corrected frames")
+        assert svc.radiometry(cid)["description"] == ("simulated scene, kelvin x 100; "
+                                                      "radiance-domain correction: emissivity 0.9")
     finally:
         manager.stop_all()
 

@@ -194,6 +194,7 @@ class LeptonSource(UVCRadiometricSource):
         rad = Radiometry(
             calibrated=True, unit_scale=TLINEAR_SCALE, unit_offset=-KELVIN,
             ffc_state=tele.ffc_state if tele else FFCState.UNKNOWN, sensor="FLIR Lepton", extra=extra,
+            description="Lepton TLinear (kelvin x 100)",
         )  # fmt: skip
         self._seq += 1
         return Frame(image=to_grey(celsius), seq=self._seq, celsius=celsius, raw=raw, radiometry=rad)

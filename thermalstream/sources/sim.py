@@ -691,6 +691,7 @@ class SimSource(Source):
                 unit_offset=UNIT_OFFSET,
                 ffc_state=state,
                 sensor="sim",
+                description="simulated scene, kelvin x 100",
             ),
         )
 

@@ -43,6 +43,7 @@ class TopdonSource(UVCRadiometricSource):
     def decode(self, buf: np.ndarray) -> Frame:
         raw, celsius = decode_tc001(buf)
         rad = Radiometry(calibrated=True, unit_scale=SCALE, unit_offset=-KELVIN,
-                         ffc_state=FFCState.UNKNOWN, sensor="Topdon TC001 / InfiRay P2 Pro")  # fmt: skip
+                         ffc_state=FFCState.UNKNOWN, sensor="Topdon TC001 / InfiRay P2 Pro",
+                         description="TC001 thermal rows, raw / 64 - 273.15")  # fmt: skip
         self._seq += 1
         return Frame(image=to_grey(celsius), seq=self._seq, celsius=celsius, raw=raw, radiometry=rad)

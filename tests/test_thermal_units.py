@@ -24,6 +24,7 @@ from thermalstream.radiometry import (
     apply,
     band_radiance,
     correct_linear,
+    summary,
 )
 from thermalstream.sources.cptv_file import CPTVSource
 from thermalstream.sources.flir import KELVIN, FlirSeqSource
@@ -179,6 +180,7 @@ def test_flir_defaults_are_the_files_own_values(samples):
     src.open()
     f = src.read()
     assert f.radiometry.description == "FLIR Planck law, file object parameters"
+    assert summary(f)["in_effect"]["emissivity"] == pytest.approx(0.94, abs=1e-3)
     # only emissivity changed: distance, humidity, reflected... stay the file's
     out = apply(f, RadiometrySettings(emissivity=0.9))
     law = out.radiometry.law
@@ -232,7 +234,7 @@ def test_settings_are_stored_per_camera_and_applied_after_a_restart(db, tmp_path
         assert t["unit"] == "counts" and t["min"] >= 3000
         info = svc.radiometry(cid)
         assert info["temperature_unit"] == "counts" and info["calibrated"] is False
-        assert info["settings"]["calibration"] is None
+        assert info["settings"]["calibration"] is None and info["in_effect"] is None
         svc.set_radiometry(cid, {"calibration": {"a": 0.01, "b": -10}, "emissivity": 0.95})
         wait_for(lambda: svc.get(cid)["temperature_unit"] == "°C", what="calibrated frames")
         info = svc.radiometry(cid)
@@ -240,7 +242,9 @@ def test_settings_are_stored_per_camera_and_applied_after_a_restart(db, tmp_path
         assert "user linear calibration a=0.01, b=-10" in info["description"] and "emissivity 0.95" in info["description"]
         # a reset field goes back to the source's value; the rest is kept
         svc.set_radiometry(cid, {"emissivity": None})
-        assert svc.radiometry(cid)["settings"]["emissivity"] is None
+        info = svc.radiometry(cid)
+        assert info["settings"]["emissivity"] is None
+        wait_for(lambda: svc.radiometry(cid)["in_effect"]["emissivity"] == 1.0, what="neutral emissivity again")
         with pytest.raises(ValidationError, match="emissivity"):
             svc.set_radiometry(cid, {"emissivity": 2})
         assert svc.radiometry(cid)["settings"]["calibration"]["a"] == 0.01  # bad input lost nothing

@@ -266,13 +266,26 @@ class RadiometricSource(Source):
 
 
 def summary(frame: Frame | None) -> dict:
-    """What a camera's newest frame says about its unit and how its values were obtained."""
+    """What a camera's newest frame says about its unit, how its values were obtained, and the
+    object parameters in effect (the file's or the user's; None while the values are counts)."""
     if frame is None:
-        return {"temperature_unit": None, "calibrated": None, "description": ""}
+        return {"temperature_unit": None, "calibrated": None, "description": "", "in_effect": None}
     rad = frame.radiometry
     return {"temperature_unit": frame.temperature_unit,
             "calibrated": None if rad is None else bool(rad.calibrated and frame.celsius is not None),
-            "description": "" if rad is None else rad.description}
+            "description": "" if rad is None else rad.description, "in_effect": in_effect(frame)}
+
+
+def in_effect(frame: Frame) -> dict[str, float] | None:
+    """The object parameters behind a frame's °C."""
+    rad = frame.radiometry
+    if frame.celsius is None or rad is None:
+        return None
+    if isinstance(rad.law, PlanckParams):
+        p = rad.law
+        return {"emissivity": p.emissivity, "reflected_c": p.reflected_c, "atmosphere_c": p.atmosphere_c,
+                "humidity": p.humidity, "distance_m": p.distance}
+    return dict(rad.extra.get("object_parameters") or NEUTRAL)
 
 
 __all__ = ["Calibration", "CalibrationPoint", "RadiometricSource", "RadiometrySettings", "apply",

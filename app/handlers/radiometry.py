@@ -9,8 +9,8 @@ from app.handlers.base import ApiError, BaseHandler
 from thermalstream.cameras import CameraNotFound
 from thermalstream.sources.url import CameraURLError
 
-RESULT = ("{camera_id, settings, temperature_unit ('°C', 'counts' or null), calibrated, description, "
-          "source_unit}")
+RESULT = ("{camera_id, settings (null: the source's own value), temperature_unit ('°C', 'counts' or null), "
+          "calibrated, description, source_unit, in_effect (object parameters behind the °C, or null)}")
 ERRORS = {"400": {"description": "Invalid value (the message names the field)"},
           "404": {"description": "No such camera"}}
 

@@ -73,9 +73,12 @@ class RadiometryForm(pn.viewable.Viewer):
             self._load()
 
     def _load(self) -> None:
-        settings = self.runtime.cameras.radiometry(self.camera_id)["settings"]
+        info = self.runtime.cameras.radiometry(self.camera_id)
+        settings, used = info["settings"], info.get("in_effect") or {}
         for key, widget in self.inputs.items():
             widget.value = settings.get(key)
+            if used.get(key) is not None:  # what applies while the field is empty
+                widget.placeholder = f"source's own: {used[key]:.4g}"
         cal = settings.get("calibration") or {}
         if cal.get("points"):
             p1, p2 = cal["points"]

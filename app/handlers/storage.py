@@ -14,6 +14,7 @@ from app.handlers.base import ApiError, BaseHandler
 from app.handlers.recordings import parse_time
 from thermalstream.storage import CATEGORIES, list_samples, usage
 from thermalstream.storage.samples import DISK_CATEGORIES
+from thermalstream.storage.growth import growth
 from thermalstream.storage.usage import visible_usage
 
 ERRORS = {"400": {"description": "Bad request"}}
@@ -36,6 +37,7 @@ def storage_report(runtime, visible: set[int] | None = None) -> dict[str, Any]:
                    "cleanup_interval_s": runtime.settings.cleanup_interval_s},
         "last_cleanup": job.last_result,
         "retention_warnings": job.warnings(),  # limits that cannot be met (the archive is kept)
+        "growth": growth(runtime.db, job.policy, visible=visible),
     }
 
 
@@ -57,7 +59,8 @@ class StorageHandler(BaseHandler):
         "tags": ["storage"],
         "responses": {"200": {"description": "{categories, cameras, camera_names, total, disk, policy, "
                                              "last_cleanup, retention_warnings (limit -> why it cannot be "
-                                             "met)}"}}}}
+                                             "met), growth {cameras: {id: bytes/day}, total_per_day, "
+                                             "days_to_disk_full, days_to_size_limit}}"}}}}
 
     async def get(self) -> None:
         self.write_json(await _run(storage_report, self.runtime, self.visible_cameras()))

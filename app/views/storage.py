@@ -3,6 +3,7 @@ storage samples), the disk, the retention policy in force, and a cleanup pass wi
 
 from __future__ import annotations
 
+
 import pandas as pd
 import panel as pn
 from bokeh.models import ColumnDataSource, HoverTool, NumeralTickFormatter
@@ -11,9 +12,11 @@ from bokeh.plotting import figure
 
 from app.views.session import can, session_user, visible_cameras
 from app.views.shell import page
+from app.views.text import md_escape
 from thermalstream.notifications import format_local, to_local
 from thermalstream.runtime import Runtime
 from thermalstream.storage import CATEGORIES, list_samples, usage
+from thermalstream.storage.growth import growth
 from thermalstream.storage.usage import visible_usage
 
 PREVIEW_COLUMNS = ["recording", "camera", "segment", "started", "ended", "size", "reason"]
@@ -78,6 +81,7 @@ class StoragePage(pn.viewable.Viewer):
         self.totals = pn.pane.Markdown("")
         self.disk_bar = pn.indicators.Progress(value=0, max=100, width=320, bar_color="primary")
         self.disk_text = pn.pane.Markdown("")
+        self.growth = pn.pane.Markdown("")
         self.policy = pn.pane.Markdown("")
         self.last = pn.pane.Markdown("")
         self.unmet = pn.pane.Alert("", alert_type="warning", visible=False, sizing_mode="stretch_width")
@@ -132,6 +136,8 @@ class StoragePage(pn.viewable.Viewer):
         self.history_note.object = (f"{len(samples)} sample row(s); a sample is taken every {every} s."
                                     if samples else f"No samples yet: one is taken every {every} s "
                                     "(or press “Take a sample now”).")
+        self.growth.object = growth_text(growth(self.runtime.db, self.runtime.cleanup.policy,
+                                                visible=self._visible()), names)
         self._show_policy()
 
     def _show_policy(self) -> None:
@@ -191,7 +197,7 @@ class StoragePage(pn.viewable.Viewer):
 
     def _show(self, kind: str, text: str) -> None:
         self.alert.alert_type = kind
-        self.alert.object = text
+        self.alert.object = md_escape(text)
         self.alert.visible = True
 
     def _preview(self) -> None:
@@ -238,6 +244,7 @@ class StoragePage(pn.viewable.Viewer):
             pn.Row(self.by_category, self.by_camera, sizing_mode="stretch_width"),
             self.totals,
             pn.Row(self.disk_bar, self.disk_text),
+            self.growth,
             self.history,
             self.history_note,
             self.unmet,
@@ -248,6 +255,21 @@ class StoragePage(pn.viewable.Viewer):
             self.preview,
             sizing_mode="stretch_width",
         )
+
+
+def _days(d: float | None) -> str:
+    return "—" if d is None else f"{d * 24:.1f} hours" if d < 2 else f"{d:.0f} days"
+
+
+def growth_text(g: dict, names: dict[int, str]) -> str:
+    """Growth per camera and the time left, as Markdown (camera names escaped)."""
+    if not g["cameras"]:
+        return (f"**Growth**: not known yet (it needs two storage samples within {g['window_h']:.0f} h "
+                "while something records).")
+    per = " · ".join(f"{md_escape(names.get(c, f'camera {c}'))} {_size(r)}/day" for c, r in g["cameras"].items())
+    return (f"**Growth** over the last {g['window_h']:.0f} h: {_size(g['total_per_day'])}/day ({per})  \n"
+            f"Disk full (keeping the free-space reserve) in **{_days(g['days_to_disk_full'])}** · "
+            f"retention size limit reached in **{_days(g['days_to_size_limit'])}**")
 
 
 def storage_page(runtime: Runtime):

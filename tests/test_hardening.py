@@ -328,3 +328,47 @@ def test_unknown_api_paths_answer_json_404(srv):
     for method, path in [("GET", "/api/cameras/-1"), ("PUT", "/api/nothing/here"), ("DELETE", "/api/cameras/x")]:
         status, head, body = raw(srv, method, path, b"{}" if method != "GET" else None)
         assert status == 404 and "json" in head["Content-Type"] and body["status"] == 404, (method, path, body)
+
+
+# --- 9: user text in Markdown panes renders as text -----------------------------------------------
+
+EVIL = "![x](http://attacker.example/pixel.png) <img src=x onerror=alert(1)> [click](http://attacker.example)"
+
+
+def _rendered(pane) -> str:
+    """The HTML a Markdown or Alert pane sends to the browser."""
+    import html as _html
+
+    return _html.unescape(pane._transform_object(pane.object)["object"])
+
+
+def _assert_inert(markup: str) -> None:
+    assert "<img" not in markup and "<a " not in markup and "attacker.example/pixel.png" in markup, markup
+
+
+def test_markdown_escape_helper():
+    import panel as pn
+
+    from app.views.text import md_escape
+
+    _assert_inert(_rendered(pn.pane.Markdown(md_escape(EVIL))))
+    assert _rendered(pn.pane.Markdown(md_escape("Schedule “night shift” saved."))).count("night shift") == 1
+
+
+def test_schedule_names_and_errors_render_as_text_in_confirmations(srv):
+    from app.views.schedules import SchedulesPage
+    from app.views.storage import growth_text
+    from app.views.users import UsersPage
+
+    page = SchedulesPage(srv.runtime)
+    page._ok(f"Schedule “{EVIL}” created.")
+    _assert_inert(_rendered(page.alert))
+    page._error(f"Could not save: {EVIL}")
+    _assert_inert(_rendered(page.alert))
+    users = UsersPage(srv.runtime)
+    users._say(f"user {EVIL} deleted")
+    _assert_inert(_rendered(users.message))
+    import panel as pn
+    text = growth_text({"cameras": {1: 1e9}, "window_h": 24, "total_per_day": 1e9, "days_to_disk_full": 3.0,
+                        "days_to_size_limit": None}, {1: EVIL})
+    _assert_inert(_rendered(pn.pane.Markdown(text)))

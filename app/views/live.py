@@ -13,6 +13,7 @@ from app.views.radiometry_form import RadiometryForm
 from app.views.session import can, session_user, visible_cameras
 from app.views.sharing_form import SharingForm
 from app.views.shell import STYLE, page
+from app.views.text import md_escape
 from thermalstream.cameras import CameraConflict, CameraNotFound
 from thermalstream.palettes import PALETTES
 from thermalstream.record.service import RecordingError
@@ -239,7 +240,7 @@ class LivePage(pn.viewable.Viewer):
             self.runtime.cameras.connect(self.url.value_input or self.url.value, self.cam_name.value,
                                          owner_id=user.user_id, any_file=can(user, "admin"))
         except (CameraURLError, CameraConflict) as exc:
-            self.error.object = html.escape(str(exc))
+            self.error.object = md_escape(exc)
             self.error.visible = True
             return
         self.url.value = self.url.value_input = ""

@@ -8,6 +8,7 @@ import panel as pn
 from app.access import about_visible_camera
 from app.views.session import session_user, visible_cameras
 from app.views.shell import page
+from app.views.text import md_escape
 from thermalstream.notifications import format_local
 from thermalstream.runtime import Runtime
 
@@ -42,7 +43,7 @@ class NotificationsPage(pn.viewable.Viewer):
             columns=["time", "type", "title", "message", "read"],
         )
         unread = self.runtime.notifications.unread_count(self.user_id)
-        self.summary.object = f"{unread} unread · times shown in {tz or 'UTC'}"
+        self.summary.object = f"{unread} unread · times shown in {md_escape(tz or 'UTC')}"
 
     def _mark_read(self, _event) -> None:
         self.runtime.notifications.mark_read(self.user_id)

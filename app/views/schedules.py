@@ -11,6 +11,7 @@ import panel as pn
 
 from app.views.session import can, session_user, visible_cameras
 from app.views.shell import page
+from app.views.text import md_escape
 from thermalstream.notifications import format_local
 from thermalstream.runtime import Runtime
 from thermalstream.schedules import DAYS, ScheduleError
@@ -112,12 +113,12 @@ class SchedulesPage(pn.viewable.Viewer):
 
     def _error(self, message: str) -> None:
         self.alert.alert_type = "danger"
-        self.alert.object = message
+        self.alert.object = md_escape(message)  # schedule and camera names are user text
         self.alert.visible = True
 
     def _ok(self, message: str) -> None:
         self.alert.alert_type = "success"
-        self.alert.object = message
+        self.alert.object = md_escape(message)
         self.alert.visible = True
 
     @property
@@ -181,7 +182,7 @@ class SchedulesPage(pn.viewable.Viewer):
         self.table.selection = idx[:1]
         self._select(None)  # the selection may be unchanged (no event) while its row changed
         now = format_local(datetime.now(UTC), tz, "%H:%M %Z")
-        self.summary.object = (f"{len(self.rows)} schedule(s) · times of windows shown in {tz or 'UTC'} "
+        self.summary.object = (f"{len(self.rows)} schedule(s) · times of windows shown in {md_escape(tz or 'UTC')} "
                                f"(now {now}); start and stop are in each schedule's own zone")
 
     def _create(self) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import html
 
 import pandas as pd
 import panel as pn
 
 from app.views.session import can, session_user
 from app.views.shell import page
+from app.views.text import md_escape
 from thermalstream.auth import AuthValueError
 from thermalstream.notifications import format_local
 from thermalstream.runtime import Runtime
@@ -54,7 +54,7 @@ class UsersPage(pn.viewable.Viewer):
         return False
 
     def _say(self, text: str, kind: str = "success") -> None:
-        self.message.object, self.message.alert_type, self.message.visible = html.escape(text), kind, True
+        self.message.object, self.message.alert_type, self.message.visible = md_escape(text), kind, True
 
     def refresh(self) -> None:
         self.rows = self.users.list()

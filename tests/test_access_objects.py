@@ -305,7 +305,7 @@ def test_logout_password_role_change_and_deletion_end_every_cookie_and_token(srv
     cookie, pair = login_cookie(srv, "olga"), token(srv, "olga")
     assert with_cookie(srv, cookie) == 200 and with_token(srv, pair["access_token"]) == 200
     conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
-    conn.request("GET", "/logout", headers={"Cookie": cookie})
+    conn.request("GET", "/logout", headers={"Cookie": cookie, "Referer": srv.base + "/"})  # the menu link
     assert conn.getresponse().status == 302
     assert with_cookie(srv, cookie) == 401  # the copied cookie is dead...
     assert with_token(srv, pair["access_token"]) == 401  # ...and so is every token of the user
@@ -425,6 +425,8 @@ def test_pages_sharing_control_disabled_schedule_form_and_storage(srv):
             card.locator(".ts-sharing-saved").wait_for(timeout=10000)
             assert srv.runtime.cameras.shares(mine["id"])["roles"] == ["viewer"]
             assert card.locator('.ts-sharing[data-private="1"]').count() == 1
+            srv.runtime.auth.users.end_sessions("olga")  # e.g. an admin changed her role: the open page ends
+            page.wait_for_url(lambda url: "/login" in url, timeout=15000)
             page.close()
 
             # another operator sees the shared camera but no Sharing control on it

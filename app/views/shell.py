@@ -82,6 +82,29 @@ def push_notifications(runtime: Runtime) -> None:
     pn.state.on_session_destroyed(lambda ctx: unsubscribe())
 
 
+SESSION_CHECK_MS = 5000
+
+
+def end_with_session(runtime: Runtime) -> None:
+    """Reload this page (which then asks for a login) as soon as its user's sessions end: at once
+    for changes made in this server (bus topic ``user.sessions``), within 5 s for the CLI's."""
+    user, doc, loc = session_user(runtime), pn.state.curdoc, pn.state.location
+    if user is None or doc is None or loc is None:
+        return
+
+    def check() -> None:
+        if session_user(runtime) is None:
+            loc.reload = True
+
+    def ended(event: Event) -> None:  # any thread
+        if event.data.get("user_id") == user.user_id:  # a moment later: a logout in this tab navigates first
+            doc.add_next_tick_callback(lambda: doc.add_timeout_callback(check, 1500))
+
+    unsubscribe = runtime.bus.subscribe(ended, "user.sessions")
+    poll = pn.state.add_periodic_callback(check, period=SESSION_CHECK_MS)
+    pn.state.on_session_destroyed(lambda ctx: (unsubscribe(), poll.stop()))
+
+
 def _esc(text: str) -> str:
     import html
 
@@ -91,6 +114,7 @@ def _esc(text: str) -> str:
 def page(runtime: Runtime, active: str, title: str, *main) -> pn.template.FastListTemplate:
     """Wrap page content in the shared template."""
     push_notifications(runtime)
+    end_with_session(runtime)
     return pn.template.FastListTemplate(
         title="ThermalStream",
         site_url="/",

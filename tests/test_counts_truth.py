@@ -1,6 +1,6 @@
 """A counts source (a real Lepton 3 clip: raw counts, no calibration) through the whole product:
-the REST API, a recording (HDF5 beside the video), an export, the notebook reader and the Live
-page in Chromium. Nowhere is a count called °C. Also the radiometry route's access rules."""
+the REST API, a recording (HDF5 beside the video), the exports (MP4 and radiometric NetCDF), the
+notebook reader and the Live page in Chromium. Nowhere is a count called °C. Also the radiometry route's access rules."""
 
 from __future__ import annotations
 
@@ -116,6 +116,26 @@ def test_counts_source_api_recording_export_and_notebook_say_counts(srv, clip, t
                 assert f["raw"][0].tobytes() in first_counts  # the clip's own counts, untouched
     export = srv.open(f"/api/recordings/{rec['id']}/export.mp4", timeout=30).read()
     assert export[4:8] == b"ftyp" and DEG.encode() not in export and b"\xb0C" not in export
+
+    # the radiometric export (NetCDF, for other tools): counts with unit "1", nothing called °C
+    status, job = srv.request("POST", "/api/exports", {"kind": "radiometric", "format": "netcdf",
+                                                        "recording_id": rec["id"]})
+    assert status == 202, job
+    wait_for(lambda: srv.request("GET", f"/api/exports/{job['id']}")[1]["status"] in ("done", "failed"),
+             timeout=60, what="export")
+    done = srv.request("GET", f"/api/exports/{job['id']}")[1]
+    assert done["status"] == "done", done
+    no_celsius(done)
+    nc = tmp_path / "counts.nc"
+    nc.write_bytes(srv.open(done["download_url"], timeout=30).read())
+    import xarray
+
+    with xarray.open_dataset(nc) as ds:
+        for var in [ds, *ds.variables.values()]:
+            no_celsius({k: str(v) for k, v in var.attrs.items()})
+            assert var.attrs.get("units") != "degree_Celsius"
+        values = [v for v in ds.data_vars.values() if v.dims == ("time", "y", "x")]
+        assert values and values[0].attrs["units"] == "1" and float(values[0].max()) > 1500
 
     data = ts.open_recording(rec["id"], data_dir=srv.runtime.settings.data_dir)
     assert data.unit == "counts" and data[0].temperature_unit == "counts" and data[0].celsius is None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import time
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -160,3 +161,43 @@ def test_remote_client_reads_the_lab_server(users, tmp_path):
     assert len(vera.detections()) == 3
     with pytest.raises(RemoteError, match="401"):
         ts.connect(server.base, username="vera", password="wrong password")
+
+
+def _decode(data: bytes, tmp_path, name: str) -> list:
+    import av
+
+    path = tmp_path / name
+    path.write_bytes(data)
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="rgb24") for f in c.decode(c.streams.video[0])]
+
+
+def test_mp4_with_palette_and_detections_burnt_in(users, tmp_path):
+    server = users
+    cid = _private_camera(server)
+    rec = _recording(server, cid, 2.0)
+    row = server.runtime.recordings.get(rec["id"])
+    from thermalstream.detect.draw import label_colour
+    from thermalstream.detect.types import Box, Detection
+
+    start = datetime.fromisoformat(row["started_at"]).timestamp()
+    store = server.runtime.detection.store
+    store.add(cid, [(start + 0.5 + 0.1 * i, Detection("person", 0.9, Box(20, 20, 120, 100)), None, None)
+                    for i in range(10)])
+    store.flush()
+    base = f"/api/recordings/{rec['id']}/export.mp4"
+    plain = _decode(server.request("GET", base, as_user="vera")[1], tmp_path, "plain.mp4")
+    burnt = _decode(server.request("GET", base + "?palette=ironbow&detections=1", as_user="vera")[1], tmp_path,
+                    "burnt.mp4")
+    assert abs(len(burnt) - len(plain)) <= 1 and len(burnt) > 10
+
+    def chroma(img):  # white-hot video is grey: R, G and B agree
+        return float(np.abs(img[..., 0].astype(int) - img[..., 2].astype(int)).mean())
+
+    assert chroma(plain[0]) < 3 < chroma(burnt[0])  # the palette is in the picture
+    r, g, b = label_colour("person")[::-1]  # BGR -> RGB
+    edge = [img[20:100, 20:22].reshape(-1, 3).astype(int) for img in burnt]
+    hits = [i for i, px in enumerate(edge) if (np.abs(px - [r, g, b]).sum(axis=1) < 90).mean() > 0.5]
+    assert hits, "no frame shows the detection box in the label colour"
+    assert server.request("GET", base + "?palette=nope", as_user="vera")[0] == 400
+    assert server.request("GET", base + "?detections=1", as_user="wim")[0] == 404

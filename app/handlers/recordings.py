@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import os
 import tempfile
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import av
+import pandas as pd
 import tornado.ioloop
 import tornado.web
 
 from app.handlers.base import ApiError, BaseHandler, Guarded, call_mapped, http_error
+from thermalstream.detect import store
+from thermalstream.detect.types import Box, Detection
+from thermalstream.palettes import PALETTES
+from thermalstream.record.burnin import burn_in_mp4
 from thermalstream.record.export import ExportError, export_mp4
+from thermalstream.record.recorder import parse_segment_name
 from thermalstream.record.service import RecordingConflict, RecordingNotFound, StorageFull
 from thermalstream.record.thumbnail import make_thumbnail
 
@@ -26,6 +32,13 @@ ERRORS = {"400": {"description": "Bad request"}, "404": {"description": "Not fou
           "409": {"description": "Conflict (camera not connected, already recording…)"}}
 
 
+SEGMENT_SPAN_S = 120.0  # no segment runs longer than this after its start (10 s by default)
+BURN_IN = [
+    {"name": "palette", "in": "query", "schema": {"type": "string", "enum": list(PALETTES)},
+     "description": "re-encode with this palette (from the lossless °C data where recorded)"},
+    {"name": "detections", "in": "query", "schema": {"type": "boolean"},
+     "description": "re-encode with the detections drawn in"},
+]
 RECORDING_ERRORS = {StorageFull: 507, RecordingConflict: 409, RecordingNotFound: 404}  # StorageFull first
 
 
@@ -209,21 +222,46 @@ class ThumbnailHandler(BaseHandler):
 class ExportHandler(BaseHandler):
     """GET /api/recordings/{rid}/export.mp4: the whole recording as one MP4 (remuxed, not re-encoded)."""
 
-    openapi = {"get": {"summary": "Download a recording as one MP4", "tags": ["recordings"],
+    openapi = {"get": {"summary": "Download a recording as one MP4 (copied; re-encoded with a palette or "
+                                  "detections burnt in when asked)", "tags": ["recordings"],
+                       "parameters": BURN_IN,
                        "responses": {"200": {"description": "video/mp4 attachment"}, **ERRORS}}}
 
     async def get(self, rid: str) -> None:
         rec = recording_of(self, rid)
         await self.send_export([self.runtime.recordings.resolve(p) for p in rec.get("segment_paths") or []],
-                               f"recording{rid}.mp4")
+                               f"recording{rid}.mp4", rec["camera_id"])
 
-    async def send_export(self, segments: list[Path], filename: str) -> None:
+    def _burn_in(self) -> tuple[str | None, bool]:
+        palette = self.get_query_argument("palette", None) or None
+        if palette is not None and palette not in PALETTES:
+            raise ApiError(400, f"palette must be one of {', '.join(PALETTES)}")
+        return palette, self.get_query_argument("detections", "0") in ("1", "true", "yes")
+
+    def _detections(self, camera_id: int, segments: list[Path]) -> list:
+        starts = [s for p in segments if (s := parse_segment_name(p.name))]
+        if not starts:
+            return []
+        since = datetime.fromtimestamp(min(t for _, t in starts), UTC)
+        until = datetime.fromtimestamp(max(t for _, t in starts) + SEGMENT_SPAN_S, UTC)
+        df = store.detections_dataframe(self.runtime.db, camera=camera_id, since=since, until=until, limit=None)
+        return [(r.timestamp.timestamp(), Detection(r.label, r.confidence, Box(r.x1, r.y1, r.x2, r.y2),
+                                                    track_id=None if r.track_id is pd.NA else r.track_id))
+                for r in df.itertuples()]
+
+    async def send_export(self, segments: list[Path], filename: str, camera_id: int) -> None:
         segments = [p for p in segments if p.is_file()]
+        palette, with_dets = self._burn_in()
         with tempfile.TemporaryDirectory(dir=self.runtime.settings.cache_dir) as tmp:
             out = Path(tmp) / filename
             loop = tornado.ioloop.IOLoop.current()
             try:
-                await loop.run_in_executor(None, export_mp4, segments, out)
+                if palette or with_dets:
+                    dets = self._detections(camera_id, segments) if with_dets else []
+                    await loop.run_in_executor(None, lambda: burn_in_mp4(segments, out, palette=palette,
+                                                                         detections=dets))
+                else:
+                    await loop.run_in_executor(None, export_mp4, segments, out)
             except ExportError as exc:
                 raise ApiError(404, str(exc)) from None
             self.set_header("Content-Type", "video/mp4")
@@ -242,7 +280,8 @@ class CameraExportHandler(ExportHandler):
     openapi = {"get": {
         "summary": "Export a time range of a camera as one MP4", "tags": ["recordings"],
         "parameters": [{"name": "since", "in": "query", "required": True, "schema": {"type": "string"}},
-                       {"name": "until", "in": "query", "required": True, "schema": {"type": "string"}}],
+                       {"name": "until", "in": "query", "required": True, "schema": {"type": "string"}},
+                       *BURN_IN],
         "responses": {"200": {"description": "video/mp4 attachment"}, **ERRORS}}}
 
     async def get(self, cid: str) -> None:
@@ -252,4 +291,4 @@ class CameraExportHandler(ExportHandler):
             raise ApiError(400, "since and until are required, with since before until")
         segments = self.runtime.recordings.segments_between(self.camera_id(cid), since, until)
         stamp = since.strftime("%Y%m%dT%H%M%S")
-        await self.send_export(segments, f"camera{cid}_{stamp}.mp4")
+        await self.send_export(segments, f"camera{cid}_{stamp}.mp4", int(cid))

@@ -98,19 +98,23 @@ class BlobTracker:
 
     def __init__(self, *, min_hits: int = 3, min_track_s: float = 0.2, min_fill: float = 0.6,
                  min_move: float = 0.01, min_move_px: float = 2.0, max_gap_s: float = 1.5,
-                 max_tracks: int = 50) -> None:
+                 max_tracks: int = 50, revive_s: float = 4.0) -> None:
         self.min_hits, self.min_track_s, self.min_fill = min_hits, min_track_s, min_fill
         self.min_move, self.min_move_px, self.max_gap_s = min_move, min_move_px, max_gap_s
-        self.max_tracks = max_tracks
+        self.max_tracks, self.revive_s = max_tracks, revive_s
         self.tracks: list[BlobTrack] = []
+        self._lost: list[BlobTrack] = []
         self._ids = itertools.count(1)
 
     def reset(self) -> None:
         self.tracks.clear()
+        self._lost.clear()
 
     def update(self, blobs: list[Blob], t: float, frame_w: int, frame_h: int) -> list[tuple[Blob, BlobTrack]]:
         """Link this frame's blobs; returns (blob, track) for the blobs of confirmed tracks."""
+        gone = [tr for tr in self.tracks if t - tr.last_t > self.max_gap_s]
         self.tracks = [tr for tr in self.tracks if t - tr.last_t <= self.max_gap_s]
+        self._lost = [tr for tr in self._lost + [g for g in gone if g.confirmed] if t - tr.last_t <= self.revive_s]
         for tr in self.tracks:
             tr.frames += 1
         matched = self._match(blobs, t)
@@ -122,7 +126,9 @@ class BlobTracker:
             if tr is None:
                 if len(self.tracks) >= self.max_tracks:
                     continue
-                tr = BlobTrack(next(self._ids), t, t, b.center, b.center, anchor=b.center, anchor_t=t)
+                tr = self._revive(b, t)
+                if tr is None:
+                    tr = BlobTrack(next(self._ids), t, t, b.center, b.center, anchor=b.center, anchor_t=t)
                 self.tracks.append(tr)
             else:
                 self._extend(tr, b, t)
@@ -136,6 +142,21 @@ class BlobTracker:
             if tr.confirmed:
                 out.append((b, tr))
         return out
+
+    def _revive(self, b: Blob, t: float) -> BlobTrack | None:
+        """A confirmed track lost less than ``revive_s`` ago whose object could be where ``b`` is (it was
+        hidden behind, or merged with, another object): it continues, same id, same event."""
+        best, best_d = None, math.inf
+        for tr in self._lost:
+            px, py = tr.predict(t)
+            tw, th = tr.sizes[-1] if tr.sizes else (0.0, 0.0)
+            d = math.hypot(b.center[0] - px, b.center[1] - py)
+            if d <= 1.5 * max(b.diag, math.hypot(tw, th)) and d < best_d:
+                best, best_d = tr, d
+        if best is not None:
+            self._lost.remove(best)
+            self._extend(best, b, t)
+        return best
 
     def _extend(self, tr: BlobTrack, b: Blob, t: float) -> None:
         c = b.center

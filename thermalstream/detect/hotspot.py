@@ -170,7 +170,7 @@ class HotspotDetector(Detector):
         p = self._tracker_proto
         tr = BlobTracker() if p is None else BlobTracker(
             min_hits=p.min_hits, min_track_s=p.min_track_s, min_fill=p.min_fill, min_move=p.min_move,
-            min_move_px=p.min_move_px, max_gap_s=p.max_gap_s, max_tracks=p.max_tracks)
+            min_move_px=p.min_move_px, max_gap_s=p.max_gap_s, max_tracks=p.max_tracks, revive_s=p.revive_s)
         return _State(tracker=tr)
 
     def reset(self) -> None:

@@ -228,6 +228,8 @@ def test_deleting_a_camera_archives_or_deletes_its_media(srv_db):
     assert new["id"] > gone["id"] > kept["id"]
     storage = srv.request("GET", "/api/storage")[1]
     assert set(storage["cameras"]) <= {str(new["id"])}
+    assert storage["archived_media"] == {"bytes": 3000, "files": 3, "cameras": 1}  # the admin sees the archive
+    assert "archived_media" not in srv.request("GET", "/api/storage", as_user="olga")[1]
     note = srv.runtime.notifications.list(None, limit=5)
     assert any("archived" in n["message"] for n in note) and any("deleted" in n["message"] for n in note)
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from typing import Any
 
-import tornado.ioloop
 import tornado.web
 
 from app import access
-from app.auth import Principal, Unauthenticated, principal_of, same_origin
+from app.auth import Principal, Unauthenticated, off_loop, principal_of, same_origin  # noqa: F401 (off_loop)
 from thermalstream.db.outage import is_disk_full, outage_reason
 from thermalstream.runtime import Runtime
 
@@ -26,11 +24,6 @@ class ApiError(Exception):
         self.status = status
         self.message = message
         self.headers = headers or {}
-
-
-async def off_loop(fn, *args, **kwargs):
-    """Run slow blocking work (bcrypt) on a worker thread, so one login never stalls every user."""
-    return await tornado.ioloop.IOLoop.current().run_in_executor(None, functools.partial(fn, *args, **kwargs))
 
 
 def allowed_methods(route: str) -> str:

@@ -15,6 +15,7 @@ from app.handlers.recordings import parse_time
 from thermalstream.storage import CATEGORIES, list_samples, usage
 from thermalstream.storage.samples import DISK_CATEGORIES
 from thermalstream.storage.growth import growth
+from thermalstream.storage.media import archive_usage
 from thermalstream.storage.usage import visible_usage
 
 ERRORS = {"400": {"description": "Bad request"}}
@@ -32,6 +33,8 @@ def storage_report(runtime, visible: set[int] | None = None) -> dict[str, Any]:
     job = runtime.cleanup
     return {
         **snap,
+        # admins only: files of deleted cameras, which retention never deletes
+        **({"archived_media": archive_usage(runtime.settings.archive_dir)} if visible is None else {}),
         "camera_names": names,
         "policy": {**job.policy.to_dict(), "active": job.policy.active,
                    "cleanup_interval_s": runtime.settings.cleanup_interval_s},
@@ -60,7 +63,8 @@ class StorageHandler(BaseHandler):
         "responses": {"200": {"description": "{categories, cameras, camera_names, total, disk, policy, "
                                              "last_cleanup, retention_warnings (limit -> why it cannot be "
                                              "met), growth {cameras: {id: bytes/day}, total_per_day, "
-                                             "days_to_disk_full, days_to_size_limit}}"}}}}
+                                             "days_to_disk_full, days_to_size_limit}}; admins also get archived_media {bytes, files, "
+                                             "cameras}: files of deleted cameras, never deleted by retention"}}}}
 
     async def get(self) -> None:
         self.write_json(await _run(storage_report, self.runtime, self.visible_cameras()))

@@ -17,6 +17,7 @@ from thermalstream.notifications import format_local, to_local
 from thermalstream.runtime import Runtime
 from thermalstream.storage import CATEGORIES, list_samples, usage
 from thermalstream.storage.growth import growth
+from thermalstream.storage.media import archive_usage
 from thermalstream.storage.usage import visible_usage
 
 PREVIEW_COLUMNS = ["recording", "camera", "segment", "started", "ended", "size", "reason"]
@@ -121,9 +122,15 @@ class StoragePage(pn.viewable.Viewer):
         cams = snap["cameras"]
         labels = [names.get(int(k), f"camera {k}") for k in cams]
         self.by_camera.object = bar_chart("Usage per camera", labels, [v["bytes"] for v in cams.values()], "#1565c0")
+        archived = []
+        if can(session_user(self.runtime), "admin"):  # files of deleted cameras: admins only
+            a = archive_usage(self.runtime.settings.archive_dir)
+            archived = [f"deleted cameras' files (`archive/`, never deleted by retention): {_size(a['bytes'])} · "
+                        f"{a['files']} file(s) of {a['cameras']} camera(s)"]
         self.totals.object = "  \n".join(
             [f"**Total** {_size(snap['total']['bytes'])} in {snap['total']['files']} file(s)"]
-            + [f"{c}: {_size(cats[c]['bytes'])} · {cats[c]['files']} file(s) · `{cats[c]['path']}`" for c in cats])
+            + [f"{c}: {_size(cats[c]['bytes'])} · {cats[c]['files']} file(s) · `{cats[c]['path']}`" for c in cats]
+            + archived)
         disk = snap["disk"]
         used_pct = round(100 * disk["used"] / disk["total"]) if disk["total"] else 0
         self.disk_bar.value = used_pct

@@ -86,3 +86,11 @@ def media_camera_ids(roots: dict[str, Path]) -> set[int]:
                 continue
             ids.update(cid for e in entries if e.is_dir() and (cid := camera_id_of(e.name)) is not None)
     return ids
+
+
+def archive_usage(archive_root: Path) -> dict[str, int]:
+    """Bytes, files and folders (one per deleted camera) in the archive, which retention never touches."""
+    root = Path(archive_root)
+    folders = [p for p in root.iterdir() if p.is_dir()] if root.is_dir() else []
+    files = sum(len(fs) for f in folders for _, _, fs in os.walk(f))
+    return {"bytes": sum(_size(f) for f in folders), "files": files, "cameras": len(folders)}

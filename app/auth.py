@@ -7,13 +7,16 @@ calls :func:`principal_of` and checks ``app.access`` itself on every request.
 
 from __future__ import annotations
 
+import functools
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import jinja2
 import panel as pn
+import tornado.ioloop
 import tornado.web
 from panel.auth import BasicAuthProvider
 
@@ -105,6 +108,11 @@ def provision_oauth_user(runtime: Runtime, username: str) -> dict | None:
     return user
 
 
+async def off_loop(fn, *args, **kwargs):
+    """Run slow blocking work (bcrypt, mail) on a worker thread, so one login never stalls every user."""
+    return await tornado.ioloop.IOLoop.current().run_in_executor(None, functools.partial(fn, *args, **kwargs))
+
+
 def same_origin(handler: tornado.web.RequestHandler) -> bool:
     """Whether a browser request comes from our own pages (Origin, else Referer, matches Host)."""
     source = handler.request.headers.get("Origin") or handler.request.headers.get("Referer")
@@ -165,15 +173,15 @@ class LoginHandler(AuthPage):
             info = "Your password was changed. Log in with the new one."
         render(self, "Log in", "login", info=info)
 
-    def post(self) -> None:
+    async def post(self) -> None:
         if not self.check_form_origin():
             return
         username = self.get_argument("username", "")[:256]
         password = self.get_argument("password", "")[:4096]
         try:
-            user = self.runtime.auth.users.authenticate(username, password, ip=self.client_ip())
+            user = await off_loop(self.runtime.auth.users.authenticate, username, password, ip=self.client_ip())
         except RateLimited as exc:
-            self.set_header("Retry-After", str(int(exc.retry_after_s) + 1))
+            self.set_header("Retry-After", str(max(1, math.ceil(exc.retry_after_s))))
             render(self, "Log in", "login", 429, error=str(exc))
             return
         if user is None:
@@ -187,7 +195,22 @@ class LoginHandler(AuthPage):
 
 
 class LogoutHandler(AuthPage):
+    """Logging out changes state, so another site must not be able to do it: a GET from our own
+    pages (the menu link) logs out; any other GET shows a button that posts back (same-origin)."""
+
     def get(self) -> None:
+        if not same_origin(self):
+            render(self, "Log out", "logout")
+            return
+        self.log_out()
+
+    def post(self) -> None:
+        if not same_origin(self):
+            render(self, "Log out", "logout", 403, error="This form must be sent from the ThermalStream page.")
+            return
+        self.log_out()
+
+    def log_out(self) -> None:
         who = principal_of(self.runtime, self) if not self.request.headers.get("Authorization") else None
         if who is not None:  # every cookie and token of this user ends, not only this browser's
             self.runtime.auth.users.end_sessions(who.user_id)
@@ -204,14 +227,15 @@ class ForgotHandler(AuthPage):
     def get(self) -> None:
         render(self, "Reset your password", "forgot")
 
-    def post(self) -> None:
+    async def post(self) -> None:
         if not self.check_form_origin():
             return
         who = self.get_argument("who", "").strip()[:320]
         try:
-            if who:
-                self.runtime.auth.resets.request_reset(who, ip=self.client_ip())
+            if who:  # may send mail: off the event loop
+                await off_loop(self.runtime.auth.resets.request_reset, who, ip=self.client_ip())
         except RateLimited as exc:
+            self.set_header("Retry-After", str(max(1, math.ceil(exc.retry_after_s))))
             render(self, "Reset your password", "forgot", 429, error=str(exc))
             return
         render(self, "Reset your password", "done", info=self.SENT)
@@ -226,7 +250,7 @@ class ResetHandler(AuthPage):
             return
         render(self, "Choose a new password", "reset", token=token)
 
-    def post(self) -> None:
+    async def post(self) -> None:
         if not self.check_form_origin():
             return
         token = self.get_argument("token", "")
@@ -235,7 +259,7 @@ class ResetHandler(AuthPage):
             render(self, "Choose a new password", "reset", 400, token=token, error="The two passwords differ.")
             return
         try:
-            self.runtime.auth.resets.complete_reset(token, password)
+            await off_loop(self.runtime.auth.resets.complete_reset, token, password)
         except InvalidResetToken:
             render(self, "Reset your password", "done", 400,
                    error="This reset link is not valid: it was used, has expired, or was replaced.")

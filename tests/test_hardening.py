@@ -372,3 +372,65 @@ def test_schedule_names_and_errors_render_as_text_in_confirmations(srv):
     text = growth_text({"cameras": {1: 1e9}, "window_h": 24, "total_per_day": 1e9, "days_to_disk_full": 3.0,
                         "days_to_size_limit": None}, {1: EVIL})
     _assert_inert(_rendered(pn.pane.Markdown(text)))
+
+
+# --- 12 (cont.): another site cannot log a user out -----------------------------------------------
+
+def _login_cookie(srv, username: str, password: str) -> str:
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=20)
+    conn.request("POST", "/login", f"username={username}&password={password.replace(' ', '+')}",
+                 {"Content-Type": "application/x-www-form-urlencoded", "Origin": srv.base})
+    resp = conn.getresponse()
+    resp.read()
+    assert resp.status == 302, resp.status
+    [cookie] = [v.split(";", 1)[0] for k, v in resp.getheaders() if k.lower() == "set-cookie" and v.startswith("user=")]
+    return cookie
+
+
+def _logout(srv, method: str, cookie: str, **headers) -> int:
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+    conn.request(method, "/logout", "" if method == "POST" else None, {"Cookie": cookie, **headers})
+    resp = conn.getresponse()
+    resp.read()
+    return resp.status
+
+
+def test_logout_cannot_be_triggered_from_another_site(srv):
+    cookie = _login_cookie(srv, "oscar", "oscar has a long password")
+
+    def signed_in() -> bool:
+        return srv.request("GET", "/api/cameras", as_user=None, headers={"Cookie": cookie})[0] == 200
+
+    assert signed_in()
+    assert _logout(srv, "GET", cookie, Referer="https://attacker.example/page") == 200  # a button, no logout
+    assert _logout(srv, "GET", cookie) == 200  # no Referer (an <img src=/logout>): the same
+    assert _logout(srv, "POST", cookie, Origin="https://attacker.example") == 403
+    assert signed_in()
+    assert _logout(srv, "POST", cookie, Origin=srv.base) == 302  # the button on our own page
+    assert not signed_in()
+    cookie = _login_cookie(srv, "oscar", "oscar has a long password")
+    assert _logout(srv, "GET", cookie, Referer=srv.base + "/live") == 302  # the menu link
+    assert not signed_in()
+
+
+def test_login_form_checks_passwords_off_the_event_loop(srv):
+    import threading
+
+    users = srv.runtime.auth.users
+    seen: list[int] = []
+    verify = users.hasher.verify
+
+    def spy(*args, **kwargs):
+        seen.append(threading.get_ident())
+        return verify(*args, **kwargs)
+
+    users.hasher.verify = spy
+    try:
+        _login_cookie(srv, "olga", "olga has a long password")
+    finally:
+        users.hasher.verify = verify
+    assert seen and srv.thread.ident not in seen

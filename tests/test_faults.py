@@ -293,13 +293,16 @@ def test_postgres_outage_answers_503_logs_once_keeps_every_segment_and_recovers(
         closed_before = len(recorder.result().segments)
 
         answers = []
-        for path in ("/health", "/api/cameras", f"/api/recordings/{rec_id}", "/api/storage") * 5:
+        for path in ("/health", "/api/cameras", f"/api/recordings/{rec_id}", "/api/storage",
+                     f"/api/recordings/{rec_id}/segments/0") * 5:
             answers.append((path, *srv.request("GET", path)))
         answers.append(("token", *srv.request("POST", "/api/auth/token", {"username": "admin", "password": "x"},
                                               as_user=None)))
         for path, status, body in answers:
             assert status == 503, (path, status, body)
             assert "database" in (body.get("reason") or body.get("error")), (path, body)
+        with pytest.raises(Exception, match="503"):  # the live video socket's handshake too
+            srv.ws(f"/ws/video/{cid}")
 
         wait_for(lambda: len(recorder.result().segments) >= closed_before + 2, timeout=40,
                  what="two segments closing during the outage")

@@ -188,6 +188,14 @@ class Guarded:
 
     def guard(self) -> None:
         self.principal = check_access(self, self.runtime, self.route)  # type: ignore[arg-type]
+
+    def _handle_request_exception(self, e: BaseException) -> None:
+        """File and WebSocket handlers too: a database outage is a 503/507 with a reason, no traceback."""
+        mapped = outage_error(e)
+        if mapped is not None and not self._finished:  # type: ignore[attr-defined]
+            self.send_error(mapped.status, reason=mapped.message)  # type: ignore[attr-defined]
+            return
+        super()._handle_request_exception(e)  # type: ignore[misc]
         check_path_ids(getattr(self, "path_kwargs", None) or {})
         check_query(self.request.query_arguments)  # type: ignore[attr-defined]
 

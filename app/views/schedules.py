@@ -186,8 +186,10 @@ class SchedulesPage(pn.viewable.Viewer):
                                f"(now {now}); start and stop are in each schedule's own zone")
 
     def _create(self) -> None:
-        row = self._attempt("create the schedule", lambda: self.runtime.schedules.create(self._values(),
-                                                                                   visible=self._visible()))
+        me = session_user(self.runtime)
+        values = {"created_by": me.user_id if me else None}
+        row = self._attempt("create the schedule", lambda: self.runtime.schedules.create(
+            {**self._values(), **values}, visible=self._visible()))
         if row is not FAILED:
             self._ok(f"Schedule “{row['name']}” created." + (" Its window is open: recording now."
                                                               if row["active"] else ""))
@@ -197,8 +199,8 @@ class SchedulesPage(pn.viewable.Viewer):
         sel = self.selected
         if sel is None:
             return
-        row = self._attempt("save the schedule", lambda: self.runtime.schedules.update(sel["id"], self._values(),
-                                                                                         visible=self._visible()))
+        row = self._attempt("save the schedule", lambda: self.runtime.schedules.update(
+            sel["id"], self._values(), visible=self._visible()))
         if row is FAILED:
             return
         if row is None:
@@ -228,7 +230,9 @@ class SchedulesPage(pn.viewable.Viewer):
         sel = self.selected
         if sel is None:
             return
-        if self._attempt("delete the schedule", lambda: self.runtime.schedules.delete(sel["id"], visible=self._visible())) is True:
+        gone = self._attempt("delete the schedule",
+                             lambda: self.runtime.schedules.delete(sel["id"], visible=self._visible()))
+        if gone is True:
             self._ok(f"Schedule “{sel['name']}” deleted.")
         self.table.selection = []
         self.refresh()

@@ -8,7 +8,8 @@
 
 SQLite cannot add AUTOINCREMENT in place: each table is copied. Foreign keys are switched off
 while the tables are swapped (else dropping the old ``cameras`` would cascade to its recordings),
-which SQLite allows only outside a transaction, so the migration commits what came before it.
+which SQLite allows only outside a transaction, so the migration commits what came before it
+(the copy comes first and may run again if a later step fails).
 
 Revision ID: 0007
 Revises: 0006
@@ -52,10 +53,10 @@ def _recreate(autoincrement: bool) -> None:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('users') as batch_op:
-        batch_op.add_column(sa.Column('session_version', sa.Integer(), server_default='0', nullable=False))
-    if op.get_bind().dialect.name == "sqlite":
+    if op.get_bind().dialect.name == "sqlite":  # first: it commits, and copying again is harmless
         _recreate(True)
+    with op.batch_alter_table('users') as batch_op:  # in the same transaction as the version stamp
+        batch_op.add_column(sa.Column('session_version', sa.Integer(), server_default='0', nullable=False))
 
 
 def downgrade() -> None:

@@ -118,7 +118,8 @@ class BlobTracker:
         for tr in self.tracks:
             tr.frames += 1
         matched = self._match(blobs, t)
-        blobs = self._absorb_parts(blobs, matched)
+        revived = self._revive_all(blobs, matched, t)
+        blobs = self._absorb_parts(blobs, matched, revived)
         min_move = max(self.min_move_px, self.min_move * math.hypot(frame_w, frame_h))
         out = []
         for j, b in enumerate(blobs):
@@ -126,9 +127,7 @@ class BlobTracker:
             if tr is None:
                 if len(self.tracks) >= self.max_tracks:
                     continue
-                tr = self._revive(b, t)
-                if tr is None:
-                    tr = BlobTrack(next(self._ids), t, t, b.center, b.center, anchor=b.center, anchor_t=t)
+                tr = BlobTrack(next(self._ids), t, t, b.center, b.center, anchor=b.center, anchor_t=t)
                 self.tracks.append(tr)
             else:
                 self._extend(tr, b, t)
@@ -143,20 +142,35 @@ class BlobTracker:
                 out.append((b, tr))
         return out
 
-    def _revive(self, b: Blob, t: float) -> BlobTrack | None:
-        """A confirmed track lost less than ``revive_s`` ago whose object could be where ``b`` is (it was
-        hidden behind, or merged with, another object): it continues, same id, same event."""
-        best, best_d = None, math.inf
-        for tr in self._lost:
-            px, py = tr.predict(t)
-            tw, th = tr.sizes[-1] if tr.sizes else (0.0, 0.0)
-            d = math.hypot(b.center[0] - px, b.center[1] - py)
-            if d <= 1.5 * max(b.diag, math.hypot(tw, th)) and d < best_d:
-                best, best_d = tr, d
-        if best is not None:
-            self._lost.remove(best)
-            self._extend(best, b, t)
-        return best
+    def _revive_all(self, blobs: list[Blob], matched: dict[int, BlobTrack], t: float) -> set[int]:
+        """Unmatched blobs where an unmatched confirmed track should be (hidden behind or merged with
+        another object, lost up to ``revive_s`` ago): that track continues, same id, same event.
+        Adds them to ``matched``; returns their indexes."""
+        used = {id(tr) for tr in matched.values()}
+        waiting = [tr for tr in self.tracks if tr.confirmed and id(tr) not in used] + self._lost
+        pairs = []
+        for j, b in enumerate(blobs):
+            if j in matched:
+                continue
+            for k, tr in enumerate(waiting):
+                px, py = tr.predict(t)
+                tw, th = tr.sizes[-1] if tr.sizes else (0.0, 0.0)
+                d = math.hypot(b.center[0] - px, b.center[1] - py)
+                if d <= 1.5 * max(b.diag, math.hypot(tw, th)):
+                    pairs.append((d, j, k))
+        out = set()
+        taken = set()
+        for _, j, k in sorted(pairs):
+            if j in out or k in taken:
+                continue
+            tr = waiting[k]
+            out.add(j)
+            taken.add(k)
+            matched[j] = tr
+            if tr in self._lost:
+                self._lost.remove(tr)
+                self.tracks.append(tr)
+        return out
 
     def _extend(self, tr: BlobTrack, b: Blob, t: float) -> None:
         c = b.center
@@ -169,13 +183,13 @@ class BlobTracker:
         tr.moved = max(tr.moved, math.hypot(c[0] - tr.start[0], c[1] - tr.start[1]))
 
     @staticmethod
-    def _absorb_parts(blobs: list[Blob], matched: dict[int, BlobTrack]) -> list[Blob]:
+    def _absorb_parts(blobs: list[Blob], matched: dict[int, BlobTrack], revived: set[int]) -> list[Blob]:
         """Unmatched blobs inside (or touching) a matched blob's box, grown by a quarter of its size, are
         parts of that object (a car's wheels and engine, a person's head): one box, one track."""
         if len(matched) == len(blobs) or not matched:
             return blobs
-        merged = {j: blobs[j] for j in matched}
-        kept = dict(merged)
+        merged = {j: blobs[j] for j in matched if j not in revived}
+        kept = {j: blobs[j] for j in matched}
         for j, b in enumerate(blobs):
             if j in matched:
                 continue
@@ -205,7 +219,7 @@ class BlobTracker:
             for j, b in enumerate(blobs):
                 cx, cy = b.center
                 dist = math.hypot(cx - px, cy - py)
-                gate = max(b.diag, math.hypot(tw, th), 4.0)
+                gate = max(min(b.diag, math.hypot(tw, th)), 4.0)  # a small part never pulls a big track away
                 if dist <= gate:
                     pairs.append((dist / gate, i, j))
         pairs.sort()

@@ -22,7 +22,7 @@ from tests.conftest import start_server, stop_server, wait_for
 from thermalstream.config import Settings
 from thermalstream.db import Database
 from thermalstream.record.radiometric import read_radiometric
-from thermalstream.record.recorder import parse_segment_name
+from thermalstream.record.recorder import parse_segment_name, read_manifest
 from thermalstream.record.video import VideoOptions, probe_segment
 from thermalstream.runtime import recording_config
 
@@ -522,6 +522,8 @@ def test_full_disk_with_the_database_on_it(small_disk):
                  what="the recording row to be closed once the database can write")
         row = rt.recordings.get(rec_id)
         assert row["status"] == "failed" and row["error"].startswith("disk full") and row["segments"] >= 1
+        man = read_manifest(rt.settings.recordings_dir / row["path"])  # the folder says so too: a restart
+        assert man["finished"] and man["error"].startswith("disk full")  # does not call it "unclean"
         wait_for(lambda: any(n["title"] == "Recording stopped: disk full" for n in rt.notifications.list(None)),
                  timeout=10, what="the kept notification to be saved")
 

@@ -575,7 +575,11 @@ class Recorder:
             except Exception:
                 log.exception("on_segment callback failed")
 
-    def _write_manifest(self) -> None:
+    def write_manifest(self) -> bool:
+        """Rewrite ``recording.json`` now (after a full disk); True when it was written."""
+        return self._write_manifest()
+
+    def _write_manifest(self) -> bool:
         info = getattr(self.camera, "info", None)
         with self._lock:
             doc = {
@@ -599,9 +603,11 @@ class Recorder:
         try:
             tmp.write_text(json.dumps(doc, indent=1))
             os.replace(tmp, self.directory / MANIFEST)
+            return True
         except OSError as exc:  # a full disk must not turn a clean stop into a crash
             log.warning("cannot write %s: %s", self.directory / MANIFEST, exc)
             _unlink(tmp)
+            return False
 
 
 def _looks_full(directory: Path, reserve: int) -> bool:

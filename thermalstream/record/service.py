@@ -391,6 +391,8 @@ class RecordingService:
             if not todo:
                 return
             for rid, (d, rec) in todo.items():
+                if rec is not None and rec.ended_at is not None and not (read_manifest(d) or {}).get("finished"):
+                    rec.write_manifest()  # the folder first (its disk may have been full at the stop)
                 try:
                     self.sync(rid, d, rec)
                 except Exception as exc:  # noqa: BLE001 - still out: next round

@@ -279,3 +279,30 @@ def test_radiometry_unknown_on_a_picture_frame_is_none():
     f = Frame(image=np.zeros((4, 4), np.uint8), radiometry=Radiometry())
     assert f.temperature_unit is None and f.measurement() is None and not f.is_radiometric
     assert apply(f, RadiometrySettings(emissivity=0.5)) is f
+
+
+def test_new_settings_start_a_new_segment_so_each_hdf5_file_has_one_law(tmp_path):
+    from thermalstream.capture import Camera
+    from thermalstream.record.radiometric import read_radiometric
+    from thermalstream.record.recorder import Recorder
+    from thermalstream.record.video import VideoOptions
+    from thermalstream.sources import make_source
+
+    current: dict = {"s": None}
+    factory = lambda url: RadiometricSource(make_source(url), lambda: current["s"])  # noqa: E731
+    with Camera("sim://?width=64&height=48&fps=30&seed=2", camera_id=1, bus=EventBus(),
+                source_factory=factory) as cam:
+        cam.read()
+        rec = Recorder(cam, tmp_path / "r", segment_seconds=60.0, reserve_bytes=0,
+                       video=VideoOptions(preset="ultrafast")).start()
+        wait_for(lambda: rec.open_segment_frames >= 10, what="frames before the change")
+        current["s"] = RadiometrySettings(emissivity=0.9)
+        wait_for(lambda: len(rec.segments) >= 1 and rec.open_segment_frames >= 10, what="a segment after the change")
+        res = rec.stop()
+    first, second = (read_radiometric(s.radiometric_path) for s in res.segments[:2])
+    assert first.meta["description"] == "simulated scene, kelvin x 100" and first.meta["celsius"] is None
+    assert first.meta["unit_scale"] == 0.01  # K x 100: °C rebuilt from raw
+    assert second.meta["description"].endswith("radiance-domain correction: emissivity 0.9")
+    assert second.meta["unit_scale"] is None and second.meta["celsius"] is not None  # the corrected °C kept
+    np.testing.assert_allclose(second.to_celsius()[0], correct_linear(second.data[0] * np.float32(0.01)
+                                                                      - np.float32(273.15), emissivity=0.9), atol=0.02)

@@ -265,6 +265,13 @@ class RadiometricSource(Source):
         return getattr(self.inner, name)
 
 
+def law_key(frame: Frame) -> tuple:
+    """What an HDF5 segment's attributes describe: the unit and the raw → °C law. The recorder
+    starts a new segment when it changes (a user sets an emissivity or a calibration)."""
+    rad = frame.radiometry or Radiometry()
+    return frame.temperature_unit, rad.unit_scale, rad.unit_offset, rad.description
+
+
 def summary(frame: Frame | None) -> dict:
     """What a camera's newest frame says about its unit, how its values were obtained, and the
     object parameters in effect (the file's or the user's; None while the values are counts)."""

@@ -45,6 +45,7 @@ import numpy as np
 
 from thermalstream.frame import Frame
 from thermalstream.palettes import colourise
+from thermalstream.radiometry import law_key
 from thermalstream.record.radiometric import RadiometricOptions, RadiometricWriter
 from thermalstream.record.remux import RemuxSegmentWriter, can_remux
 from thermalstream.record.video import BurnIn, SegmentWriter, VideoOptions, probe_segment
@@ -416,6 +417,8 @@ class Recorder:
             if self.burn_in is not None:
                 image = self.burn_in(image, frame)
             shape = image.shape
+            if frame.is_radiometric:  # new radiometric settings start a segment: one law per HDF5 file
+                shape = (*shape, *law_key(frame))
         o = self._open
         if o is not None:
             if self._last_ts is not None and ts - self._last_ts > self.gap_after:

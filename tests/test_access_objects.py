@@ -513,3 +513,51 @@ def test_files_left_by_cameras_deleted_earlier_are_archived_at_start(tmp_path):
         assert not any(n["title"] == title for n in srv.runtime.notifications.list(vera["id"], limit=10))
     finally:
         stop_server(srv)
+
+
+def test_migration_0007_keeps_every_row_of_an_existing_database(db_url):
+    """The SQLite table copies run with foreign keys off: nothing cascades away (and PostgreSQL is untouched)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import func, select, text
+
+    from thermalstream.db import CameraShare, Detection, Event, Recording, RecordingSegment, RefreshToken, User
+
+    database = Database(db_url)
+    try:
+        database.upgrade("0006")
+        now = datetime.now(UTC)
+        with database.engine.begin() as conn:  # rows as an install at 0006 has them (no ORM: the models are newer)
+            conn.execute(text("INSERT INTO users (username, role, is_active, created_at, timezone, failed_logins, "
+                              "email_alerts) VALUES ('olga', 'operator', true, :t, 'UTC', 0, false)"), {"t": now})
+            uid = conn.execute(text("SELECT id FROM users")).scalar()
+            conn.execute(text("INSERT INTO cameras (name, url, kind, enabled, status, created_at, updated_at, owner_id,"
+                              " settings, radiometric) VALUES ('a', 'sim://', 'sim', true, 'stopped', :t, :t, :u, "
+                              "'{}', false)"), {"t": now, "u": uid})
+            cid = conn.execute(text("SELECT id FROM cameras")).scalar()
+            conn.execute(text("INSERT INTO camera_shares (camera_id, user_id, created_at) VALUES (:c, :u, :t)"),
+                         {"c": cid, "u": uid, "t": now})
+            conn.execute(text("INSERT INTO events (camera_id, label, started_at, max_confidence, zones) "
+                              "VALUES (:c, 'person', :t, 0.9, '[]')"), {"c": cid, "t": now})
+            conn.execute(text("INSERT INTO recordings (camera_id, started_at, frames, dropped_frames, size_bytes, "
+                              "segments, path, scheduled, status, protected) VALUES (:c, :t, 1, 0, 1, 1, 'cam1/x', "
+                              "false, 'completed', false)"), {"c": cid, "t": now})
+            rid = conn.execute(text("SELECT id FROM recordings")).scalar()
+            conn.execute(text("INSERT INTO recording_segments (recording_id, path, started_at, size_bytes, frames) "
+                              "VALUES (:r, 'cam1/x/seg.mp4', :t, 1, 1)"), {"r": rid, "t": now})
+            conn.execute(text("INSERT INTO detections (camera_id, label, confidence, x1, y1, x2, y2, timestamp) "
+                              "VALUES (:c, 'person', 0.9, 0, 0, 1, 1, :t)"), {"c": cid, "t": now})
+            conn.execute(text("INSERT INTO refresh_tokens (user_id, token_hash, created_at, expires_at) "
+                              "VALUES (:u, 'h', :t, :t)"), {"u": uid, "t": now})
+        database.upgrade()
+        with database.session() as s:
+            for model in (User, CameraShare, Event, Recording, RecordingSegment, Detection, RefreshToken):
+                assert s.scalar(select(func.count()).select_from(model)) == 1, model.__name__
+            assert s.get(User, uid).session_version == 0
+            assert repo.get_camera(s, cid).owner_id == uid
+        if database.dialect == "sqlite":
+            with database.engine.connect() as conn:
+                assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+                assert conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall() == []
+    finally:
+        database.dispose()

@@ -171,6 +171,10 @@ class LoginHandler(AuthPage):
         info = "You have logged out." if self.get_argument("logged_out", None) is not None else None
         if self.get_argument("reset", None) is not None:
             info = "Your password was changed. Log in with the new one."
+        if self.runtime.db.outage.reason is not None and not self.runtime.db.outage.disk_full:
+            self.set_header("Retry-After", "5")
+            render(self, "Log in", "login", 503, error="The database is unreachable. Try again in a moment.")
+            return
         render(self, "Log in", "login", info=info)
 
     async def post(self) -> None:
@@ -296,8 +300,13 @@ class ThermalAuthProvider(BasicAuthProvider):
 
         def get_user(handler):
             user = panel_get_user(handler)
-            if user and user != "guest" and principal_from_cookie(self.runtime, user) is None:
-                return None
+            try:
+                if user and user != "guest" and principal_from_cookie(self.runtime, user) is None:
+                    return None
+            except Exception as exc:
+                if outage_reason(exc) is None:
+                    raise
+                return None  # the database is out: to the login page, which says so (503), not a 500
             return user
         return get_user
 

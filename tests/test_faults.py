@@ -289,6 +289,12 @@ def test_postgres_outage_answers_503_logs_once_keeps_every_segment_and_recovers(
         caplog.clear()
         caplog.set_level(logging.INFO)
         token = srv.token()
+        import tornado.web
+
+        from app.auth import COOKIE, cookie_value
+
+        cookie = tornado.web.create_signed_value(rt.settings.secret(), COOKIE,
+                                                 cookie_value(rt.auth.users.get("admin"))).decode()
         proxy.cut()
         closed_before = len(recorder.result().segments)
 
@@ -303,6 +309,8 @@ def test_postgres_outage_answers_503_logs_once_keeps_every_segment_and_recovers(
             assert "database" in (body.get("reason") or body.get("error")), (path, body)
         with pytest.raises(Exception, match="503"):  # the live video socket's handshake too
             srv.ws(f"/ws/video/{cid}")
+        status, page = srv.request("GET", "/", as_user=None, headers={"Cookie": f"{COOKIE}={cookie}"})
+        assert status == 503 and b"database is unreachable" in page  # a page: to the login form, which says so
 
         wait_for(lambda: len(recorder.result().segments) >= closed_before + 2, timeout=40,
                  what="two segments closing during the outage")

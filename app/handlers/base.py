@@ -188,6 +188,8 @@ class Guarded:
 
     def guard(self) -> None:
         self.principal = check_access(self, self.runtime, self.route)  # type: ignore[arg-type]
+        check_path_ids(getattr(self, "path_kwargs", None) or {})
+        check_query(self.request.query_arguments)  # type: ignore[attr-defined]
 
     def _handle_request_exception(self, e: BaseException) -> None:
         """File and WebSocket handlers too: a database outage is a 503/507 with a reason, no traceback."""
@@ -196,8 +198,6 @@ class Guarded:
             self.send_error(mapped.status, reason=mapped.message)  # type: ignore[attr-defined]
             return
         super()._handle_request_exception(e)  # type: ignore[misc]
-        check_path_ids(getattr(self, "path_kwargs", None) or {})
-        check_query(self.request.query_arguments)  # type: ignore[attr-defined]
 
     def visible_cameras(self) -> set[int] | None:
         """Ids of the cameras this user may see (None: all)."""

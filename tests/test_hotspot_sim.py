@@ -131,7 +131,7 @@ def test_sim_no_detection_on_static_structures_every_object_found(run):
 
 
 @pytest.mark.xfail(strict=True, reason="not met yet: in the crowded default scene walkers, the car and the dog "
-                                       "overlap often; blob tracks then swap or split (~31 events for 29 "
+                                       "overlap often; blob tracks then swap or split (~30 events for 29 "
                                        "appearances in 60 s)")
 def test_sim_exactly_one_event_per_appearance(run):
     src, events, rows = run

@@ -156,7 +156,8 @@ class BlobTracker:
                 px, py = tr.predict(t)
                 tw, th = tr.sizes[-1] if tr.sizes else (0.0, 0.0)
                 d = math.hypot(b.center[0] - px, b.center[1] - py)
-                if d <= 1.5 * max(b.diag, math.hypot(tw, th)):
+                td = max(math.hypot(tw, th), 1.0)
+                if d <= 1.5 * max(min(b.diag, td), 4.0) and 0.5 <= b.diag / td <= 2.0:  # near, and alike in size
                     pairs.append((d, j, k))
         out = set()
         taken = set()

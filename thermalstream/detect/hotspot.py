@@ -326,7 +326,7 @@ class HotspotDetector(Detector):
         m = max(1, round(self.merge_px / scale)) if self.merge_px else 0
         grouped = cv2.dilate(changed, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * m + 1, 2 * m + 1))) \
             if m else changed  # fmt: skip
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(grouped, connectivity=8, ltype=cv2.CV_32S)
+        n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(grouped, 8, cv2.CV_32S, cv2.CCL_SAUF)
         h, w = shape
         s2 = scale * scale
         max_area = self.max_area if self.max_area is not None else (h * w) // 4

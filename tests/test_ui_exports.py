@@ -42,11 +42,11 @@ def test_export_recording_and_detections_from_the_pages(server, page):  # noqa: 
 
     page.goto(server.base + "/recordings")
     page.get_by_role("heading", name="Recordings").wait_for(timeout=20000)
-    page.get_by_role("button", name="Export °C data").click()
+    page.get_by_role("button", name="Export thermal data").click()
     page.get_by_text("Cannot export: select a recording first").wait_for(timeout=10000)
     page.locator(".tabulator-row").first.click()
     page.get_by_text("Download MP4").wait_for(timeout=10000)
-    page.get_by_role("button", name="Export °C data").click()
+    page.get_by_role("button", name="Export thermal data").click()
     link = page.get_by_role("link", name="Download radiometric_")
     link.wait_for(timeout=30000)
     data = _download(page, server.base, link)

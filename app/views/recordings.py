@@ -80,7 +80,7 @@ class RecordingsPage(pn.viewable.Viewer):
         self.details = pn.pane.HTML("Select a recording to play it.", sizing_mode="stretch_width")
         self.selected: dict | None = None
         self.export = ExportControl(runtime, {"NetCDF": "netcdf", "HDF5": "hdf5"}, self._export_request,
-                                    label="Export °C data")
+                                    label="Export thermal data")  # °C, or counts for an uncalibrated camera
         for w in (self.camera, self.dates):
             w.param.watch(lambda e: self.refresh(), "value")
         self.refresh_btn.on_click(lambda e: self.refresh())

@@ -76,6 +76,21 @@ def events(camera=None, label=None, since=None, until=None, *, data_dir=None, da
         return events_dataframe(db, camera=camera, label=label, since=since, until=until)
 
 
+def roi_series(roi, since=None, until=None, resolution: str = "auto", *, data_dir=None,
+               database_url: str | None = None):
+    """A measurement region's series as a DataFrame (timestamp UTC, min, max, mean, std, samples, unit,
+    resolution), oldest first. ``roi`` is an ROI id or its name; ``resolution`` "raw" (1 Hz samples),
+    "minute" (aggregates, kept longer) or "auto" (raw where kept, minutes before).
+
+    >>> df = ts.roi_series("bearing", since="2026-11-24T00:00:00Z")
+    """
+    from thermalstream.measure.series import series_dataframe
+    from thermalstream.measure.store import find_roi
+
+    with _database(data_dir, database_url) as (_settings, db):
+        return series_dataframe(db, find_roi(db, roi), since, until, resolution)
+
+
 def recordings(camera=None, since=None, until=None, *, data_dir=None, database_url: str | None = None):
     """Recordings overlapping [since, until] as a DataFrame, oldest first."""
     from thermalstream.datasets.tables import recordings_dataframe
@@ -124,4 +139,4 @@ class _database:
 
 
 __all__ = ["FFCState", "Frame", "Radiometry", "__version__", "connect", "detections", "events", "open_camera",
-           "open_recording", "open_source", "recordings"]
+           "open_recording", "open_source", "recordings", "roi_series"]

@@ -1,4 +1,4 @@
-"""Alert emails: one mail per new detection event to each user who opted in and may see the camera."""
+"""Alert emails: one mail per new detection event or raised alarm to each user who opted in and may see the camera."""
 
 from __future__ import annotations
 
@@ -43,14 +43,18 @@ class AlertMailer:
         started = datetime.fromtimestamp(d["started_at"], UTC).isoformat(timespec="seconds") \
             if isinstance(d.get("started_at"), (int, float)) else str(d.get("started_at", ""))
         temp = f", {d['max_celsius']} °C" if d.get("max_celsius") is not None else ""
+        if d.get("kind") == "alarm":  # a measurement alarm (thermalstream.measure): its own words
+            subject, text, link = f"Alarm: {d.get('name', '')} on {camera}", str(d.get("message", "")), "/notifications"
+        else:
+            subject = f"{d['label'].capitalize()} detected on {camera}"
+            text, link = f"{d['label']} ({d.get('confidence', 0):.0%}{temp})", "/detections"
         n = 0
         for user in self.users.alert_recipients():
             visible = self.cameras.visible_ids(user["id"], user["role"])
             if visible is not None and cid not in visible:
                 continue
-            if self.mailer.send_alert(user["email"], f"{d['label'].capitalize()} detected on {camera}",
-                                      f"{d['label']} ({d.get('confidence', 0):.0%}{temp})", camera=camera,
-                                      link=f"{self.public_url}/detections", time=started):
+            if self.mailer.send_alert(user["email"], subject, text, camera=camera,
+                                      link=f"{self.public_url}{link}", time=started):
                 n += 1
         self.sent += n
         return n

@@ -93,6 +93,12 @@ class Settings(BaseSettings):
     hotspot_delta_c: float | None = Field(
         default=None, gt=0, description="Hotspot: also this many °C above the background (None: from the sensor noise)")
 
+    # measurement regions (ROIs) and alarms
+    roi_sample_hz: float = Field(default=1.0, gt=0, le=25, description="ROI samples stored per second")
+    roi_raw_retention_days: float = Field(default=7.0, gt=0, description="Raw ROI samples are kept this long")
+    roi_minute_retention_days: float | None = Field(
+        default=365.0, gt=0, description="Per-minute ROI aggregates are kept this long (None: for ever)")
+
     @property
     def db_url(self) -> str:
         if self.database_url:

@@ -26,6 +26,7 @@ from thermalstream.db.outage import log_failure
 from thermalstream.detect.service import DetectionService
 from thermalstream.detect.types import Detector
 from thermalstream.live import LiveEncoder
+from thermalstream.measure.service import MeasureService
 from thermalstream.notifications import NotificationService
 from thermalstream.record.events import EventRecordingService
 from thermalstream.record.radiometric import RadiometricOptions
@@ -82,6 +83,7 @@ class Runtime:
     alerts: AlertMailer | None = None
     event_recordings: EventRecordingService | None = None  # record-on-events buffers (after detection)
     exports: ExportService | None = None  # background exports (CSV/Parquet/NetCDF/HDF5)
+    measure: MeasureService | None = None  # ROI statistics, series and alarms
     started_at: float = field(default_factory=time.time)
     version: str = __version__
     _encoders: dict[int, LiveEncoder] = field(default_factory=dict)
@@ -112,6 +114,11 @@ class Runtime:
         auth.users.listeners.append(lambda uid: bus.publish("user.sessions", {"user_id": uid}, user_id=uid))
         rt.event_recordings = EventRecordingService(recs, manager, bus, detection)
         rt.exports = ExportService(db, settings.recordings_dir, settings.data_dir / "exports", notes)
+        rt.measure = MeasureService(db, manager, bus, notes, sample_hz=settings.roi_sample_hz,
+                                    raw_days=settings.roi_raw_retention_days,
+                                    minute_days=settings.roi_minute_retention_days, detection=detection,
+                                    camera_name=lambda cid: cams.get(cid)["name"])
+        rt.event_recordings.buffer_for.append(rt.measure.records_alarms)
         return rt
 
     def start(self) -> "Runtime":
@@ -130,6 +137,8 @@ class Runtime:
         self.detection.start()
         if self.event_recordings is not None:
             self.event_recordings.start()  # pre-capture buffers for cameras in "events" mode
+        if self.measure is not None:
+            self.measure.start()  # ROIs and alarm rules of every camera
         self.schedules.start()  # catches up on windows that opened while the server was down
         self.schedules.add_interval_job("storage-cleanup", self.cleanup.run, seconds=self.settings.cleanup_interval_s)
         self.schedules.add_interval_job("storage-sample", self.sample_storage,
@@ -149,6 +158,8 @@ class Runtime:
         for enc in encoders:
             enc.stop()
         self.schedules.shutdown()
+        if self.measure is not None:
+            self.measure.shutdown()
         self.detection.shutdown()  # ends open events: event recordings get their "end"
         if self.event_recordings is not None:
             self.event_recordings.shutdown()

@@ -8,7 +8,8 @@ A camera records on events when its settings say so::
 
 How it works (:class:`EventRecordingService`, one worker thread for all cameras):
 
-* **Buffer.** While a camera is in ``events`` mode, connected, and detection is on for it, a
+* **Buffer.** While a camera is in ``events`` mode, connected, and detection is on for it (or one of
+  its alarm rules records: ``buffer_for``; alarm starts carry ``record``), a
   :class:`~thermalstream.record.recorder.Recorder` writes it continuously in *short* segments
   (``clamp(pre_s, 1, 2)`` seconds) into ``recordings_dir/.buffer/cam{id}/{UTC start}/``. Closed
   segments that end more than ``pre_s + KEEP_SLACK_S`` seconds before the newest closed segment
@@ -202,6 +203,7 @@ class EventRecordingService:
         self._thread: threading.Thread | None = None
         self._unsub = None
         self._next_refresh = 0.0
+        self.buffer_for: list = []  # more reasons to buffer a camera in events mode (alarm rules that record)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -405,7 +407,8 @@ class EventRecordingService:
             mode = modes.get(cid, RecordMode())
             cam = self.manager.get(cid)
             usable = cam is not None and getattr(cam.status, "value", cam.status) not in REFUSE_STATUSES
-            want = usable and mode.mode == "events" and self.detection.enabled(cid)
+            want = usable and mode.mode == "events" and (
+                self.detection.enabled(cid) or any(f(cid) for f in self.buffer_for))
             if buf is None:
                 if not want:
                     continue
@@ -542,6 +545,8 @@ class EventRecordingService:
         if key is None:
             key = ("anon", data.get("label"), data.get("started_at"))
         mode = self.mode(cid)
+        if state == "start" and data.get("record") is False:  # an alarm whose rule does not record
+            return
         if state == "start":
             if buf.rec is None and (buf.recorder is None or not buf.recorder.running):
                 log.info("camera %s: event %s not recorded (the buffer is not running)", cid, key)

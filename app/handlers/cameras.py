@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import tornado.web
 
+from app.handlers.api_models import Camera, CameraCreate, CameraList
 from app.handlers.base import ApiError, BaseHandler, call_mapped
+from app.handlers.schema import json_content, op, parse_model
 from thermalstream.cameras import CameraConflict, CameraNotFound
 from thermalstream.palettes import PALETTES
 from thermalstream.storage.media import MEDIA_CHOICES
@@ -27,46 +29,20 @@ def _call(fn, *args, **kwargs):
 
 class CamerasHandler(BaseHandler):
     openapi = {
-        "get": {
-            "summary": "List cameras",
-            "tags": ["cameras"],
-            "responses": {"200": {"description": "Cameras with live status; URL credentials masked"}},
-        },
-        "post": {
-            "summary": "Connect a camera",
-            "tags": ["cameras"],
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["url"],
-                            "properties": {
-                                "url": {"type": "string", "example": "sim://?people=3"},
-                                "name": {"type": "string"},
-                            },
-                        }
-                    }
-                },
-            },
-            "responses": {"201": {"description": "Connected (status starts at connecting); the caller owns it. "
-                                                 "Files must lie in the media folder unless an admin adds them"},
-                          **ERRORS},
-        },
+        "get": op("List cameras", "cameras", ok=CameraList,
+                  description="Cameras this user may see, with live status; URL credentials masked"),
+        "post": op("Connect a camera", "cameras", body=CameraCreate, ok=Camera, status=201,
+                   description="Connected (status starts at connecting); the caller owns it. Files must lie in "
+                               "the media folder unless an admin adds them",
+                   errors={400: "Bad request (e.g. malformed camera URL)", 409: "The URL is already saved"}),
     }
 
     def get(self) -> None:
         self.write_json({"cameras": self.runtime.cameras.list(self.visible_cameras())})
 
     def post(self) -> None:
-        body = self.json_body()
-        url = body.get("url")
-        if not isinstance(url, str):
-            raise ApiError(400, "field 'url' (string) is required")
-        name = body.get("name") or ""
-        if not isinstance(name, str) or len(name) > 128:
-            raise ApiError(400, "field 'name' must be a string of at most 128 characters")
+        req = parse_model(self.json_body(), CameraCreate)
+        url, name = req.url, req.name
         p = self.principal
         self.write_json(_call(self.runtime.cameras.connect, url, name, owner_id=p.user_id if p else None,
                               any_file=p is not None and p.role == "admin"), status=201)
@@ -74,7 +50,8 @@ class CamerasHandler(BaseHandler):
 
 class CameraHandler(BaseHandler):
     openapi = {
-        "get": {"summary": "One camera", "tags": ["cameras"], "responses": {"200": {"description": "Camera"}, **ERRORS}},
+        "get": {"summary": "One camera", "tags": ["cameras"],
+                "responses": {"200": {"description": "Camera", "content": json_content(Camera)}, **ERRORS}},
         "delete": {
             "summary": "Disconnect and delete a camera; its recordings, screenshots and thumbnails are archived "
                        "(admin-only, on disk) or deleted",
@@ -93,7 +70,7 @@ class CameraHandler(BaseHandler):
                     "palette": {"type": "string", "enum": list(PALETTES)},
                 }}}},
             },
-            "responses": {"200": {"description": "Camera"}, **ERRORS},
+            "responses": {"200": {"description": "Camera", "content": json_content(Camera)}, **ERRORS},
         },
     }
 

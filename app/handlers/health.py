@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
+from app.handlers.api_models import Health
 from app.handlers.base import BaseHandler
-
+from app.handlers.schema import op
 
 PUBLIC_KEYS = ("status", "reason")
 
 
 class HealthHandler(BaseHandler):
-    openapi = {
-        "get": {
-            "summary": "Server health",
-            "description": "Status (and the reason when not ok) for anyone; signed-in admins also get model "
-                           "status, active cameras and recordings, version and uptime.",
-            "tags": ["system"],
-            "responses": {"200": {"description": "Health report"},
-                          "503": {"description": "The database is unreachable (the reason is in the report)"}},
-        }
-    }
+    openapi = {"get": op(
+        "Server health", "system", ok=Health, public=True,
+        description="Status (and the reason when not ok) for anyone; signed-in admins also get model status, "
+                    "active cameras and recordings, version and uptime.",
+        errors={503: "The database is unreachable (the reason is in the report)"}, error_model=Health)}
 
     def get(self) -> None:
         report = self.runtime.health()

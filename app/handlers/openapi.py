@@ -9,41 +9,14 @@ import tornado.web
 
 from app import access
 from app.handlers.base import BaseHandler
-from app.handlers.schema import MODELS, to_openapi
+from app.handlers.api_models import Camera, Error
+from app.handlers.schema import MODELS, model_ref, to_openapi
 
 METHODS = ("get", "post", "put", "patch", "delete")
 
-COMPONENTS = {
-    "schemas": {
-        "Camera": {
-            "type": "object",
-            "properties": {
-                "id": {"type": "integer"},
-                "name": {"type": "string"},
-                "url": {"type": "string", "description": "credentials masked"},
-                "kind": {"type": "string"},
-                "status": {"type": "string", "enum": ["connecting", "live", "reconnecting", "failed", "stopped"]},
-                "reason": {"type": "string"},
-                "fps": {"type": "number"},
-                "frames": {"type": "integer"},
-                "dropped": {"type": "integer"},
-                "last_frame_age": {"type": "number", "nullable": True},
-                "radiometric": {"type": "boolean"},
-                "temperature": {
-                    "type": "object",
-                    "nullable": True,
-                    "description": "min/mean/max of the latest frame in its unit; null for picture-only sources",
-                    "properties": {"min": {"type": "number"}, "mean": {"type": "number"}, "max": {"type": "number"},
-                                   "unit": {"type": "string", "enum": ["°C", "counts"]}},
-                },
-                "temperature_unit": {"type": "string", "nullable": True, "enum": ["°C", "counts", None],
-                                     "description": "°C, counts (uncalibrated sensor), or null (pictures only)"},
-            },
-        },
-        "Error": {"type": "object", "required": ["error", "status"],
-                  "properties": {"error": {"type": "string"}, "status": {"type": "integer"}}},
-    }
-}
+# components every document has; models used by handlers (app.handlers.schema.op) join them
+CORE_MODELS = (Error, Camera)
+ERROR_REF = {"application/json": {"schema": model_ref(Error)}}
 
 
 def openapi_path(pattern: str) -> str:
@@ -81,7 +54,6 @@ def media_of(path: str) -> dict:
     return {"application/json": {"schema": {}}}
 
 
-ERROR_REF = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 COMMON_ERRORS = {"400": "Bad request (the message says why)", "401": "Not signed in, or the token is not valid",
                  "403": "Your role may not do this", "404": "No such object (or not yours to see)",
                  "413": "Request body too large", "503": "The database is unreachable (the reason is given)"}
@@ -118,6 +90,8 @@ SECURITY_SCHEMES = {
 
 
 def build_spec(routes: list[tuple], version: str) -> dict:
+    for model in CORE_MODELS:
+        model_ref(model)
     paths: dict[str, dict] = {}
     for pattern, handler, *_ in routes:
         described = {m: op for m, op in getattr(handler, "openapi", {}).items() if m in METHODS}
@@ -139,7 +113,7 @@ def build_spec(routes: list[tuple], version: str) -> dict:
         "info": {"title": "ThermalStream API", "version": version},
         "security": [{"bearerAuth": []}, {"cookieAuth": []}],
         "paths": paths,
-        "components": {"schemas": {**to_openapi(COMPONENTS["schemas"]), **MODELS},
+        "components": {"schemas": dict(sorted(MODELS.items())),
                        "securitySchemes": SECURITY_SCHEMES},
     }
 

@@ -29,6 +29,7 @@ def to_openapi(node: Any) -> Any:
         return [to_openapi(v) for v in node]
     if not isinstance(node, dict):
         return node
+    node = _null_option(node)
     out = {k: to_openapi(v) for k, v in node.items() if k not in ("$defs", "$schema", "examples")}
     if "examples" in node and isinstance(node["examples"], list) and node["examples"]:
         out.setdefault("example", node["examples"][0])
@@ -49,16 +50,6 @@ def to_openapi(node: Any) -> Any:
             out["type"] = types[0]
         elif types:
             out["anyOf"] = [{"type": t} for t in types]
-    for key in ("anyOf", "oneOf"):
-        options = out.get(key)
-        if isinstance(options, list) and any(o == {"type": "null"} for o in options):
-            rest = [o for o in options if o != {"type": "null"}]
-            out.pop(key)
-            if len(rest) == 1 and "$ref" not in rest[0]:
-                out.update(rest[0])
-            else:
-                out[key] = rest
-            out["nullable"] = True
     if out.get("type") == "null":
         out.pop("type")
         out["nullable"], out["enum"] = True, [None]
@@ -70,6 +61,21 @@ def to_openapi(node: Any) -> Any:
     if out.get("type") == "array" and "items" not in out:
         out["items"] = {}
     return out
+
+
+def _null_option(node: dict) -> dict:
+    """``anyOf: [X, {type: null}]`` → X with ``nullable: true``; with a $ref (which takes no
+    siblings in 3.0) or several options, the null option becomes a nullable ``enum: [null]``."""
+    for key in ("anyOf", "oneOf"):
+        options = node.get(key)
+        if isinstance(options, list) and {"type": "null"} in options:
+            rest = [o for o in options if o != {"type": "null"}]
+            node = {k: v for k, v in node.items() if k != key}
+            if len(rest) == 1 and "$ref" not in rest[0]:
+                node = {**rest[0], **node, "nullable": True}
+            else:  # 3.0 has no null type: an option that is only null
+                node[key] = [*rest, {"type": "object", "nullable": True, "enum": [None]}]
+    return node
 
 
 def model_ref(model: type[BaseModel]) -> dict:
@@ -90,14 +96,18 @@ def json_content(schema: dict | type[BaseModel]) -> dict:
 
 def op(summary: str, tag: str, *, ok: type[BaseModel] | dict | None = None, status: int = 200,
        body: type[BaseModel] | None = None, errors: dict[int, str] | None = None, description: str = "",
-       public: bool = False, parameters: list[dict] | None = None) -> dict:
-    """One operation for a handler's ``openapi`` attribute, from typed models."""
+       public: bool = False, parameters: list[dict] | None = None,
+       error_model: type[BaseModel] | None = None) -> dict:
+    """One operation for a handler's ``openapi`` attribute, from typed models. Errors carry the
+    shared ``Error`` body unless ``error_model`` says otherwise."""
     responses: dict[str, dict] = {str(status): {"description": (ok.__doc__ or "OK").strip().splitlines()[0]
                                                if isinstance(ok, type) else "OK"}}
     if ok is not None:
         responses[str(status)]["content"] = json_content(ok)
     for code, text in (errors or {}).items():
         responses[str(code)] = {"description": text}
+        if error_model is not None:
+            responses[str(code)]["content"] = json_content(error_model)
     out: dict[str, Any] = {"summary": summary, "tags": [tag], "responses": responses}
     if description:
         out["description"] = description

@@ -4,28 +4,18 @@ from __future__ import annotations
 
 import math
 
+from app.handlers.api_models import RefreshRequest, TokenPair, TokenRequest
 from app.handlers.base import ApiError, BaseHandler, off_loop
+from app.handlers.schema import op, parse_model
 from thermalstream.auth import AuthError, RateLimited
 
-PAIR = {"200": {"description": "{access_token, refresh_token, token_type, expires_in, refresh_expires_in}"},
-        "400": {"description": "Bad request"}, "401": {"description": "Refused"},
-        "429": {"description": "Too many attempts (Retry-After)"}}
-
-
-def _body(schema_props: dict) -> dict:
-    return {"required": True, "content": {"application/json": {"schema": {
-        "type": "object", "required": list(schema_props), "properties": schema_props}}}}
+PAIR_ERRORS = {400: "Bad request (the message names the field)", 401: "Refused",
+               429: "Too many attempts (Retry-After says when to try again)"}
 
 
 class TokenBase(BaseHandler):
     def client_ip(self) -> str:
         return self.runtime.auth.client_ip(self.request.remote_ip, self.request.headers.get("X-Forwarded-For"))
-
-    def field(self, body: dict, name: str, max_len: int = 4096) -> str:
-        value = body.get(name)
-        if not isinstance(value, str) or not value or len(value) > max_len:
-            raise ApiError(400, f"field '{name}' (non-empty string) is required")
-        return value
 
     def limited(self, exc: RateLimited) -> ApiError:
         return ApiError(429, str(exc), {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))})
@@ -37,17 +27,15 @@ class TokenBase(BaseHandler):
 
 
 class TokenHandler(TokenBase):
-    openapi = {"post": {"summary": "Log in: get an access token and a refresh token", "tags": ["auth"],
-                        "security": [],
-                        "requestBody": _body({"username": {"type": "string"}, "password": {"type": "string"}}),
-                        "responses": PAIR}}
+    openapi = {"post": op("Log in: get an access token and a refresh token", "auth", body=TokenRequest,
+                          ok=TokenPair, errors=PAIR_ERRORS, public=True)}
 
     async def post(self) -> None:
-        body = self.json_body()
-        username, password = self.field(body, "username", 256), self.field(body, "password")
+        req = parse_model(self.json_body(), TokenRequest)
         self.check_token_rate()
         try:
-            user = await off_loop(self.runtime.auth.users.authenticate, username, password, ip=self.client_ip())
+            user = await off_loop(self.runtime.auth.users.authenticate, req.username, req.password,
+                                  ip=self.client_ip())
         except RateLimited as exc:
             raise self.limited(exc) from None
         if user is None:
@@ -56,12 +44,11 @@ class TokenHandler(TokenBase):
 
 
 class RefreshHandler(TokenBase):
-    openapi = {"post": {"summary": "Swap a refresh token for a new pair (the old one stops working)",
-                        "tags": ["auth"], "security": [],
-                        "requestBody": _body({"refresh_token": {"type": "string"}}), "responses": PAIR}}
+    openapi = {"post": op("Swap a refresh token for a new pair (the old one stops working)", "auth",
+                          body=RefreshRequest, ok=TokenPair, errors=PAIR_ERRORS, public=True)}
 
     def post(self) -> None:
-        token = self.field(self.json_body(), "refresh_token")
+        token = parse_model(self.json_body(), RefreshRequest).refresh_token
         self.check_token_rate()
         try:
             self.write_json(self.runtime.auth.tokens.refresh(token))
@@ -70,14 +57,11 @@ class RefreshHandler(TokenBase):
 
 
 class LogoutApiHandler(TokenBase):
-    openapi = {"post": {"summary": "Log out: revoke the refresh token and end every session of its user",
-                        "tags": ["auth"], "security": [],
-                        "requestBody": _body({"refresh_token": {"type": "string"}}),
-                        "responses": {"204": {"description": "Revoked (also when it already was)"},
-                                      "400": {"description": "Bad request"}}}}
+    openapi = {"post": op("Log out: revoke the refresh token and end every session of its user", "auth",
+                          body=RefreshRequest, status=204, errors={400: "Bad request"}, public=True)}
 
     def post(self) -> None:
-        token = self.field(self.json_body(), "refresh_token")
+        token = parse_model(self.json_body(), RefreshRequest).refresh_token
         if self.runtime.auth.tokens.revoke(token):  # a live token: its user logs out everywhere
             self.runtime.auth.users.end_sessions(self.runtime.auth.tokens.user_of(token))
         self.set_status(204)

@@ -130,3 +130,45 @@ def test_row_throttle_bounds_rows_per_track_per_second():
     assert th.keep(0.1, e)  # another track has its own budget
     assert th.keep(9.9, d, screenshot=True)  # a row that names a screenshot is always kept
     assert RowThrottle(None).keep(0.0, d) and RowThrottle(None).keep(0.0, d)
+
+
+def test_worker_gives_a_stateful_detector_every_sampled_frame_per_camera():
+    """The motion gate would keep a still scene from the detector; a background-learning detector
+    must see it anyway, with one state per camera, forgotten when the camera goes."""
+    from thermalstream.detect.motion import MotionGate
+    from thermalstream.detect.worker import DetectorWorker
+
+    det = HotspotDetector()
+    got = []
+    worker = DetectorWorker(det, lambda cid, f, d: got.append((cid, f.seq)), default_fps=100.0)
+    for cid in (1, 2):
+        worker.add_camera(cid, gate=MotionGate())
+    for i in range(20):
+        for cid, counts in ((1, True), (2, False)):
+            worker.submit(cid, scene(i, counts=counts), now=i / FPS)
+        worker.run_once(now=i / FPS)
+    assert sorted(got) == sorted((cid, i) for cid in (1, 2) for i in range(20))
+    assert det.state_of(1).unit == "counts" and det.state_of(2).unit == "°C" and det.state_of(1).frames == 19
+    assert sum(s.gated for s in worker._slots.values()) == 0
+    worker.remove_camera(1)
+    assert det.state_of(1).frames == 0  # forgotten
+
+
+def test_counts_detections_are_stored_as_counts_never_celsius(db, tmp_path):
+    from thermalstream.db import repo
+    from thermalstream.detect import store as st
+
+    with db.session() as s:
+        cid = repo.add_camera(s, "lepton3", "sim://").id
+    store = st.DetectionStore(db, tmp_path / "shots")
+    eid = store.create_event(cid, "hotspot", 100.0, max_counts=3210.0, hint="animal-sized")
+    d = Detection("hotspot", 1.0, Box(1, 2, 10, 12), track_id=4, max_counts=3210.0, extra={"hint": "animal-sized"})
+    store.add(cid, [(100.0, d, eid, None)])
+    store.flush()
+    row = st.query_detections(db, camera=cid)[0]
+    assert row["max_celsius"] is None and row["mean_celsius"] is None
+    assert row["max_counts"] == 3210.0 and row["hint"] == "animal-sized"
+    ev = st.get_event(db, eid)
+    assert ev["max_celsius"] is None and ev["max_counts"] == 3210.0 and ev["hint"] == "animal-sized"
+    df = st.detections_dataframe(db, camera=cid)
+    assert df["max_counts"].tolist() == [3210.0] and df["max_celsius"].isna().all()

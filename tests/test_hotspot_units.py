@@ -172,3 +172,12 @@ def test_counts_detections_are_stored_as_counts_never_celsius(db, tmp_path):
     assert ev["max_celsius"] is None and ev["max_counts"] == 3210.0 and ev["hint"] == "animal-sized"
     df = st.detections_dataframe(db, camera=cid)
     assert df["max_counts"].tolist() == [3210.0] and df["max_celsius"].isna().all()
+
+
+def test_picture_only_camera_is_said_not_silent():
+    det = HotspotDetector()
+    picture = Frame(image=np.zeros((64, 64), np.uint8))
+    assert det.detect_keyed(["cam"], [picture]) == [[]]
+    assert "pictures only" in det.camera_note("cam")
+    det.detect_keyed(["other"], [scene(0, counts=True)])
+    assert det.camera_note("other") is None and det.camera_note("unknown") is None

@@ -67,6 +67,7 @@ class _State:
     ffc_prev: FFCState | None = None
     frames: int = 0
     ffc_frames: int = 0
+    pictures: int = 0  # picture-only frames seen (no °C, no counts): nothing can be detected
     tracker: BlobTracker = field(default_factory=BlobTracker)
 
 
@@ -181,6 +182,13 @@ class HotspotDetector(Detector):
     def forget(self, key: object) -> None:
         self._states.pop(key, None)
 
+    def camera_note(self, key: object) -> str | None:
+        """Why a camera can give no detections (shown in the service status), or None."""
+        st = self._states.get(key)
+        if st is not None and st.pictures and st.bg is None:
+            return "this camera gives pictures only: the hotspot detector needs temperatures or sensor counts"
+        return None
+
     def state_of(self, key: object | None = None) -> _State:
         return self._state if key is None else self._states.setdefault(key, self._new_state())
 
@@ -197,6 +205,7 @@ class HotspotDetector(Detector):
     def _detect(self, st: _State, frame: Frame) -> list[Detection]:
         values, unit, step = frame_values(frame)
         if values is None:
+            st.pictures += 1
             return []
         h, w = values.shape
         scale = max(1, math.ceil(max(h, w) / self.work_px))

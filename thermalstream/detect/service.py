@@ -341,6 +341,8 @@ class DetectionService:
         settings = self._settings(camera_id)
         cfg = DetectConfig.from_settings(settings, self.known_labels, self.default_fps).to_json()
         cfg["active"] = camera_id in self._pipes
+        note = getattr(self.worker.detector, "camera_note", None)
+        cfg["note"] = note(camera_id) if callable(note) else None  # e.g. why nothing can be detected
         return cfg
 
     def _settings(self, camera_id: int) -> dict[str, Any]:
@@ -551,8 +553,10 @@ class DetectionService:
         cams = {}
         for cid, p in list(self._pipes.items()):
             slot = self.worker.slot(cid)
+            note = getattr(self.worker.detector, "camera_note", None)
             cams[str(cid)] = {
-                **p.config.to_json(), "tracker": p.tracker.kind, "active_events": len(p.events.active()),
+                **p.config.to_json(), "note": note(cid) if callable(note) else None,
+                "tracker": p.tracker.kind, "active_events": len(p.events.active()),
                 "events_started": p.events.started, "notified": p.events.notified,
                 **({} if slot is None else {k: v for k, v in slot.as_dict().items() if k != "camera_id"}),
             }

@@ -642,8 +642,9 @@ class EventRecordingService:
                     if seg.start < rec.started_at:
                         rec.started_at = seg.start
                         row.started_at = _dt(seg.start)
-        except Exception:
-            log.exception("camera %s: cannot save segment row of recording %s", buf.camera_id, rec.recording_id)
+        except Exception as exc:  # noqa: BLE001 - synced from the manifest below once the database is back
+            log_failure(log, "camera %s: cannot save segment row of recording %s", buf.camera_id, rec.recording_id)
+            self.recs.retry_sync(rec.recording_id, rec.directory, exc)
         self._write_manifest(buf)
 
     @staticmethod

@@ -98,6 +98,10 @@ class FolderTruth:
                 r.ended_at = _dt(man.get("ended_at") or (segs[-1]["end"] if segs else r.started_at.timestamp()))
             return bool(added or close)
 
+    def retry_sync(self, recording_id: int, directory: Path, exc: Exception) -> None:
+        """A write of this recording's rows failed (``exc``): sync it from its manifest later."""
+        self._retry_later(recording_id, directory, exc, None)
+
     def _retry_later(self, recording_id: int, directory: Path, exc: Exception, recorder: Recorder | None) -> None:
         """A database write failed: the folder keeps the truth, a thread retries every ``db_retry_s``."""
         if outage_reason(exc) is None:

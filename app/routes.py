@@ -18,6 +18,16 @@ from app.handlers.health import HealthHandler
 from app.handlers.openapi import DocsHandler, OpenAPIHandler
 from app.handlers.radiometry import RadiometryHandler
 from app.handlers.record_mode import RecordingModeHandler
+from app.handlers.rois import (
+    AlarmHandler,
+    AlarmsHandler,
+    CameraRoisHandler,
+    CameraRulesHandler,
+    RoiHandler,
+    RoiLiveHandler,
+    RoiSeriesHandler,
+    RuleHandler,
+)
 from app.handlers.recordings import (
     CameraExportHandler,
     ExportHandler,
@@ -63,6 +73,14 @@ def build_routes(runtime: Runtime) -> list[tuple]:
         (rf"/api/cameras/{CID}/detection", CameraDetectionHandler, kw),
         (rf"/api/cameras/{CID}/zones", CameraZonesHandler, kw),
         (rf"/api/cameras/{CID}/recording-mode", RecordingModeHandler, kw),
+        (rf"/api/cameras/{CID}/rois", CameraRoisHandler, kw),
+        (rf"/api/cameras/{CID}/alarm-rules", CameraRulesHandler, kw),
+        (r"/api/rois/(?P<roi>[0-9]+)", RoiHandler, kw),
+        (r"/api/rois/(?P<roi>[0-9]+)/series", RoiSeriesHandler, kw),
+        (r"/api/rois/(?P<roi>[0-9]+)/live", RoiLiveHandler, kw),
+        (r"/api/alarm-rules/(?P<rule>[0-9]+)", RuleHandler, kw),
+        (r"/api/alarms", AlarmsHandler, kw),
+        (r"/api/alarms/(?P<aid>[0-9]+)", AlarmHandler, kw),
         (r"/api/detections", DetectionsHandler, kw),
         (r"/api/detections/(?P<did>[0-9]+)/screenshot\.jpg", DetectionScreenshotHandler, kw),
         (r"/api/events", EventsHandler, kw),

@@ -114,7 +114,8 @@ class FFCGuard:
     def __call__(self, frame: Frame, values: np.ndarray) -> bool:
         t = frame.timestamp
         state = frame.radiometry.ffc_state if frame.radiometry is not None else FFCState.UNKNOWN
-        grid = values[::8, ::8].astype(np.float32)
+        step = max(1, min(values.shape[:2]) // 32)  # about 32 x 40 samples of the level
+        grid = values[::step, ::step].astype(np.float32)
         jumped = (self._prev is not None and self._prev.shape == grid.shape
                   and abs(float(np.median(grid - self._prev))) > self.jump)
         self._prev = grid

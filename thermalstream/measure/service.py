@@ -149,9 +149,17 @@ class MeasureService:
 
     # ----- live values
     def live(self, camera_id: int) -> dict[str, Any] | None:
-        """Newest values of a camera: ``{t, unit, width, height, rois: {id: stats}, alarms: [rule ids up]}``."""
+        """Newest values of a camera: ``{t, unit, ffc, width, height, rois: {"id": stats}, alarms: [rule ids
+        up]}`` (None when it is not measured); the dicts are made here, not per frame."""
         c = self._cams.get(camera_id)
-        return None if c is None else c.latest
+        latest = None if c is None else c.latest
+        if latest is None or "stats" not in latest:
+            return latest
+        (h, w), unit = latest["shape"], latest["unit"]
+        return {"t": latest["t"], "unit": unit, "ffc": latest["ffc"], "width": w, "height": h,
+                "alarms": latest["alarms"],
+                "rois": {str(k): {"name": c.names.get(k, ""), **v.to_dict(w, h, unit)}
+                         for k, v in latest["stats"].items() if k is not None}}
 
     def roi_live(self, camera_id: int, roi_id: int) -> dict[str, Any] | None:
         latest = self.live(camera_id)
@@ -202,11 +210,8 @@ class MeasureService:
         changes = c.engine.update(frame.timestamp, stats, ffc=ffc)
         c.frames += 1
         c.cost_s += time.perf_counter() - t0
-        h, w = values.shape[:2]
-        up = [rid for rid, on in c.engine.active().items() if on]
-        c.latest = {"t": frame.timestamp, "unit": unit, "ffc": ffc, "width": w, "height": h, "alarms": up,
-                    "rois": {str(k): {"name": c.names.get(k, ""), **v.to_dict(w, h, unit)}
-                             for k, v in stats.items() if k is not None}}
+        c.latest = {"t": frame.timestamp, "unit": unit, "ffc": ffc, "shape": values.shape[:2], "stats": stats,
+                    "alarms": [rid for rid, on in c.engine.active().items() if on]}
         if frame.timestamp >= c.next_sample:
             c.next_sample = max(c.next_sample + 1.0 / self.sample_hz, frame.timestamp)
             for k, v in stats.items():

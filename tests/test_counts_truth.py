@@ -212,10 +212,14 @@ def test_live_page_shows_counts_not_degrees(tmp_path, clip, page):  # noqa: F811
         page.locator('.ts-rad-unit[data-unit="counts"]').wait_for(timeout=20000)
         canvas = card.locator("canvas.ts-canvas")
         hud = card.locator(".ts-hud")
-        for pos in ({"x": 100, "y": 80}, {"x": 140, "y": 100}):
-            canvas.hover(position=pos)
-            page.wait_for_timeout(300)
-        wait_for(lambda: "counts @" in hud.inner_text(), timeout=15, what="spot readout in counts")
+        spots = iter([{"x": 100 + i % 40, "y": 80 + i % 30} for i in range(1000)])
+
+        def pointed() -> bool:  # keep moving: the page answers pointer moves, and its layout may still settle
+            canvas.hover(position=next(spots))
+            page.wait_for_timeout(200)
+            return "counts @" in hud.inner_text()
+
+        wait_for(pointed, timeout=30, what="spot readout in counts")
         time.sleep(1.5)  # a few refreshes of the badge and the unit line
         text = card.evaluate(DEEP_TEXT)
         assert "counts" in text and "possum" in text and DEG not in text, text

@@ -37,6 +37,7 @@ ROUTES: dict[str, dict[str, str]] = {
     r"/api/cameras/(?P<cid>[0-9]+)/temperature": {"GET": "viewer"},
     r"/api/cameras/(?P<cid>[0-9]+)/shares": {"GET": "viewer", "PUT": "operator"},  # PUT: owner or admin
     r"/api/cameras/(?P<cid>[0-9]+)/radiometry": {"GET": "viewer", "PATCH": "operator"},
+    r"/api/cameras/(?P<cid>[0-9]+)/display": {"GET": "viewer", "PATCH": "operator"},
     r"/api/cameras/(?P<cid>[0-9]+)/mjpeg": {"GET": "viewer"},
     r"/api/cameras/(?P<cid>[0-9]+)/snapshot\.jpg": {"GET": "viewer"},
     r"/api/cameras/(?P<cid>[0-9]+)/export\.mp4": {"GET": "viewer"},

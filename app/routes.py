@@ -13,6 +13,7 @@ from app.handlers.detections import (
     EventsHandler,
     EventSnapshotHandler,
 )
+from app.handlers.display import DisplayHandler
 from app.handlers.exports import ExportDownloadHandler, ExportJobHandler, ExportsHandler
 from app.handlers.health import HealthHandler
 from app.handlers.openapi import DocsHandler, OpenAPIHandler
@@ -67,6 +68,7 @@ def build_routes(runtime: Runtime) -> list[tuple]:
         (rf"/api/cameras/{CID}/temperature", TemperatureHandler, kw),
         (rf"/api/cameras/{CID}/shares", CameraSharesHandler, kw),
         (rf"/api/cameras/{CID}/radiometry", RadiometryHandler, kw),
+        (rf"/api/cameras/{CID}/display", DisplayHandler, kw),
         (rf"/api/cameras/{CID}/mjpeg", MJPEGHandler, kw),
         (rf"/api/cameras/{CID}/snapshot\.jpg", SnapshotHandler, kw),
         (rf"/api/cameras/{CID}/export\.mp4", CameraExportHandler, kw),

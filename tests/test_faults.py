@@ -545,3 +545,29 @@ def test_full_disk_with_the_database_on_it(small_disk):
     finally:
         ballast.unlink(missing_ok=True)
         stop_server(srv)
+
+
+def test_connection_alerts_summarise_a_flapping_camera_when_the_window_ends():
+    """Unit-level, with a short window: a camera that keeps dropping inside the window is
+    announced once more when the window ends (still down, with the count), then "reconnected"."""
+    from thermalstream.connection_alerts import ConnectionAlerts
+
+    sent: list[tuple[str, str]] = []
+
+    class Notes:
+        def notify(self, type_, title, message="", data=None):
+            sent.append((title, message))
+
+    alerts = ConnectionAlerts(Notes(), window_s=0.5)
+    alerts.lost(1, "gate", "timeout")
+    alerts.lost(1, "gate", "refused")  # another retry of the same outage
+    alerts.back(1, "gate")
+    for _ in range(2):  # two more outages inside the window: not announced yet
+        alerts.lost(1, "gate", "reset")
+        alerts.back(1, "gate")
+    alerts.lost(1, "gate", "reset")
+    assert [t for t, _ in sent] == ["Camera connection lost", "Camera reconnected"]
+    wait_for(lambda: len(sent) == 3, timeout=5, what="the end-of-window summary")
+    assert sent[2][0] == "Camera connection lost" and "3 interruption(s)" in sent[2][1]
+    alerts.back(1, "gate")
+    assert sent[3][0] == "Camera reconnected"

@@ -22,6 +22,7 @@ from thermalstream.capture.manager import CameraManager
 from thermalstream.config import Settings
 from thermalstream.datasets.jobs import ExportService
 from thermalstream.db import Database
+from thermalstream.display import DisplayStore
 from thermalstream.db.outage import log_failure
 from thermalstream.detect.service import DetectionService
 from thermalstream.detect.types import Detector
@@ -84,6 +85,7 @@ class Runtime:
     event_recordings: EventRecordingService | None = None  # record-on-events buffers (after detection)
     exports: ExportService | None = None  # background exports (CSV/Parquet/NetCDF/HDF5)
     measure: MeasureService | None = None  # ROI statistics, series and alarms
+    display: DisplayStore | None = None  # per-camera level/span, isotherm, markers
     started_at: float = field(default_factory=time.time)
     version: str = __version__
     _encoders: dict[int, LiveEncoder] = field(default_factory=dict)
@@ -119,6 +121,7 @@ class Runtime:
                                     minute_days=settings.roi_minute_retention_days, detection=detection,
                                     camera_name=lambda cid: cams.get(cid)["name"])
         rt.event_recordings.buffer_for.append(rt.measure.records_alarms)
+        rt.display = DisplayStore(db)
         return rt
 
     def start(self) -> "Runtime":
@@ -186,6 +189,7 @@ class Runtime:
                     max_fps=self.settings.live_fps,
                     palette=lambda: self.cameras.palette(camera_id),
                     annotate=lambda image: self._annotate(camera_id, image),
+                    display=lambda: self.display.get(camera_id),
                 )
                 self._encoders[camera_id] = enc
             return enc
@@ -202,6 +206,8 @@ class Runtime:
             enc = self._encoders.pop(event.data.get("camera_id"), None)
         if enc is not None:
             enc.stop()
+        if self.display is not None:
+            self.display.forget(event.data.get("camera_id"))
 
     def origin_allowed(self, origin: str, host: str) -> bool:
         """WebSocket origin check: same host as the request (no cross-site video hijacking)."""

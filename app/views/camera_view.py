@@ -12,6 +12,7 @@ from panel.custom import JSComponent
 from thermalstream.cameras import spot_temperature
 from thermalstream.capture.camera import Camera
 from thermalstream.live import LiveEncoder
+from thermalstream.palettes import bokeh_palette
 
 Probe = Callable[[int, int], "tuple[float, str] | None"]
 
@@ -27,6 +28,7 @@ class CameraView(JSComponent):
                                            "or '3012 counts @ 120,88' (uncalibrated sensor)")
     drawing = param.Boolean(default=False, doc="Clicks on the picture add points to `polygon`")
     polygon = param.List(default=[], doc="Points [x, y] in 0..1 image coordinates, drawn by clicking")
+    scale = param.Dict(default={}, doc="Colour bar: {lo, hi, unit, colours (coldest first)}; empty: no bar")
 
     _esm = Path(__file__).with_name("camera_view.js")
     _stylesheets = [
@@ -34,6 +36,10 @@ class CameraView(JSComponent):
         ".ts-canvas{width:100%;height:auto;display:block;background:#111;border-radius:4px}"
         ".ts-hud{position:absolute;right:6px;bottom:6px;color:#fff;font:12px monospace;"
         "background:rgba(0,0,0,.5);padding:1px 4px;border-radius:3px}"
+        ".ts-view.with-bar{padding-right:58px;box-sizing:border-box}.ts-view.with-bar .ts-hud{right:64px}"
+        ".ts-bar{position:absolute;right:0;top:0;bottom:0;width:54px;display:none;font:11px sans-serif;color:#333}"
+        ".ts-bar canvas{position:absolute;left:0;top:8px;width:12px;height:calc(100% - 16px);border:1px solid #999}"
+        ".ts-bar span{position:absolute;left:16px;white-space:nowrap;transform:translateY(-50%)}"
     ]
 
     def __init__(self, camera: Camera | None = None, probe: Probe | None = None, **params) -> None:
@@ -47,6 +53,7 @@ class CameraView(JSComponent):
             probe = lambda x, y: spot_temperature(camera.latest(), x, y)  # noqa: E731
         self._probe = probe
         self._encoder: LiveEncoder | None = None
+        self._palette = "inferno"
         self._sent = -1
         self._cb = None
         if camera is not None:
@@ -64,6 +71,8 @@ class CameraView(JSComponent):
             return
         self._sent = frame.seq
         self._send_msg(struct.pack(">d", frame.timestamp * 1000.0) + frame.jpeg)
+        if frame.seq % 10 == 0:  # the colour bar follows the automatic span a few times a second
+            self.scale = colour_bar(self._encoder.display.scale, self._palette)
 
     def _handle_msg(self, msg) -> None:
         if not isinstance(msg, dict) or self._probe is None:
@@ -83,6 +92,18 @@ class CameraView(JSComponent):
         if self._cb is not None:
             self._cb.stop()
             self._cb = None
+
+
+def colour_bar(scale: tuple[float, float, str] | None, palette: str, stops: int = 32) -> dict:
+    """The ``scale`` parameter for a (lo, hi, unit) scale and a palette: ``{}`` when there is none."""
+    if not scale:
+        return {}
+    colours = bokeh_palette(palette)
+    step = (len(colours) - 1) / (stops - 1)
+    lo, hi, unit = scale
+    digits = 0 if unit == "counts" else 1
+    return {"lo": round(lo, digits), "hi": round(hi, digits), "unit": unit,
+            "colours": [colours[round(i * step)] for i in range(stops)]}
 
 
 def format_reading(value: float, unit: str) -> str:

@@ -19,7 +19,7 @@ import numpy as np
 
 from thermalstream.capture.camera import Camera
 from thermalstream.frame import Frame
-from thermalstream.palettes import colourise
+from thermalstream.display import DisplaySettings, DisplayState
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +49,18 @@ class LiveEncoder:
         max_fps: float = 25.0,
         palette: Callable[[], str] | str = "inferno",
         annotate: Callable[[np.ndarray], np.ndarray] | None = None,
+        display: Callable[[], DisplaySettings] | None = None,
     ) -> None:
         """``annotate(image)`` may return a copy with detections drawn on it (never draw in place:
-        the frame's image is shared with the recorder)."""
+        the frame's image is shared with the recorder). ``display()`` gives the camera's level/span,
+        isotherm and markers (default: automatic span); ``self.display.scale`` is the colour bar's."""
         self.camera = camera
         self.quality = quality
         self.min_interval = 1.0 / max_fps if max_fps > 0 else 0.0
         self._palette = palette if callable(palette) else (lambda: palette)
         self._annotate = annotate
+        self._settings = display or DisplaySettings
+        self.display = DisplayState()
         self._listeners: list[Listener] = []
         self._pollers = 0
         self._latest: EncodedFrame | None = None
@@ -121,8 +125,9 @@ class LiveEncoder:
             thread.join(2)
 
     def render(self, frame: Frame) -> np.ndarray:
-        """The image viewers see: palette applied to radiometric frames, detections drawn on top."""
-        image = colourise(frame.image, self._palette()) if frame.is_radiometric else frame.image
+        """The image viewers see: level/span, palette, isotherm and markers for frames with values (°C
+        or counts), the source's picture otherwise; detections drawn on top."""
+        image = self.display.render(frame, self._settings(), self._palette())
         return self._annotate(image) if self._annotate is not None else image
 
     def _encode(self, frame: Frame) -> EncodedFrame:

@@ -15,7 +15,34 @@ export function render({ model, el }) {
   const sketch = document.createElement("canvas");
   sketch.className = "ts-sketch";
   sketch.style.cssText = "position:absolute;left:0;top:0;width:100%;height:100%;pointer-events:none";
-  wrap.append(canvas, sketch, hud);
+  // Colour bar beside the picture: the palette from coldest (bottom) to hottest (top), with the
+  // span's ends and middle in the camera's unit (°C, or counts for an uncalibrated sensor).
+  const bar = document.createElement("div");
+  bar.className = "ts-bar";
+  const barCanvas = document.createElement("canvas");
+  barCanvas.width = 1; barCanvas.height = 64;
+  const labels = [0, 1, 2].map(() => document.createElement("span"));
+  bar.append(barCanvas, ...labels);
+  wrap.append(canvas, sketch, hud, bar);
+  function drawBar() {
+    const s = model.scale || {};
+    const colours = s.colours || [];
+    const on = colours.length > 1;
+    bar.style.display = on ? "block" : "none";
+    wrap.classList.toggle("with-bar", on);
+    bar.dataset.lo = on ? String(s.lo) : ""; bar.dataset.hi = on ? String(s.hi) : "";
+    if (!on) return;
+    const bctx = barCanvas.getContext("2d");
+    barCanvas.height = colours.length;
+    colours.forEach((c, i) => { bctx.fillStyle = c; bctx.fillRect(0, colours.length - 1 - i, 1, 1); });
+    const unit = s.unit === "°C" ? " °C" : ` ${s.unit || ""}`;
+    const digits = s.unit === "counts" ? 0 : 1;
+    const mid = (s.lo + s.hi) / 2;
+    [[s.hi, "8px"], [mid, "50%"], [s.lo, "calc(100% - 8px)"]].forEach(([v, top], i) => {
+      labels[i].textContent = `${Number(v).toFixed(digits)}${unit}`;
+      labels[i].style.top = top;
+    });
+  }
   el.appendChild(wrap);
   const ctx = canvas.getContext("2d");
   let busy = false, frames = 0, ws = null, closed = false, lastCount = 0, retry = null;
@@ -106,6 +133,8 @@ export function render({ model, el }) {
   model.on("change:polygon", drawSketch);
   model.on("change:drawing", drawSketch);
   model.on("change:readout", showHud);
+  model.on("change:scale", drawBar);
+  drawBar();
 
   model.on("msg:custom", draw);
   model.on("change:camera_id", reconnect);

@@ -8,7 +8,8 @@ import panel as pn
 import param
 
 from app.auth import Principal
-from app.views.camera_view import CameraView
+from app.views.camera_view import CameraView, colour_bar
+from app.views.display_form import DisplayForm
 from app.views.radiometry_form import RadiometryForm
 from app.views.session import can, session_user, visible_cameras
 from app.views.sharing_form import SharingForm
@@ -78,6 +79,7 @@ class CameraCard(pn.viewable.Viewer):
         self.zone_editor = pn.Column(pn.Row(self.zone_kind, self.zone_name, self.zone_required),
                                      pn.Row(self.zone_save, self.zone_clear, self.zone_help), visible=False)
         self.radiometry = RadiometryForm(runtime, cam["id"], user)
+        self.display = DisplayForm(runtime, cam["id"], user)
         self.sharing = SharingForm(runtime, cam["id"], user)
         self.zones_toggle.param.watch(self._zones_mode, "value")
         self.zone_save.on_click(self._save_zone)
@@ -86,7 +88,9 @@ class CameraCard(pn.viewable.Viewer):
         self._layout = pn.Card(
             pn.Row(self.badge, pn.HSpacer(), self.palette),
             pn.Row(self.detect, self.zones_toggle, self.record, self.toggle, self.remove),
+            pn.Row(self.display.toggle),
             self.zone_editor,
+            self.display,
             self.radiometry,
             self.sharing,
             pn.Row(self.remove_media, visible=can(user, "admin")),
@@ -104,6 +108,16 @@ class CameraCard(pn.viewable.Viewer):
         self.remove.visible = admin
         self.update(cam)
 
+    def _colour_bar(self, cam: dict) -> dict:
+        """The colour bar for the newest encoded frame (nothing before the first one, or when stopped)."""
+        if not cam.get("connected"):
+            return {}
+        try:
+            scale = self.runtime.encoder(self.camera_id).display.scale
+        except LookupError:
+            return {}
+        return colour_bar(scale, self.runtime.cameras.palette(self.camera_id))
+
     def allowed(self, role: str) -> bool:
         """Checked again on every action: a widget event is not proof of the role."""
         if can(session_user(self.runtime), role):
@@ -120,6 +134,7 @@ class CameraCard(pn.viewable.Viewer):
             (cam.get("settings") or {}).get("detect", {}).get("enabled"))
         self.palette.visible = bool(cam.get("radiometric"))
         self.radiometry.refresh()
+        self.view.scale = self._colour_bar(cam)
         self.toggle.label = "Disconnect" if cam.get("connected") else "Connect"
 
     def _toggle(self, _event) -> None:

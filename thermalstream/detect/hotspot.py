@@ -103,7 +103,7 @@ class HotspotDetector(Detector):
         bg_tau_s: float = 5.0,
         hot_tau_s: float = 300.0,
         noise_tau_s: float = 10.0,
-        ffc_hold_s: float = 0.5,
+        ffc_hold_s: float = 0.4,
         jump_k: float = 8.0,
         work_px: int = 160,
         level_cells: tuple[int, int] = (6, 8),
@@ -339,14 +339,15 @@ class HotspotDetector(Detector):
         h, w = shape
         s2 = scale * scale
         max_area = self.max_area if self.max_area is not None else (h * w) // 4
+        warm_px = np.bincount(labels[warm.view(bool)], minlength=n) * s2  # warm pixels per region, one pass
         out = []
-        for i in range(1, n):
+        for i in np.flatnonzero((warm_px >= self.min_area) & (warm_px <= max_area)):
+            if i == 0:
+                continue
             x, y, bw, bh, _ = (int(v) for v in stats[i])
             lab = labels[y:y + bh, x:x + bw] == i
             hot = lab & warm[y:y + bh, x:x + bw].astype(bool)
-            area = int(np.count_nonzero(hot)) * s2
-            if not self.min_area <= area <= max_area:
-                continue
+            area = int(warm_px[i])
             ys, xs = np.nonzero(hot)
             if xs.max() == xs.min() or ys.max() == ys.min():
                 continue  # a one-pixel line: a sensor row or column, not an object

@@ -571,3 +571,27 @@ def test_connection_alerts_summarise_a_flapping_camera_when_the_window_ends():
     assert sent[2][0] == "Camera connection lost" and "3 interruption(s)" in sent[2][1]
     alerts.back(1, "gate")
     assert sent[3][0] == "Camera reconnected"
+
+
+def test_outage_classification_leaves_bad_statements_and_deadlocks_alone():
+    """Only "cannot reach or cannot write" counts as an outage (503/507, logged once); a bad
+    statement or a deadlock stays the caller's error."""
+    import sqlite3
+
+    import psycopg
+    from psycopg import errors
+    from sqlalchemy import exc as sa
+
+    from thermalstream.db.outage import is_disk_full, outage_reason
+
+    def op(orig):
+        return sa.OperationalError("SELECT 1", {}, orig)
+
+    assert outage_reason(op(psycopg.OperationalError("connection failed: server closed the connection")))
+    assert outage_reason(op(sqlite3.OperationalError("unable to open database file")))
+    full = op(errors.DiskFull("could not extend file"))
+    assert outage_reason(full) and is_disk_full(full)
+    assert is_disk_full(op(sqlite3.OperationalError("database or disk is full")))
+    assert outage_reason(op(sqlite3.OperationalError("no such table: cameras"))) is None
+    assert outage_reason(op(errors.DeadlockDetected("deadlock detected"))) is None
+    assert outage_reason(ValueError("not a database error")) is None

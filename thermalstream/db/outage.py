@@ -19,7 +19,11 @@ from sqlalchemy import exc as sa_exc
 
 log = logging.getLogger("thermalstream.db")
 
-_NOT_OUTAGE = re.compile(r"no such (table|column)|syntax error|has no column", re.I)
+# SQLite says what went wrong only in its message; PostgreSQL gives a SQLSTATE (none when the
+# client could not reach the server at all).
+_SQLITE_OUTAGE = re.compile(r"unable to open|disk i/o error|disk is full|database is locked|readonly|"
+                            r"file is not a database|malformed", re.I)
+_PG_OUTAGE_STATES = ("08", "53", "57P01", "57P02", "57P03", "58")  # connection, resources, shutdown, system
 _DISK_FULL = re.compile(r"disk is full|no space left|could not extend|could not write|ENOSPC", re.I)
 
 
@@ -36,13 +40,21 @@ def outage_reason(exc: BaseException) -> str | None:
     """A one-line reason when ``exc`` means the database is unreachable or cannot write, else None."""
     if isinstance(exc, DatabaseUnavailable):
         return exc.reason
+    orig = getattr(exc, "orig", None)
+    text = str(orig or exc).strip()
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         pass
-    elif not isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)):
+    elif isinstance(exc, sa_exc.TimeoutError):  # no pooled connection came free
+        pass
+    elif not isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)):
         return None
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    if _NOT_OUTAGE.search(text):
-        return None
+    elif type(orig).__module__.startswith("sqlite3"):
+        if not _SQLITE_OUTAGE.search(text):
+            return None  # a bad statement, not an outage
+    else:
+        state = getattr(orig, "sqlstate", None)
+        if state and not state.startswith(_PG_OUTAGE_STATES):
+            return None  # deadlock, lock timeout, serialization: the caller's error, not an outage
     first = next((ln.strip() for ln in text.splitlines() if ln.strip()), exc.__class__.__name__)
     return first[:200]
 

@@ -259,6 +259,13 @@ def test_storage_shows_only_cameras_the_user_may_see(srv):
     samples = srv.request("GET", "/api/storage/samples", as_user="vera")[1]["samples"]
     assert samples and secret["id"] not in {r["camera_id"] for r in samples} and public["id"] in {
         r["camera_id"] for r in samples}
+    totals = {r["category"]: r for r in samples if r["camera_id"] is None}
+    every = {r["category"]: r for r in srv.request("GET", "/api/storage/samples")[1]["samples"] if r["camera_id"] is None}
+    assert totals["recordings"]["bytes"] == every["recordings"]["bytes"] - 5000  # the history hides it too
+    assert totals["recordings"]["files"] == every["recordings"]["files"] - 1
+    assert totals["disk_total"]["bytes"] == every["disk_total"]["bytes"]
+    only = srv.request("GET", "/api/storage/samples?category=recordings", as_user="vera")[1]["samples"]
+    assert [r["bytes"] for r in only if r["camera_id"] is None] == [totals["recordings"]["bytes"]]
     assert srv.request("GET", f"/api/storage/samples?camera={secret['id']}", as_user="vera")[0] == 404
     assert srv.request("GET", f"/api/storage/samples?camera={secret['id']}", as_user="olga")[1]["samples"]
 

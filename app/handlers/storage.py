@@ -104,9 +104,7 @@ class StorageSamplesHandler(BaseHandler):
         visible = self.visible_cameras()
         if visible is not None and isinstance(kwargs.get("camera_id"), int) and kwargs["camera_id"] not in visible:
             raise ApiError(404, f"no camera {kwargs['camera_id']}")
-        rows = await _run(list_samples, self.runtime.db, **kwargs)
-        self.write_json({"samples": [r for r in rows if r["camera_id"] is None or visible is None
-                                     or r["camera_id"] in visible]})
+        self.write_json({"samples": await _run(list_samples, self.runtime.db, **kwargs, visible=visible)})
 
 
 class StorageCleanupHandler(BaseHandler):

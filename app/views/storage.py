@@ -137,7 +137,7 @@ class StoragePage(pn.viewable.Viewer):
         self.disk_bar.bar_color = "danger" if used_pct >= 90 else "warning" if used_pct >= 75 else "primary"
         self.disk_text.object = (f"**Disk** {_size(disk['free'])} free of {_size(disk['total'])} "
                                  f"({used_pct}% used)")
-        samples = list_samples(self.runtime.db, camera_id=None)
+        samples = list_samples(self.runtime.db, camera_id=None, visible=self._visible())
         self.history.object = history_chart(samples, tz)
         every = self.runtime.settings.storage_sample_interval_s
         self.history_note.object = (f"{len(samples)} sample row(s); a sample is taken every {every} s."

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from thermalstream.db.engine import Database
 from thermalstream.db.models import StorageSample
@@ -61,9 +61,12 @@ def list_samples(
     category: str | None = None,
     camera_id: int | None | object = _ALL,
     limit: int = 10_000,
+    visible: set[int] | None = None,
 ) -> list[dict[str, Any]]:
     """Samples oldest first, optionally within [since, until], of one category, and of one camera
-    (``camera_id=None``: category totals only; leave it out for all rows)."""
+    (``camera_id=None``: category totals only; leave it out for all rows). With ``visible`` (the
+    cameras a user may see), other cameras' rows are left out and their bytes and files are taken
+    out of the category totals, so nothing about them can be read from the history."""
     q = select(StorageSample)
     if since is not None:
         q = q.where(StorageSample.timestamp >= as_utc(since))
@@ -77,7 +80,32 @@ def list_samples(
         q = q.where(StorageSample.camera_id == camera_id)
     q = q.order_by(StorageSample.timestamp, StorageSample.id).limit(limit)
     with db.session() as s:
-        return [sample_dict(r) for r in s.scalars(q)]
+        rows = list(s.scalars(q))
+        if visible is None:
+            return [sample_dict(r) for r in rows]
+        rows = [r for r in rows if r.camera_id is None or r.camera_id in visible]
+        hidden = _hidden_sums(s, [r for r in rows if r.camera_id is None and r.category not in DISK_CATEGORIES],
+                              visible)
+        out = [sample_dict(r) for r in rows]
+    for d, r in zip(out, rows, strict=True):
+        b, f = hidden.get((r.timestamp, r.category), (0, 0)) if r.camera_id is None else (0, 0)
+        d["bytes"], d["files"] = d["bytes"] - b, d["files"] - f
+    return out
+
+
+def _hidden_sums(s: Any, totals: list[StorageSample], visible: set[int]) -> dict[tuple[datetime, str], tuple[int, int]]:
+    """(timestamp, category) -> bytes and files of the cameras outside ``visible`` at those samples."""
+    if not totals:
+        return {}
+    q = (select(StorageSample.timestamp, StorageSample.category, func.sum(StorageSample.bytes),
+                func.sum(StorageSample.files))
+         .where(StorageSample.camera_id.is_not(None),
+                StorageSample.timestamp >= min(r.timestamp for r in totals),
+                StorageSample.timestamp <= max(r.timestamp for r in totals))
+         .group_by(StorageSample.timestamp, StorageSample.category))
+    if visible:
+        q = q.where(StorageSample.camera_id.not_in(sorted(visible)))
+    return {(ts, cat): (int(b or 0), int(f or 0)) for ts, cat, b, f in s.execute(q)}
 
 
 def prune_samples(db: Database, *, keep_days: float = 90, now: datetime | None = None) -> int:

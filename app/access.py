@@ -17,6 +17,7 @@ PAGES: dict[str, str] = {
     "/schedules": "viewer",
     "/storage": "viewer",
     "/notifications": "viewer",
+    "/thermal": "viewer",
     "/users": "admin",
 }
 
@@ -69,8 +70,8 @@ ROUTES: dict[str, dict[str, str]] = {
     r"/api/schedule/update": {"POST": "operator"},
     r"/api/schedule/delete": {"POST": "operator"},
     r"/api/exports": {"GET": "viewer", "POST": "viewer"},  # own jobs; only cameras the user sees
-    r"/api/exports/(?P<xid>[0-9a-f]{16})": {"GET": "viewer"},
-    r"/api/exports/(?P<xid>[0-9a-f]{16})/download": {"GET": "viewer"},
+    r"/api/exports/(?P<xid>x?[0-9a-f]{1,32})": {"GET": "viewer"},
+    r"/api/exports/(?P<xid>x?[0-9a-f]{1,32})/download": {"GET": "viewer"},
     r"/api/storage": {"GET": "viewer"},
     r"/api/storage/samples": {"GET": "viewer"},
     r"/api/storage/cleanup": {"POST": "admin"},

@@ -54,7 +54,7 @@ from thermalstream.runtime import Runtime
 
 CID = r"(?P<cid>[0-9]+)"
 RID = r"(?P<rid>[0-9]+)"
-XID = r"(?P<xid>[0-9a-f]{16})"
+XID = r"(?P<xid>x?[0-9a-f]{1,32})"  # export ids are "x" + 16 hex digits (never all digits: not a number id)
 
 
 def build_routes(runtime: Runtime) -> list[tuple]:

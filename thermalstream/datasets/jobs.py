@@ -98,7 +98,7 @@ class ExportService:
         """Queue an export for ``user_id``, limited to the ``visible`` cameras (None: all).
         Raises KeyError for a recording or camera the user may not see (answer 404)."""
         cams = self._cameras_of(request, visible)
-        job = ExportJob(secrets.token_hex(8), user_id, request, cams)
+        job = ExportJob("x" + secrets.token_hex(8), user_id, request, cams)
         with self._lock:
             self._jobs[job.id] = job
             if self._thread is None or not self._thread.is_alive():

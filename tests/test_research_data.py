@@ -235,3 +235,22 @@ def test_detections_point_at_the_recorded_frame(tmp_path):
     rec = ts.open_recording(int(df["recording_id"][1]), data_dir=settings.data_dir)
     assert np.array_equal(rec[int(df["frame"][1])].celsius, written[77].celsius)
     assert "frame" not in ts.detections(data_dir=settings.data_dir, frames=False)
+
+
+def test_region_series_over_a_recording_matches_numpy(tmp_path):
+    from thermalstream.measure import Roi
+
+    sim = SimSource("sim://?width=64&height=48&seed=12&pace=0")
+    written = _write_segments(tmp_path / "rec", sim, [70, 30])
+    rec = ts.open_recording(tmp_path / "rec")
+    seen = []
+    df = rec.region_series([Roi("a", "box", [[0.25, 0.25], [0.75, 0.75]]), Roi("s", "spot", [[0.5, 0.5]])],
+                           step=3, progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (34, 34) and len(df) == 2 * 34 and df["time"].is_monotonic_increasing
+    box = df[df.roi == "a"].reset_index(drop=True)
+    for k in (0, 10, 33):
+        c = written[3 * k].celsius[12:36, 16:48]  # the box's pixels (x 16..47, y 12..35)
+        assert box["max"][k] == pytest.approx(float(c.max())) and box["mean"][k] == pytest.approx(float(c.mean()), abs=1e-4)
+    spot = df[df.roi == "s"].reset_index(drop=True)
+    assert spot["mean"][5] == pytest.approx(float(written[15].celsius[24, 32]))
+    assert set(df["unit"]) == {"°C"}

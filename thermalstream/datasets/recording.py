@@ -206,6 +206,13 @@ class RecordingData:
                   for seg, loc in self._pieces(idx)]
         return da.concatenate(blocks) if blocks else da.zeros((0, h, w), dtype=self._dtype())
 
+    def region_series(self, rois, step: int = 1, start: Any = None, end: Any = None, progress=None):
+        """Statistics of ``rois`` (:class:`thermalstream.measure.Roi`) in every ``step``-th frame, as a
+        DataFrame; see :func:`thermalstream.datasets.regions.region_series`."""
+        from thermalstream.datasets.regions import region_series
+
+        return region_series(self, rois, step=step, start=start, end=end, progress=progress)
+
     def cf_attrs(self) -> dict[str, Any]:
         """CF-style attributes: units, long_name, camera, sensor and the radiometric parameters."""
         m = self.segments[0].meta

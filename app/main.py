@@ -15,6 +15,7 @@ from app.views.schedules import schedules_page
 from app.views.session import can, session_user
 from app.views.shell import page as shell_page
 from app.views.storage import storage_page
+from app.views.thermal import thermal_page
 from app.views.users import users_page
 from thermalstream.runtime import Runtime
 
@@ -46,6 +47,7 @@ def create_pages(runtime: Runtime) -> dict[str, Callable[[], object]]:
         "/schedules": _bind("/schedules", schedules_page, runtime),
         "/storage": _bind("/storage", storage_page, runtime),
         "/notifications": _bind("/notifications", notifications_page, runtime),
+        "/thermal": _bind("/thermal", thermal_page, runtime),
         "/users": _bind("/users", users_page, runtime),
     }
     return pages

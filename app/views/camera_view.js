@@ -110,9 +110,44 @@ export function render({ model, el }) {
   canvas.addEventListener("mouseleave", () => model.send_msg({ leave: true }));
 
   const sctx = sketch.getContext("2d");
+  // Measurement regions (ROIs): outlines with their name and value, red while an alarm of theirs is up.
+  function drawRois() {
+    const rois = model.rois || [];
+    sketch.dataset.rois = String(rois.length);
+    sketch.dataset.alarms = String(rois.filter((r) => r.alarm).length);
+    sketch.dataset.labels = JSON.stringify(rois.map((r) => r.label || ""));
+    const W = sketch.width, H = sketch.height;
+    sctx.font = "12px sans-serif"; sctx.lineWidth = 2;
+    for (const r of rois) {
+      const colour = r.alarm ? "#ff1744" : "#00e5ff";
+      const p = (r.points || []).map(([x, y]) => [x * W, y * H]);
+      if (!p.length) continue;
+      sctx.strokeStyle = colour;
+      sctx.beginPath();
+      if (r.kind === "box" && p.length === 2) {
+        sctx.rect(Math.min(p[0][0], p[1][0]), Math.min(p[0][1], p[1][1]),
+                  Math.abs(p[1][0] - p[0][0]), Math.abs(p[1][1] - p[0][1]));
+      } else if (r.kind === "spot") {
+        const [x, y] = p[0];
+        sctx.moveTo(x - 6, y); sctx.lineTo(x + 6, y); sctx.moveTo(x, y - 6); sctx.lineTo(x, y + 6);
+      } else {
+        p.forEach(([x, y], i) => (i ? sctx.lineTo : sctx.moveTo).call(sctx, x, y));
+        if (r.kind === "polygon") sctx.closePath();
+      }
+      sctx.stroke();
+      if (!r.label) continue;
+      const x = Math.min(...p.map((q) => q[0])), y = Math.max(15, Math.min(...p.map((q) => q[1])));
+      sctx.fillStyle = "rgba(0,0,0,.6)";
+      sctx.fillRect(x, y - 15, sctx.measureText(r.label).width + 6, 14);
+      sctx.fillStyle = colour;
+      sctx.fillText(r.label, x + 3, y - 4);
+    }
+  }
   function drawSketch() {
     sketch.width = canvas.clientWidth; sketch.height = canvas.clientHeight;
+    sketch.style.width = `${canvas.clientWidth}px`; sketch.style.height = `${canvas.clientHeight}px`;
     sctx.clearRect(0, 0, sketch.width, sketch.height);
+    drawRois();
     const pts = model.polygon || [];
     sketch.dataset.points = String(pts.length);
     if (!model.drawing || !pts.length) return;
@@ -132,6 +167,7 @@ export function render({ model, el }) {
   });
   model.on("change:polygon", drawSketch);
   model.on("change:drawing", drawSketch);
+  model.on("change:rois", drawSketch);
   model.on("change:readout", showHud);
   model.on("change:scale", drawBar);
   drawBar();

@@ -28,6 +28,8 @@ class CameraView(JSComponent):
                                            "or '3012 counts @ 120,88' (uncalibrated sensor)")
     drawing = param.Boolean(default=False, doc="Clicks on the picture add points to `polygon`")
     polygon = param.List(default=[], doc="Points [x, y] in 0..1 image coordinates, drawn by clicking")
+    rois = param.List(default=[], doc="Measurement regions drawn over the picture: [{kind, points, label, "
+                                      "alarm}] (red while alarm is true)")
     scale = param.Dict(default={}, doc="Colour bar: {lo, hi, unit, colours (coldest first)}; empty: no bar")
 
     _esm = Path(__file__).with_name("camera_view.js")

@@ -11,6 +11,7 @@ from app.auth import Principal
 from app.views.camera_view import CameraView, colour_bar
 from app.views.display_form import DisplayForm
 from app.views.radiometry_form import RadiometryForm
+from app.views.roi_editor import RoiEditor
 from app.views.session import can, session_user, visible_cameras
 from app.views.sharing_form import SharingForm
 from app.views.shell import STYLE, page
@@ -81,6 +82,7 @@ class CameraCard(pn.viewable.Viewer):
         self.radiometry = RadiometryForm(runtime, cam["id"], user)
         self.display = DisplayForm(runtime, cam["id"], user)
         self.sharing = SharingForm(runtime, cam["id"], user)
+        self.roi_editor = RoiEditor(runtime, cam["id"], self.view, user)
         self.zones_toggle.param.watch(self._zones_mode, "value")
         self.zone_save.on_click(self._save_zone)
         self.zone_clear.on_click(self._clear_zones)
@@ -90,6 +92,8 @@ class CameraCard(pn.viewable.Viewer):
             pn.Row(self.detect, self.zones_toggle, self.record, self.toggle, self.remove),
             pn.Row(self.display.toggle),
             self.zone_editor,
+            pn.Row(self.roi_editor.toggle),
+            self.roi_editor,
             self.display,
             self.radiometry,
             self.sharing,
@@ -134,6 +138,7 @@ class CameraCard(pn.viewable.Viewer):
             (cam.get("settings") or {}).get("detect", {}).get("enabled"))
         self.palette.visible = bool(cam.get("radiometric"))
         self.radiometry.refresh()
+        self.roi_editor.refresh(reload=True)  # ROIs over the picture with their values, red in alarm
         self.view.scale = self._colour_bar(cam)
         self.toggle.label = "Disconnect" if cam.get("connected") else "Connect"
 

@@ -1,4 +1,5 @@
-"""The Notifications page: newest first, times in the viewer's own time zone, mark as read."""
+"""The Notifications page: alarms (acknowledge them) and notifications, newest first, times in the viewer's own
+time zone, mark as read."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from app.access import about_visible_camera
 from app.views.session import session_user, visible_cameras
 from app.views.shell import page
 from app.views.text import md_escape
+from thermalstream.measure import store as measure_store
 from thermalstream.notifications import format_local
 from thermalstream.runtime import Runtime
 
@@ -25,6 +27,10 @@ class NotificationsPage(pn.viewable.Viewer):
         self.summary = pn.pane.Markdown()
         self.table = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False,
                                           sizing_mode="stretch_width", height=500, pagination="local", page_size=25)
+        self.alarms = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False, selectable="checkbox",
+                                           sizing_mode="stretch_width", height=220, css_classes=["ts-alarms"])
+        self.ack = pn.widgets.Button(label="Acknowledge selected alarms", width=220)
+        self.ack.on_click(self._acknowledge)
         self.mark.on_click(self._mark_read)
         self.unread_only.param.watch(lambda e: self.refresh(), "value")
         pn.state.onload(self.refresh)
@@ -42,15 +48,32 @@ class NotificationsPage(pn.viewable.Viewer):
               "message": r["message"], "read": r["read"]} for r in rows],
             columns=["time", "type", "title", "message", "read"],
         )
+        self._alarm_rows = measure_store.list_alarms(self.runtime.db, self.visible, limit=200)
+        names = {c["id"]: c["name"] for c in self.runtime.cameras.list(self.visible)}
+        self.alarms.value = pd.DataFrame(
+            [{"raised": format_local(a["raised_at"], tz), "cleared": format_local(a["cleared_at"], tz) or "active",
+              "camera": names.get(a["camera_id"], a["camera_id"]), "alarm": a["name"], "message": a["message"],
+              "acknowledged": format_local(a["acknowledged_at"], tz)} for a in self._alarm_rows],
+            columns=["raised", "cleared", "camera", "alarm", "message", "acknowledged"])
         unread = self.runtime.notifications.unread_count(self.user_id)
         self.summary.object = f"{unread} unread · times shown in {md_escape(tz or 'UTC')}"
+
+    def _acknowledge(self, _event) -> None:
+        for i in self.alarms.selection:
+            if i < len(self._alarm_rows):
+                try:
+                    measure_store.acknowledge(self.runtime.db, self._alarm_rows[i]["id"], self.user_id, self.visible)
+                except LookupError:
+                    pass
+        self.refresh()
 
     def _mark_read(self, _event) -> None:
         self.runtime.notifications.mark_read(self.user_id)
         self.refresh()
 
     def __panel__(self):
-        return pn.Column(pn.Row(self.unread_only, self.mark), self.summary, self.table, sizing_mode="stretch_width")
+        return pn.Column(pn.pane.Markdown("### Alarms"), self.alarms, self.ack, pn.pane.Markdown("### Notifications"),
+                         pn.Row(self.unread_only, self.mark), self.summary, self.table, sizing_mode="stretch_width")
 
 
 def notifications_page(runtime: Runtime):

@@ -20,6 +20,7 @@ PAGES = [
     ("live", "Live", "/"),
     ("detections", "Detections", "/detections"),
     ("recordings", "Recordings", "/recordings"),
+    ("thermal", "Thermal", "/thermal"),
     ("schedules", "Schedules", "/schedules"),
     ("storage", "Storage", "/storage"),
     ("notifications", "Notifications", "/notifications"),

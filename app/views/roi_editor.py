@@ -1,0 +1,173 @@
+"""Measurement regions on a Live camera card: the ROIs drawn over the picture with their values (red
+while an alarm is up), a table of live values, a line ROI's profile, and for operators tools to draw
+ROIs by clicking and to set an alarm on one."""
+
+from __future__ import annotations
+
+import html
+
+import panel as pn
+from bokeh.models import ColumnDataSource
+from bokeh.plotting import figure
+
+from app.views.camera_view import CameraView, format_reading
+from app.views.session import can, session_user
+from thermalstream.measure import store
+from thermalstream.measure.alarms import RuleError
+from thermalstream.measure.geometry import RoiError
+from thermalstream.runtime import Runtime
+
+HELP = {"box": "click two corners", "spot": "click one point", "line": "click both ends",
+        "polygon": "click 3 or more corners"}
+
+
+def values_html(rois: list[dict], live: dict | None, up: set[int]) -> str:
+    """The table of ROI values (min, mean, max, std in the frame's unit); rows in alarm are red."""
+    if not rois:
+        return '<small class="ts-roi-table" data-rois="0">No measurement regions.</small>'
+    rows = []
+    for r in rois:
+        v = (live or {}).get("rois", {}).get(str(r["id"]))
+        cells = ("<td colspan=4>–</td>" if v is None else "".join(
+            f"<td>{html.escape(format_reading(v[k], v['unit']))}</td>" for k in ("min", "mean", "max")
+        ) + f"<td>±{v['std']:.2f}</td>")
+        alarm = r["id"] in up
+        style = ' style="color:#c62828;font-weight:bold"' if alarm else ""
+        rows.append(f'<tr data-roi="{r["id"]}" data-alarm="{int(alarm)}"{style}><td>{html.escape(r["name"])}</td>'
+                    f"<td>{r['kind']}</td>{cells}</tr>")
+    return ('<table class="ts-roi-table" style="font-size:12px" data-rois="%d"><tr><th>ROI</th><th></th><th>min</th>'
+            "<th>mean</th><th>max</th><th>std</th></tr>%s</table>" % (len(rois), "".join(rows)))
+
+
+class RoiEditor(pn.viewable.Viewer):
+    """Opened with the "ROIs" toggle of a camera card; values refresh twice a second while open."""
+
+    def __init__(self, runtime: Runtime, camera_id: int, view: CameraView, user=None, **params) -> None:
+        super().__init__(**params)
+        self.runtime, self.camera_id, self.view, self.user = runtime, camera_id, view, user
+        operator = can(user, "operator")
+        self.toggle = pn.widgets.Toggle(label="ROIs", width=60)
+        self.kind = pn.widgets.Select(options=list(HELP), value="box", width=90)
+        self.roi_name = pn.widgets.TextInput(placeholder="name, e.g. bearing", width=140)
+        self.draw = pn.widgets.Toggle(label="Draw", width=70)
+        self.save = pn.widgets.Button(label="Save ROI", color="primary", width=90)
+        self.help = pn.pane.HTML("", margin=(0, 5))
+        self.pick = pn.widgets.Select(options={}, width=140)
+        self.delete = pn.widgets.Button(label="Delete", width=70)
+        self.alarm_kind = pn.widgets.Select(options=["above", "below"], width=80)
+        self.alarm_value = pn.widgets.FloatInput(value=None, placeholder="limit", width=80)
+        self.alarm_save = pn.widgets.Button(label="Set alarm", width=90)
+        self.table = pn.pane.HTML(values_html([], None, set()), margin=(0, 5))
+        self.source = ColumnDataSource({"x": [], "y": []})
+        fig = figure(height=130, sizing_mode="stretch_width", toolbar_location=None, x_axis_label="along the line")
+        fig.line("x", "y", source=self.source, line_width=2)
+        self.profile = pn.pane.Bokeh(fig, visible=False, sizing_mode="stretch_width")
+        tools = pn.Column(pn.Row(self.kind, self.roi_name, self.draw), pn.Row(self.save, self.help),
+                          pn.Row(self.pick, self.delete), pn.Row(self.alarm_kind, self.alarm_value, self.alarm_save),
+                          visible=operator)
+        self.panel = pn.Column(tools, self.table, self.profile, visible=False, css_classes=["ts-rois"])
+        self.toggle.param.watch(self._open, "value")
+        self.draw.param.watch(self._drawing, "value")
+        self.kind.param.watch(lambda e: self._hint(), "value")
+        self.save.on_click(self._save)
+        self.delete.on_click(self._delete)
+        self.alarm_save.on_click(self._set_alarm)
+        self._rois: list[dict] = []
+        self._cb = None
+        self._hint()
+        self.refresh(reload=True)
+
+    def _hint(self) -> None:
+        self.help.object = f"<small>{HELP[self.kind.value]} on the picture, then save.</small>"
+
+    def _open(self, event) -> None:
+        self.panel.visible = event.new
+        if self._cb is None and event.new:
+            self._cb = pn.state.add_periodic_callback(self.refresh, period=500)
+        elif self._cb is not None and not event.new:
+            self._cb.stop()
+            self._cb = None
+            self.draw.value = False
+
+    def _drawing(self, event) -> None:
+        self.view.drawing = event.new
+        self.view.polygon = []
+
+    def allowed(self) -> bool:
+        if can(session_user(self.runtime), "operator"):
+            return True
+        pn.state.notifications and pn.state.notifications.error("This needs the operator role.", duration=5000)
+        return False
+
+    def _toast(self, ok: bool, text: str) -> None:
+        if pn.state.notifications is not None:
+            (pn.state.notifications.success if ok else pn.state.notifications.error)(html.escape(text), duration=5000)
+
+    def _save(self, _event) -> None:
+        if not self.allowed():
+            return
+        kind, points = self.kind.value, [list(p) for p in self.view.polygon]
+        try:
+            roi = store.create_roi(self.runtime.db, self.camera_id, kind, points, self.roi_name.value.strip() or None,
+                                   session_user(self.runtime).user_id)
+        except (RoiError, ValueError) as exc:
+            self._toast(False, f"Not saved: {exc}")
+            return
+        self.runtime.measure.reload(self.camera_id)
+        self.view.polygon, self.roi_name.value, self.draw.value = [], "", False
+        self._toast(True, f"Saved ROI {roi['name']}")
+        self.refresh(reload=True)
+
+    def _delete(self, _event) -> None:
+        if not self.allowed() or self.pick.value is None:
+            return
+        try:
+            store.delete_roi(self.runtime.db, self.pick.value, {self.camera_id})
+        except LookupError:
+            pass
+        self.runtime.measure.reload(self.camera_id)
+        self.refresh(reload=True)
+
+    def _set_alarm(self, _event) -> None:
+        if not self.allowed() or self.pick.value is None or self.alarm_value.value is None:
+            self._toast(False, "Pick an ROI and give a limit first")
+            return
+        key = "high" if self.alarm_kind.value == "above" else "low"
+        roi = next((r for r in self._rois if r["id"] == self.pick.value), None)
+        name = f"{roi['name'] if roi else 'ROI'} {self.alarm_kind.value} {self.alarm_value.value:g}"
+        try:
+            store.create_rule(self.runtime.db, self.camera_id, {"kind": self.alarm_kind.value, "name": name,
+                                                                "roi_id": self.pick.value, key: self.alarm_value.value},
+                              session_user(self.runtime).user_id)
+        except (RuleError, LookupError, ValueError) as exc:
+            self._toast(False, f"Not saved: {exc}")
+            return
+        self.runtime.measure.reload(self.camera_id)
+        self._toast(True, f"Alarm set: {name}")
+
+    def refresh(self, reload: bool = False) -> None:
+        """Re-read the ROIs (when asked) and show the newest values on the picture and in the table."""
+        if reload:
+            self._rois = store.list_rois(self.runtime.db, self.camera_id)
+            self.pick.options = {r["name"]: r["id"] for r in self._rois}
+        measure = self.runtime.measure
+        live = measure.live(self.camera_id) if measure is not None else None
+        rules = {r["id"]: r for r in store.list_rules(self.runtime.db, self.camera_id)} if live else {}
+        up = {rules[i]["roi_id"] for i in (live or {}).get("alarms", []) if i in rules}
+        vals = (live or {}).get("rois", {})
+        self.view.rois = [{"kind": r["kind"], "points": r["points"], "alarm": r["id"] in up,
+                           "label": r["name"] + (f" {format_reading(vals[str(r['id'])]['max'], vals[str(r['id'])]['unit'])}"
+                                                 if str(r["id"]) in vals else "")} for r in self._rois]
+        self.table.object = values_html(self._rois, live, up)
+        line = next((vals[str(r["id"])] for r in self._rois if r["kind"] == "line" and str(r["id"]) in vals), None)
+        self.profile.visible = line is not None and "profile" in line
+        if self.profile.visible:
+            self.source.data = {"x": list(range(len(line["profile"]))), "y": line["profile"]}
+
+    def stop(self) -> None:
+        if self._cb is not None:
+            self._cb.stop()
+            self._cb = None
+
+    def __panel__(self):
+        return self.panel

@@ -102,11 +102,12 @@ INT64 = 2**63 - 1
 
 
 def check_query(arguments: dict[str, list[bytes]]) -> None:
-    """Query ids must name something (404); no integer argument may overflow the database (400)."""
+    """Numeric query ids must fit the database (else 404: they name nothing); no integer argument
+    may overflow 64 bits (400). Other values (``camera=none``, a typo) are the handler's to judge."""
     for name, values in arguments.items():
         for value in values:
             text = value.decode("utf-8", "replace").strip()
-            if name in _QUERY_IDS and text:
+            if name in _QUERY_IDS and text.isdigit():
                 parse_id(text, _QUERY_IDS[name])
             elif re.fullmatch(r"[-+]?\d+", text) and abs(int(text)) > INT64:
                 raise ApiError(400, f"'{name}' is out of range")

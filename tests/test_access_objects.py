@@ -434,6 +434,11 @@ def test_pages_sharing_control_disabled_schedule_form_and_storage(srv):
             card.locator(".ts-sharing-saved").wait_for(timeout=10000)
             assert srv.runtime.cameras.shares(mine["id"])["roles"] == ["viewer"]
             assert card.locator('.ts-sharing[data-private="1"]').count() == 1
+            page.get_by_placeholder("sim://?people=3", exact=False).fill("sim://?width=160&height=128&seed=21")
+            page.get_by_role("button", name="Connect", exact=True).click()  # the connect form: she owns it
+            olga_id = srv.runtime.auth.users.get("olga")["id"]
+            wait_for(lambda: [c for c in srv.runtime.cameras.list() if "seed=21" in c["url"]], what="form camera")
+            assert [c["owner_id"] for c in srv.runtime.cameras.list() if "seed=21" in c["url"]] == [olga_id]
             srv.runtime.auth.users.end_sessions("olga")  # e.g. an admin changed her role: the open page ends
             page.wait_for_url(lambda url: "/login" in url, timeout=15000)
             page.close()

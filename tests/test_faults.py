@@ -100,9 +100,13 @@ def test_kill_9_loses_at_most_the_open_fragment_and_keeps_the_radiometric_file(t
     probe = probe_segment(open_seg)
     assert probe.ok, probe.error
     on_disk_end = parse_segment_name(open_seg.name)[1] + probe.duration_s
-    lost = last["ts"] + 1 / 25 - on_disk_end
-    keyint = VideoOptions().keyint_s
-    assert lost <= keyint + 0.5, f"lost {lost:.2f} s of the open segment, more than one {keyint} s fragment"
+    lost_s = last["ts"] + 1 / 25 - on_disk_end
+    # Counted in frames, which a loaded machine does not stretch: one fragment (a keyframe every
+    # keyint_s x 25 fps = 25 frames) plus what x264 holds (veryfast: about 10 frames of lookahead).
+    lost = last["frames"] - sum(probe_segment(f).frames for f in files)
+    fragment = round(25 * VideoOptions().keyint_s)
+    assert lost <= fragment + 15, (f"lost {lost} frames ({lost_s:.2f} s) of the open segment, more than one "
+                                   f"{fragment}-frame fragment and the encoder's lookahead")
     h5_before = read_radiometric(open_seg.with_suffix(".h5"), frames=False).meta["frames"]
     assert h5_before > 0
 
@@ -425,7 +429,8 @@ def _status(rt, cid) -> str:
 
 def _titles(rt, cid) -> list[str]:
     return [n["title"] for n in reversed(rt.notifications.list(None, limit=200))
-            if (n.get("data") or {}).get("camera_id") == cid and n["title"] != "Camera connected"]
+            if (n.get("data") or {}).get("camera_id") == cid
+            and n["title"] not in ("Camera connecting", "Camera connected")]
 
 
 def test_flapping_camera_gives_one_lost_and_one_reconnected_notification(camera_behind_proxy):

@@ -434,3 +434,12 @@ def test_login_form_checks_passwords_off_the_event_loop(srv):
     finally:
         users.hasher.verify = verify
     assert seen and srv.thread.ident not in seen
+
+
+def test_unicode_digits_are_not_ids(srv):
+    """"²".isdigit() is true in Python, and int("²") raises: found by schemathesis (a 500)."""
+    for method, path, body in [("POST", "/api/schedule/delete", {"id": "²"}), ("POST", "/api/schedule/update", {"id": "²"}),
+                               ("GET", "/api/schedules?camera=%C2%B2", None), ("GET", "/api/recordings?camera=%C2%B2", None),
+                               ("POST", "/api/recording/start", {"camera_id": "²"})]:
+        status, answer = srv.request(method, path, body)
+        assert 400 <= status < 500, (method, path, status, answer)

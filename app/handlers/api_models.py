@@ -106,3 +106,57 @@ class TokenPair(Out):
     token_type: Literal["bearer"]
     expires_in: int
     refresh_expires_in: int
+
+
+class Schedule(Out):
+    """A recording schedule, with whether its window is open and the open (or next) window."""
+
+    id: int
+    camera_id: int
+    name: str
+    days_of_week: list[str]
+    start_time: str = Field(description="HH:MM in the schedule's time zone")
+    stop_time: str
+    timezone: str
+    enabled: bool
+    crosses_midnight: bool
+    active: bool
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    created_by: int | None = None
+
+
+class ScheduleList(Out):
+    """The schedules of cameras this user may see."""
+
+    schedules: list[Schedule]
+
+
+class Recording(Out):
+    """A recording: its row, whether it is being written now, and the URLs of its media."""
+
+    id: int
+    camera_id: int | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    duration_s: float | None = None
+    frames: int | None = None
+    dropped_frames: int | None = None
+    size_bytes: int | None = None
+    segments: int | None = None
+    scheduled: bool | None = None
+    schedule_id: int | None = None
+    status: str
+    protected: bool
+    event_id: int | None = None
+    error: str | None = None
+    recording: bool | None = None
+    segment_urls: list[str] | None = None
+
+
+class RecordingList(Out):
+    """Recordings of cameras this user may see, newest first."""
+
+    recordings: list[Recording]

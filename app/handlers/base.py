@@ -82,10 +82,15 @@ _ID_NAMES = {"cid": "camera", "rid": "recording", "sid": "schedule", "did": "det
              "index": "segment", "uid": "user"}
 
 
+def is_digits(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also accepts "²", which ``int()`` refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def parse_id(raw: object, what: str = "id") -> int:
     """An id from a URL, query or body: a positive integer that fits the database, else 404."""
     text = str(raw).strip() if isinstance(raw, (str, int)) and not isinstance(raw, bool) else ""
-    if not text.isdigit() or int(text) > MAX_ID:
+    if not is_digits(text) or int(text) > MAX_ID:
         raise ApiError(404, f"no {what} {str(raw)[:40]!r}")
     return int(text)
 
@@ -93,7 +98,7 @@ def parse_id(raw: object, what: str = "id") -> int:
 def check_path_ids(kwargs: dict) -> None:
     """Every numeric path parameter is checked here, once, for every route (out of range: 404)."""
     for name, value in kwargs.items():
-        if isinstance(value, str) and value.isdigit():
+        if isinstance(value, str) and is_digits(value):
             parse_id(value, _ID_NAMES.get(name, name))
 
 
@@ -107,7 +112,7 @@ def check_query(arguments: dict[str, list[bytes]]) -> None:
     for name, values in arguments.items():
         for value in values:
             text = value.decode("utf-8", "replace").strip()
-            if name in _QUERY_IDS and text.isdigit():
+            if name in _QUERY_IDS and is_digits(text):
                 parse_id(text, _QUERY_IDS[name])
             elif re.fullmatch(r"[-+]?\d+", text) and abs(int(text)) > INT64:
                 raise ApiError(400, f"'{name}' is out of range")

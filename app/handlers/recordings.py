@@ -13,7 +13,9 @@ import pandas as pd
 import tornado.ioloop
 import tornado.web
 
+from app.handlers.api_models import Recording, RecordingList
 from app.handlers.base import ApiError, BaseHandler, Guarded, call_mapped, http_error
+from app.handlers.schema import json_content
 from thermalstream.detect import store
 from thermalstream.detect.types import Box, Detection
 from thermalstream.palettes import PALETTES
@@ -66,7 +68,8 @@ def with_urls(rec: dict) -> dict:
 
 class RecordingStartHandler(BaseHandler):
     openapi = {"post": {"summary": "Start recording a camera", "tags": ["recordings"], "requestBody": CAMERA_BODY,
-                        "responses": {"201": {"description": "Recording row"}, "507": {"description": "Disk full"},
+                        "responses": {"201": {"description": "Recording row", "content": json_content(Recording)},
+                                      "507": {"description": "Disk full"},
                                       **ERRORS}}}
 
     def post(self) -> None:
@@ -84,7 +87,8 @@ class RecordingStartHandler(BaseHandler):
 
 class RecordingStopHandler(RecordingStartHandler):
     openapi = {"post": {"summary": "Stop recording a camera", "tags": ["recordings"], "requestBody": CAMERA_BODY,
-                        "responses": {"200": {"description": "Finished recording row"}, **ERRORS}}}
+                        "responses": {"200": {"description": "Finished recording row",
+                                              "content": json_content(Recording)}, **ERRORS}}}
 
     def post(self) -> None:
         cid = self.body_camera_id()
@@ -100,7 +104,8 @@ class RecordingsHandler(BaseHandler):
             {"name": "until", "in": "query", "schema": {"type": "string", "format": "date-time"}},
             {"name": "limit", "in": "query", "schema": {"type": "integer", "default": 200, "maximum": 1000}},
         ],
-        "responses": {"200": {"description": "{recordings: [...]} with media URLs"}, **ERRORS}}}
+        "responses": {"200": {"description": "{recordings: [...]} with media URLs",
+                              "content": json_content(RecordingList)}, **ERRORS}}}
 
     def get(self) -> None:
         camera = self.get_query_argument("camera", None)
@@ -121,11 +126,11 @@ class RecordingsHandler(BaseHandler):
 class RecordingHandler(BaseHandler):
     openapi = {
         "get": {"summary": "One recording with its segments and gaps", "tags": ["recordings"],
-                "responses": {"200": {"description": "Recording"}, **ERRORS}},
+                "responses": {"200": {"description": "Recording", "content": json_content(Recording)}, **ERRORS}},
         "patch": {"summary": "Protect a recording from retention (or release it)", "tags": ["recordings"],
                   "requestBody": {"required": True, "content": {"application/json": {"schema": {
                       "type": "object", "properties": {"protected": {"type": "boolean"}}}}}},
-                  "responses": {"200": {"description": "Recording"}, **ERRORS}},
+                  "responses": {"200": {"description": "Recording", "content": json_content(Recording)}, **ERRORS}},
     }
 
     def get(self, rid: str) -> None:

@@ -14,7 +14,9 @@ from typing import Any
 
 import tornado.ioloop
 
-from app.handlers.base import ApiError, BaseHandler
+from app.handlers.api_models import Schedule, ScheduleList
+from app.handlers.base import ApiError, BaseHandler, is_digits, parse_id
+from app.handlers.schema import json_content
 from thermalstream.schedules import DAYS, ScheduleError
 
 ERRORS = {"400": {"description": "Bad request (invalid day, time, time zone, camera or field)"},
@@ -53,8 +55,8 @@ def _bad(exc: ScheduleError) -> ApiError:
 
 def _schedule_id(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and value.strip().isdigit():
-            return int(value)
+        if isinstance(value, str) and is_digits(value.strip()):
+            return parse_id(value, "schedule")
         raise ApiError(400, "field 'id' (integer) is required")
     return value
 
@@ -75,7 +77,8 @@ class SchedulesHandler(_ScheduleBase):
         "summary": "List recording schedules", "tags": ["schedules"],
         "parameters": [{"name": "camera", "in": "query", "schema": {"type": "integer"},
                         "description": "only this camera's schedules"}],
-        "responses": {"200": {"description": "{schedules: [...]}, each with active and the open or next window"},
+        "responses": {"200": {"description": "{schedules: [...]}, each with active and the open or next window",
+                              "content": json_content(ScheduleList)},
                       **ERRORS}}}
 
     def get(self) -> None:
@@ -89,7 +92,8 @@ class SchedulesHandler(_ScheduleBase):
 
 class ScheduleHandler(_ScheduleBase):
     openapi = {"get": {"summary": "One recording schedule", "tags": ["schedules"],
-                       "responses": {"200": {"description": "Schedule"}, **ERRORS}}}
+                       "responses": {"200": {"description": "Schedule", "content": json_content(Schedule)},
+                                     **ERRORS}}}
 
     def get(self, sid: str) -> None:
         row = self.runtime.schedules.get(int(sid), visible=self.visible_cameras())
@@ -102,7 +106,7 @@ class ScheduleCreateHandler(_ScheduleBase):
     openapi = {"post": {
         "summary": "Create a recording schedule (its jobs start at once; an open window starts recording now)",
         "tags": ["schedules"], "requestBody": _body(["camera_id", "start_time", "stop_time"]),
-        "responses": {"201": {"description": "The new schedule"}, **ERRORS}}}
+        "responses": {"201": {"description": "The new schedule", "content": json_content(Schedule)}, **ERRORS}}}
 
     async def post(self) -> None:
         body = self.json_body()
@@ -115,7 +119,8 @@ class ScheduleUpdateHandler(_ScheduleBase):
     openapi = {"post": {
         "summary": "Change fields of a schedule (jobs replaced at once; a closed window stops its recording)",
         "tags": ["schedules"], "requestBody": _body(["id"], {"id": {"type": "integer"}}),
-        "responses": {"200": {"description": "The changed schedule"}, **ERRORS}}}
+        "responses": {"200": {"description": "The changed schedule", "content": json_content(Schedule)},
+                      **ERRORS}}}
 
     async def post(self) -> None:
         body = self.json_body()

@@ -38,7 +38,7 @@ class ExportControl(pn.viewable.Viewer):
         self._labels = formats
         self.picker = pn.widgets.Select(label="Format", options=formats, value=self.format, width=120)
         self.picker.link(self, value="format")
-        self.button = pn.widgets.Button(label=label, color="primary", width=110, align="end")
+        self.button = pn.widgets.Button(label=label, color="primary", width=max(110, 9 * len(label) + 20), align="end")
         self.button.on_click(lambda e: self.start())
         self.bar = pn.indicators.Progress(value=0, max=100, width=200, visible=False, align="center")
         self._job = None

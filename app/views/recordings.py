@@ -12,9 +12,13 @@ import param
 from panel.custom import JSComponent
 
 from app.views.export_control import ExportControl
+from app.views.thermal_player import ThermalPlayer
 from app.views.session import session_user, visible_cameras
 from app.views.shell import page
+from thermalstream.datasets.recording import RecordingData
 from thermalstream.detect import store
+from thermalstream.measure.geometry import Roi
+from thermalstream.measure.store import list_rois
 from thermalstream.notifications import format_local
 from thermalstream.runtime import Runtime
 
@@ -77,6 +81,9 @@ class RecordingsPage(pn.viewable.Viewer):
         self.show_boxes = pn.widgets.Checkbox(label="Show detections on the video", value=True)
         self.show_boxes.link(self.player, value="show_detections")
         self.timeline = pn.Column(sizing_mode="stretch_width", visible=False)
+        self.thermal = pn.Column(sizing_mode="stretch_width")  # the thermal player of radiometric recordings
+        self.tabs = pn.Tabs(("Video", pn.Column(self.show_boxes, self.player, self.timeline, sizing_mode="stretch_width")),
+                            ("Thermal data", self.thermal), sizing_mode="stretch_width")
         self.details = pn.pane.HTML("Select a recording to play it.", sizing_mode="stretch_width")
         self.selected: dict | None = None
         self.export = ExportControl(runtime, {"NetCDF": "netcdf", "HDF5": "hdf5"}, self._export_request,
@@ -134,11 +141,25 @@ class RecordingsPage(pn.viewable.Viewer):
                                    "confidence": d["confidence"]} for d in dets]
         self.timeline.objects = [pn.pane.Bokeh(detection_timeline(dets), sizing_mode="stretch_width")] if dets else []
         self.timeline.visible = bool(dets)
+        for old in self.thermal.objects:
+            if isinstance(old, ThermalPlayer):
+                old.stop()
+        self.thermal.objects = [self._thermal_player(rec)]
         error = f"<br><span style='color:#c62828'>{html.escape(rec['error'])}</span>" if rec.get("error") else ""
         self.details.object = (
             f"<b>Recording {rid}</b> · {rec['segments']} segment(s) · {_duration(rec['duration_s'])} · "
             f"{_size(rec['size_bytes'])} · <a href='/api/recordings/{rid}/export.mp4'>Download MP4</a>{error}"
         )
+
+    def _thermal_player(self, rec: dict):
+        """The recording as thermal video from its lossless data, or why there is none."""
+        try:
+            data = RecordingData.from_path(self.runtime.recordings.resolve(rec["path"]))
+        except (OSError, ValueError):
+            return pn.pane.HTML("<i>No radiometric data in this recording (a picture-only camera, or the "
+                                "recording keeps video only).</i>")
+        rois = [Roi(r["id"], r["kind"], r["points"], r["name"]) for r in list_rois(self.runtime.db, rec["camera_id"])]
+        return ThermalPlayer(data, palette=self.runtime.cameras.palette(rec["camera_id"]), rois=rois, tz=self._tz())
 
     def _export_request(self) -> dict:
         if self.selected is None:
@@ -151,9 +172,7 @@ class RecordingsPage(pn.viewable.Viewer):
             self.table,
             self.details,
             self.export,
-            self.show_boxes,
-            self.player,
-            self.timeline,
+            self.tabs,
             sizing_mode="stretch_width",
         )
 

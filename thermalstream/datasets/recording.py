@@ -138,6 +138,14 @@ class RecordingData:
 
     # --- time -------------------------------------------------------------------------------------
     @property
+    def fps(self) -> float | None:
+        """The recorded frame rate (median spacing of the timestamps); None for a single frame."""
+        if len(self.timestamps) < 2:
+            return None
+        gap = float(np.median(np.diff(self.timestamps)))
+        return 1.0 / gap if gap > 0 else None
+
+    @property
     def times(self):
         """UTC timestamps as a pandas DatetimeIndex."""
         import pandas as pd

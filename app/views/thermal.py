@@ -35,16 +35,16 @@ class ThermalPage(pn.viewable.Viewer):
         self.user = session_user(runtime)
         self.visible = visible_cameras(runtime, self.user)
         cams = runtime.cameras.list(self.visible)
-        self.cameras = pn.widgets.MultiChoice(name="Cameras", options={c["name"]: c["id"] for c in cams},
+        self.cameras = pn.widgets.MultiChoice(label="Cameras", options={c["name"]: c["id"] for c in cams},
                                               value=[c["id"] for c in cams][:4], width=300)
-        self.rois = pn.widgets.MultiChoice(name="ROIs", options={}, width=300)
-        self.period = pn.widgets.Select(name="Period", options=list(PERIODS), value="last 10 minutes", width=150)
-        self.statistic = pn.widgets.Select(name="Statistic", options=["max", "mean", "min"], width=90)
-        self.resolution = pn.widgets.Select(name="Resolution", options=list(series.RESOLUTIONS), width=100)
-        self.live = pn.widgets.Checkbox(name="Stream while live", value=True)
-        self.fmt = pn.widgets.Select(name="Format", options=["csv", "parquet"], width=90)
+        self.rois = pn.widgets.MultiChoice(label="ROIs", options={}, width=300)
+        self.period = pn.widgets.Select(label="Period", options=list(PERIODS), value="last 10 minutes", width=150)
+        self.statistic = pn.widgets.Select(label="Statistic", options=["max", "mean", "min"], width=90)
+        self.resolution = pn.widgets.Select(label="Resolution", options=list(series.RESOLUTIONS), width=100)
+        self.live = pn.widgets.Checkbox(label="Stream while live", value=True)
+        self.fmt = pn.widgets.Select(label="Format", options=["csv", "parquet"], width=90)
         self.download = pn.widgets.FileDownload(callback=self._file, filename="roi_series.csv", label="Download",
-                                                button_type="primary", width=130, align="end")
+                                                color="primary", width=130, align="end")
         self.summary = pn.pane.HTML("", margin=(0, 5))
         self.plots = pn.Column(sizing_mode="stretch_width")
         self._pipes: dict[int, hv.streams.Pipe] = {}

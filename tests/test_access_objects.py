@@ -174,9 +174,14 @@ def test_file_sources_lie_in_the_media_folder_and_errors_reveal_nothing(srv, tmp
     clip = write_video(media / "clips" / "yard.mp4")
     status, cam = srv.request("POST", "/api/cameras", {"url": f"{clip}?loop=1"}, as_user="olga")
     assert status == 201 and cam["kind"] == "file", cam
+    write_video(media / "gate.mp4")  # a path relative to the media folder
+    status, cam = srv.request("POST", "/api/cameras", {"url": "gate.mp4?loop=1"}, as_user="oscar")
+    assert status == 201 and cam["url"] == f"{media.resolve() / 'gate.mp4'}?loop=1", cam
+    assert srv.request("POST", "/api/cameras", {"url": "../elsewhere/private.mp4"}, as_user="oscar")[1][
+        "error"] == answers[0]
     status, cam = srv.request("POST", "/api/cameras", {"url": f"{outside}?loop=1"})  # admins: anywhere
     assert status == 201, cam
-    assert len(srv.runtime.cameras.list()) == 2
+    assert len(srv.runtime.cameras.list()) == 3
 
 
 # --- 4. deleted cameras -------------------------------------------------------------------------

@@ -32,6 +32,15 @@ class CameraConflict(Exception):
     """The request clashes with the camera's state (already connected, duplicate URL…)."""
 
 
+def in_media_folder(cu: CameraURL, media_root: Path) -> str:
+    """The URL of a file source with a relative plain path (``clips/yard.mp4?loop=1``) made
+    absolute inside the media folder; any other URL as it is."""
+    if cu.raw.startswith("file:") or cu.path is None or cu.path.expanduser().is_absolute():
+        return cu.raw
+    path, sep, query = cu.raw.partition("?")
+    return f"{media_root.resolve() / path}{sep}{query}"
+
+
 def media_file(cu: CameraURL, media_root: Path) -> None:
     """Refuse a file source outside the media folder. The message is the same whether or not the
     file exists and never names folders outside, so it cannot be used to probe the file system."""
@@ -108,6 +117,8 @@ class CameraService(CameraSharing):
         """Validate, save and start a new camera owned by ``owner_id``. Files must lie in the media
         folder unless ``any_file`` (admins). Raises CameraURLError (bad URL or file) or CameraConflict."""
         cu = parse_camera_url(url, must_exist=any_file)
+        if cu.is_file and not any_file:
+            cu = parse_camera_url(in_media_folder(cu, self._media_root()), must_exist=False)
         if cu.is_file:
             if not any_file:
                 media_file(cu, self._media_root())

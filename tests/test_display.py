@@ -21,7 +21,7 @@ def test_palette_tables_are_one_registry():
     for name in PALETTES:
         t = table(name)
         assert t.shape == (256, 3) and t.dtype == np.uint8
-        assert bokeh_palette(name)[255] == "#%02x%02x%02x" % tuple(int(v) for v in t[255])
+        assert bokeh_palette(name)[255] == "#" + "".join(f"{int(v):02x}" for v in t[255])
         assert np.array_equal(lut_bgr(name)[:, 0, ::-1], t)
     iron = table("ironbow").astype(float)
     lum = iron @ [0.2126, 0.7152, 0.0722]

@@ -115,7 +115,7 @@ def test_detections_and_events_tables(users):
                                   eid, None) for i in range(5)])
     rt.detection.store.flush()
     for fmt in ("csv", "parquet"):
-        status, job = server.request("POST", "/api/exports", {"kind": "detections", "format": fmt}, as_user="vera")
+        job = server.request("POST", "/api/exports", {"kind": "detections", "format": fmt}, as_user="vera")[1]
         done = _finished(server, job, "vera")
         status, data = server.request("GET", done["download_url"], as_user="vera")
         df = pd.read_csv(io.BytesIO(data)) if fmt == "csv" else pd.read_parquet(io.BytesIO(data))

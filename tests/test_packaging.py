@@ -51,8 +51,9 @@ def test_environment_yml_matches_constraints():
 
 
 def test_one_version_source_typed_licensed_and_runnable_as_module():
-    import thermalstream
     from importlib.metadata import version
+
+    import thermalstream
 
     assert PROJECT["dynamic"] == ["version"] and "version" not in PROJECT
     assert version("thermalstream") == thermalstream.__version__

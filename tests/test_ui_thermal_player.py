@@ -5,6 +5,7 @@ region drawn on the picture is measured over the whole recording with a progress
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -17,8 +18,8 @@ pytestmark = pytest.mark.ui
 def test_thermal_player_scrubs_reads_and_measures(tmp_path, page):  # noqa: F811
     srv = conftest.start_server(tmp_path, record_segment_seconds=1.0)  # several segments in a short recording
     try:
-        status, cam = srv.request("POST", "/api/cameras", {"url": "sim://?width=160&height=128&fps=10&seed=6",
-                                                           "name": "yard"})
+        cam = srv.request("POST", "/api/cameras", {"url": "sim://?width=160&height=128&fps=10&seed=6",
+                                                           "name": "yard"})[1]
         cid = cam["id"]
         conftest.wait_for(lambda: srv.camera(cid)["status"] == "live", what="live")
         srv.request("POST", "/api/recording/start", {"camera_id": cid})
@@ -59,7 +60,7 @@ def test_thermal_player_scrubs_reads_and_measures(tmp_path, page):  # noqa: F811
         page.get_by_text(f"{frames} frames measured").wait_for(timeout=60000)
         with page.expect_download() as dl:
             page.get_by_role("button", name="Download CSV").click()
-        text = open(dl.value.path()).read()
+        text = Path(dl.value.path()).read_text()
         assert text.startswith("time,roi,min,max,mean,std") and text.count("\n") == frames + 1
         assert page.errors == []
     finally:

@@ -74,7 +74,7 @@ def lut_bgr(palette: str) -> np.ndarray:
 
 def bokeh_palette(palette: str) -> list[str]:
     """The table as 256 '#rrggbb' colours (Bokeh colour mappers, the live view's colour bar)."""
-    return ["#%02x%02x%02x" % tuple(int(v) for v in rgb) for rgb in table(palette)]
+    return [f"#{int(r):02x}{int(g):02x}{int(b):02x}" for r, g, b in table(palette)]
 
 
 def to_grey(celsius: np.ndarray, lo: float | None = None, hi: float | None = None) -> np.ndarray:

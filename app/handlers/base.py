@@ -220,6 +220,30 @@ class Guarded:
         return camera_id
 
 
+class GuardedFileHandler(Guarded, tornado.web.StaticFileHandler):
+    """Files served with Range support behind the access table; subclasses name the folder
+    (``folder(runtime)``) and resolve the file from ids, never from a path in the request.
+    Errors are JSON, as from every other route."""
+
+    def folder(self, runtime: Runtime) -> str:
+        raise NotImplementedError
+
+    def initialize(self, runtime: Runtime, route: str) -> None:
+        self.runtime = runtime
+        self.route = route
+        super().initialize(path=str(self.folder(runtime)))
+
+    def prepare(self) -> None:
+        try:
+            self.guard()
+        except ApiError as exc:
+            raise http_error(exc) from None
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish({"error": self._reason, "status": status_code})
+
+
 class BaseHandler(Guarded, tornado.web.RequestHandler):
     """JSON handler. Subclasses set ``openapi = {"get": {...}, ...}`` describing each method;
     the OpenAPI document is built from these, so a route cannot exist without a description.

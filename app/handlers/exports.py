@@ -4,10 +4,9 @@ file to the user who asked for it while they may still see its cameras."""
 
 from __future__ import annotations
 
-import tornado.web
 from pydantic import ValidationError
 
-from app.handlers.base import ApiError, BaseHandler, Guarded, http_error
+from app.handlers.base import ApiError, BaseHandler, Guarded, GuardedFileHandler, http_error
 from app.handlers.radiometry import validation_message
 from thermalstream.datasets.jobs import ExportJob, ExportRequest
 
@@ -71,20 +70,12 @@ class ExportJobHandler(_ExportAccess, BaseHandler):
         self.write_json(self.job(xid).public())
 
 
-class ExportDownloadHandler(_ExportAccess, tornado.web.StaticFileHandler):
+class ExportDownloadHandler(_ExportAccess, GuardedFileHandler):
     openapi = {"get": {"summary": "Download a finished export", "tags": ["exports"],
                        "responses": {"200": {"description": "the file"}, **ERRORS}}}
 
-    def initialize(self, runtime, route: str) -> None:
-        self.runtime = runtime
-        self.route = route
-        super().initialize(path=str(runtime.exports.dir))
-
-    def prepare(self) -> None:
-        try:
-            self.guard()
-        except ApiError as exc:
-            raise http_error(exc) from None
+    def folder(self, runtime) -> str:
+        return str(runtime.exports.dir)
 
     async def get(self, xid: str, include_body: bool = True) -> None:
         try:
@@ -95,7 +86,3 @@ class ExportDownloadHandler(_ExportAccess, tornado.web.StaticFileHandler):
             raise http_error(ApiError(404, f"export {xid} is {job.status}, no file to download"))
         self.set_header("Content-Disposition", f'attachment; filename="{job.path.name}"')
         await super().get(job.path.name, include_body)
-
-    def write_error(self, status_code: int, **kwargs) -> None:
-        self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.finish({"error": self._reason, "status": status_code})

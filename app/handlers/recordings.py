@@ -14,7 +14,7 @@ import tornado.ioloop
 import tornado.web
 
 from app.handlers.api_models import Recording, RecordingList
-from app.handlers.base import ApiError, BaseHandler, Guarded, call_mapped, http_error
+from app.handlers.base import ApiError, BaseHandler, Guarded, GuardedFileHandler, call_mapped, http_error
 from app.handlers.schema import json_content
 from thermalstream.detect import store
 from thermalstream.detect.types import Box, Detection
@@ -171,23 +171,15 @@ def segment_file(handler: Guarded, rid: str, index: str) -> Path:
     return path
 
 
-class SegmentHandler(Guarded, tornado.web.StaticFileHandler):
+class SegmentHandler(GuardedFileHandler):
     """GET /api/recordings/{rid}/segments/{n}: an MP4 segment with Range support (seeking in browsers)."""
 
     openapi = {"get": {"summary": "One MP4 segment (supports Range requests)", "tags": ["recordings"],
                        "responses": {"200": {"description": "video/mp4"}, "206": {"description": "Partial content"},
                                      "404": {"description": "Not found"}}}}
 
-    def initialize(self, runtime, route: str) -> None:
-        self.runtime = runtime
-        self.route = route
-        super().initialize(path=str(runtime.recordings.root))
-
-    def prepare(self) -> None:
-        try:
-            self.guard()
-        except ApiError as exc:
-            raise http_error(exc) from None
+    def folder(self, runtime) -> str:
+        return str(runtime.recordings.root)
 
     async def get(self, rid: str, index: str, include_body: bool = True) -> None:
         try:
@@ -200,10 +192,6 @@ class SegmentHandler(Guarded, tornado.web.StaticFileHandler):
 
     def get_content_type(self) -> str:
         return "video/mp4"
-
-    def write_error(self, status_code: int, **kwargs) -> None:
-        self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.finish({"error": self._reason, "status": status_code})
 
 
 class ThumbnailHandler(BaseHandler):

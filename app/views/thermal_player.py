@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import html
 import io
-from datetime import UTC, datetime
 import struct
 import threading
+from datetime import UTC, datetime
 
 import panel as pn
 
@@ -139,7 +139,7 @@ class ThermalPlayer(pn.viewable.Viewer):
         def work() -> None:
             try:
                 done["df"] = self.rec.region_series([roi], progress=lambda d, t: done.update(p=d / t))
-            except Exception as exc:  # noqa: BLE001 - shown under the button
+            except Exception as exc:
                 done["error"] = str(exc)
 
         self._job = threading.Thread(target=work, name="region-series", daemon=True)
@@ -159,7 +159,7 @@ class ThermalPlayer(pn.viewable.Viewer):
         self.result.objects = [self._chart(done["df"])]
 
     def _chart(self, df):
-        import hvplot.pandas  # noqa: F401
+        import hvplot.pandas
 
         unit = self.rec.unit
         plot = df.hvplot.line(x="time", y=["min", "mean", "max"], ylabel=unit, height=260, responsive=True,

@@ -28,14 +28,20 @@ from thermalstream.db.models import Recording
 
 log = logging.getLogger(__name__)
 EXPORT_TTL_S = 24 * 3600
-KINDS = {"detections": ("csv", "parquet"), "events": ("csv", "parquet"), "radiometric": ("netcdf", "hdf5")}
+KINDS = {"detections": ("csv", "parquet"), "events": ("csv", "parquet"), "radiometric": ("netcdf", "hdf5"),
+         "roi_series": ("csv", "parquet")}
+
+
+def _iso(t: float | None) -> str | None:
+    return datetime.fromtimestamp(t, UTC).isoformat() if t else None
 
 
 class ExportRequest(BaseModel):
     """What to export. Radiometric data: a ``recording_id``, or a ``camera_id`` with ``since`` and
-    ``until``. Tables: filtered as on the Detections page."""
+    ``until``. Tables: filtered as on the Detections page. ROI series: ``roi_ids`` (and ``since``,
+    ``until``, ``resolution``)."""
 
-    kind: Literal["detections", "events", "radiometric"]
+    kind: Literal["detections", "events", "radiometric", "roi_series"]
     format: Literal["csv", "parquet", "netcdf", "hdf5"]
     camera_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
     recording_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
@@ -44,6 +50,8 @@ class ExportRequest(BaseModel):
     label: str | None = Field(default=None, max_length=64)
     min_confidence: float | None = Field(default=None, ge=0, le=1)
     step: int = Field(default=1, ge=1, le=100_000, description="radiometric: every n-th frame")
+    roi_ids: list[int] | None = Field(default=None, min_length=1, max_length=100, description="roi_series: the ROIs")
+    resolution: Literal["auto", "raw", "minute"] = Field(default="auto", description="roi_series: samples or minutes")
 
     model_config = {"extra": "forbid"}
 
@@ -54,6 +62,8 @@ class ExportRequest(BaseModel):
         if self.kind == "radiometric" and self.recording_id is None and not (
                 self.camera_id and self.since and self.until):
             raise ValueError("radiometric exports need recording_id, or camera_id with since and until")
+        if self.kind == "roi_series" and not self.roi_ids:
+            raise ValueError("roi_series exports need roi_ids")
         if self.since and self.until and self.since >= self.until:
             raise ValueError("since must be before until")
         return self
@@ -73,13 +83,12 @@ class ExportJob:
     finished_at: float | None = None
 
     def public(self) -> dict[str, Any]:
-        iso = lambda t: datetime.fromtimestamp(t, UTC).isoformat() if t else None  # noqa: E731
         return {"id": self.id, "kind": self.request.kind, "format": self.request.format, "status": self.status,
                 "progress": round(self.progress, 3), "error": self.error, "camera_ids": self.camera_ids,
                 "filename": self.path.name if self.path and self.status == "done" else None,
                 "size_bytes": self.path.stat().st_size if self.path and self.status == "done" else None,
                 "download_url": f"/api/exports/{self.id}/download" if self.status == "done" else None,
-                "created_at": iso(self.created_at), "finished_at": iso(self.finished_at)}
+                "created_at": _iso(self.created_at), "finished_at": _iso(self.finished_at)}
 
 
 class ExportService:
@@ -132,6 +141,14 @@ class ExportService:
 
     # --- work ------------------------------------------------------------------------------------
     def _cameras_of(self, req: ExportRequest, visible: set[int] | None) -> list[int] | None:
+        if req.kind == "roi_series":
+            from thermalstream.measure.store import roi_camera
+
+            cams = {rid: roi_camera(self.db, rid) for rid in req.roi_ids or []}
+            for rid, cam in cams.items():
+                if cam is None or (visible is not None and cam not in visible):
+                    raise KeyError(f"no ROI {rid}")
+            return sorted(set(cams.values()))  # type: ignore[arg-type]
         if req.recording_id is not None:
             with self.db.session() as s:
                 row = s.get(Recording, req.recording_id)
@@ -152,7 +169,7 @@ class ExportService:
                 self._cleanup()
                 job.path = self._export(job)
                 job.status, job.progress = "done", 1.0
-            except Exception as exc:  # noqa: BLE001 - reported on the job and in a notification
+            except Exception as exc:
                 log.warning("export %s failed: %s", job.id, exc)
                 job.status, job.error = "failed", str(exc) or type(exc).__name__
             job.finished_at = time.time()
@@ -165,9 +182,17 @@ class ExportService:
         self.dir.mkdir(parents=True, exist_ok=True)
         if req.kind == "radiometric":
             rec = self._recording_data(req)
-            progress = lambda done, total: setattr(job, "progress", done / total)  # noqa: E731
+
+            def progress(done: int, total: int) -> None:
+                job.progress = done / total
+
             return export_radiometric(rec, out, req.format, start=req.since, end=req.until, step=req.step,
                                       progress=progress)
+        if req.kind == "roi_series":
+            from thermalstream.measure.series import rois_dataframe
+
+            return export_table(rois_dataframe(self.db, req.roi_ids or [], req.since, req.until, req.resolution),
+                                out, req.format)
         from thermalstream.datasets.tables import events_dataframe
         from thermalstream.detect.store import detections_dataframe
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from thermalstream.db.engine import Database
@@ -23,7 +24,7 @@ def _rate(points: list[tuple[float, int]]) -> float | None:
     """Bytes per second written, from (epoch, bytes) points oldest first; None with fewer than two."""
     if len(points) < 2 or points[-1][0] <= points[0][0]:
         return None
-    written = sum(max(b1 - b0, 0) for (_, b0), (_, b1) in zip(points, points[1:], strict=False))
+    written = sum(max(b1 - b0, 0) for (_, b0), (_, b1) in pairwise(points))
     return written / (points[-1][0] - points[0][0])
 
 

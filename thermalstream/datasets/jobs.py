@@ -169,7 +169,7 @@ class ExportService:
                 self._cleanup()
                 job.path = self._export(job)
                 job.status, job.progress = "done", 1.0
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - reported on the job and in a notification
                 log.warning("export %s failed: %s", job.id, exc)
                 job.status, job.error = "failed", str(exc) or type(exc).__name__
             job.finished_at = time.time()

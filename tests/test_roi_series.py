@@ -91,3 +91,31 @@ def test_ts_roi_series_is_a_dataframe(db, db_url):  # noqa: F811
     assert ts.roi_series("bearing", database_url=db_url).shape[0] == 120
     with pytest.raises(LookupError, match="no ROI"):
         ts.roi_series("nothing", database_url=db_url)
+
+
+def test_roi_series_export_job_csv_and_parquet(db, tmp_path):  # noqa: F811
+    import pandas as pd
+    from pydantic import ValidationError
+
+    from thermalstream.datasets.jobs import ExportRequest, ExportService
+
+    roi = make_roi(db)
+    cam = store.get_roi(db, roi)["camera_id"]
+    fill(db, roi, 2).flush()
+    svc = ExportService(db, tmp_path / "rec", tmp_path / "exports")
+    try:
+        for fmt in ("csv", "parquet"):
+            req = ExportRequest(kind="roi_series", format=fmt, roi_ids=[roi], since=T0, resolution="raw")
+            job = svc.wait(svc.submit(1, req, {cam}).id)
+            assert job.status == "done", job.error
+            df = pd.read_csv(job.path) if fmt == "csv" else pd.read_parquet(job.path)
+            assert len(df) == 120 and set(df["roi"]) == {"bearing"} and set(df["camera_id"]) == {cam}
+            assert list(df.columns)[:4] == ["timestamp", "camera_id", "roi_id", "roi"]
+        with pytest.raises(KeyError):  # an ROI of a camera the user may not see: as unknown
+            svc.submit(1, ExportRequest(kind="roi_series", format="csv", roi_ids=[roi]), {cam + 1})
+        with pytest.raises(ValidationError, match="roi_ids"):
+            ExportRequest(kind="roi_series", format="csv")
+        with pytest.raises(ValidationError, match="csv or parquet"):
+            ExportRequest(kind="roi_series", format="netcdf", roi_ids=[roi])
+    finally:
+        svc.shutdown()

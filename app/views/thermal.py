@@ -19,7 +19,6 @@ from thermalstream.runtime import Runtime
 
 PERIODS = {"last 10 minutes": 600, "last hour": 3600, "last 24 hours": 86400, "last 7 days": 7 * 86400,
            "last 30 days": 30 * 86400}
-COLUMNS = ["timestamp", "camera_id", "roi_id", "roi", "min", "max", "mean", "std", "samples", "unit", "resolution"]
 
 
 def _frame(points: list[dict]) -> pd.DataFrame:
@@ -111,18 +110,10 @@ class ThermalPage(pn.viewable.Viewer):
         self._show(total)
 
     def dataframe(self) -> pd.DataFrame:
-        """The chosen ROIs' series over the chosen period, one table."""
-        frames = []
-        for rid in self.rois.value:
-            cid = store.roi_camera(self.runtime.db, rid)
-            if cid is None or (self.visible is not None and cid not in self.visible):
-                continue
-            df = series.series_dataframe(self.runtime.db, rid, self._since(), None, self.resolution.value)
-            df.insert(1, "camera_id", cid)
-            df.insert(2, "roi_id", rid)
-            df.insert(3, "roi", self._names.get(rid, ""))
-            frames.append(df)
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+        """The chosen ROIs' series over the chosen period, one table (only cameras this user sees)."""
+        ids = [r for r in self.rois.value if self.visible is None
+               or store.roi_camera(self.runtime.db, r) in self.visible]
+        return series.rois_dataframe(self.runtime.db, ids, self._since(), None, self.resolution.value)
 
     def _file(self) -> io.BytesIO:
         df = self.dataframe()

@@ -171,3 +171,25 @@ def series_dataframe(db: Database, roi_id: int, since=None, until=None, resoluti
     df["timestamp"] = pd.to_datetime(df["timestamp"], utc=True, format="ISO8601")
     df["std"] = df["std"].astype("float64")
     return df
+
+
+def rois_dataframe(db: Database, roi_ids: list[int], since=None, until=None, resolution: str = "auto"):
+    """Several ROIs' series in one DataFrame, with ``camera_id``, ``roi_id`` and ``roi`` (name) columns."""
+    import pandas as pd
+
+    with db.session() as s:
+        rois = {r.id: r for r in s.scalars(select(Roi).where(Roi.id.in_(roi_ids)))}
+        s.expunge_all()
+    frames = []
+    for rid in roi_ids:
+        if rid not in rois:
+            continue
+        df = series_dataframe(db, rid, since, until, resolution)
+        df.insert(1, "camera_id", rois[rid].camera_id)
+        df.insert(2, "roi_id", rid)
+        df.insert(3, "roi", rois[rid].name)
+        frames.append(df)
+    if not frames:
+        return pd.DataFrame(columns=["timestamp", "camera_id", "roi_id", "roi", "min", "max", "mean", "std",
+                                     "samples", "unit", "resolution"])
+    return pd.concat(frames, ignore_index=True)

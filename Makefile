@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup system-deps postgres db clean bench lint constraints
+.PHONY: run test setup system-deps postgres db clean bench lint constraints reset-admin-password
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -20,6 +20,10 @@ db: $(STAMP)
 
 run: db
 	$(BIN)/thermalstream serve
+
+# Forgot the admin's password (or lost the first-start one): prints a new one-time password.
+reset-admin-password: db
+	$(BIN)/thermalstream users reset-password admin --generate
 
 system-deps:
 	bash scripts/system-deps.sh

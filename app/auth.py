@@ -227,6 +227,8 @@ class ForgotHandler(AuthPage):
     """Always the same answer, whether or not the account exists (no user enumeration)."""
 
     SENT = "If that account exists and has an email address, a reset link is on its way. It is valid for one hour."
+    NO_MAIL = ("This server cannot send email (no mail server is set up), so no reset link was sent. "
+               "The administrators have been told: ask one of them to set a new password for you.")
 
     def get(self) -> None:
         render(self, "Reset your password", "forgot")
@@ -241,6 +243,15 @@ class ForgotHandler(AuthPage):
         except RateLimited as exc:
             self.set_header("Retry-After", str(max(1, math.ceil(exc.retry_after_s))))
             render(self, "Reset your password", "forgot", 429, error=str(exc))
+            return
+        if not self.runtime.auth.mailer.config.enabled:  # honest, and the same for every name
+            if who:
+                await off_loop(self.runtime.notifications.to_admins, "warning",
+                               "Password reset asked for, but mail is not set up",
+                               f"Someone asked for a reset link for {who!r}. No mail server is configured "
+                               "(THERMALSTREAM_SMTP_HOST), so none was sent: set a new password on the Users "
+                               "page, or set up mail.")
+            render(self, "Reset your password", "done", info=self.NO_MAIL)
             return
         render(self, "Reset your password", "done", info=self.SENT)
 

@@ -16,6 +16,31 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 8 << 20  # no route takes uploads; JSON handlers refuse more than 1 MiB themselves
 
 
+class ClosedTabNoise(logging.Filter):
+    """A browser tab that closes while Panel is still writing to it is not an error: drop the
+    'Task exception was never retrieved ... WebSocketClosedError' traceback and Panel's warning."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        import tornado.iostream
+        import tornado.websocket
+
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is None and isinstance(getattr(record, "exception", None), BaseException):
+            exc = record.exception
+        closed = (tornado.websocket.WebSocketClosedError, tornado.iostream.StreamClosedError)
+        if isinstance(exc, closed) and "never retrieved" in record.getMessage():
+            return False
+        return "connection was closed" not in record.getMessage()
+
+
+def quiet_closed_tabs() -> None:
+    """Install :class:`ClosedTabNoise` once on the loggers that report closed tabs."""
+    for name in ("asyncio", "panel.io.document"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, ClosedTabNoise) for f in logger.filters):
+            logger.addFilter(ClosedTabNoise())
+
+
 def allowed_origins(settings: Settings, port: int) -> list[str]:
     hosts = {settings.host, "localhost", "127.0.0.1"} if settings.host in ("127.0.0.1", "localhost") else {settings.host}
     return [f"{h}:{port}" for h in sorted(hosts)]
@@ -26,6 +51,7 @@ def make_server(runtime: Runtime, *, port: int | None = None, threaded: bool = F
     (tests, notebooks) and returns the thread; stop it with ``.stop()``."""
     settings = runtime.settings
     port = settings.port if port is None else port
+    quiet_closed_tabs()
     return pn.serve(
         create_pages(runtime),
         port=port,

@@ -8,10 +8,9 @@ from typing import Any
 
 from thermalstream.bus import Event
 from thermalstream.capture.manager import CameraManager
-from sqlalchemy import select
 
 from thermalstream.connection_alerts import ConnectionAlerts
-from thermalstream.db import Database, User, repo
+from thermalstream.db import Database, repo
 from thermalstream.db.outage import log_failure
 from thermalstream.frame import Frame
 from thermalstream.notifications import NotificationService
@@ -77,6 +76,7 @@ class CameraService(CameraSharing):
         self._palettes: dict[int, str] = {}
         self._radiometry: dict[int, RadiometrySettings] = {}
         self._alerts = ConnectionAlerts(notifications)
+        self._connecting: dict[int, str] = {}  # id -> name: "Camera connected" once it is live, not before
         manager.bus.subscribe(self._on_status, "camera.status")
 
     # ----- queries
@@ -133,8 +133,7 @@ class CameraService(CameraSharing):
             row = repo.add_camera(s, name or _default_name(cu), cu.raw, kind=cu.kind, owner_id=owner_id,
                                   worker_id=self.manager.worker_id, settings=settings)
             cid, cname = row.id, row.name
-        self._start(cid, cu, cname, settings)
-        self.notes.success("Camera connected", f"{cname} ({cu.masked})", data={"camera_id": cid})
+        self._start_announced(cid, cu, cname, settings, f"{cname} ({cu.masked})")
         return self.get(cid)
 
     def start_enabled(self) -> None:
@@ -174,8 +173,7 @@ class CameraService(CameraSharing):
                 raise CameraNotFound(f"no camera {camera_id}")
             url, name, settings = row.url, row.name, dict(row.settings or {})
             repo.update_camera(s, camera_id, enabled=True, worker_id=self.manager.worker_id)
-        self._start(camera_id, parse_camera_url(url), name, settings)
-        self.notes.success("Camera connected", name, data={"camera_id": camera_id})
+        self._start_announced(camera_id, parse_camera_url(url), name, settings, name)
         return self.get(camera_id)
 
     def update(self, camera_id: int, *, name: str | None = None, palette: str | None = None) -> dict[str, Any]:
@@ -281,10 +279,7 @@ class CameraService(CameraSharing):
 
     def _tell_admins(self, kind: str, title: str, message: str) -> None:
         """A notification for each admin only (it names files or deleted cameras)."""
-        with self.db.session() as s:
-            admins = list(s.scalars(select(User.id).where(User.role == "admin", User.is_active.is_(True))))
-        for uid in admins:
-            self.notes.notify(kind, title, message, user_id=uid)
+        self.notes.to_admins(kind, title, message)
 
     def _remove_media(self, camera_id: int, media: str, name: str) -> dict[str, Any] | None:
         if self.settings is None:
@@ -310,6 +305,17 @@ class CameraService(CameraSharing):
         factory = lambda url, c=cid: RadiometricSource(make_source(url), lambda: self._radiometry.get(c))  # noqa: E731
         self.manager.add(cid, cu, name, source_factory=factory)
 
+    def _start_announced(self, cid: int, cu: CameraURL, name: str, settings: dict[str, Any], label: str) -> None:
+        """Start a camera the user just connected: "Camera connecting" now, "Camera connected" when it
+        is live, or "Camera failed" (never a "connected" before the first frame)."""
+        self._connecting[cid] = label
+        self.notes.info("Camera connecting", label, data={"camera_id": cid})
+        try:
+            self._start(cid, cu, name, settings)
+        except Exception:
+            self._connecting.pop(cid, None)
+            raise
+
     def _on_status(self, event: Event) -> None:
         cid, status, reason = event.data["camera_id"], event.data["status"], event.data.get("reason") or None
         if not isinstance(cid, int):
@@ -317,6 +323,10 @@ class CameraService(CameraSharing):
         self._save_status(cid, status, reason)
         cam = self.manager.get(cid)
         name = cam.name if cam else str(cid)
+        if status in ("live", "failed", "stopped") and cid in self._connecting:
+            label = self._connecting.pop(cid)
+            if status == "live":
+                self.notes.success("Camera connected", label, data={"camera_id": cid})
         if status == "failed":
             self.notes.error("Camera failed", f"{name}: {reason}", data={"camera_id": cid})
         elif status == "reconnecting" and cam is not None and cam.stats().frames > 0:

@@ -94,6 +94,18 @@ class NotificationService:
         self.bus.publish(TOPIC, payload, user_id=user_id)
         return payload
 
+    def to_admins(self, type: str, title: str, message: str = "", data: dict[str, Any] | None = None) -> int:
+        """One notification for each active admin only (it may name users, files or deleted cameras)."""
+        from sqlalchemy import select
+
+        from thermalstream.db.models import User
+
+        with self.db.session() as s:
+            admins = list(s.scalars(select(User.id).where(User.role == "admin", User.is_active.is_(True))))
+        for uid in admins:
+            self.notify(type, title, message, user_id=uid, data=data)
+        return len(admins)
+
     @property
     def pending(self) -> list[dict[str, Any]]:
         """Notifications not saved yet (database outage)."""

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+import shlex
+import shutil
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import cv2
@@ -49,6 +53,22 @@ def recording_config(settings: Settings) -> RecordingConfig:
         radiometric_options=RadiometricOptions(compression=settings.record_h5_compression),
         reserve_bytes=settings.record_reserve_mb * 1024 * 1024,
     )
+
+
+def cli_command() -> str:
+    """A `thermalstream` command that works from the current folder: the bare name when it is on
+    PATH, else the script beside this Python (``.venv/bin/thermalstream``), else ``python -m``."""
+    script = Path(sys.executable).parent / "thermalstream"
+    found = shutil.which("thermalstream")
+    if found and script.exists() and Path(found).resolve() == script.resolve():
+        return "thermalstream"
+    if script.exists():
+        try:
+            shown = str(script.relative_to(Path.cwd()))
+        except ValueError:
+            shown = str(script)
+        return shlex.quote(shown)
+    return f"{shlex.quote(sys.executable)} -m thermalstream"
 
 
 def make_detector_factory(settings: Settings) -> Callable[[], Detector] | None:
@@ -130,7 +150,8 @@ class Runtime:
         created, one_time = self.auth.users.ensure_admin(self.settings.admin_password)
         if one_time:
             print(f"\nFirst start: created user 'admin' with the one-time password: {one_time}\n"
-                  "Log in and change it (thermalstream users reset-password admin).\n", flush=True)
+                  "Log in and change it. Lost it? Run: "
+                  f"{cli_command()} users reset-password admin\n", flush=True)
         elif created:
             log.info("created the admin user from THERMALSTREAM_ADMIN_PASSWORD")
         self.cameras.archive_orphan_media()  # files of cameras deleted earlier: no later camera may own them

@@ -45,7 +45,7 @@ export function render({ model, el }) {
   }
   el.appendChild(wrap);
   const ctx = canvas.getContext("2d");
-  let busy = false, frames = 0, ws = null, closed = false, lastCount = 0, retry = null;
+  let busy = false, frames = 0, ws = null, closed = false, lastCount = 0, retry = null, wait = 1000;
 
   function bytesOf(data) {
     if (data instanceof ArrayBuffer) return data;
@@ -74,17 +74,19 @@ export function render({ model, el }) {
   }
 
   function connect() {
-    if (closed || model.transport !== "ws") return;
+    if (closed || model.transport !== "ws" || !model.active) return;  // stopped cameras are not polled
     const proto = location.protocol === "https:" ? "wss" : "ws";
     ws = new WebSocket(`${proto}://${location.host}/ws/video/${model.camera_id}`);
     ws.binaryType = "arraybuffer";
-    ws.onmessage = (e) => draw(e.data);
-    ws.onclose = () => { ws = null; if (!closed) retry = setTimeout(connect, 1000); };
+    ws.onmessage = (e) => { wait = 1000; draw(e.data); };
+    // refused or dropped: try again, less often while it keeps failing (1 s doubling up to 30 s)
+    ws.onclose = () => { ws = null; if (!closed) { retry = setTimeout(connect, wait); wait = Math.min(wait * 2, 30000); } };
   }
 
   function reconnect() {
     if (ws) { ws.onclose = null; ws.close(); ws = null; }
     clearTimeout(retry);
+    wait = 1000;
     connect();
   }
 
@@ -175,6 +177,7 @@ export function render({ model, el }) {
   model.on("msg:custom", draw);
   model.on("change:camera_id", reconnect);
   model.on("change:transport", reconnect);
+  model.on("change:active", reconnect);
   model.on("remove", () => {
     closed = true; clearInterval(tick); clearTimeout(retry);
     if (ws) { ws.onclose = null; ws.close(); }

@@ -23,6 +23,8 @@ class CameraView(JSComponent):
 
     camera_id = param.Integer(default=0, doc="Camera id on the server")
     transport = param.Selector(default="ws", objects=["ws", "msg"])
+    active = param.Boolean(default=True, doc="The camera is connected: only then does the pane open /ws/video "
+                                             "(a stopped camera is not asked for frames every second)")
     max_fps = param.Number(default=25.0, bounds=(1, 60))
     readout = param.String(default="", doc="Value under the pointer with its unit, e.g. '31.2 °C @ 120,88' "
                                            "or '3012 counts @ 120,88' (uncalibrated sensor)")

@@ -11,6 +11,7 @@ import panel as pn
 from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
+from app.views import detector_state
 from app.views.export_control import ExportControl
 from app.views.session import session_user, visible_cameras
 from app.views.shell import page
@@ -43,6 +44,8 @@ class DetectionsPage(pn.viewable.Viewer):
                                           height=320, pagination="local", page_size=15)
         self.gallery = pn.pane.HTML("", sizing_mode="stretch_width")
         self.summary = pn.pane.Markdown("")
+        self.detector = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[detector_state.STYLE])
+        self._show_detector()
         self.source = ColumnDataSource({"t": [], "y": [], "label": [], "confidence": [], "size": []})
         self.last_id = 0
         self._table_at = 0.0
@@ -119,8 +122,15 @@ class DetectionsPage(pn.viewable.Viewer):
             for e in events if e["snapshot"]
         ) or "<i>No event snapshots in this period.</i>"
 
+    def _show_detector(self) -> None:
+        """The detector's state, and what to do when it cannot detect (weights, export, hotspot)."""
+        html_ = detector_state.detector_html(self.runtime.detection.detector_status())
+        if self.detector.object != html_:
+            self.detector.object = html_
+
     def stream(self) -> None:
         """Append detections newer than the last one shown (batched, TIMELINE_HZ times a second)."""
+        self._show_detector()
         f = self._filters()
         rows = [r for r in store.query_detections(self.runtime.db, limit=500, **f) if r["id"] > self.last_id]
         if not rows:
@@ -134,6 +144,7 @@ class DetectionsPage(pn.viewable.Viewer):
 
     def __panel__(self):
         return pn.Column(
+            self.detector,
             pn.Row(self.camera, self.label, self.hours, self.min_conf),
             self.summary,
             pn.pane.Markdown("#### Timeline"), self.plot,

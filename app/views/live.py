@@ -8,6 +8,7 @@ import panel as pn
 import param
 
 from app.auth import Principal
+from app.views import detector_state
 from app.views.camera_view import CameraView, colour_bar
 from app.views.display_form import DisplayForm
 from app.views.radiometry_form import RadiometryForm
@@ -59,8 +60,10 @@ class CameraCard(pn.viewable.Viewer):
         self.remove = pn.widgets.Button(label="Remove", color="light", width=80)
         self.remove_media = pn.widgets.Select(options={"keep files in the archive": "archive",
                                                        "delete its files": "delete"}, width=170)
-        self.detect = pn.widgets.Toggle(label="Detect", value=runtime.detection.enabled(cam["id"]), width=70)
+        self.detect = pn.widgets.Toggle(label="Detect", value=runtime.detection.enabled(cam["id"]), width=95)
         self.detect.param.watch(self._detect, "value")
+        self.detector_line = pn.pane.HTML("", margin=(0, 5), sizing_mode="stretch_width",
+                                          stylesheets=[detector_state.STYLE])
         self.record = pn.widgets.Button(label="● Record", color="light", width=90)
         self.record.on_click(self._record)
         self.toggle.on_click(self._toggle)
@@ -89,7 +92,8 @@ class CameraCard(pn.viewable.Viewer):
         title = pn.pane.HTML(f"<b>{html.escape(cam['name'])}</b><br><small>{html.escape(cam['url'])}</small>")
         self._layout = pn.Card(
             pn.Row(self.badge, pn.HSpacer(), self.palette),
-            pn.Row(self.detect, self.zones_toggle, self.record, self.toggle, self.remove),
+            self.detector_line,
+            pn.FlexBox(self.detect, self.zones_toggle, self.record, self.toggle, self.remove),  # wraps in the card
             pn.Row(self.display.toggle),
             self.zone_editor,
             pn.Row(self.roi_editor.toggle),
@@ -136,11 +140,21 @@ class CameraCard(pn.viewable.Viewer):
         self.record.disabled = not cam.get("connected") or not can(self.user, "operator")
         self.detect.value = self.runtime.detection.enabled(self.camera_id) or bool(
             (cam.get("settings") or {}).get("detect", {}).get("enabled"))
+        self._show_detector()
         self.palette.visible = bool(cam.get("radiometric"))
         self.radiometry.refresh()
         self.roi_editor.refresh(reload=True)  # ROIs over the picture with their values, red in alarm
+        self.view.active = bool(cam.get("connected"))
         self.view.scale = self._colour_bar(cam)
         self.toggle.label = "Disconnect" if cam.get("connected") else "Connect"
+
+    def _show_detector(self) -> None:
+        """The detector's state on the card and an unmistakable Detect button (off, on, on but not detecting)."""
+        status = self.runtime.detection.detector_status()
+        line = detector_state.detector_html(status, self.detect.value)
+        if self.detector_line.object != line:
+            self.detector_line.object = line
+        self.detect.param.update(**detector_state.detect_button_look(self.detect.value, status))
 
     def _toggle(self, _event) -> None:
         if not self.allowed("operator"):
@@ -193,6 +207,10 @@ class CameraCard(pn.viewable.Viewer):
             self.runtime.detection.enable(self.camera_id, event.new)
         except (LookupError, ValueError) as exc:
             toast_error(str(exc))
+        status = self.runtime.detection.detector_status()
+        if event.new and not detector_state.working(status):
+            toast_error(f"Detection is on but the detector is {status.state}: {status.message}")
+        self._show_detector()
 
     def _record(self, _event) -> None:
         if not self.allowed("operator"):

@@ -108,8 +108,18 @@ class UsersPage(pn.viewable.Viewer):
         self._on_selected(self.users.reset_password,
                           lambda pw: f"new one-time password {pw} (shown once; their sessions and tokens were revoked)")
 
+    def mail_state(self) -> pn.pane.Alert:
+        """Admins see at once when mail is off: 'Forgot password' and alert mails then send nothing."""
+        on = self.runtime.auth.mailer.config.enabled
+        return pn.pane.Alert(
+            "**Mail is not set up** (`THERMALSTREAM_SMTP_HOST` is empty): \"Forgot password\" sends no reset link "
+            "and alert mails are not sent. Users who forget their password need a new one from you "
+            "(select them, then **New password**), or set up mail and restart.",
+            alert_type="warning", visible=not on, sizing_mode="stretch_width", css_classes=["ts-mail-off"])
+
     def __panel__(self):
         return pn.Column(
+            self.mail_state(),
             pn.Row(self.username, self.email, self.role, self.password, self.add),
             self.message,
             self.table,

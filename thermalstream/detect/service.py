@@ -150,6 +150,10 @@ class _Pipeline:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+NO_DETECTOR = ("no detector configured (THERMALSTREAM_DETECTOR=none): set THERMALSTREAM_DETECTOR=hotspot "
+               "(weightless) or yolo (with weights) and restart the server")
+
+
 class DetectionService:
     def __init__(
         self,
@@ -193,7 +197,7 @@ class DetectionService:
         self._lock = threading.RLock()
         self._load_status = DetectorStatus(
             "loading" if detector_factory else "unavailable",
-            message="" if detector_factory else "no detector configured")
+            message="" if detector_factory else NO_DETECTOR)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._unsubs: list[Callable[[], None]] = []
@@ -256,7 +260,7 @@ class DetectionService:
         """Use this detector from now on (e.g. after `thermalstream models export`)."""
         self.worker.set_detector(detector)
         self._load_status = DetectorStatus("ready" if detector else "unavailable",
-                                           message="" if detector else "no detector configured")
+                                           message="" if detector else NO_DETECTOR)
 
     def detector_status(self) -> DetectorStatus:
         det = self.worker.detector

@@ -157,7 +157,8 @@ class WeightsProblem(Exception):
 
 def _what_to_do(path: Path) -> str:
     return (f"Put a YOLO detection checkpoint (.pt) at {path}, or set THERMALSTREAM_MODEL to one, "
-            f"then run `thermalstream models export` to prepare the fast OpenVINO/ONNX versions.")  # fmt: skip
+            f"then run `thermalstream models export` to prepare the fast OpenVINO/ONNX versions; "
+            f"or set THERMALSTREAM_DETECTOR=hotspot to use the weightless detector.")  # fmt: skip
 
 
 def is_exported(path: Path) -> bool:

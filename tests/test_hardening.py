@@ -443,3 +443,15 @@ def test_unicode_digits_are_not_ids(srv):
                                ("POST", "/api/recording/start", {"camera_id": "²"})]:
         status, answer = srv.request(method, path, body)
         assert 400 <= status < 500, (method, path, status, answer)
+
+
+def test_old_rows_with_huge_urls_are_shown_cut(srv):
+    from thermalstream.db import repo
+
+    with srv.runtime.db.session() as s:  # as an older version could save it
+        cam = repo.add_camera(s, "huge", "sim://?seed=1&pad=" + "a" * 100_000, kind="sim", enabled=False)
+        cid = cam.id
+    listed = srv.request("GET", "/api/cameras")[1]["cameras"]
+    assert all(len(c["url"]) <= 2049 for c in listed)
+    assert any(c["id"] == cid for c in listed)
+    srv.request("DELETE", f"/api/cameras/{cid}")

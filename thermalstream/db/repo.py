@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from thermalstream.db.models import CAMERA_STATUSES, NOTIFICATION_TYPES, Camera, Notification
 from thermalstream.db.types import as_utc, utcnow
-from thermalstream.sources.url import mask_credentials, parse_camera_url
+from thermalstream.sources.url import MAX_URL_LENGTH, mask_credentials, parse_camera_url
 
 # --- cameras ----------------------------------------------------------------------------------
 
@@ -115,13 +115,19 @@ def _iso(dt: datetime | None) -> str | None:
     return as_utc(dt).isoformat() if dt is not None else None
 
 
+def _shown_url(url: str) -> str:
+    """The masked URL, cut to the longest accepted length (rows saved before the limit may be longer)."""
+    masked = mask_credentials(url)
+    return masked if len(masked) <= MAX_URL_LENGTH else masked[:MAX_URL_LENGTH] + "…"
+
+
 def public_dict(camera: Camera) -> dict[str, Any]:
     """A JSON-able view of a camera safe to show anyone allowed to see it: the URL's
     credentials are masked and the raw URL is not included."""
     return {
         "id": camera.id,
         "name": camera.name,
-        "url": mask_credentials(camera.url),
+        "url": _shown_url(camera.url),
         "kind": camera.kind,
         "enabled": camera.enabled,
         "status": camera.status,

@@ -122,6 +122,24 @@ def connect(url: str, token: str | None = None, **kwargs):
     return _connect(url, token, **kwargs)
 
 
+def notebook(inline: bool = True) -> None:
+    """Load the JavaScript of ThermalStream's views into this notebook (JupyterLab, Notebook 7, VS Code).
+    Run it once, in a cell of its own, before showing a view. ``inline`` (default) embeds the resources
+    in the notebook, so the views and plots work on a lab network with no internet."""
+    import panel as pn
+
+    pn.extension(inline=inline)
+
+
+def __getattr__(name: str):
+    """``ts.CameraView``: imported on first use, so ``import thermalstream`` never imports Panel."""
+    if name == "CameraView":
+        from thermalstream.views.camera_view import CameraView
+
+        return CameraView
+    raise AttributeError(f"module 'thermalstream' has no attribute {name!r}")
+
+
 class _database:
     """``with _database(...) as (settings, db)``: an existing database, disposed afterwards."""
 

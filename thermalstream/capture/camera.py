@@ -144,6 +144,12 @@ class Camera:
         return self._thread is not None and self._thread.is_alive()
 
     # ----- consumers
+    def view(self, **params):
+        """This camera's live pane for a notebook (``ts.notebook()`` first); Panel is imported only now."""
+        from thermalstream.views.camera_view import CameraView
+
+        return CameraView(camera=self, **params)
+
     def latest(self) -> Frame | None:
         return self.fanout.latest.get()
 

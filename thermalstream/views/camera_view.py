@@ -1,0 +1,140 @@
+"""CameraView: one live camera drawn on a canvas, in the served app and in notebooks.
+
+In a notebook: run ``ts.notebook()`` once in a cell of its own (it loads the pane's JavaScript inline,
+so it works with no internet), then ``cam.view()`` or ``ts.CameraView(cam)``. Frames are pushed from
+the kernel's main thread; the pointer readout is answered from that same thread, so JupyterLab's
+comm subshells never interleave two messages.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from pathlib import Path
+
+import param
+from panel.custom import JSComponent
+
+from thermalstream.cameras import spot_temperature
+from thermalstream.capture.camera import Camera
+from thermalstream.live import LiveEncoder
+from thermalstream.palettes import bokeh_palette
+
+Probe = Callable[[int, int], "tuple[float, str] | None"]
+NOT_LOADED = ("The live view needs its JavaScript: run `import thermalstream as ts; ts.notebook()` in a cell "
+              "of its own first (it works offline), then show the view again.")
+
+
+class CameraView(JSComponent):
+    """Live pane. In the served app it reads ``/ws/video/{camera_id}``; given a ``Camera``
+    object (notebooks) it pushes frames itself with ``_send_msg``."""
+
+    camera_id = param.Integer(default=0, doc="Camera id on the server")
+    transport = param.Selector(default="ws", objects=["ws", "msg"])
+    active = param.Boolean(default=True, doc="The camera is connected: only then does the pane open /ws/video "
+                                             "(a stopped camera is not asked for frames every second)")
+    max_fps = param.Number(default=25.0, bounds=(1, 60))
+    readout = param.String(default="", doc="Value under the pointer with its unit, e.g. '31.2 °C @ 120,88' "
+                                           "or '3012 counts @ 120,88' (uncalibrated sensor)")
+    drawing = param.Boolean(default=False, doc="Clicks on the picture add points to `polygon`")
+    polygon = param.List(default=[], doc="Points [x, y] in 0..1 image coordinates, drawn by clicking")
+    rois = param.List(default=[], doc="Measurement regions drawn over the picture: [{kind, points, label, "
+                                      "alarm}] (red while alarm is true)")
+    scale = param.Dict(default={}, doc="Colour bar: {lo, hi, unit, colours (coldest first)}; empty: no bar")
+
+    _esm = Path(__file__).with_name("camera_view.js")
+    _stylesheets = [
+        ".ts-view{position:relative;width:100%}"
+        ".ts-canvas{width:100%;height:auto;display:block;background:#111;border-radius:4px}"
+        ".ts-hud{position:absolute;right:6px;bottom:6px;color:#fff;font:12px monospace;"
+        "background:rgba(0,0,0,.5);padding:1px 4px;border-radius:3px}"
+        ".ts-view.with-bar{padding-right:58px;box-sizing:border-box}.ts-view.with-bar .ts-hud{right:64px}"
+        ".ts-bar{position:absolute;right:0;top:0;bottom:0;width:54px;display:none;font:11px sans-serif;color:#333}"
+        ".ts-bar canvas{position:absolute;left:0;top:8px;width:12px;height:calc(100% - 16px);border:1px solid #999}"
+        ".ts-bar span{position:absolute;left:16px;white-space:nowrap;transform:translateY(-50%)}"
+    ]
+
+    def __init__(self, camera: Camera | None = None, probe: Probe | None = None, **params) -> None:
+        """``probe(x, y)`` returns (value, unit) at an image pixel (None for picture-only cameras);
+        with a ``camera`` it defaults to reading that camera's newest frame."""
+        if camera is not None:
+            params.setdefault("transport", "msg")
+        super().__init__(**params)
+        self._camera = camera
+        if probe is None and camera is not None:
+            probe = lambda x, y: spot_temperature(camera.latest(), x, y)  # noqa: E731
+        self._probe = probe
+        self._encoder: LiveEncoder | None = None
+        self._palette = "inferno"
+        self._sent = -1
+        self._cb = None
+        self._pointer: dict | None = None  # the newest pointer message, answered by _push
+        if camera is not None:
+            self._encoder = LiveEncoder(camera, max_fps=self.max_fps)
+            self._cb = self._periodic()
+
+    def _periodic(self):
+        import panel as pn
+
+        return pn.state.add_periodic_callback(self._push, period=int(1000 / self.max_fps), start=True)
+
+    def _push(self) -> None:
+        pointer, self._pointer = self._pointer, None
+        if pointer is not None:
+            self._answer(pointer)
+        frame = self._encoder.snapshot() if self._encoder else None
+        if frame is None or frame.seq == self._sent:
+            return
+        self._sent = frame.seq
+        self._send_msg(struct.pack(">d", frame.timestamp * 1000.0) + frame.jpeg)
+        if frame.seq % 10 == 0:  # the colour bar follows the automatic span a few times a second
+            self.scale = colour_bar(self._encoder.display.scale, self._palette)
+
+    def _handle_msg(self, msg) -> None:
+        if not isinstance(msg, dict) or self._probe is None:
+            return
+        if self._cb is not None:  # frames leave from the periodic callback: answer from that thread too
+            self._pointer = msg
+            return
+        self._answer(msg)
+
+    def _answer(self, msg: dict) -> None:
+        if msg.get("leave"):
+            self.readout = ""
+            return
+        try:
+            x, y = int(msg["x"]), int(msg["y"])
+            reading = self._probe(x, y)
+        except (KeyError, TypeError, ValueError, LookupError):
+            return
+        self.readout = "" if reading is None else f"{format_reading(*reading)} @ {x},{y}"
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        from panel.config import panel_extension
+
+        if not panel_extension._loaded:  # say so in the notebook, not only in the browser console
+            return {"text/html": f"<b>{NOT_LOADED}</b>", "text/plain": NOT_LOADED}, {}
+        return super()._repr_mimebundle_(include, exclude)
+
+    def stop(self) -> None:
+        """Stop pushing frames (notebook transport)."""
+        if self._cb is not None:
+            self._cb.stop()
+            self._cb = None
+
+
+def colour_bar(scale: tuple[float, float, str] | None, palette: str, stops: int = 32) -> dict:
+    """The ``scale`` parameter for a (lo, hi, unit) scale and a palette: ``{}`` when there is none."""
+    if not scale:
+        return {}
+    colours = bokeh_palette(palette)
+    step = (len(colours) - 1) / (stops - 1)
+    lo, hi, unit = scale
+    digits = 0 if unit == "counts" else 1
+    return {"lo": round(lo, digits), "hi": round(hi, digits), "unit": unit,
+            "colours": [colours[round(i * step)] for i in range(stops)]}
+
+
+def format_reading(value: float, unit: str) -> str:
+    """'31.2 °C' or '3012 counts' (counts are whole numbers, never labelled °C)."""
+    return f"{value:.0f} counts" if unit == "counts" else f"{value:.1f} {unit}"

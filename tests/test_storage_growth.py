@@ -39,6 +39,8 @@ def test_growth_per_camera_and_days_left(db):
     assert g["days_to_size_limit"] == pytest.approx((20 - 13) / 32, rel=1e-6)  # 8 + 5 GB used now
     only1 = growth(db, policy, visible={1}, now=T0 + timedelta(hours=6))
     assert list(only1["cameras"]) == [1] and only1["total_per_day"] == pytest.approx(20 * GB, rel=1e-6)
+    # the size limit from camera 1's own 8 GB, not the 13 GB that include the hidden camera 2
+    assert only1["days_to_size_limit"] == pytest.approx((20 - 8) / 20, rel=1e-6)
     assert growth(db, RetentionPolicy(), now=T0 + timedelta(hours=6))["days_to_size_limit"] is None
 
 

@@ -55,7 +55,9 @@ def growth(db: Database, policy, *, visible: set[int] | None = None, window: tim
     disk = list_samples(db, since=end - window, until=end, category="disk_free", camera_id=None)
     reserve = (policy.min_free_gb or 0) * 1e9
     free = disk[-1]["bytes"] - reserve if disk else None
-    used = totals[-1][1] if totals else None
+    # a user who sees only some cameras learns nothing of the others' bytes: their own folders count
+    used = (totals[-1][1] if totals else None) if visible is None else (
+        sum(pts[-1][1] for pts in per_cam.values()) if per_cam else None)
     room = policy.max_total_gb * 1e9 - used if (policy.max_total_gb and used is not None) else None
     return {"window_h": window.total_seconds() / 3600, "cameras": cams, "total_per_day": total_rate * DAY,
             "days_to_disk_full": _days(free, total_rate), "days_to_size_limit": _days(room, total_rate)}

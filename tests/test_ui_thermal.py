@@ -49,6 +49,13 @@ def test_draw_a_box_roi_see_its_value_alarm_and_trend(server, page):  # noqa: F8
     row.and_(page.locator('[data-alarm="1"]')).wait_for(timeout=15000)
     wait_for(lambda: sketch.get_attribute("data-alarms") == "1", what="the ROI drawn red")
 
+    # a line ROI: its profile is plotted under the picture
+    assert page.locator(".ts-profile").count() == 0 or not page.locator(".ts-profile").first.is_visible()
+    status, line = server.request("POST", f"/api/cameras/{cid}/rois", {"kind": "line", "points": [[0, 0.5], [1, 0.5]]})
+    assert status == 201
+    page.locator(".ts-profile").first.wait_for(timeout=15000)
+    page.locator(".ts-profile canvas").first.wait_for(timeout=15000)
+
     # the Thermal page: the trend grows while live, and the series downloads as CSV
     page.goto(server.base + "/thermal")
     trend = page.locator(".ts-trend")
@@ -60,7 +67,7 @@ def test_draw_a_box_roi_see_its_value_alarm_and_trend(server, page):  # noqa: F8
         page.get_by_role("button", name="Download").click()
     text = open(dl.value.path(), encoding="utf-8").read()
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert rows and rows[0]["roi"] == "bearing" and rows[0]["unit"] == "°C"
+    assert rows and {r["roi"] for r in rows} == {"bearing", "line 2"} and rows[0]["unit"] == "°C"
     assert float(rows[0]["min"]) <= float(rows[0]["mean"]) <= float(rows[0]["max"])
     assert dl.value.suggested_filename == "roi_series.csv"
 

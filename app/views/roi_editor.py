@@ -61,7 +61,8 @@ class RoiEditor(pn.viewable.Viewer):
         self.source = ColumnDataSource({"x": [], "y": []})
         fig = figure(height=130, sizing_mode="stretch_width", toolbar_location=None, x_axis_label="along the line")
         fig.line("x", "y", source=self.source, line_width=2)
-        self.profile = pn.pane.Bokeh(fig, visible=False, sizing_mode="stretch_width")
+        self.profile = pn.Column(pn.pane.Bokeh(fig, sizing_mode="stretch_width"), visible=False,  # (a Bokeh pane's own
+                                 sizing_mode="stretch_width", css_classes=["ts-profile"])  # visible breaks Panel)
         tools = pn.Column(pn.Row(self.kind, self.roi_name, self.draw), pn.Row(self.save, self.help),
                           pn.Row(self.pick, self.delete), pn.Row(self.alarm_kind, self.alarm_value, self.alarm_save),
                           visible=operator)

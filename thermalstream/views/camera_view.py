@@ -46,7 +46,7 @@ class CameraView(JSComponent):
     _stylesheets = [
         ".ts-view{position:relative;width:100%}"
         ".ts-canvas{width:100%;height:auto;display:block;background:#111;border-radius:4px}"
-        ".ts-hud{position:absolute;right:6px;bottom:6px;color:#fff;font:12px monospace;"
+        ".ts-hud{position:absolute;right:6px;bottom:6px;color:#fff;font:12px monospace;pointer-events:none;"
         "background:rgba(0,0,0,.5);padding:1px 4px;border-radius:3px}"
         ".ts-view.with-bar{padding-right:58px;box-sizing:border-box}.ts-view.with-bar .ts-hud{right:64px}"
         ".ts-bar{position:absolute;right:0;top:0;bottom:0;width:54px;display:none;font:11px sans-serif;color:#333}"

@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+import thermalstream as ts
 from tests.auth_fixtures import Inbox, start_smtp
 from tests.conftest import start_server, stop_server, wait_for
 
@@ -64,6 +65,8 @@ def test_operator_measures_a_warm_object_and_gets_one_alarm(srv):
     pts = srv.request("GET", f"/api/rois/{rid}/series?resolution=raw", as_user="vera")[1]["points"]
     assert pts[0]["unit"] == "°C" and pts[0]["resolution"] == "raw"
     assert srv.request("GET", f"/api/rois/{rid}/series?resolution=weekly", as_user="vera")[0] == 400
+    remote = ts.connect(srv.base, username="vera", password=PW).roi_series("walkway")  # the same through the API
+    assert len(remote) >= 2 and set(remote["unit"]) == {"°C"} and str(remote["timestamp"].dt.tz) == "UTC"
 
     # an alarm above 30 °C, which the person crosses
     status, rule = srv.request("POST", f"/api/cameras/{cid}/alarm-rules",

@@ -4,6 +4,7 @@ through the JWT API.
 >>> lab = ts.connect("https://lab:5006", username="ana", password="…")   # or token="…" (access token)
 >>> lab.detections(camera=1, since="2026-11-30")                         # DataFrame, same columns
 >>> lab.recordings(camera=1)
+>>> lab.roi_series("bearing", since="2026-11-30")                        # an ROI's temperature series
 >>> da = lab.open_recording(12, step=5)                                  # xarray.DataArray (a NetCDF export)
 
 Only what the account may see comes back, exactly as in the dashboard. With a username and password
@@ -93,6 +94,18 @@ class RemoteThermalStream:
         rows = self._paged("/api/events", "events", limit, camera=camera, since=since, until=until,
                            **{"class": label})
         return _table(rows, ("started_at", "ended_at"))
+
+    def roi_series(self, roi, since=None, until=None, resolution: str = "auto"):
+        """An ROI's series as a DataFrame (as ``ts.roi_series``); ``roi`` an id or a unique name."""
+        if not isinstance(roi, int):
+            ids = [r["id"] for c in self._get("/api/cameras")["cameras"]
+                   for r in self._get(f"/api/cameras/{c['id']}/rois")["rois"] if r["name"] == str(roi)]
+            if len(ids) != 1:
+                raise LookupError(f"{len(ids) or 'no'} ROI(s) named {roi!r}" + (": give the id" if ids else ""))
+            roi = ids[0]
+        rows = self._get(f"/api/rois/{int(roi)}/series", since=since, until=until, resolution=resolution)["points"]
+        df = _table([{"timestamp": r.pop("t"), **r} for r in rows], ("timestamp",))
+        return df.reindex(columns=["timestamp", "min", "max", "mean", "std", "samples", "unit", "resolution"])
 
     def recordings(self, camera=None, since=None, until=None):
         rows = self._get("/api/recordings", camera=camera, since=since, until=until, limit=1000)["recordings"]

@@ -103,6 +103,7 @@ class CameraCard(pn.viewable.Viewer):
             self.sharing,
             pn.Row(self.remove_media, visible=can(user, "admin")),
             self.view,
+            self.roi_editor.profile,  # a line ROI's profile, under the picture
             header=title,
             collapsible=False,
             width=420,

@@ -54,6 +54,7 @@ class RoiEditor(pn.viewable.Viewer):
         self.help = pn.pane.HTML("", margin=(0, 5))
         self.pick = pn.widgets.Select(options={}, width=140)
         self.delete = pn.widgets.Button(label="Delete", width=70)
+        self.alarm_on = pn.widgets.Select(options={"this ROI": "roi", "whole frame": "frame"}, width=110)
         self.alarm_kind = pn.widgets.Select(options=["above", "below"], width=80)
         self.alarm_value = pn.widgets.FloatInput(value=None, placeholder="limit", width=80)
         self.alarm_save = pn.widgets.Button(label="Set alarm", width=90)
@@ -64,9 +65,10 @@ class RoiEditor(pn.viewable.Viewer):
         self.profile = pn.Column(pn.pane.Bokeh(fig, sizing_mode="stretch_width"), visible=False,  # (a Bokeh pane's own
                                  sizing_mode="stretch_width", css_classes=["ts-profile"])  # visible breaks Panel)
         tools = pn.Column(pn.Row(self.kind, self.roi_name, self.draw), pn.Row(self.save, self.help),
-                          pn.Row(self.pick, self.delete), pn.Row(self.alarm_kind, self.alarm_value, self.alarm_save),
+                          pn.Row(self.pick, self.delete), pn.Row(self.alarm_on, self.alarm_kind, self.alarm_value),
+                          pn.Row(self.alarm_save),
                           visible=operator)
-        self.panel = pn.Column(tools, self.table, self.profile, visible=False, css_classes=["ts-rois"])
+        self.panel = pn.Column(tools, self.table, visible=False, css_classes=["ts-rois"])  # profile: under the view
         self.toggle.param.watch(self._open, "value")
         self.draw.param.watch(self._drawing, "value")
         self.kind.param.watch(lambda e: self._hint(), "value")
@@ -130,15 +132,17 @@ class RoiEditor(pn.viewable.Viewer):
         self.refresh(reload=True)
 
     def _set_alarm(self, _event) -> None:
-        if not self.allowed() or self.pick.value is None or self.alarm_value.value is None:
-            self._toast(False, "Pick an ROI and give a limit first")
+        whole = self.alarm_on.value == "frame"
+        if not self.allowed() or (self.pick.value is None and not whole) or self.alarm_value.value is None:
+            self._toast(False, "Pick an ROI (or the whole frame) and give a limit first")
             return
         key = "high" if self.alarm_kind.value == "above" else "low"
-        roi = next((r for r in self._rois if r["id"] == self.pick.value), None)
-        name = f"{roi['name'] if roi else 'ROI'} {self.alarm_kind.value} {self.alarm_value.value:g}"
+        roi = None if whole else next((r for r in self._rois if r["id"] == self.pick.value), None)
+        name = f"{roi['name'] if roi else 'whole frame'} {self.alarm_kind.value} {self.alarm_value.value:g}"
         try:
             store.create_rule(self.runtime.db, self.camera_id, {"kind": self.alarm_kind.value, "name": name,
-                                                                "roi_id": self.pick.value, key: self.alarm_value.value},
+                                                                "roi_id": None if whole else self.pick.value,
+                                                                key: self.alarm_value.value},
                               session_user(self.runtime).user_id)
         except (RuleError, LookupError, ValueError) as exc:
             self._toast(False, f"Not saved: {exc}")
@@ -157,6 +161,7 @@ class RoiEditor(pn.viewable.Viewer):
         up = {rules[i]["roi_id"] for i in (live or {}).get("alarms", []) if i in rules}
         vals = (live or {}).get("rois", {})
         self.view.rois = [{"kind": r["kind"], "points": r["points"], "alarm": r["id"] in up,
+                           "hot": vals.get(str(r["id"]), {}).get("hot_norm"),
                            "label": r["name"] + (f" {format_reading(vals[str(r['id'])]['max'], vals[str(r['id'])]['unit'])}"
                                                  if str(r["id"]) in vals else "")} for r in self._rois]
         self.table.object = values_html(self._rois, live, up)

@@ -137,6 +137,10 @@ export function render({ model, el }) {
         if (r.kind === "polygon") sctx.closePath();
       }
       sctx.stroke();
+      if (r.hot && r.kind !== "spot") {  // the hottest pixel of the region
+        const [hx, hy] = [r.hot[0] * W, r.hot[1] * H];
+        sctx.beginPath(); sctx.arc(hx, hy, 3, 0, 2 * Math.PI); sctx.stroke();
+      }
       if (!r.label) continue;
       const x = Math.min(...p.map((q) => q[0])), y = Math.max(15, Math.min(...p.map((q) => q[1])));
       sctx.fillStyle = "rgba(0,0,0,.6)";

@@ -39,7 +39,7 @@ class CameraView(JSComponent):
     drawing = param.Boolean(default=False, doc="Clicks on the picture add points to `polygon`")
     polygon = param.List(default=[], doc="Points [x, y] in 0..1 image coordinates, drawn by clicking")
     rois = param.List(default=[], doc="Measurement regions drawn over the picture: [{kind, points, label, "
-                                      "alarm}] (red while alarm is true)")
+                                      "alarm, hot}] (red while alarm is true; hot: the hottest point, 0..1)")
     scale = param.Dict(default={}, doc="Colour bar: {lo, hi, unit, colours (coldest first)}; empty: no bar")
 
     _esm = Path(__file__).with_name("camera_view.js")

@@ -97,3 +97,23 @@ def test_rules_are_checked_before_they_are_stored(db, body, words):  # noqa: F81
     with pytest.raises(LookupError if "ROI" in words else ValueError, match=words):
         store.create_rule(db, cid, body)
     assert store.list_rules(db) == []
+
+
+def test_samples_are_one_a_second_and_picture_only_cameras_say_why(db):  # noqa: F811
+    with db.session() as s:
+        cid = repo.add_camera(s, "lab", "sim://").id
+    svc = MeasureService(db, None, EventBus(), None, sample_hz=1.0)
+    store.create_roi(db, cid, "spot", [[0.5, 0.5]])
+    svc.reload(cid)
+    cam = svc._cams[cid]
+    svc._stop_cam(cam, join=True)
+    for i in range(125):  # 5 s at 25 fps
+        svc.process(cam, counts_frame(1e9 + i / 25, 0))
+    assert svc.writer.pending() == 5
+    svc.process(cam, counts_frame(1e9 + 60, 0))  # after a gap: one sample, then the grid goes on
+    svc.process(cam, counts_frame(1e9 + 60.5, 0))
+    svc.process(cam, counts_frame(1e9 + 61, 0))
+    assert svc.writer.pending() == 7
+    svc.process(cam, Frame(np.zeros((60, 80, 3), np.uint8), timestamp=1e9 + 62))
+    live = svc.live(cid)
+    assert live["unit"] is None and "pictures only" in live["error"]

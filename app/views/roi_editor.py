@@ -25,6 +25,8 @@ def values_html(rois: list[dict], live: dict | None, up: set[int]) -> str:
     """The table of ROI values (min, mean, max, std in the frame's unit); rows in alarm are red."""
     if not rois:
         return '<small class="ts-roi-table" data-rois="0">No measurement regions.</small>'
+    if live and live.get("error"):  # e.g. a camera that gives pictures only
+        return f'<small class="ts-roi-table" data-rois="{len(rois)}" style="color:#c62828">{html.escape(live["error"])}</small>'
     rows = []
     for r in rois:
         v = (live or {}).get("rois", {}).get(str(r["id"]))

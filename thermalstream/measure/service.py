@@ -212,8 +212,11 @@ class MeasureService:
         c.cost_s += time.perf_counter() - t0
         c.latest = {"t": frame.timestamp, "unit": unit, "ffc": ffc, "shape": values.shape[:2], "stats": stats,
                     "alarms": [rid for rid, on in c.engine.active().items() if on]}
-        if frame.timestamp >= c.next_sample:
-            c.next_sample = max(c.next_sample + 1.0 / self.sample_hz, frame.timestamp)
+        if frame.timestamp >= c.next_sample:  # on a 1/sample_hz grid; after a gap, from this frame on
+            step = 1.0 / self.sample_hz
+            c.next_sample += step
+            if c.next_sample <= frame.timestamp:
+                c.next_sample = frame.timestamp + step
             for k, v in stats.items():
                 if k is not None:
                     self.writer.add(k, frame.timestamp, v.min, v.max, v.mean, v.std, unit or "")

@@ -67,8 +67,15 @@ class ThermalPage(pn.viewable.Viewer):
     def _since(self) -> datetime:
         return datetime.now(UTC) - timedelta(seconds=PERIODS[self.period.value])
 
+    def _resolution(self) -> str:
+        """"auto" plots raw samples up to an hour, per-minute aggregates for longer periods (so a week is
+        10 080 points per ROI, not 604 800 re-read every 2 s)."""
+        if self.resolution.value != "auto":
+            return self.resolution.value
+        return "raw" if PERIODS[self.period.value] <= 3600 else "minute"
+
     def _query(self, roi_id: int, since: datetime | None = None) -> pd.DataFrame:
-        pts = series.query(self.runtime.db, roi_id, since or self._since(), None, self.resolution.value)
+        pts = series.query(self.runtime.db, roi_id, since or self._since(), None, self._resolution())
         return _frame(pts)
 
     def _curve(self, data: pd.DataFrame, name: str, unit: str) -> hv.Curve:
@@ -96,7 +103,8 @@ class ThermalPage(pn.viewable.Viewer):
 
     def _show(self, total: int) -> None:
         self.summary.object = (f'<small class="ts-trend" data-points="{total}" data-rois="{len(self._pipes)}">'
-                               f'{total} points of {len(self._pipes)} ROI(s), {html.escape(self.period.value)}</small>')
+                               f'{total} points ({self._resolution()}) of {len(self._pipes)} ROI(s), '
+                               f'{html.escape(self.period.value)}</small>')
 
     def _stream(self) -> None:
         """Re-read each ROI's period and push it into its plot (the zoom stays)."""
@@ -113,7 +121,7 @@ class ThermalPage(pn.viewable.Viewer):
         """The chosen ROIs' series over the chosen period, one table (only cameras this user sees)."""
         ids = [r for r in self.rois.value if self.visible is None
                or store.roi_camera(self.runtime.db, r) in self.visible]
-        return series.rois_dataframe(self.runtime.db, ids, self._since(), None, self.resolution.value)
+        return series.rois_dataframe(self.runtime.db, ids, self._since(), None, self._resolution())
 
     def _file(self) -> io.BytesIO:
         df = self.dataframe()

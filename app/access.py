@@ -32,6 +32,7 @@ ROUTES: dict[str, dict[str, str]] = {
     r"/api/auth/logout": {"POST": PUBLIC},
     r"/forgot-password": {"GET": PUBLIC, "POST": PUBLIC},
     r"/reset-password": {"GET": PUBLIC, "POST": PUBLIC},
+    r"/change-password": {"GET": "viewer", "POST": "viewer"},  # own password only; anonymous: to the login
     r"/api/cameras": {"GET": "viewer", "POST": "operator"},
     r"/api/cameras/(?P<cid>[0-9]+)": {"GET": "viewer", "PATCH": "operator", "DELETE": "admin"},
     r"/api/cameras/(?P<cid>[0-9]+)/(?P<action>connect|disconnect)": {"POST": "operator"},

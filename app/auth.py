@@ -285,6 +285,58 @@ class ResetHandler(AuthPage):
         self.redirect("/login?reset")
 
 
+class ChangePasswordHandler(AuthPage):
+    """/change-password: any signed-in user (cookie) changes their own password. The current one is
+    required (and counts as a login attempt); every other session of the user ends, this one stays."""
+
+    TITLE = "Change your password"
+
+    def me(self) -> Principal | None:
+        try:
+            who = principal_of(self.runtime, self)
+        except Unauthenticated:
+            who = None
+        if who is None or who.via != "cookie":  # the login form, then back here
+            self.set_cookie("next_url", "/change-password", httponly=True, samesite="Lax")
+            render(self, "Log in", "login", 401, info="Log in to change your password.")
+            return None
+        return who
+
+    def get(self) -> None:
+        if (who := self.me()) is not None:
+            render(self, self.TITLE, "change", username=who.username)
+
+    async def post(self) -> None:
+        if (who := self.me()) is None or not self.check_form_origin():
+            return
+        current = self.get_argument("current", "")[:4096]
+        password, confirm = self.get_argument("password", "")[:4096], self.get_argument("confirm", "")[:4096]
+
+        def again(status: int, error: str) -> None:
+            render(self, self.TITLE, "change", status, username=who.username, error=error)
+
+        if password != confirm:
+            return again(400, "The two new passwords differ.")
+        try:
+            ok = await off_loop(self.runtime.auth.users.authenticate, who.username, current, ip=self.client_ip())
+            if ok is None:
+                return again(400, "Your current password is not right.")
+            changed = await off_loop(self.runtime.auth.users.change_password, who.user_id, current, password)
+        except RateLimited as exc:
+            self.set_header("Retry-After", str(max(1, math.ceil(exc.retry_after_s))))
+            return again(429, str(exc))
+        except AuthValueError as exc:
+            return again(400, str(exc))
+        if not changed:
+            return again(400, "Your current password is not right.")
+        user = self.runtime.auth.users.get(who.user_id)  # new session version: this browser stays signed in
+        self.set_secure_cookie(COOKIE, cookie_value(user), expires_days=self.runtime.settings.session_days,
+                               httponly=True, samesite="Lax", secure=self.request.protocol == "https")
+        log.info("password changed by user %s; their other sessions ended", who.username)
+        render(self, self.TITLE, "done", info="Your password was changed. You were signed out everywhere else.",
+               home="/")
+
+
 def oauth_options(runtime: Runtime) -> dict:
     """``pn.serve`` arguments for Panel's OAuth providers, when THERMALSTREAM_OAUTH_PROVIDER is set."""
     s = runtime.settings
@@ -336,4 +388,5 @@ def auth_routes(runtime: Runtime) -> list[tuple]:
     return [
         (r"/forgot-password", type("BoundForgot", (ForgotHandler,), bind)),
         (r"/reset-password", type("BoundReset", (ResetHandler,), bind)),
+        (r"/change-password", type("BoundChangePassword", (ChangePasswordHandler,), bind)),
     ]

@@ -35,7 +35,7 @@ class ClosedTabNoise(logging.Filter):
 
 def quiet_closed_tabs() -> None:
     """Install :class:`ClosedTabNoise` once on the loggers that report closed tabs."""
-    for name in ("asyncio", "panel.io.document"):
+    for name in ("asyncio", "panel.io.document", "bokeh.server.views.ws"):
         logger = logging.getLogger(name)
         if not any(isinstance(f, ClosedTabNoise) for f in logger.filters):
             logger.addFilter(ClosedTabNoise())

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -168,6 +168,27 @@ def to_local(dt: datetime | str | None, tz_name: str | None) -> datetime | None:
 
 
 def format_local(dt: datetime | str | None, tz_name: str | None, fmt: str = "%Y-%m-%d %H:%M:%S %Z") -> str:
-    """``to_local`` formatted for display ('' for None)."""
+    """``to_local`` formatted for display ('' for None). THE rule for times in pages: the viewer's
+    (browser's) time zone, with the zone shown; UTC when the browser gives none."""
     local = to_local(dt, tz_name)
     return local.strftime(fmt) if local is not None else ""
+
+
+def zone_label(tz_name: str | None) -> str:
+    """The zone that :func:`format_local` uses for ``tz_name``, for 'times in ...' captions."""
+    zone = _zone(tz_name)
+    return str(getattr(zone, "key", None) or "UTC")
+
+
+def chart_time(dt: datetime | str, tz_name: str | None) -> datetime:
+    """Naive wall-clock time in the viewer's zone, for chart axes (Bokeh shows naive values as is)."""
+    return to_local(dt, tz_name).replace(tzinfo=None)
+
+
+def local_day_range(first: date | None, last: date | None, tz_name: str | None
+                    ) -> tuple[datetime | None, datetime | None]:
+    """UTC bounds of the viewer's calendar days ``first`` 00:00 to the end of ``last`` (None: open)."""
+    zone = _zone(tz_name)
+    since = datetime.combine(first, time.min, zone).astimezone(UTC) if first else None
+    until = datetime.combine(last, time.max, zone).astimezone(UTC) if last else None
+    return since, until

@@ -13,19 +13,15 @@ from bokeh.plotting import figure
 
 from app.views import detector_state
 from app.views.export_control import ExportControl
-from app.views.session import session_user, visible_cameras
+from app.views.session import session_user, viewer_zone, visible_cameras, when_zone_known
 from app.views.shell import page
 from thermalstream.detect import store
-from thermalstream.notifications import format_local
+from thermalstream.notifications import chart_time, format_local, zone_label
 from thermalstream.runtime import Runtime
 
 TIMELINE_HZ = 2  # new detections are streamed into the timeline in batches at this rate
 ROLLOVER = 5000
 TABLE_REFRESH_S = 3.0  # table, count and gallery are re-read at most this often while detections arrive
-
-
-def _parse(ts: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(ts).astimezone(dt.UTC).replace(tzinfo=None)
 
 
 class DetectionsPage(pn.viewable.Viewer):
@@ -56,6 +52,7 @@ class DetectionsPage(pn.viewable.Viewer):
         self.export = ExportControl(runtime, {"CSV": "csv", "Parquet": "parquet"}, self._export_request,
                                     label="Download")
         self.refresh()
+        when_zone_known(self.refresh)  # times in the browser's zone once it is known
         cb = pn.state.add_periodic_callback(self.stream, period=int(1000 / TIMELINE_HZ))
         pn.state.on_session_destroyed(lambda ctx: cb.stop())
 
@@ -88,7 +85,7 @@ class DetectionsPage(pn.viewable.Viewer):
 
     def _columns(self, rows: list[dict]) -> dict:
         return {
-            "t": [_parse(r["timestamp"]) for r in rows],
+            "t": [chart_time(r["timestamp"], viewer_zone()) for r in rows],
             "y": [self.names.get(r["camera_id"], str(r["camera_id"])) for r in rows],
             "label": [r["label"] for r in rows],
             "confidence": [r["confidence"] for r in rows],
@@ -100,11 +97,12 @@ class DetectionsPage(pn.viewable.Viewer):
         rows = store.query_detections(self.runtime.db, limit=1000, **self._filters())
         self.last_id = max((r["id"] for r in rows), default=self.last_id)
         self.source.data = self._columns(list(reversed(rows)))
+        self.plot.object.xaxis.axis_label = f"time ({zone_label(viewer_zone())})"
         self._fill_table(rows)
 
     def _fill_table(self, rows: list[dict]) -> None:
         f = self._filters()
-        tz = getattr(pn.state.browser_info, "timezone", None)
+        tz = viewer_zone()
         self.table.value = pd.DataFrame(
             [{"time": format_local(r["timestamp"], tz), "camera": self.names.get(r["camera_id"], r["camera_id"]),
               "class": r["label"], "confidence": round(r["confidence"], 2), "track": r["track_id"],
@@ -112,7 +110,8 @@ class DetectionsPage(pn.viewable.Viewer):
              for r in rows],
             columns=["time", "camera", "class", "confidence", "track", "event", "max"])
         total = store.count_detections(self.runtime.db, **f)
-        self.summary.object = f"{total} detections in the period (table shows the newest {len(rows)})"
+        self.summary.object = (f"{total} detections in the period (table shows the newest {len(rows)}) · "
+                               f"times in {zone_label(tz)}")
         events = store.query_events(self.runtime.db, limit=24, **f)
         self.gallery.object = "".join(
             f'<figure style="display:inline-block;margin:4px;width:200px" data-event="{e["id"]}">'

@@ -7,11 +7,11 @@ import pandas as pd
 import panel as pn
 
 from app.access import about_visible_camera
-from app.views.session import session_user, visible_cameras
+from app.views.session import session_user, viewer_zone, visible_cameras, when_zone_known
 from app.views.shell import page
 from app.views.text import md_escape
 from thermalstream.measure import store as measure_store
-from thermalstream.notifications import format_local
+from thermalstream.notifications import format_local, zone_label
 from thermalstream.runtime import Runtime
 
 
@@ -25,24 +25,30 @@ class NotificationsPage(pn.viewable.Viewer):
         self.unread_only = pn.widgets.Checkbox(label="Unread only")
         self.mark = pn.widgets.Button(label="Mark all read", color="primary", width=140)
         self.summary = pn.pane.Markdown()
-        self.table = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False,
-                                          sizing_mode="stretch_width", height=500, pagination="local", page_size=25)
+        self.table = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False, selectable="checkbox",
+                                          sizing_mode="stretch_width", height=500, pagination="local", page_size=25,
+                                          css_classes=["ts-notifications"])
+        self.mark_selected = pn.widgets.Button(label="Mark selected read", width=160)
+        self.mark_selected.on_click(self._mark_selected)
+        self._rows: list[dict] = []
         self.alarms = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False, selectable="checkbox",
                                            sizing_mode="stretch_width", height=220, css_classes=["ts-alarms"])
         self.ack = pn.widgets.Button(label="Acknowledge selected alarms", width=220)
         self.ack.on_click(self._acknowledge)
         self.mark.on_click(self._mark_read)
         self.unread_only.param.watch(lambda e: self.refresh(), "value")
-        pn.state.onload(self.refresh)
+        when_zone_known(self.refresh)
         self.refresh()
 
     def _tz(self) -> str | None:
-        return getattr(pn.state.browser_info, "timezone", None)
+        return viewer_zone()
 
     def refresh(self) -> None:
         rows = [r for r in self.runtime.notifications.list(self.user_id, unread_only=self.unread_only.value, limit=500)
                 if about_visible_camera(r.get("data") or {}, self.visible)]
         tz = self._tz()
+        self._rows = rows
+        self.table.selection = []
         self.table.value = pd.DataFrame(
             [{"time": format_local(r["created_at"], tz), "type": r["type"], "title": r["title"],
               "message": r["message"], "read": r["read"]} for r in rows],
@@ -56,7 +62,7 @@ class NotificationsPage(pn.viewable.Viewer):
               "acknowledged": format_local(a["acknowledged_at"], tz)} for a in self._alarm_rows],
             columns=["raised", "cleared", "camera", "alarm", "message", "acknowledged"])
         unread = self.runtime.notifications.unread_count(self.user_id)
-        self.summary.object = f"{unread} unread · times shown in {md_escape(tz or 'UTC')}"
+        self.summary.object = f"{unread} unread · times shown in {md_escape(zone_label(tz))}"
 
     def _acknowledge(self, _event) -> None:
         for i in self.alarms.selection:
@@ -67,13 +73,21 @@ class NotificationsPage(pn.viewable.Viewer):
                     pass
         self.refresh()
 
+    def _mark_selected(self, _event) -> None:
+        """Mark only the ticked notifications read (one or a few at a time)."""
+        ids = [self._rows[i]["id"] for i in self.table.selection
+               if i < len(self._rows) and self._rows[i]["id"] is not None]
+        if ids:
+            self.runtime.notifications.mark_read(self.user_id, ids)
+        self.refresh()
+
     def _mark_read(self, _event) -> None:
         self.runtime.notifications.mark_read(self.user_id)
         self.refresh()
 
     def __panel__(self):
         return pn.Column(pn.pane.Markdown("### Alarms"), self.alarms, self.ack, pn.pane.Markdown("### Notifications"),
-                         pn.Row(self.unread_only, self.mark), self.summary, self.table, sizing_mode="stretch_width")
+                         pn.Row(self.unread_only, self.mark_selected, self.mark), self.summary, self.table, sizing_mode="stretch_width")
 
 
 def notifications_page(runtime: Runtime):

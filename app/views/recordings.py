@@ -13,13 +13,13 @@ from panel.custom import JSComponent
 
 from app.views.export_control import ExportControl
 from app.views.thermal_player import ThermalPlayer
-from app.views.session import session_user, visible_cameras
+from app.views.session import session_user, viewer_zone, visible_cameras, when_zone_known
 from app.views.shell import page
 from thermalstream.datasets.recording import RecordingData
 from thermalstream.detect import store
 from thermalstream.measure.geometry import Roi
 from thermalstream.measure.store import list_rois
-from thermalstream.notifications import format_local
+from thermalstream.notifications import chart_time, format_local, local_day_range, to_local, zone_label
 from thermalstream.runtime import Runtime
 
 
@@ -39,15 +39,16 @@ def _epoch_ms(iso: str) -> float:
     return dt.datetime.fromisoformat(iso).timestamp() * 1000.0
 
 
-def detection_timeline(dets: list[dict]):
-    """Detections of one recording over time, one row per class (shown under the player)."""
+def detection_timeline(dets: list[dict], tz: str | None = None):
+    """Detections of one recording over time, one row per class (shown under the player), in the viewer's zone."""
     from bokeh.models import HoverTool
     from bokeh.plotting import figure
 
     labels = sorted({d["label"] for d in dets}) or ["—"]
     p = figure(x_axis_type="datetime", y_range=labels, height=160, sizing_mode="stretch_width",
                tools="xpan,xwheel_zoom,reset", toolbar_location="right")
-    p.scatter([dt.datetime.fromisoformat(d["timestamp"]).replace(tzinfo=None) for d in dets],
+    p.xaxis.axis_label = f"time ({zone_label(tz)})"
+    p.scatter([chart_time(d["timestamp"], tz) for d in dets],
               [d["label"] for d in dets], size=8, alpha=0.6, color="#e8532f")
     p.add_tools(HoverTool(tooltips=[("class", "@y"), ("time", "@x{%T}")], formatters={"@x": "datetime"}))
     return p
@@ -93,18 +94,29 @@ class RecordingsPage(pn.viewable.Viewer):
         self.refresh_btn.on_click(lambda e: self.refresh())
         self.table.param.watch(self._select, "selection")
         self.rows: list[dict] = []
+        self.zone_note = pn.pane.Markdown("", margin=(0, 10))
         self.refresh()
+        when_zone_known(self._on_load)
 
     def _tz(self) -> str | None:
-        return getattr(pn.state.browser_info, "timezone", None)
+        return viewer_zone()
+
+    def _on_load(self) -> None:
+        """The browser's zone is known now: its last seven days, times shown in it."""
+        today = to_local(dt.datetime.now(dt.UTC), self._tz()).date()
+        days = (today - dt.timedelta(days=7), today)
+        if tuple(self.dates.value or ()) != days:
+            self.dates.value = days  # refreshes
+        else:
+            self.refresh()
 
     def refresh(self) -> None:
         start, end = self.dates.value or (None, None)
-        since = dt.datetime.combine(start, dt.time.min, dt.UTC) if start else None
-        until = dt.datetime.combine(end, dt.time.max, dt.UTC) if end else None
+        since, until = local_day_range(start, end, self._tz())  # the viewer's calendar days
         self.rows = [r for r in self.runtime.recordings.list(self.camera.value or None, since, until, limit=1000)
                      if self.visible is None or r["camera_id"] in self.visible]
         tz = self._tz()
+        self.zone_note.object = f"Dates and times in {zone_label(tz)}"
         self.table.value = pd.DataFrame(
             [{
                 "thumbnail": f'<img src="/api/recordings/{r["id"]}/thumbnail.jpg" height="40" loading="lazy">'
@@ -139,7 +151,7 @@ class RecordingsPage(pn.viewable.Viewer):
                                       until=rec["ended_at"] or dt.datetime.now(dt.UTC), limit=1000)
         self.player.detections = [{"t": _epoch_ms(d["timestamp"]), "box": d["box"], "label": d["label"],
                                    "confidence": d["confidence"]} for d in dets]
-        self.timeline.objects = [pn.pane.Bokeh(detection_timeline(dets), sizing_mode="stretch_width")] if dets else []
+        self.timeline.objects = [pn.pane.Bokeh(detection_timeline(dets, self._tz()), sizing_mode="stretch_width")] if dets else []
         self.timeline.visible = bool(dets)
         for old in self.thermal.objects:
             if isinstance(old, ThermalPlayer):
@@ -169,6 +181,7 @@ class RecordingsPage(pn.viewable.Viewer):
     def __panel__(self):
         return pn.Column(
             pn.Row(self.camera, self.dates, self.refresh_btn),
+            self.zone_note,
             self.table,
             self.details,
             self.export,

@@ -9,10 +9,10 @@ from zoneinfo import available_timezones
 import pandas as pd
 import panel as pn
 
-from app.views.session import can, session_user, visible_cameras
+from app.views.session import can, session_user, viewer_zone, visible_cameras, when_zone_known
 from app.views.shell import page
 from app.views.text import md_escape
-from thermalstream.notifications import format_local
+from thermalstream.notifications import format_local, zone_label
 from thermalstream.runtime import Runtime
 from thermalstream.schedules import DAYS, ScheduleError
 
@@ -89,13 +89,13 @@ class SchedulesPage(pn.viewable.Viewer):
             self.form_title.object = "### Schedules (read only: editing needs the operator role)"
         if not cams:
             self._error("Add a camera on the Live page first: a schedule records one camera.")
-        pn.state.onload(self._on_load)
+        when_zone_known(self._on_load)
         self.refresh()
 
     # ------------------------------------------------------------------ helpers
 
     def _tz(self) -> str | None:
-        return getattr(pn.state.browser_info, "timezone", None)
+        return viewer_zone()
 
     def _visible(self) -> set[int] | None:
         """The cameras this user may see now (shares may change while the page is open)."""
@@ -182,7 +182,7 @@ class SchedulesPage(pn.viewable.Viewer):
         self.table.selection = idx[:1]
         self._select(None)  # the selection may be unchanged (no event) while its row changed
         now = format_local(datetime.now(UTC), tz, "%H:%M %Z")
-        self.summary.object = (f"{len(self.rows)} schedule(s) · times of windows shown in {md_escape(tz or 'UTC')} "
+        self.summary.object = (f"{len(self.rows)} schedule(s) · times of windows shown in {md_escape(zone_label(tz))} "
                                f"(now {now}); start and stop are in each schedule's own zone")
 
     def _create(self) -> None:

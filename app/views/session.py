@@ -26,3 +26,19 @@ def visible_cameras(runtime: Runtime, user: Principal | None) -> set[int] | None
     if user is None:
         return set()
     return runtime.cameras.visible_ids(user.user_id, user.role)
+
+
+def viewer_zone() -> str | None:
+    """The browser's IANA time zone (None until the page has loaded; pages refresh on load).
+    Times are shown in it with ``thermalstream.notifications.format_local``."""
+    return getattr(pn.state.browser_info, "timezone", None)
+
+
+def when_zone_known(callback) -> None:
+    """Call ``callback()`` again once the browser has told its time zone (after the first render:
+    on load, or when the browser's report arrives later), so times are shown in it."""
+    info = pn.state.browser_info
+    if info is not None:
+        watcher = info.param.watch(lambda event: callback() if event.new else None, "timezone")
+        pn.state.on_session_destroyed(lambda ctx: info.param.unwatch(watcher))
+    pn.state.onload(callback)

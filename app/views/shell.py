@@ -46,6 +46,7 @@ def nav(active: str, user: Principal | None) -> pn.pane.HTML:
         if can(user, access.PAGES[href])
     )
     who = (f'<div class="ts-user">Signed in as <b>{_esc(user.username)}</b> ({_esc(user.role)})<br>'
+           f'<a href="/change-password" data-page="password">Change password</a>'
            f'<a href="/logout" data-page="logout">Log out</a></div>') if user else ""
     return pn.pane.HTML(f'<nav class="ts-nav">{links}</nav>{who}', sizing_mode="stretch_width", stylesheets=[STYLE])
 

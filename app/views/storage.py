@@ -10,10 +10,10 @@ from bokeh.models import ColumnDataSource, HoverTool, NumeralTickFormatter
 from bokeh.palettes import Category10
 from bokeh.plotting import figure
 
-from app.views.session import can, session_user, visible_cameras
+from app.views.session import can, session_user, viewer_zone, visible_cameras, when_zone_known
 from app.views.shell import page
 from app.views.text import md_escape
-from thermalstream.notifications import format_local, to_local
+from thermalstream.notifications import format_local, to_local, zone_label
 from thermalstream.runtime import Runtime
 from thermalstream.storage import CATEGORIES, list_samples, usage
 from thermalstream.storage.growth import growth
@@ -53,7 +53,7 @@ def bar_chart(title: str, labels: list[str], values: list[int], color: str) -> f
 def history_chart(samples: list[dict], tz: str | None) -> figure:
     """One line per category (totals), bytes against time in the viewer's time zone."""
     div, unit = _unit(max((s["bytes"] for s in samples if s["category"] in CATEGORIES), default=0))
-    fig = figure(x_axis_type="datetime", height=280, title=f"Usage over time ({tz or 'UTC'})",
+    fig = figure(x_axis_type="datetime", height=280, title=f"Usage over time ({zone_label(tz)})",
                  toolbar_location="above", tools="pan,wheel_zoom,box_zoom,reset,save",
                  sizing_mode="stretch_width", y_axis_label=unit)
     for cat, color in zip(CATEGORIES, Category10[4], strict=True):
@@ -100,11 +100,11 @@ class StoragePage(pn.viewable.Viewer):
         self.sample_btn.on_click(lambda e: self._sample())
         self.preview_btn.on_click(lambda e: self._preview())
         self.run_btn.on_click(lambda e: self._run())
-        pn.state.onload(self.refresh)
+        when_zone_known(self.refresh)
         self.refresh()
 
     def _tz(self) -> str | None:
-        return getattr(pn.state.browser_info, "timezone", None)
+        return viewer_zone()
 
     def _visible(self) -> set[int] | None:
         return visible_cameras(self.runtime, session_user(self.runtime))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import panel as pn
 
-from app.views.session import can, session_user
+from app.views.session import can, session_user, viewer_zone, when_zone_known
 from app.views.shell import page
 from app.views.text import md_escape
 from thermalstream.auth import AuthValueError
@@ -45,6 +45,7 @@ class UsersPage(pn.viewable.Viewer):
         self.delete.on_click(lambda e: self._on_selected(self.users.delete, "deleted"))
         self.rows: list[dict] = []
         self.refresh()
+        when_zone_known(self.refresh)  # times in the browser's zone once it is known
 
     def _admin(self) -> bool:
         """Checked again on every action: a widget event is not proof of the role."""
@@ -58,7 +59,7 @@ class UsersPage(pn.viewable.Viewer):
 
     def refresh(self) -> None:
         self.rows = self.users.list()
-        tz = getattr(pn.state.browser_info, "timezone", None)
+        tz = viewer_zone()
         self.table.value = pd.DataFrame(
             [{"username": u["username"], "role": u["role"], "email": u["email"] or "",
               "active": u["is_active"], "email alerts": u["email_alerts"], "last login": format_local(u["last_login_at"], tz) if u["last_login_at"] else "",

@@ -242,21 +242,26 @@ class MeasureService:
         started = datetime.fromtimestamp(ch.t, UTC)
         text = self._describe(c, ch, unit)
         value = stats[rule.roi_id].max if rule.roi_id in stats else ch.value
-        with self.db.session() as s:
-            ev = Event(camera_id=c.camera_id, label="alarm", started_at=started, max_confidence=1.0,
-                       zones=[rule.name], hint=rule.kind,
-                       max_celsius=value if unit == "°C" else None, max_counts=value if unit == COUNTS else None)
-            s.add(ev)
-            s.flush()
-            row = Alarm(rule_id=rule.id, camera_id=c.camera_id, roi_id=rule.roi_id, event_id=ev.id, name=rule.name,
-                        kind=rule.kind, raised_at=started, value=ch.value, peak=ch.peak, unit=unit or "",
-                        message=text)
-            s.add(row)
-            s.flush()
-            alarm_id, event_id = row.id, ev.id
-        c.active[rule.id] = alarm_id
+        alarm_id = event_id = None
+        try:
+            with self.db.session() as s:
+                ev = Event(camera_id=c.camera_id, label="alarm", started_at=started, max_confidence=1.0,
+                           zones=[rule.name], hint=rule.kind, max_celsius=value if unit == "°C" else None,
+                           max_counts=value if unit == COUNTS else None)
+                s.add(ev)
+                s.flush()
+                row = Alarm(rule_id=rule.id, camera_id=c.camera_id, roi_id=rule.roi_id, event_id=ev.id,
+                            name=rule.name, kind=rule.kind, raised_at=started, value=ch.value, peak=ch.peak,
+                            unit=unit or "", message=text)
+                s.add(row)
+                s.flush()
+                alarm_id, event_id = row.id, ev.id
+        except Exception:  # noqa: BLE001 - a database outage: the alarm is still announced (and kept in memory)
+            log_failure(log, f"camera {c.camera_id}: alarm {rule.name!r} could not be saved")
         self.raised += 1
-        self._snapshot(c, rule, frame, event_id)
+        if alarm_id is not None:
+            c.active[rule.id] = alarm_id
+            self._snapshot(c, rule, frame, event_id)
         name = self._camera_name(c.camera_id)
         data = {"kind": "alarm", "camera_id": c.camera_id, "alarm_id": alarm_id, "event_id": event_id,
                 "rule_id": rule.id, "roi_id": rule.roi_id, "name": rule.name, "value": round(ch.value, 3),

@@ -47,6 +47,7 @@ class _Cam:
     guard: FFCGuard = field(default_factory=FFCGuard)
     latest: dict[str, Any] | None = None
     active: dict[int, int] = field(default_factory=dict)  # rule id -> alarm id
+    raised_t: dict[int, float] = field(default_factory=dict)  # rule id -> when raised (matches the end to its start)
     next_sample: float = 0.0
     thread: threading.Thread | None = None
     stop: threading.Event = field(default_factory=threading.Event)
@@ -259,6 +260,7 @@ class MeasureService:
         except Exception:  # noqa: BLE001 - a database outage: the alarm is still announced (and kept in memory)
             log_failure(log, f"camera {c.camera_id}: alarm {rule.name!r} could not be saved")
         self.raised += 1
+        c.raised_t[rule.id] = ch.t
         if alarm_id is not None:
             c.active[rule.id] = alarm_id
             self._snapshot(c, rule, frame, event_id)
@@ -295,23 +297,23 @@ class MeasureService:
             st.update_event(event_id, snapshot_path=rel)
 
     def _clear(self, c: _Cam, ch: Change, unit: str | None) -> None:
+        """Store the clearing moment (when the alarm was saved) and announce it in any case."""
         alarm_id = c.active.pop(ch.rule.id, None)
+        raised_t = c.raised_t.pop(ch.rule.id, None)
         self.cleared += 1
-        if alarm_id is None:
-            return
-        ended = datetime.fromtimestamp(ch.t, UTC)
-        with self.db.session() as s:
-            row = s.get(Alarm, alarm_id)
-            if row is None:
-                return
-            row.cleared_at, row.peak = ended, ch.peak
-            event_id = row.event_id
-            ev = s.get(Event, event_id) if event_id is not None else None
-            if ev is not None:
-                ev.ended_at = ended
+        ended, event_id = datetime.fromtimestamp(ch.t, UTC), None
+        if alarm_id is not None:
+            with self.db.session() as s:
+                row = s.get(Alarm, alarm_id)
+                if row is not None:
+                    row.cleared_at, row.peak = ended, ch.peak
+                    event_id = row.event_id
+                    ev = s.get(Event, event_id) if event_id is not None else None
+                    if ev is not None:
+                        ev.ended_at = ended
         data = {"kind": "alarm", "camera_id": c.camera_id, "alarm_id": alarm_id, "event_id": event_id,
                 "rule_id": ch.rule.id, "name": ch.rule.name, "value": round(ch.value, 3), "unit": unit}
-        self.bus.publish(TOPIC_EVENT, {**data, "state": "end", "label": "alarm", "started_at": None,
+        self.bus.publish(TOPIC_EVENT, {**data, "state": "end", "label": "alarm", "started_at": raised_t,
                                        "ended_at": ch.t})
         self.bus.publish(TOPIC_ALARM, {**data, "state": "cleared"})
 

@@ -156,7 +156,9 @@ class RoiEditor(pn.viewable.Viewer):
         """Re-read the ROIs (when asked) and show the newest values on the picture and in the table."""
         if reload:
             self._rois = store.list_rois(self.runtime.db, self.camera_id)
-            self.pick.options = {r["name"]: r["id"] for r in self._rois}
+            options = {f"{r['name']} (#{r['id']})": r["id"] for r in self._rois}
+            if options != self.pick.options:  # unchanged: leave the widget alone (an open list stays open)
+                self.pick.options = options
         measure = self.runtime.measure
         live = measure.live(self.camera_id) if measure is not None else None
         rules = {r["id"]: r for r in store.list_rules(self.runtime.db, self.camera_id)} if live else {}

@@ -247,7 +247,7 @@ class MeasureService:
         try:
             with self.db.session() as s:
                 ev = Event(camera_id=c.camera_id, label="alarm", started_at=started, max_confidence=1.0,
-                           zones=[rule.name], hint=rule.kind, max_celsius=value if unit == "°C" else None,
+                           max_celsius=value if unit == "°C" else None,
                            max_counts=value if unit == COUNTS else None)
                 s.add(ev)
                 s.flush()

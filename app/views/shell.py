@@ -10,6 +10,7 @@ import panel as pn
 from app import access
 from app.access import about_visible_camera
 from app.auth import Principal
+from app.views.offline import template_options
 from app.views.session import can, session_user, visible_cameras
 from thermalstream.bus import Event
 from thermalstream.runtime import Runtime
@@ -126,4 +127,5 @@ def page(runtime: Runtime, active: str, title: str, *main) -> pn.template.FastLi
         header_background="#202124",
         sidebar_width=200,
         main_layout=None,
+        **template_options(),  # no web fonts from the internet: every asset is served by us
     )

@@ -116,6 +116,16 @@ def test_rois_of_cameras_a_user_may_not_see_answer_404(srv):
              what="live values")
     live = srv.request("GET", f"/api/rois/{roi['id']}/live", as_user="olga")[1]
     assert len(live["profile"]) == 160  # a line across the image: one value per column
+    # a whole-frame alarm that is up at once: its owner sees it, others do not and cannot acknowledge it
+    status, hot = srv.request("POST", f"/api/cameras/{cam['id']}/alarm-rules", {"kind": "above", "high": -100},
+                              as_user="olga")
+    assert status == 201 and hot["roi_id"] is None
+    wait_for(lambda: srv.request("GET", "/api/alarms", as_user="olga")[1]["alarms"], timeout=15, what="the alarm")
+    [mine] = srv.request("GET", "/api/alarms", as_user="olga")[1]["alarms"]
+    assert mine["rule_id"] == hot["id"] and mine["roi_id"] is None and mine["cleared_at"] is None
+    assert srv.request("GET", "/api/alarms", as_user="oscar")[1]["alarms"] == []
+    assert srv.request("GET", f"/api/alarms?camera={cam['id']}", as_user="oscar")[0] == 404
+    assert srv.request("PATCH", f"/api/alarms/{mine['id']}", {"acknowledged": True}, as_user="oscar")[0] == 404
     rid, path = roi["id"], f"/api/rois/{roi['id']}"
     for method, probe, body in (("GET", path, None), ("PATCH", path, {"name": "x"}), ("DELETE", path, None),
                                 ("GET", path + "/series", None), ("GET", path + "/live", None),

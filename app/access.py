@@ -24,6 +24,7 @@ PAGES: dict[str, str] = {
 # Tornado routes: the pattern exactly as in app.routes.build_routes -> {METHOD: least role}.
 ROUTES: dict[str, dict[str, str]] = {
     r"/health": {"GET": PUBLIC},
+    r"/metrics": {"GET": "admin"},  # or Bearer THERMALSTREAM_METRICS_TOKEN (app.handlers.metrics)
     r"/api/openapi\.json": {"GET": PUBLIC},
     r"/api/docs": {"GET": PUBLIC},
     r"/api/.*": {},  # any other API path: 404 for every method (app.handlers.base.ApiNotFound)

@@ -16,6 +16,7 @@ from app.handlers.detections import (
 from app.handlers.display import DisplayHandler
 from app.handlers.exports import ExportDownloadHandler, ExportJobHandler, ExportsHandler
 from app.handlers.health import HealthHandler
+from app.handlers.metrics import MetricsHandler
 from app.handlers.openapi import DocsHandler, OpenAPIHandler
 from app.handlers.radiometry import RadiometryHandler
 from app.handlers.record_mode import RecordingModeHandler
@@ -62,6 +63,7 @@ def build_routes(runtime: Runtime) -> list[tuple]:
     kw = {"runtime": runtime}
     routes: list[tuple] = [
         (r"/health", HealthHandler, kw),
+        (r"/metrics", MetricsHandler, kw),
         (r"/api/cameras", CamerasHandler, kw),
         (rf"/api/cameras/{CID}", CameraHandler, kw),
         (rf"/api/cameras/{CID}/(?P<action>connect|disconnect)", CameraActionHandler, kw),

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     public_url: str | None = Field(default=None, description="Base URL in emailed links (default http://host:port)")
     trusted_proxies: str = Field(default="", description="Comma-separated proxies whose X-Forwarded-For is trusted")
     cors_origins: str = Field(default="", description="Comma-separated origins allowed to call the API (CORS off when empty)")
+    metrics_token: str | None = Field(
+        default=None, min_length=16,
+        description="Bearer token Prometheus sends to GET /metrics (admins may always read it; unset: admins only)")
     credentials_key: str | None = Field(
         default=None, description="Fernet key sealing camera credentials in the database (default: data_dir/.credentials_key)")
     header_timeout_s: float = Field(default=10.0, gt=0, description="A client must send a request's headers within this "

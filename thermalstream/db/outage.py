@@ -74,6 +74,7 @@ class OutageWatch:
         self.disk_full = False
         self.since: float | None = None
         self.count = 0  # outages seen since start
+        self.errors = 0  # sessions that failed with a database error (any kind; /metrics)
         self._next_probe = 0.0
         self._lock = threading.Lock()
 
@@ -90,6 +91,8 @@ class OutageWatch:
 
     def failed(self, exc: BaseException) -> bool:
         """Record a failed session; True when it was an outage."""
+        if isinstance(exc, sa_exc.SQLAlchemyError):
+            self.errors += 1
         reason = outage_reason(exc)
         if reason is None:
             return False
@@ -113,7 +116,8 @@ class OutageWatch:
                 self.reason, self.since, self.disk_full = None, None, False
 
     def state(self) -> dict:
-        return {"ok": self.reason is None, "error": self.reason, "since": self.since, "outages": self.count}
+        return {"ok": self.reason is None, "error": self.reason, "since": self.since, "outages": self.count,
+                "errors": self.errors}
 
 
 

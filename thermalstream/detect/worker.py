@@ -98,6 +98,7 @@ class DetectorWorker:
         self.calls = 0
         self.frames = 0
         self.errors = 0
+        self.busy_s = 0.0  # time spent inside the detector (latency sum; /metrics)
         self.last_error = ""
         self._slots: dict[Any, CameraSlot] = {}
         self._order: list[Any] = []
@@ -286,6 +287,7 @@ class DetectorWorker:
         ms = (time.perf_counter() - t0) * 1000.0
         self.calls += 1
         self.frames += len(frames)
+        self.busy_s += ms / 1000.0
         wall = time.time()
         for (s, f), dets in zip(batch, results):
             s.detected += 1
@@ -337,6 +339,7 @@ class DetectorWorker:
     def stats(self) -> dict[str, Any]:
         return {
             "running": self.running, "calls": self.calls, "frames": self.frames, "errors": self.errors,
+            "busy_s": round(self.busy_s, 6),
             "last_error": self.last_error,
             "gate_skipped": sum(s.gated for s in self._slots.values()),
             "replaced": sum(s.replaced for s in self._slots.values()),

@@ -241,6 +241,12 @@ class RecordingService(FolderTruth):
         with self._lock:
             return camera_id in self._active
 
+    def recorder_stats(self) -> dict[int, dict[str, Any]]:
+        """Live counters of each running recorder by camera (frames, dropped, queued, segments, bytes)."""
+        with self._lock:
+            sessions = [(cid, s.recorder) for cid, s in self._active.items() if s.recorder is not None]
+        return {cid: rec.stats() for cid, rec in sessions}
+
     def active(self) -> list[dict[str, Any]]:
         """The recordings in progress (rows with live frame/drop counters)."""
         with self._lock:

@@ -158,3 +158,29 @@ def test_closing_live_tabs_and_stopped_cameras_log_nothing(server, page, caplog)
              and ("WebSocketClosedError" in r.getMessage() + str(r.exc_info)
                   or f"/ws/video/{stopped['id']}" in r.getMessage())]
     assert noisy == [], [r.getMessage() for r in noisy]
+
+
+def test_live_cards_hold_their_buttons_and_stopped_cameras_are_no_black_boxes(server, page):  # noqa: F811
+    live = server.request("POST", "/api/cameras", {"url": SIM, "name": "live one"})[1]
+    stopped = server.request("POST", "/api/cameras", {"url": SIM.replace("seed=3", "seed=4"), "name": "stopped"})[1]
+    assert server.request("POST", f"/api/cameras/{stopped['id']}/disconnect")[0] == 200
+    page.set_viewport_size({"width": 1440, "height": 900})
+    login(page, server)
+    page.goto(server.base + "/")
+    page.locator(".ts-stopped:visible").first.wait_for(timeout=30000)
+    page.locator("canvas.ts-canvas:visible").first.wait_for(timeout=30000)
+    page.wait_for_timeout(1500)  # layout settles
+    assert page.locator(".ts-stopped:visible").count() == 1  # only the stopped camera says so
+    cards = page.locator(".ts-camera")
+    assert cards.count() == 2
+    for i in range(2):
+        card = cards.nth(i).bounding_box()
+        for button in cards.nth(i).locator("button").all():
+            box = button.bounding_box()
+            if box is None or box["width"] == 0:
+                continue  # hidden controls
+            assert card["x"] - 1 <= box["x"] and box["x"] + box["width"] <= card["x"] + card["width"] + 1, (
+                f"card {i}: button {button.inner_text()!r} at {box} outside the card {card}")
+    canvases = [c for c in page.locator("canvas.ts-canvas").all() if c.is_visible()]
+    assert len(canvases) == 1, "the stopped camera still shows a (black) picture"
+    assert live["id"] != stopped["id"]

@@ -68,6 +68,9 @@ class CameraCard(pn.viewable.Viewer):
         self.record.on_click(self._record)
         self.toggle.on_click(self._toggle)
         self.remove.on_click(self._remove)
+        self.stopped = pn.pane.HTML('<div class="ts-stopped" style="padding:10px;color:#555;background:#f3f3f3;'
+                                    'border-radius:4px">Not connected: no picture. Press <b>Connect</b> to watch.</div>',
+                                    sizing_mode="stretch_width", visible=False)
         self.view = CameraView(camera_id=cam["id"], sizing_mode="stretch_width",
                                probe=lambda x, y: runtime.cameras.temperature_at(self.camera_id, x, y))
         self.palette = pn.widgets.Select(options=list(PALETTES), value=cam.get("settings", {}).get("palette", "inferno"),
@@ -103,6 +106,7 @@ class CameraCard(pn.viewable.Viewer):
             self.sharing,
             pn.Row(self.remove_media, visible=can(user, "admin")),
             self.view,
+            self.stopped,
             self.roi_editor.profile,  # a line ROI's profile, under the picture
             header=title,
             collapsible=False,
@@ -145,7 +149,8 @@ class CameraCard(pn.viewable.Viewer):
         self.palette.visible = bool(cam.get("radiometric"))
         self.radiometry.refresh()
         self.roi_editor.refresh(reload=True)  # ROIs over the picture with their values, red in alarm
-        self.view.active = bool(cam.get("connected"))
+        self.view.active = self.view.visible = bool(cam.get("connected"))  # a stopped camera: no black box
+        self.stopped.visible = not cam.get("connected")
         self.view.scale = self._colour_bar(cam)
         self.toggle.label = "Disconnect" if cam.get("connected") else "Connect"
 

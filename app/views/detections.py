@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import math
 import time
 
 import pandas as pd
@@ -16,11 +17,13 @@ from app.views.export_control import ExportControl
 from app.views.session import session_user, viewer_zone, visible_cameras, when_zone_known
 from app.views.shell import page
 from thermalstream.detect import store
+from thermalstream.detect.timeline import detection_timeline
 from thermalstream.notifications import chart_time, format_local, zone_label
 from thermalstream.runtime import Runtime
 
-TIMELINE_HZ = 2  # new detections are streamed into the timeline in batches at this rate
-ROLLOVER = 5000
+TIMELINE_HZ = 2  # how often the page looks for new detections
+TIMELINE_BUCKETS = 300  # the timeline counts the whole period in this many time buckets
+TIMELINE_REFRESH_S = 1.0
 TABLE_REFRESH_S = 3.0  # table, count and gallery are re-read at most this often while detections arrive
 
 
@@ -42,9 +45,10 @@ class DetectionsPage(pn.viewable.Viewer):
         self.summary = pn.pane.Markdown("")
         self.detector = pn.pane.HTML("", sizing_mode="stretch_width", stylesheets=[detector_state.STYLE])
         self._show_detector()
-        self.source = ColumnDataSource({"t": [], "y": [], "label": [], "confidence": [], "size": []})
+        self.source = ColumnDataSource({"t": [], "y": [], "label": [], "count": [], "confidence": [], "size": []},
+                                       name="ts-timeline")
         self.last_id = 0
-        self._table_at = 0.0
+        self._table_at = self._timeline_at = 0.0
         for w in (self.camera, self.label, self.hours, self.min_conf):
             w.param.watch(lambda e: self.refresh(), "value")
         self.plot = self._timeline()
@@ -78,26 +82,34 @@ class DetectionsPage(pn.viewable.Viewer):
         p = figure(x_axis_type="datetime", height=220, sizing_mode="stretch_width", y_range=sorted(
             {*self.names.values()} or ["—"]), toolbar_location="right", tools="xpan,xwheel_zoom,reset")
         p.scatter("t", "y", source=self.source, size="size", alpha=0.6, color="#e8532f")
-        p.add_tools(HoverTool(tooltips=[("class", "@label"), ("confidence", "@confidence{0.00}"),
-                                        ("time", "@t{%F %T}")], formatters={"@t": "datetime"}))
+        p.add_tools(HoverTool(tooltips=[("class", "@label"), ("detections", "@count"),
+                                        ("best confidence", "@confidence{0.00}"), ("around", "@t{%F %T}")],
+                              formatters={"@t": "datetime"}))
         p.yaxis.axis_label = "camera"
         return pn.pane.Bokeh(p, sizing_mode="stretch_width")
 
-    def _columns(self, rows: list[dict]) -> dict:
-        return {
-            "t": [chart_time(r["timestamp"], viewer_zone()) for r in rows],
+    def _fill_timeline(self) -> None:
+        """The whole period, counted per bucket, camera and class in the database (not the newest rows)."""
+        f = self._filters()
+        rows = detection_timeline(self.runtime.db, f["camera"], f["label"], f["since"], None, f["min_confidence"],
+                                  buckets=TIMELINE_BUCKETS)
+        self.source.data = {
+            "t": [chart_time(r["t"], viewer_zone()) for r in rows],
             "y": [self.names.get(r["camera_id"], str(r["camera_id"])) for r in rows],
             "label": [r["label"] for r in rows],
-            "confidence": [r["confidence"] for r in rows],
-            "size": [6 + 10 * r["confidence"] for r in rows],
+            "count": [r["count"] for r in rows],
+            "confidence": [r["max_confidence"] for r in rows],
+            "size": [min(30.0, 5 + 3 * math.sqrt(r["count"])) for r in rows],
         }
+        width = rows[0]["width_s"] if rows else None
+        self.plot.object.xaxis.axis_label = (f"time ({zone_label(viewer_zone())})"
+                                             + (f" · each dot: {_span(width)} of one class" if width else ""))
 
     def refresh(self) -> None:
         """Reload the timeline, the table and the gallery for the current filters."""
         rows = store.query_detections(self.runtime.db, limit=1000, **self._filters())
         self.last_id = max((r["id"] for r in rows), default=self.last_id)
-        self.source.data = self._columns(list(reversed(rows)))
-        self.plot.object.xaxis.axis_label = f"time ({zone_label(viewer_zone())})"
+        self._fill_timeline()
         self._fill_table(rows)
 
     def _fill_table(self, rows: list[dict]) -> None:
@@ -128,18 +140,22 @@ class DetectionsPage(pn.viewable.Viewer):
             self.detector.object = html_
 
     def stream(self) -> None:
-        """Append detections newer than the last one shown (batched, TIMELINE_HZ times a second)."""
+        """While detections arrive (checked TIMELINE_HZ times a second): the timeline is counted again
+        every TIMELINE_REFRESH_S, the table and gallery every TABLE_REFRESH_S."""
         self._show_detector()
         f = self._filters()
-        rows = [r for r in store.query_detections(self.runtime.db, limit=500, **f) if r["id"] > self.last_id]
-        if not rows:
+        newest = store.query_detections(self.runtime.db, limit=1, **f)
+        if not newest or newest[0]["id"] <= self.last_id:
             return
-        self.last_id = max(r["id"] for r in rows)
-        self.source.stream(self._columns(list(reversed(rows))), rollover=ROLLOVER)
         now = time.monotonic()
-        if now - self._table_at >= TABLE_REFRESH_S:  # the table and gallery follow, less often
+        if now - self._timeline_at >= TIMELINE_REFRESH_S:
+            self._timeline_at = now
+            self._fill_timeline()
+        if now - self._table_at >= TABLE_REFRESH_S:
             self._table_at = now
-            self._fill_table(store.query_detections(self.runtime.db, limit=1000, **f))
+            rows = store.query_detections(self.runtime.db, limit=1000, **f)
+            self.last_id = max((r["id"] for r in rows), default=self.last_id)
+            self._fill_table(rows)
 
     def __panel__(self):
         return pn.Column(
@@ -165,3 +181,10 @@ def hottest(row: dict) -> str:
     if row.get("max_counts") is not None:
         return f"{row['max_counts']:.0f} counts"
     return ""
+
+
+def _span(seconds: float) -> str:
+    """'1 s', '12 s', '5 min', '2.0 h' for a bucket width."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"

@@ -13,7 +13,7 @@ from panel.custom import JSComponent
 
 from app.views.export_control import ExportControl
 from app.views.thermal_player import ThermalPlayer
-from app.views.session import session_user, viewer_zone, visible_cameras, when_zone_known
+from app.views.session import can, session_user, viewer_zone, visible_cameras, when_zone_known
 from app.views.shell import page
 from thermalstream.datasets.recording import RecordingData
 from thermalstream.detect import store
@@ -69,6 +69,9 @@ class RecordingsPage(pn.viewable.Viewer):
         super().__init__(**params)
         self.runtime = runtime
         self.visible = visible_cameras(runtime, session_user(runtime))
+        self.protect = pn.widgets.Button(label="Protect from cleanup", width=190, visible=False)
+        self.protect.on_click(self._toggle_protect)
+        self.protect_note = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
         cams = {c["name"]: c["id"] for c in runtime.cameras.list(self.visible)}
         self.names = {v: k for k, v in cams.items()}
         self.camera = pn.widgets.Select(label="Camera", options={"All cameras": 0, **cams}, width=220)
@@ -142,6 +145,7 @@ class RecordingsPage(pn.viewable.Viewer):
         rec = self.rows[event.new[0]]
         self.selected = rec
         rid = rec["id"]
+        self._show_protect(rec)
         full = self.runtime.recordings.get(rid)
         self.player.segments = [
             {"url": f"/api/recordings/{rid}/segments/{i}", "start": _epoch_ms(seg["started_at"])}
@@ -162,6 +166,28 @@ class RecordingsPage(pn.viewable.Viewer):
             f"<b>Recording {rid}</b> · {rec['segments']} segment(s) · {_duration(rec['duration_s'])} · "
             f"{_size(rec['size_bytes'])} · <a href='/api/recordings/{rid}/export.mp4'>Download MP4</a>{error}"
         )
+
+    def _show_protect(self, rec: dict) -> None:
+        """Operators protect a recording from retention cleanup, or release it; viewers see no button."""
+        self.protect.visible = can(session_user(self.runtime), "operator")
+        self.protect.label = "Unprotect (cleanup may delete it)" if rec["protected"] else "Protect from cleanup"
+        self.protect.width = 240 if rec["protected"] else 190
+
+    def _toggle_protect(self, _event) -> None:
+        rec, self.protect_note.visible = self.selected, False
+        if rec is None:
+            return
+        if not can(session_user(self.runtime), "operator"):  # a widget event is not proof of the role
+            self.protect_note.object, self.protect_note.visible = "Protecting recordings needs the operator role.", True
+            return
+        if self.visible is not None and rec["camera_id"] not in self.visible:
+            return
+        row = self.runtime.recordings.set_protected(rec["id"], not rec["protected"])
+        rec["protected"] = row["protected"]
+        self._show_protect(rec)
+        idx = [i for i, r in enumerate(self.rows) if r["id"] == rec["id"]]
+        if idx:
+            self.table.patch({"protected": [(idx[0], "yes" if row["protected"] else "")]})
 
     def _thermal_player(self, rec: dict):
         """The recording as thermal video from its lossless data, or why there is none."""
@@ -184,6 +210,7 @@ class RecordingsPage(pn.viewable.Viewer):
             self.zone_note,
             self.table,
             self.details,
+            pn.Row(self.protect, self.protect_note),
             self.export,
             self.tabs,
             sizing_mode="stretch_width",

@@ -1,0 +1,50 @@
+"""Review actions in the page, not only the API: protecting a recording from cleanup (operators), in
+a real browser (Debian's Chromium through Playwright)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import login, start_server, stop_server, wait_for
+from tests.test_ui import page  # noqa: F401 - the Chromium page fixture
+
+pytestmark = pytest.mark.ui
+
+
+def test_operator_protects_and_releases_a_recording_viewer_cannot(tmp_path, page):  # noqa: F811
+    srv = start_server(tmp_path, record_segment_seconds=1.0)
+    try:
+        cid = srv.request("POST", "/api/cameras", {"url": "sim://?seed=3&width=160&height=128"})[1]["id"]
+        wait_for(lambda: srv.camera(cid)["status"] == "live", what="live")
+        rec = srv.request("POST", "/api/recording/start", {"camera_id": cid})[1]
+        wait_for(lambda: srv.request("GET", f"/api/recordings/{rec['id']}")[1]["segments"] >= 1, timeout=30,
+                 what="a segment")
+        srv.request("POST", "/api/recording/stop", {"camera_id": cid})
+        wait_for(lambda: not srv.runtime.recordings.active(), what="stopped")
+        srv.runtime.auth.users.create("olga", "olga has a long password", "operator")
+        srv.runtime.auth.users.create("vera", "vera has a long password", "viewer")
+
+        def protected() -> bool:
+            return srv.request("GET", f"/api/recordings/{rec['id']}")[1]["protected"]
+
+        login(page, srv, "olga", "olga has a long password")
+        page.goto(srv.base + "/recordings")
+        row = page.locator(".tabulator-row").first
+        row.wait_for(timeout=20000)
+        row.locator(".tabulator-cell").nth(2).click()
+        page.get_by_role("button", name="Protect from cleanup").click()
+        wait_for(protected, timeout=10, what="the recording protected")
+        page.locator('.tabulator-cell[tabulator-field="protected"]', has_text="yes").wait_for(timeout=10000)
+        page.get_by_role("button", name="Unprotect").click()
+        wait_for(lambda: not protected(), timeout=10, what="the recording released")
+
+        viewer = page.context.browser.new_context().new_page()
+        login(viewer, srv, "vera", "vera has a long password")
+        viewer.goto(srv.base + "/recordings")
+        vrow = viewer.locator(".tabulator-row").first
+        vrow.wait_for(timeout=20000)
+        vrow.locator(".tabulator-cell").nth(2).click()
+        viewer.get_by_text("Download MP4").wait_for(timeout=10000)
+        assert viewer.get_by_role("button", name="Protect from cleanup").count() == 0
+    finally:
+        stop_server(srv)

@@ -48,3 +48,19 @@ def test_operator_protects_and_releases_a_recording_viewer_cannot(tmp_path, page
         assert viewer.get_by_role("button", name="Protect from cleanup").count() == 0
     finally:
         stop_server(srv)
+
+
+def test_operator_renames_a_camera_on_its_card(server, page):  # noqa: F811
+    cid = server.request("POST", "/api/cameras", {"url": "sim://?seed=5&width=160&height=128", "name": "cam A"})[1]["id"]
+    login(page, server)
+    page.goto(server.base + "/")
+    box = page.get_by_placeholder("camera name")
+    box.wait_for(timeout=30000)
+    box.fill("north gate")
+    page.get_by_role("button", name="Rename").click()
+    wait_for(lambda: server.camera(cid)["name"] == "north gate", timeout=10, what="the new name saved")
+    page.locator(".ts-camera").get_by_text("north gate", exact=True).wait_for(timeout=10000)
+    box.fill("   ")
+    page.get_by_role("button", name="Rename").click()
+    page.locator(".notyf__message", has_text="name must be").first.wait_for(timeout=10000)
+    assert server.camera(cid)["name"] == "north gate"

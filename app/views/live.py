@@ -47,6 +47,10 @@ def badge_html(cam: dict) -> str:
             f'<span class="ts-fps" style="font-size:12px;color:#666">{fps}</span>{detail}')
 
 
+def _title_html(cam: dict) -> str:
+    return f"<b>{html.escape(cam['name'])}</b><br><small>{html.escape(cam['url'])}</small>"
+
+
 class CameraCard(pn.viewable.Viewer):
     """One camera: title, status badge, fps, disconnect/remove buttons and the live canvas."""
 
@@ -92,7 +96,10 @@ class CameraCard(pn.viewable.Viewer):
         self.zones_toggle.param.watch(self._zones_mode, "value")
         self.zone_save.on_click(self._save_zone)
         self.zone_clear.on_click(self._clear_zones)
-        title = pn.pane.HTML(f"<b>{html.escape(cam['name'])}</b><br><small>{html.escape(cam['url'])}</small>")
+        self.title = title = pn.pane.HTML(_title_html(cam))
+        self.new_name = pn.widgets.TextInput(value=cam["name"], placeholder="camera name", width=200)
+        self.rename = pn.widgets.Button(label="Rename", width=80)
+        self.rename.on_click(self._rename)
         self._layout = pn.Card(
             pn.Row(self.badge, pn.HSpacer(), self.palette),
             self.detector_line,
@@ -104,6 +111,7 @@ class CameraCard(pn.viewable.Viewer):
             self.display,
             self.radiometry,
             self.sharing,
+            pn.Row(self.new_name, self.rename, visible=can(user, "operator")),
             pn.Row(self.remove_media, visible=can(user, "admin")),
             self.view,
             self.stopped,
@@ -153,6 +161,8 @@ class CameraCard(pn.viewable.Viewer):
         self.stopped.visible = not cam.get("connected")
         self.view.scale = self._colour_bar(cam)
         self.toggle.label = "Disconnect" if cam.get("connected") else "Connect"
+        if self.title.object != (title := _title_html(cam)):  # renamed here or through the API
+            self.title.object = title
 
     def _show_detector(self) -> None:
         """The detector's state on the card and an unmistakable Detect button (off, on, on but not detecting)."""
@@ -231,6 +241,16 @@ class CameraCard(pn.viewable.Viewer):
             toast_error(str(exc))
             return
         self.update(self.runtime.cameras.get(self.camera_id))
+
+    def _rename(self, _event) -> None:
+        if not self.allowed("operator"):
+            return
+        try:
+            cam = self.runtime.cameras.update(self.camera_id, name=self.new_name.value_input or self.new_name.value)
+        except (CameraNotFound, CameraURLError) as exc:
+            toast_error(str(exc))
+            return
+        self.update(self.runtime.cameras.get(cam["id"]))
 
     def _set_palette(self, event) -> None:
         if event.new == self.runtime.cameras.palette(self.camera_id) or not self.allowed("operator"):

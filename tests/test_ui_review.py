@@ -64,3 +64,21 @@ def test_operator_renames_a_camera_on_its_card(server, page):  # noqa: F811
     page.get_by_role("button", name="Rename").click()
     page.locator(".notyf__message", has_text="name must be").first.wait_for(timeout=10000)
     assert server.camera(cid)["name"] == "north gate"
+
+
+def test_operator_sets_event_recording_with_pre_and_post_seconds(server, page):  # noqa: F811
+    cid = server.request("POST", "/api/cameras", {"url": "sim://?seed=6&width=160&height=128"})[1]["id"]
+    login(page, server)
+    page.goto(server.base + "/")
+    page.get_by_role("button", name="Event rec.").click()
+    page.get_by_role("button", name="On detection events").click()
+    for label, value in (("Seconds before", "3"), ("Seconds after", "7")):
+        box = page.get_by_label(label)
+        box.fill(value)
+        box.press("Enter")
+    page.get_by_role("button", name="Save recording mode").click()
+    page.locator(".ts-recmode-saved").wait_for(timeout=10000)
+    mode = server.request("GET", f"/api/cameras/{cid}/recording-mode")[1]
+    assert (mode["mode"], mode["pre_s"], mode["post_s"]) == ("events", 3, 7)
+    # detection is off: the card says that nothing will be recorded, instead of staying silent
+    assert "Detection is off" in page.locator(".ts-recmode").first.inner_text()

@@ -12,6 +12,7 @@ from app.views import detector_state
 from app.views.camera_view import CameraView, colour_bar
 from app.views.display_form import DisplayForm
 from app.views.radiometry_form import RadiometryForm
+from app.views.record_mode_form import RecordModeForm
 from app.views.roi_editor import RoiEditor
 from app.views.session import can, session_user, visible_cameras
 from app.views.sharing_form import SharingForm
@@ -91,6 +92,7 @@ class CameraCard(pn.viewable.Viewer):
                                      pn.Row(self.zone_save, self.zone_clear, self.zone_help), visible=False)
         self.radiometry = RadiometryForm(runtime, cam["id"], user)
         self.display = DisplayForm(runtime, cam["id"], user)
+        self.record_mode = RecordModeForm(runtime, cam["id"], user)
         self.sharing = SharingForm(runtime, cam["id"], user)
         self.roi_editor = RoiEditor(runtime, cam["id"], self.view, user)
         self.zones_toggle.param.watch(self._zones_mode, "value")
@@ -104,11 +106,12 @@ class CameraCard(pn.viewable.Viewer):
             pn.Row(self.badge, pn.HSpacer(), self.palette),
             self.detector_line,
             pn.FlexBox(self.detect, self.zones_toggle, self.record, self.toggle, self.remove),  # wraps in the card
-            pn.Row(self.display.toggle),
+            pn.Row(self.display.toggle, self.record_mode.toggle),
             self.zone_editor,
             pn.Row(self.roi_editor.toggle),
             self.roi_editor,
             self.display,
+            self.record_mode,
             self.radiometry,
             self.sharing,
             pn.Row(self.new_name, self.rename, visible=can(user, "operator")),

@@ -82,3 +82,47 @@ def test_operator_sets_event_recording_with_pre_and_post_seconds(server, page): 
     assert (mode["mode"], mode["pre_s"], mode["post_s"]) == ("events", 3, 7)
     # detection is off: the card says that nothing will be recorded, instead of staying silent
     assert "Detection is off" in page.locator(".ts-recmode").first.inner_text()
+
+
+def test_export_a_cameras_time_range_typed_in_the_browsers_zone(tmp_path, page):  # noqa: F811
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    srv = start_server(tmp_path, record_segment_seconds=1.0)
+    try:
+        cid = srv.request("POST", "/api/cameras", {"url": "sim://?seed=7&width=160&height=128", "name": "yard"})[1]["id"]
+        wait_for(lambda: srv.camera(cid)["status"] == "live", what="live")
+        rec = srv.request("POST", "/api/recording/start", {"camera_id": cid})[1]
+        wait_for(lambda: srv.request("GET", f"/api/recordings/{rec['id']}")[1]["segments"] >= 2, timeout=30,
+                 what="two segments")
+        srv.request("POST", "/api/recording/stop", {"camera_id": cid})
+        wait_for(lambda: not srv.runtime.recordings.active(), what="stopped")
+
+        tab = page.context.browser.new_context(timezone_id="Asia/Tokyo").new_page()
+        login(tab, srv)
+        tab.goto(srv.base + "/recordings")
+        tab.get_by_text("Choose a camera above").wait_for(timeout=20000)
+        tab.locator("select").first.select_option(label="yard")
+
+        def typed(when: datetime) -> str:
+            return when.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%Y-%m-%d %H:%M:%S")
+
+        def set_range(since: datetime, until: datetime) -> None:
+            for label, when in (("From", since), ("To", until)):
+                box = tab.get_by_label(label, exact=True)
+                box.fill(typed(when))
+                box.press("Enter")
+
+        now = datetime.now(UTC)
+        set_range(now - timedelta(minutes=5), now + timedelta(minutes=1))
+        link = tab.locator("a.ts-range-export")
+        link.wait_for(timeout=10000)
+        assert "yard" in link.inner_text() and "JST" in link.inner_text()
+        answer = tab.request.get(srv.base + link.get_attribute("href"))
+        assert answer.status == 200 and answer.headers["content-type"] == "video/mp4" and len(answer.body()) > 1000
+
+        set_range(now - timedelta(days=3), now - timedelta(days=2))  # nothing recorded then: said, no link
+        tab.get_by_text("No recorded video of yard in that range").wait_for(timeout=10000)
+        assert tab.locator("a.ts-range-export").count() == 0
+    finally:
+        stop_server(srv)

@@ -174,6 +174,13 @@ def format_local(dt: datetime | str | None, tz_name: str | None, fmt: str = "%Y-
     return local.strftime(fmt) if local is not None else ""
 
 
+def from_local(naive: datetime, tz_name: str | None) -> datetime:
+    """A wall-clock time the viewer typed (in their zone ``tz_name``) as an aware UTC datetime."""
+    if naive.tzinfo is not None:
+        return naive.astimezone(UTC)
+    return naive.replace(tzinfo=_zone(tz_name)).astimezone(UTC)
+
+
 def zone_label(tz_name: str | None) -> str:
     """The zone that :func:`format_local` uses for ``tz_name``, for 'times in ...' captions."""
     zone = _zone(tz_name)

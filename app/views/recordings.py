@@ -12,6 +12,7 @@ import param
 from panel.custom import JSComponent
 
 from app.views.export_control import ExportControl
+from app.views.range_export import RangeExport
 from app.views.thermal_player import ThermalPlayer
 from app.views.session import can, session_user, viewer_zone, visible_cameras, when_zone_known
 from app.views.shell import page
@@ -98,6 +99,8 @@ class RecordingsPage(pn.viewable.Viewer):
         self.table.param.watch(self._select, "selection")
         self.rows: list[dict] = []
         self.zone_note = pn.pane.Markdown("", margin=(0, 10))
+        self.range_export = RangeExport(runtime, lambda: self.camera.value, self.names, self._tz)
+        self.camera.param.watch(lambda e: self.range_export.update(), "value")
         self.refresh()
         when_zone_known(self._on_load)
 
@@ -108,6 +111,7 @@ class RecordingsPage(pn.viewable.Viewer):
         """The browser's zone is known now: its last seven days, times shown in it."""
         today = to_local(dt.datetime.now(dt.UTC), self._tz()).date()
         days = (today - dt.timedelta(days=7), today)
+        self.range_export.reset_zone()
         if tuple(self.dates.value or ()) != days:
             self.dates.value = days  # refreshes
         else:
@@ -213,6 +217,7 @@ class RecordingsPage(pn.viewable.Viewer):
             pn.Row(self.protect, self.protect_note),
             self.export,
             self.tabs,
+            self.range_export,
             sizing_mode="stretch_width",
         )
 

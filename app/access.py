@@ -62,7 +62,7 @@ ROUTES: dict[str, dict[str, str]] = {
     r"/api/recording/start": {"POST": "operator"},
     r"/api/recording/stop": {"POST": "operator"},
     r"/api/recordings": {"GET": "viewer"},
-    r"/api/recordings/(?P<rid>[0-9]+)": {"GET": "viewer", "PATCH": "operator"},
+    r"/api/recordings/(?P<rid>[0-9]+)": {"GET": "viewer", "PATCH": "operator", "DELETE": "operator"},
     r"/api/recordings/(?P<rid>[0-9]+)/segments/(?P<index>[0-9]+)": {"GET": "viewer"},
     r"/api/recordings/(?P<rid>[0-9]+)/export\.mp4": {"GET": "viewer"},
     r"/api/recordings/(?P<rid>[0-9]+)/thumbnail\.jpg": {"GET": "viewer"},

@@ -126,3 +126,46 @@ def test_export_a_cameras_time_range_typed_in_the_browsers_zone(tmp_path, page):
         assert tab.locator("a.ts-range-export").count() == 0
     finally:
         stop_server(srv)
+
+
+def test_delete_a_recording_in_the_page_and_through_the_api(tmp_path, page):  # noqa: F811
+    srv = start_server(tmp_path, record_segment_seconds=1.0)
+    try:
+        cid = srv.request("POST", "/api/cameras", {"url": "sim://?seed=8&width=160&height=128"})[1]["id"]
+        wait_for(lambda: srv.camera(cid)["status"] == "live", what="live")
+        ids = []
+        for _ in range(2):
+            rec = srv.request("POST", "/api/recording/start", {"camera_id": cid})[1]
+            wait_for(lambda r=rec: srv.request("GET", f"/api/recordings/{r['id']}")[1]["segments"] >= 1, timeout=30,
+                     what="a segment")
+            assert srv.request("DELETE", f"/api/recordings/{rec['id']}")[0] == 409  # still recording
+            srv.request("POST", "/api/recording/stop", {"camera_id": cid})
+            wait_for(lambda: not srv.runtime.recordings.active(), what="stopped")
+            ids.append(rec["id"])
+        first, second = ids
+        folder = srv.runtime.recordings.resolve(srv.request("GET", f"/api/recordings/{first}")[1]["path"])
+        assert folder.is_dir() and any(folder.iterdir())
+        srv.runtime.auth.users.create("vera", "vera has a long password", "viewer")
+        assert srv.request("DELETE", f"/api/recordings/{first}", as_user="vera")[0] == 403
+        srv.request("PATCH", f"/api/recordings/{first}", {"protected": True})
+        assert srv.request("DELETE", f"/api/recordings/{first}")[0] == 409  # protected
+        srv.request("PATCH", f"/api/recordings/{first}", {"protected": False})
+        assert srv.request("DELETE", f"/api/recordings/{first}")[0] == 204
+        assert srv.request("GET", f"/api/recordings/{first}")[0] == 404 and not folder.exists()
+        assert srv.request("DELETE", f"/api/recordings/{first}")[0] == 404
+
+        login(page, srv)
+        page.goto(srv.base + "/recordings")
+        row = page.locator(".tabulator-row").first
+        row.wait_for(timeout=20000)
+        row.locator(".tabulator-cell").nth(2).click()
+        page.get_by_role("button", name="Delete recording").click()
+        again = page.get_by_role("button", name=f"Click again to delete recording {second}")
+        again.wait_for(timeout=10000)
+        assert srv.request("GET", f"/api/recordings/{second}")[0] == 200  # one click deletes nothing
+        again.click()
+        page.get_by_text(f"Recording {second} deleted").wait_for(timeout=10000)
+        assert srv.request("GET", f"/api/recordings/{second}")[0] == 404
+        assert srv.runtime.recordings.list(cid) == []
+    finally:
+        stop_server(srv)

@@ -131,10 +131,20 @@ class RecordingHandler(BaseHandler):
                   "requestBody": {"required": True, "content": {"application/json": {"schema": {
                       "type": "object", "properties": {"protected": {"type": "boolean"}}}}}},
                   "responses": {"200": {"description": "Recording", "content": json_content(Recording)}, **ERRORS}},
+        "delete": {"summary": "Delete a finished, unprotected recording and its files", "tags": ["recordings"],
+                   "responses": {"204": {"description": "Deleted"},
+                                 "409": {"description": "Still recording, or protected (unprotect it first)"},
+                                 **ERRORS}},
     }
 
     def get(self, rid: str) -> None:
         self.write_json(with_urls(recording_of(self, rid)))
+
+    def delete(self, rid: str) -> None:
+        recording_of(self, rid)
+        _call(self.runtime.recordings.delete, int(rid))
+        self.set_status(204)
+        self.finish()
 
     def patch(self, rid: str) -> None:
         recording_of(self, rid)

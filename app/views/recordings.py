@@ -16,8 +16,10 @@ from app.views.range_export import RangeExport
 from app.views.thermal_player import ThermalPlayer
 from app.views.session import can, session_user, viewer_zone, visible_cameras, when_zone_known
 from app.views.shell import page
+from app.views.text import md_escape
 from thermalstream.datasets.recording import RecordingData
 from thermalstream.detect import store
+from thermalstream.record.service import RecordingError
 from thermalstream.measure.geometry import Roi
 from thermalstream.measure.store import list_rois
 from thermalstream.notifications import chart_time, format_local, local_day_range, to_local, zone_label
@@ -73,6 +75,9 @@ class RecordingsPage(pn.viewable.Viewer):
         self.protect = pn.widgets.Button(label="Protect from cleanup", width=190, visible=False)
         self.protect.on_click(self._toggle_protect)
         self.protect_note = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
+        self.delete = pn.widgets.Button(label="Delete recording", button_type="danger", width=260, visible=False)
+        self._armed: int | None = None  # the first click arms, a second click on the same recording deletes
+        self.delete.on_click(self._delete)
         cams = {c["name"]: c["id"] for c in runtime.cameras.list(self.visible)}
         self.names = {v: k for k, v in cams.items()}
         self.camera = pn.widgets.Select(label="Camera", options={"All cameras": 0, **cams}, width=220)
@@ -176,6 +181,8 @@ class RecordingsPage(pn.viewable.Viewer):
         self.protect.visible = can(session_user(self.runtime), "operator")
         self.protect.label = "Unprotect (cleanup may delete it)" if rec["protected"] else "Protect from cleanup"
         self.protect.width = 240 if rec["protected"] else 190
+        self.delete.visible = self.protect.visible
+        self.delete.label, self._armed = "Delete recording", None
 
     def _toggle_protect(self, _event) -> None:
         rec, self.protect_note.visible = self.selected, False
@@ -192,6 +199,32 @@ class RecordingsPage(pn.viewable.Viewer):
         idx = [i for i, r in enumerate(self.rows) if r["id"] == rec["id"]]
         if idx:
             self.table.patch({"protected": [(idx[0], "yes" if row["protected"] else "")]})
+
+    def _delete(self, _event) -> None:
+        """Operators delete the selected recording with a second click; protected ones are refused."""
+        rec, self.protect_note.visible = self.selected, False
+        if rec is None or not can(session_user(self.runtime), "operator"):
+            return
+        if self._armed != rec["id"]:
+            self._armed, self.delete.label = rec["id"], f"Click again to delete recording {rec['id']}"
+            return
+        if self.visible is not None and rec["camera_id"] not in self.visible:
+            return
+        try:
+            self.runtime.recordings.delete(rec["id"])
+        except RecordingError as exc:
+            self.protect_note.object, self.protect_note.visible = md_escape(exc), True
+            return
+        self.selected = None
+        self.player.segments, self.player.detections = [], []
+        for old in self.thermal.objects:
+            if isinstance(old, ThermalPlayer):
+                old.stop()
+        self.thermal.objects = []
+        self.details.object = f"Recording {rec['id']} deleted."
+        self.protect.visible = self.delete.visible = False
+        self._armed = None
+        self.refresh()
 
     def _thermal_player(self, rec: dict):
         """The recording as thermal video from its lossless data, or why there is none."""
@@ -214,7 +247,7 @@ class RecordingsPage(pn.viewable.Viewer):
             self.zone_note,
             self.table,
             self.details,
-            pn.Row(self.protect, self.protect_note),
+            pn.Row(self.protect, self.delete, self.protect_note),
             self.export,
             self.tabs,
             self.range_export,

@@ -422,6 +422,47 @@ class RecordingService(FolderTruth):
             row.protected = bool(protected)
         return self.get(recording_id)
 
+    def delete(self, recording_id: int) -> dict[str, Any]:
+        """Delete a finished, unprotected recording: its folder first (the folder is the truth: segments,
+        HDF5 files, manifest), then its rows and thumbnail. RecordingConflict while it records or
+        when it is protected; RecordingNotFound for an unknown id."""
+        with self._lock:
+            if any(sess.recording_id == recording_id for sess in self._active.values()):
+                raise RecordingConflict(f"recording {recording_id} is still recording: stop it first")
+        with self.db.session() as s:
+            row = s.get(Recording, recording_id)
+            if row is None:
+                raise RecordingNotFound(f"no recording {recording_id}")
+            if row.protected:
+                raise RecordingConflict(f"recording {recording_id} is protected: unprotect it first")
+            if row.status == "recording":
+                raise RecordingConflict(f"recording {recording_id} is still recording: stop it first")
+            path = row.path
+        files = self._delete_folder(path)
+        with self.db.session() as s:
+            row = s.get(Recording, recording_id)
+            if row is not None:
+                s.delete(row)
+        if self.settings is not None:
+            self._delete(Path(self.settings.data_dir) / "thumbnails" / f"recording{int(recording_id)}.jpg")
+        log.info("recording %s deleted (%d files)", recording_id, files)
+        return {"id": recording_id, "files": files}
+
+    def _delete_folder(self, relative: str) -> int:
+        """The files of one recording's folder (at least cam*/name/ below the root; links not followed),
+        then the folder itself when it is empty."""
+        target = self.resolve(relative)
+        if target.is_file():
+            return int(self._delete(target))
+        if not target.is_dir() or len(target.relative_to(self.root).parts) < 2:
+            return 0
+        files = sum(self._delete(e) for e in target.iterdir() if e.is_file() and not e.is_symlink())
+        try:
+            target.rmdir()
+        except OSError:
+            log.warning("recording folder %s kept: it holds more than recording files", target)
+        return files
+
     def segments_between(self, camera_id: int, since: datetime, until: datetime) -> list[Path]:
         """Files of ``camera_id``'s segments overlapping [since, until], oldest first."""
         q = (

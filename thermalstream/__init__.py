@@ -123,12 +123,16 @@ def connect(url: str, token: str | None = None, **kwargs):
 
 
 def notebook(inline: bool = True) -> None:
-    """Load the JavaScript of ThermalStream's views into this notebook (JupyterLab, Notebook 7, VS Code).
-    Run it once, in a cell of its own, before showing a view. ``inline`` (default) embeds the resources
-    in the notebook, so the views and plots work on a lab network with no internet."""
+    """Load the JavaScript of ThermalStream's views and of HoloViews/hvPlot plots (Bokeh) into this
+    notebook (JupyterLab, Notebook 7, VS Code). Run it once, in a cell of its own, before showing a view or
+    a plot, instead of ``hv.extension``/``pn.extension``. ``inline`` (default) embeds every script and
+    stylesheet in the notebook, so views and plots work on a lab network with no internet."""
+    import holoviews as hv
     import panel as pn
 
-    pn.extension(inline=inline)
+    pn.config.inline = inline  # stylesheets too, not only the scripts
+    pn.extension(inline=inline)  # the views (custom components)
+    hv.extension("bokeh", inline=inline)  # the plots' renderer, without a second trip to a CDN
 
 
 def __getattr__(name: str):

@@ -15,9 +15,11 @@ Layout of a file (``FORMAT`` = "thermalstream-radiometric/1")::
            e.g. a user calibration), sensor, radiometry_extra (JSON), camera_name,
            camera_url (credentials masked), camera_id, width, height, ffc_states, compression
 
-Frame datasets are chunked one frame per chunk and compressed (``lzf`` by default: fast and
-lossless; ``gzip`` smaller and slower) with the shuffle filter. Nothing is rounded or
-converted, so the arrays read back are bit-for-bit those written.
+Frame datasets are chunked one frame per chunk and compressed with the shuffle filter and
+``gzip`` (deflate, level 1) by default: every stock HDF5 reader opens it (h5py, xarray, MATLAB
+``h5read``, R ``rhdf5``, HDFView, ``h5dump``) with no plugin. ``lzf`` is a little faster but
+h5py-only. Nothing is rounded or converted, so the arrays read back are bit-for-bit those written.
+The layout is documented for other tools in ``docs/radiometric-format.md``.
 
 Write errors: HDF5 cannot recover from a failed write (ENOSPC): closing such a file through the
 library crashes the process (segfault, measured with h5py 3.16 / HDF5 2.0). A writer whose
@@ -56,12 +58,15 @@ FFC_STATES = [s.value for s in FFCState]
 _FFC_INDEX = {s: i for i, s in enumerate(FFCState)}
 MODES = ("auto", "raw", "celsius", "both")
 COMPRESSIONS = ("lzf", "gzip", "none")
+# The HDF5 1.10 file format (the oldest with SWMR): h5py's "latest" under HDF5 2.0 writes objects
+# that HDF5 1.10 tools (Debian's h5dump, many MATLAB releases) cannot open.
+LIBVER = ("v110", "v110")
 
 
 @dataclass
 class RadiometricOptions:
     mode: str = "auto"  # auto: raw counts when the frame has them, else float32 °C
-    compression: str = "lzf"  # "lzf", "gzip" or "none"
+    compression: str = "gzip"  # "gzip" (portable), "lzf" (h5py only) or "none"
     gzip_level: int = 1
     shuffle: bool = True
     flush_every: int = 25  # frames between flushes (a crash loses at most these of the open file)
@@ -101,7 +106,7 @@ class RadiometricWriter:
         h, w = (frame.raw if want_raw else frame.celsius).shape[:2]
         self._shape = (h, w)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        f = h5py.File(self.path, "w", libver="latest")
+        f = h5py.File(self.path, "w", libver=LIBVER)
         try:
             comp: dict[str, Any] = {}
             if opts.compression == "lzf":

@@ -37,7 +37,7 @@ class ThermalPlayer(pn.viewable.Viewer):
         self.state = DisplayState()
         self.settings = DisplaySettings(span="fixed", **self._recording_span())
         self.view = CameraView(transport="msg", probe=self._probe, sizing_mode="stretch_width", max_width=900)
-        self.slider = pn.widgets.IntSlider(name="Frame", start=0, end=max(len(rec) - 1, 0), value=0,
+        self.slider = pn.widgets.IntSlider(label="Frame", start=0, end=max(len(rec) - 1, 0), value=0,
                                            sizing_mode="stretch_width")
         self.play = pn.widgets.Toggle(label="▶ Play", width=90)
         self.palette = pn.widgets.Select(options=list(PALETTES), value=palette, width=120)

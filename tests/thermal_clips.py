@@ -13,15 +13,9 @@ meaningless for a file read as fast as possible).
 
 from __future__ import annotations
 
-import hashlib
-import os
-import subprocess
-import sys
-import tarfile
-import tempfile
 from pathlib import Path
 
-from tests.samples import CACHE, sha256
+from tests.samples import sdist_files
 
 PIPELINE_VERSION = "0.0.70"
 CLIPS = {
@@ -31,46 +25,11 @@ CLIPS = {
 CLIP_FPS = 9.0  # Lepton 3 frame rate; both files say so in their header
 
 
-def _complete(dest: Path) -> bool:
-    return all((dest / n).is_file() and sha256(dest / n) == d for n, d in CLIPS.items())
-
-
-def _download_sdist(tmp: Path) -> Path:
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-           "--disable-pip-version-check", "-q", f"classifier-pipeline=={PIPELINE_VERSION}", "-d", str(tmp)]  # fmt: skip
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    sdists = list(tmp.glob("classifier_pipeline-*.tar.gz")) + list(tmp.glob("classifier-pipeline-*.tar.gz"))
-    if res.returncode != 0 or not sdists:
-        raise RuntimeError(f"could not download classifier-pipeline=={PIPELINE_VERSION} sdist:\n{res.stderr[-2000:]}")
-    return sdists[0]
-
-
-def _extract(sdist: Path, dest: Path) -> None:
-    prefix = sdist.name.removesuffix(".tar.gz")
-    with tarfile.open(sdist) as tf:
-        for name, digest in CLIPS.items():
-            member = tf.extractfile(f"{prefix}/tests/clips/{name}")
-            if member is None:
-                raise RuntimeError(f"{name} missing from {sdist.name}")
-            data = member.read()
-            if hashlib.sha256(data).hexdigest() != digest:
-                raise RuntimeError(f"{name} from {sdist.name}: SHA-256 mismatch")
-            tmp = dest / f".{name}.{os.getpid()}.part"
-            tmp.write_bytes(data)
-            os.replace(tmp, dest / name)  # atomic: parallel test runs never see half a file
-
-
 def thermal_clips() -> dict[str, Path]:
     """Paths of the real CPTV clips (``hedgehog``, ``possum``), fetched once and verified on every call."""
-    dest = CACHE / f"classifier-pipeline-{PIPELINE_VERSION}"
-    if not _complete(dest):
-        dest.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
-            _extract(_download_sdist(Path(tmp)), dest)
-    for name, digest in CLIPS.items():
-        if sha256(dest / name) != digest:
-            raise RuntimeError(f"{dest / name}: SHA-256 mismatch")
-    return {name.removesuffix(".cptv"): dest / name for name in CLIPS}
+    files = {name: (f"tests/clips/{name}", digest) for name, digest in CLIPS.items()}
+    paths = sdist_files("classifier-pipeline", PIPELINE_VERSION, files)
+    return {name.removesuffix(".cptv"): path for name, path in paths.items()}
 
 
 def clip_frames(path: Path) -> list:

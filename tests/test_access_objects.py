@@ -542,9 +542,9 @@ def test_migration_0007_keeps_every_row_of_an_existing_database(db_url):
 
     database = Database(db_url)
     try:
-        database.upgrade("0006")
+        database.upgrade("0005")
         now = datetime.now(UTC)
-        with database.engine.begin() as conn:  # rows as an install at 0006 has them (no ORM: the models are newer)
+        with database.engine.begin() as conn:  # rows as an install at 0005 has them (no ORM: the models are newer)
             conn.execute(text("INSERT INTO users (username, role, is_active, created_at, timezone, failed_logins, "
                               "email_alerts) VALUES ('olga', 'operator', true, :t, 'UTC', 0, false)"), {"t": now})
             uid = conn.execute(text("SELECT id FROM users")).scalar()

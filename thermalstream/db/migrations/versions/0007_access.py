@@ -12,7 +12,7 @@ which SQLite allows only outside a transaction, so the migration commits what ca
 (the copy comes first and may run again if a later step fails).
 
 Revision ID: 0007
-Revises: 0006
+Revises: 0005
 Create Date: 2026-11-30
 """
 
@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0007'
-down_revision: str | Sequence[str] | None = '0006'
+down_revision: str | Sequence[str] | None = '0005'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """Measurement regions (ROIs), their temperature series and alarms (thermal workbench).
 
 Revision ID: 0009
-Revises: 0008
+Revises: 0007
 Create Date: 2026-11-30
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 TS = sa.DateTime(timezone=True)
 
 revision: str = '0009'
-down_revision: str | Sequence[str] | None = '0008'
+down_revision: str | Sequence[str] | None = '0007'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.conftest import start_server, stop_server, wait_for
+from tests.conftest import start_server, stop_server, tmpfs, wait_for
 from thermalstream.config import Settings
 from thermalstream.db import Database
 from thermalstream.record.radiometric import read_radiometric
@@ -471,15 +471,8 @@ def test_frozen_camera_leaves_live_within_the_stall_time(camera_behind_proxy):
 @pytest.fixture
 def small_disk(tmp_path):
     """A 48 MB tmpfs of the test's own (root only); skipped where mounting is not allowed."""
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(mnt)], capture_output=True, check=False)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.decode().strip()}")
-    try:
+    with tmpfs(tmp_path / "small", "48m") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 def _fill(path: Path) -> None:

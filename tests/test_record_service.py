@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import wait_for
+from tests.conftest import tmpfs, wait_for
 from thermalstream.bus import EventBus
 from thermalstream.capture import CameraManager
 from thermalstream.config import Settings
@@ -261,15 +261,8 @@ def test_kill_9_mid_recording_then_reconcile(tmp_path):
 @pytest.fixture
 def small_fs(tmp_path):
     """A 3 MB tmpfs of the test's own (root only); skipped where mounting is not allowed."""
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mnt)], capture_output=True, check=False)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.decode().strip()}")
-    try:
+    with tmpfs(tmp_path / "small", "3m") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 @pytest.mark.parametrize("reserve", [0, 1_000_000], ids=["enospc", "reserve"])

@@ -79,3 +79,68 @@ print(st.state, "|", st.message)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("unavailable |") and "thermalstream[yolo]" in out.stdout, out.stdout
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Top-level modules a file imports, leaving out imports guarded by ``except ImportError``."""
+    import ast
+
+    tree = ast.parse(path.read_text(), str(path))
+    guarded: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Try) and any(
+            isinstance(h.type, ast.Name) and h.type.id in {"ImportError", "ModuleNotFoundError"} for h in node.handlers
+        ):
+            guarded |= {id(n) for stmt in node.body for n in ast.walk(stmt)}
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in guarded:
+            continue
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def _declared_closure() -> set[str]:
+    """Distributions the declared requirements (all extras `make` installs) bring in, transitively."""
+    from importlib.metadata import PackageNotFoundError, requires
+
+    seen: set[str] = set()
+    todo = [(r, frozenset(r.extras)) for r in DIRECT]
+    while todo:
+        req, extras = todo.pop()
+        name = canonical(req.name)
+        if (name, extras) in seen:
+            continue
+        seen.add((name, extras))
+        try:
+            subs = [Requirement(s) for s in requires(req.name) or []]
+        except PackageNotFoundError:
+            continue
+        for sub in subs:
+            envs = [{"extra": e} for e in extras] or [{"extra": ""}]
+            if sub.marker is None or any(sub.marker.evaluate(env) for env in envs):
+                todo.append((sub, frozenset(sub.extras)))
+    return {name for name, _ in seen}
+
+
+def test_every_imported_package_is_declared():
+    """A clean machine installs only what pyproject declares: an import that works here only because a
+    package was installed by hand (imagecodecs once) must fail this test, not CI's collection."""
+    from importlib.metadata import packages_distributions
+
+    local = {"thermalstream", "app", "tests", "scripts", "bench", "conftest"}
+    for d in ("tests", "bench", "scripts", "app"):
+        local |= {p.stem for p in (ROOT / d).rglob("*.py")}
+    owners = packages_distributions()
+    declared = _declared_closure()
+    missing = {}
+    for d in ("thermalstream", "app", "tests", "bench", "scripts"):
+        for path in (ROOT / d).rglob("*.py"):
+            for mod in _imported_modules(path) - set(sys.stdlib_module_names) - local:
+                dists = {canonical(x) for x in owners.get(mod, [])}
+                if not dists & declared:
+                    missing.setdefault(mod, []).append(str(path.relative_to(ROOT)))
+    assert not missing, f"imported but not declared in pyproject.toml: {missing}"

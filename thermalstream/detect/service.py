@@ -459,13 +459,19 @@ class DetectionService:
         rel = self.store.save_screenshot(p.camera_id, frame, dets, palette=self._palette(p.camera_id), zones=p.zones)
         if rel and ev.db_id is not None:
             self.store.update_event(ev.db_id, snapshot_path=rel)
+        if rel and ev.notified:  # a better snapshot of an announced event: integrations get an "update"
+            self.bus.publish(TOPIC_EVENT, {**self._event_data(p, ev), "snapshot": True, "state": "update"})
         return rel
 
-    def _event_notify(self, p: _Pipeline, ev: TrackedEvent) -> None:
-        data = {"kind": "detection", "camera_id": p.camera_id, "event_id": ev.db_id, "label": ev.label,
+    @staticmethod
+    def _event_data(p: _Pipeline, ev: TrackedEvent) -> dict[str, Any]:
+        return {"kind": "detection", "camera_id": p.camera_id, "event_id": ev.db_id, "label": ev.label,
                 "confidence": round(ev.max_confidence, 3),
                 "max_celsius": None if ev.max_celsius is None else round(ev.max_celsius, 1),
                 "zones": list(ev.zones), "snapshot": ev.snapshot_path is not None, "started_at": ev.started_at}
+
+    def _event_notify(self, p: _Pipeline, ev: TrackedEvent) -> None:
+        data = self._event_data(p, ev)
         self.bus.publish(TOPIC_EVENT, {**data, "state": "start"})
         if self.notes is None:
             return

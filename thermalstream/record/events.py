@@ -611,6 +611,8 @@ class EventRecordingService:
                  cid, rid, event_id, len(claimed))
         self.recs._notify("success", "Recording started", f"{self._name(cid)} (event)", camera_id=cid,
                           recording_id=rid, event_id=event_id)
+        self.recs.announce("started", camera_id=cid, recording_id=rid, event_id=event_id, scheduled=False,
+                           status="recording", started_at=first)
 
     def _attach(self, buf: _Buffer, seg: Segment) -> None:
         rec = buf.rec
@@ -698,6 +700,10 @@ class EventRecordingService:
                               f"{self._name(cid)} (event): {dur:.1f} s in {len(rec.segments)} segment(s), "
                               f"{size / 1e6:.1f} MB", camera_id=cid, recording_id=rec.recording_id,
                               event_id=rec.event_id)
+        self.recs.announce("stopped", camera_id=cid, recording_id=rec.recording_id, event_id=rec.event_id,
+                           status="failed" if error else "completed", error=error, duration_s=round(dur, 3),
+                           ended_at=rec.last_seg_end if rec.segments else time.time(),
+                           segments=len(rec.segments), size_bytes=size)
 
     def _write_manifest(self, buf: _Buffer, rec: _EventRec | None = None) -> None:
         rec = rec or buf.rec

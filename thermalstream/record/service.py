@@ -223,6 +223,8 @@ class RecordingService(FolderTruth):
             self._active[camera_id] = sess
         self._notify("success", "Recording started", f"{cam.name}" + (" (scheduled)" if scheduled else ""),
                      camera_id=camera_id, recording_id=rec_id)
+        self.announce("started", camera_id=camera_id, recording_id=rec_id, scheduled=bool(scheduled),
+                      status="recording", started_at=now)
         return self.get(rec_id)
 
     def stop(self, camera_id: int) -> dict[str, Any]:
@@ -302,6 +304,9 @@ class RecordingService(FolderTruth):
                 self._notify("success", "Recording stopped",
                              f"{sess.camera_name}: {res.duration_s:.1f} s in {len(res.segments)} segment(s), "
                              f"{size}{drops}{gaps}", camera_id=sess.camera_id, recording_id=sess.recording_id)
+            self.announce("stopped", camera_id=sess.camera_id, recording_id=sess.recording_id,
+                          status="failed" if res.error else "completed", error=res.error, ended_at=utcnow(),
+                          duration_s=res.duration_s, segments=len(res.segments), size_bytes=res.size_bytes)
         except Exception:
             log.exception("finishing recording %s failed", sess.recording_id)
         finally:
@@ -323,6 +328,12 @@ class RecordingService(FolderTruth):
             row.segments = len(res.segments)
             row.status = "failed" if res.error else "completed"
             row.error = res.error
+
+    def announce(self, state: str, **data: Any) -> None:
+        """Publish bus topic ``recording`` (``state`` started | stopped) for integrations (MQTT, webhooks)."""
+        bus = getattr(self.manager, "bus", None)
+        if bus is not None:
+            bus.publish("recording", {"state": state, **data})
 
     def _notify(self, type_: str, title: str, message: str, **data: Any) -> None:
         if self.notes is None:

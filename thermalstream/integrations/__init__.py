@@ -1,0 +1,1 @@
+"""Integrations with other systems: the payloads they share (``payloads``) and MQTT / Home Assistant (``mqtt``)."""

@@ -36,6 +36,12 @@ class Settings(BaseSettings):
                                    "camera sources must lie in this folder (default data_dir/media)")
     log_level: str = Field(default="INFO")
 
+    # camera workers (thermalstream.workers)
+    workers: Literal["inprocess", "processes", "ray"] = Field(
+        default="inprocess", description="Where cameras run: threads in the server (inprocess), local worker "
+        "processes (processes, all cores of this machine) or Ray actors (ray, several machines)")
+    worker_processes: int | None = Field(default=None, ge=1, description="Local worker processes (default: CPU count)")
+
     # accounts and security
     production: bool = Field(default=False, description="Production mode: a cookie secret must be configured")
     admin_password: str | None = Field(default=None, description="Password of the first admin (else one is printed)")
@@ -129,6 +135,11 @@ class Settings(BaseSettings):
     def archive_dir(self) -> Path:
         """Media of deleted cameras kept by the admin's choice (served by no route)."""
         return self.data_dir / "archive"
+
+    @property
+    def worker_count(self) -> int:
+        """How many local worker processes the ``processes`` backend runs."""
+        return self.worker_processes or os.cpu_count() or 1
 
     def ensure_dirs(self) -> None:
         for d in (self.data_dir, self.recordings_dir, self.screenshots_dir, self.cache_dir):

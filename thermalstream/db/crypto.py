@@ -77,6 +77,22 @@ class SealedURL(TypeDecorator):
         return cipher.open(value) if cipher is not None and value is not None else value
 
 
+class SealedSecret(TypeDecorator):
+    """Text holding a whole secret (a webhook's signing key), Fernet-encrypted in the database
+    with the same key as camera credentials; clear when the engine has no cipher (bare tests)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        cipher = getattr(dialect, _ATTR, None)
+        return cipher._seal_value(value) if cipher is not None and value is not None else value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        cipher = getattr(dialect, _ATTR, None)
+        return cipher._open_value(value) if cipher is not None and value is not None else value
+
+
 def reseal(engine: Engine) -> int:
     """Encrypt the credentials of camera rows stored in clear (rows from before sealing, or written
     without a key). Returns how many rows changed."""

@@ -33,7 +33,8 @@ from thermalstream.radiometry import (  # noqa: E402
     apply,
     correct_linear,
 )
-from thermalstream.sources.flir import FlirSeqSource, PlanckParams, atmospheric_transmission, raw_to_celsius  # noqa: E402
+from thermalstream.sources.flir import FlirSeqSource  # noqa: E402
+from thermalstream.sources.planck import PlanckParams, atmospheric_transmission, raw_to_celsius  # noqa: E402
 from thermalstream.sources.url import parse_camera_url  # noqa: E402
 
 

@@ -18,16 +18,9 @@ from thermalstream.frame import FFCState
 from thermalstream.sources import make_source
 from thermalstream.sources.base import CorruptData, SourceClosed, SourceError
 from thermalstream.sources.cptv_file import CPTVSource, ffc_state
-from thermalstream.sources.flir import (
-    FffFormatError,
-    FlirSeqSource,
-    PlanckParams,
-    atmospheric_transmission,
-    parse_fff,
-    planck_raw,
-    raw_to_celsius,
-)
+from thermalstream.sources.flir import FffFormatError, FlirSeqSource, parse_fff
 from thermalstream.sources.lepton import LeptonSource, decode_telemetry, decode_y16
+from thermalstream.sources.planck import PlanckParams, atmospheric_transmission, planck_raw, raw_to_celsius
 from thermalstream.sources.topdon import TopdonSource, decode_tc001
 from thermalstream.sources.url import CameraURL
 

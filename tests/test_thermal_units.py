@@ -14,6 +14,7 @@ from tests.test_radiometric import file_url, write_cptv
 from thermalstream.bus import EventBus
 from thermalstream.cameras import CameraService, spot_temperature
 from thermalstream.capture.manager import CameraManager
+from thermalstream.db import repo
 from thermalstream.frame import Frame, Radiometry
 from thermalstream.notifications import NotificationService
 from thermalstream.radiometry import (
@@ -27,9 +28,9 @@ from thermalstream.radiometry import (
     summary,
 )
 from thermalstream.sources.cptv_file import CPTVSource
-from thermalstream.sources.flir import KELVIN, FlirSeqSource
+from thermalstream.sources.flir import FlirSeqSource
+from thermalstream.sources.planck import KELVIN
 from thermalstream.sources.sim import SimSource
-from thermalstream.db import repo
 from thermalstream.sources.url import CameraURLError, parse_camera_url
 
 COUNTS = [np.tile(np.arange(160, dtype=np.uint16) * 4 + 3000, (120, 1)),

@@ -13,7 +13,7 @@ A camera's :class:`RadiometrySettings` (stored with the camera, edited through
 How they are applied (:func:`apply`), by kind of frame:
 
 * FLIR files (SEQ/FFF/R-JPEG/CSQ): the raw counts are converted again with the FLIR Planck law
-  and atmospheric transmission model (:func:`thermalstream.sources.flir.raw_to_celsius`); the
+  and atmospheric transmission model (:func:`thermalstream.sources.planck.raw_to_celsius`); the
   file's own object parameters are the defaults and the user's values override them.
 * Sources that give °C on a linear scale (Lepton TLinear, TC001, the simulator, and counts
   sources once calibrated): see :func:`correct_linear`.
@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from thermalstream.frame import Frame, Radiometry
 from thermalstream.sources.base import CorruptData, Source, SourceInfo
-from thermalstream.sources.flir import KELVIN, PlanckParams, atmospheric_transmission, raw_to_celsius
+from thermalstream.sources.planck import KELVIN, PlanckParams, atmospheric_transmission, raw_to_celsius
 
 # Effective band of an LWIR (8–14 µm) microbolometer: Planck's second radiation constant over
 # a 10 µm effective wavelength, c2 / λ = 14387.77 µm·K / 10 µm.

@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -c constraints.txt -e '.[yolo,dev]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[yolo,dev,ray]'
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -1,4 +1,4 @@
-"""Write environment.yml: the direct dependencies of pyproject.toml (core, yolo and dev extras) at the
+"""Write environment.yml: the direct dependencies of pyproject.toml (core, yolo, dev and ray extras) at the
 exact versions of constraints.txt (tests/test_packaging.py checks the three agree)."""
 
 import re
@@ -10,7 +10,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def direct_names() -> list[str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    specs = project["dependencies"] + project["optional-dependencies"]["yolo"] + project["optional-dependencies"]["dev"]
+    extras = project["optional-dependencies"]
+    specs = project["dependencies"] + extras["yolo"] + extras["dev"] + extras["ray"]
     return [re.match(r"[A-Za-z0-9_.\-]+(\[[^\]]*\])?", s).group(0) for s in specs]  # names with extras
 
 

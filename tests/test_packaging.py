@@ -16,7 +16,7 @@ from scripts.sync_environment import canonical, pins
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 EXTRAS = PROJECT["optional-dependencies"]
-DIRECT = [Requirement(s) for s in PROJECT["dependencies"] + EXTRAS["yolo"] + EXTRAS["dev"]]
+DIRECT = [Requirement(s) for s in PROJECT["dependencies"] + EXTRAS["yolo"] + EXTRAS["dev"] + EXTRAS["ray"]]
 
 
 def test_metadata_uses_ranges_and_constraints_pin_a_version_inside_each():
@@ -37,7 +37,7 @@ def test_constraints_match_what_is_installed():
 
 def test_heavy_detection_stack_is_an_extra():
     core = {canonical(Requirement(s).name) for s in PROJECT["dependencies"]}
-    assert not core & {"torch", "torchvision", "ultralytics", "openvino", "onnxruntime"}
+    assert not core & {"torch", "torchvision", "ultralytics", "openvino", "onnxruntime", "ray"}
     assert {"ultralytics", "torch"} <= {canonical(Requirement(s).name) for s in EXTRAS["yolo"]}
 
 

@@ -7,7 +7,8 @@ SELECT of the same rows in the same run (the baseline). Goal: < 200 ms each.
 Rows are spread evenly over the last ``--hours`` on ``--cameras`` cameras. Timed, each the median
 of ``--repeat`` runs on a warm database (the page's "last 24 h", all cameras):
 
-- ``timeline``: ``detect.timeline.detection_timeline`` (300 buckets over the whole period)
+- ``timeline``: ``detect.timeline.detection_timeline`` (300 buckets over the whole period: whole minutes
+  from ``detection_minutes``, which the triggers of migration 0010 fill as the rows are written)
 - ``table``: the table's first page as the page loads it (``query_detections``, newest 1000 rows)
 - ``count``: the header's total (``count_detections``)
 - ``plain SELECT`` (baseline): every row of the period fetched (timestamp, camera, class, confidence)

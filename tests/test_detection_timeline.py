@@ -46,6 +46,37 @@ def test_timeline_counts_every_detection_of_the_period_in_its_bucket(db):
         detection_timeline(db, until=until)
 
 
+
+def test_long_periods_sum_minute_counts_kept_by_triggers_exactly(db):
+    """From 1-minute buckets on, counts come from detection_minutes (triggers keep it for any writer):
+    the same totals per bucket as counting the rows, partial minutes at both ends included, and
+    deleted rows (a camera removed) leave the counts."""
+    with db.session() as s:
+        a = repo.add_camera(s, "a", "sim://?seed=1").id
+        b = repo.add_camera(s, "b", "sim://?seed=2").id
+    start = datetime(2026, 3, 1, 23, 0, 20, tzinfo=UTC)  # not on a whole minute, across midnight
+    rows = _rows(a, start, 7200, 1.0, "person") + _rows(b, start + timedelta(seconds=0.5), 720, 10.0, "car")
+    with db.session() as s:  # two hours of rows, in two statements
+        s.execute(insert(DetectionRow), rows[:4000])
+        s.execute(insert(DetectionRow), rows[4000:])
+    since, until = start + timedelta(seconds=15), start + timedelta(hours=2) - timedelta(seconds=7.5)
+    tl = detection_timeline(db, since=since, until=until, buckets=60)
+    assert {r["width_s"] for r in tl} == {120.0}  # 7177.5 s / 60 buckets, rounded up to whole minutes
+    assert sum(r["count"] for r in tl) == count_detections(db, since=since, until=until) == 7178 + 718
+    origin = datetime(2026, 3, 1, 23, 0, tzinfo=UTC)  # buckets start on the minute before since
+    for r in tl:  # each bucket holds exactly the rows of its two minutes inside the period
+        lo, hi = max(since, r["t"] - timedelta(seconds=60)), min(until, r["t"] + timedelta(seconds=60))
+        assert (r["t"] - origin).total_seconds() % 120 == 60
+        assert r["count"] == count_detections(db, camera=r["camera_id"], since=lo, until=hi)
+    assert max(r["max_confidence"] for r in tl if r["label"] == "car") == pytest.approx(0.9)
+    with db.session() as s:
+        repo.delete_camera(s, a)
+    assert {r["camera_id"] for r in detection_timeline(db, since=since, until=until, buckets=60)} == {b}
+    assert sum(r["count"] for r in detection_timeline(db, since=since, until=until, buckets=60)) == 718
+    with pytest.raises(ValueError):
+        detection_timeline(db, since=until, until=since)
+
+
 @pytest.mark.ui
 def test_detections_page_timeline_shows_the_whole_period_not_the_newest_rows(server):
     from playwright.sync_api import sync_playwright

@@ -242,7 +242,7 @@ class Detection(Base):
     """One detected box in one frame; coordinates are pixels in the camera's frame."""
 
     __tablename__ = "detections"
-    __table_args__ = (Index(None, "camera_id", "timestamp"), {"sqlite_autoincrement": True})
+    __table_args__ = (Index(None, "camera_id", "timestamp"), Index(None, "timestamp"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
@@ -261,6 +261,19 @@ class Detection(Base):
     mean_celsius: Mapped[float | None] = mapped_column(Float)
     max_counts: Mapped[float | None] = mapped_column(Float)  # uncalibrated sources: raw sensor counts, not °C
     hint: Mapped[str | None] = mapped_column(String(32))  # hotspot detector: person-/animal-/vehicle-sized
+
+
+class DetectionMinute(Base):
+    """Detections counted per minute (``minute`` = epoch seconds // 60), camera and class: kept by
+    triggers on ``detections`` (migration 0010) for the Detections timeline; read-only for Python."""
+
+    __tablename__ = "detection_minutes"
+
+    minute: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"), primary_key=True)
+    label: Mapped[str] = mapped_column(String(64), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    max_confidence: Mapped[float] = mapped_column(Float)
 
 
 class Notification(Base):

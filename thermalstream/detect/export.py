@@ -9,7 +9,8 @@ Cache layout for ``data/models/yolov8n.pt`` at input 256x320 (height x width)::
 
 The stamp records the SHA-256 of the weights, the ultralytics version and the input shape; an
 export whose stamp does not match is redone, so replacing ``yolov8n.pt`` never runs a stale model.
-Exports are written in a temporary folder and renamed into place (atomic; a half-written export is
+Checking a ready export (:func:`is_current`, :func:`ensure_export` when nothing is stale) reads files
+only; ultralytics is imported only to make an export. Exports are written in a temporary folder and renamed into place (atomic; a half-written export is
 never seen), under an ``fcntl`` lock so two processes starting together export once. When the
 weights' folder is read-only the cache goes to ``<cache_dir>/models`` instead.
 
@@ -111,14 +112,12 @@ def _stamp_path(target: Path) -> Path:
 
 
 def _stamp(weights_sha: str, backend: str, imgsz: tuple[int, int]) -> dict:
-    import ultralytics
-
-    return {"weights_sha256": weights_sha, "backend": backend, "imgsz": list(imgsz), "batch": 1,
-            "ultralytics": ultralytics.__version__}  # fmt: skip
+    """What an export is checked against (no ultralytics import: a ready export is checked without it)."""
+    return {"weights_sha256": weights_sha, "backend": backend, "imgsz": list(imgsz), "batch": 1}
 
 
 def is_current(target: Path, weights_sha: str, backend: str, imgsz: tuple[int, int]) -> bool:
-    """True when ``target`` is a complete export of these weights at this shape."""
+    """True when ``target`` is a complete export of these weights at this shape (reads files only)."""
     stamp = _stamp_path(target)
     if not stamp.is_file():
         return False
@@ -206,7 +205,9 @@ def _export(weights: Path, backend: str, imgsz: tuple[int, int], target: Path, d
             out = tmp / out.name if (tmp / out.name).exists() else out.resolve()
         if not out.exists():
             raise RuntimeError(f"{backend} export of {weights} produced nothing at {out}")
-        stamp = _stamp(digest, backend, imgsz)
+        import ultralytics
+
+        stamp = _stamp(digest, backend, imgsz) | {"ultralytics": ultralytics.__version__}
         if backend == "openvino":
             (out / STAMP).write_text(json.dumps(stamp, indent=1))
             _remove(target)
@@ -220,13 +221,10 @@ def _export(weights: Path, backend: str, imgsz: tuple[int, int], target: Path, d
 
 
 def available_backends() -> list[str]:
-    """Backends whose runtime is installed, fastest first (torch is always there with ultralytics)."""
-    import importlib.util
+    """Backends whose runtime is installed, fastest first (torch needs ultralytics too)."""
+    from thermalstream.detect.weights import installed
 
-    out = []
-    if importlib.util.find_spec("openvino") is not None:
-        out.append("openvino")
-    if importlib.util.find_spec("onnxruntime") is not None:
-        out.append("onnx")
-    out.append("torch")
+    out = [b for b, mod in (("openvino", "openvino"), ("onnx", "onnxruntime")) if installed(mod)]
+    if installed("torch") and installed("ultralytics"):
+        out.append("torch")
     return out

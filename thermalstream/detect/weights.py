@@ -67,11 +67,14 @@ def prepare_offline(settings: Settings | None = None) -> dict[str, str]:
     os.environ.update(env)
     os.environ.setdefault("YOLO_VERBOSE", "False")
     _prepared_config_dir = env["YOLO_CONFIG_DIR"]
-    _disable_openvino_telemetry()
+    disable_runtime_telemetry()
     return env
 
 
-def _disable_openvino_telemetry() -> None:
+def disable_runtime_telemetry() -> None:
+    """OpenVINO and ONNX Runtime telemetry off for this process (see the module docstring); also what a
+    process that only runs exports (:mod:`thermalstream.detect.exported`) needs."""
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     mod = sys.modules.get("openvino_telemetry", False)
     if mod is False:
         sys.modules["openvino_telemetry"] = None  # type: ignore[assignment]  # import -> ImportError -> stub
@@ -82,6 +85,16 @@ def _disable_openvino_telemetry() -> None:
             mod.Telemetry = telemetry_stub.Telemetry
         except Exception:  # pragma: no cover - openvino layout changed
             log.warning("could not turn OpenVINO telemetry off", exc_info=True)
+
+
+def installed(name: str) -> bool:
+    """True when ``import name`` would find the package (without importing it)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # sys.modules[name] = None, or a broken entry
+        return False
 
 
 def import_ultralytics(settings: Settings | None = None):
@@ -162,7 +175,7 @@ def _what_to_do(path: Path) -> str:
 
 
 def is_exported(path: Path) -> bool:
-    """True for an exported model ultralytics can run directly (``.onnx``, ``*_openvino_model/``)."""
+    """True for an exported model (``.onnx``, ``*_openvino_model/``), run by :mod:`~thermalstream.detect.exported`."""
     return path.suffix == ".onnx" or path.name.endswith("_openvino_model")
 
 

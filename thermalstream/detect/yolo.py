@@ -1,11 +1,12 @@
-"""YOLO through ultralytics, on OpenVINO, ONNX Runtime or PyTorch.
+"""YOLO on OpenVINO or ONNX Runtime (run directly, no ultralytics) or on PyTorch (through ultralytics).
 
     det = YoloDetector.from_settings(settings, frame_shape=(512, 640))
     det.status()            # DetectorStatus(state="ready", backend="openvino", ...)
     det.detect([frame])     # [[Detection(label="person", confidence=0.81, box=Box(...), max_celsius=34.2, ...)]]
 
 * **Weights**: ``Settings.model`` (``THERMALSTREAM_MODEL``), default ``data/models/yolov8n.pt``; an
-  exported ``.onnx`` file or ``*_openvino_model`` folder works too (its backend is then fixed).
+  exported ``.onnx`` file or ``*_openvino_model`` folder works too (its backend is then fixed; its class
+  names and input shape come from its own metadata).
   Missing, corrupt or non-detection weights leave the detector in state ``unavailable`` or
   ``error`` with a message saying what to do; ``detect`` then returns no detections and never raises.
 * **Backend**: ``auto`` (default) takes the fastest that works: openvino > onnx > torch
@@ -13,9 +14,14 @@
   PyTorch on this 2-core machine). The ``.pt`` is exported at the input shape on first load (only
   the backend in use; ``thermalstream models export`` prepares both) and cached next to it
   (:mod:`thermalstream.detect.export`).
+* **Runtimes**: OpenVINO and ONNX exports run on :class:`~thermalstream.detect.exported.ExportedModel`
+  (the runtime alone, 160-200 MB, instead of ~750 MB for ``import ultralytics``). ultralytics (and
+  torch) are imported only to check and export a ``.pt`` whose export is missing or stale, and for the
+  torch backend. With a ready export and no ultralytics installed, the detector runs; with neither it
+  is ``unavailable`` and says what to install.
 * **Input shape**: ``imgsz`` is the longest side (default 320) applied to ``frame_shape`` (aspect
   kept, multiples of 32: 512x640 -> 256x320), or an explicit ``(h, w)``. Frames of another shape are
-  letterboxed into it by ultralytics; boxes always come back in the frame's own pixels.
+  letterboxed into it (as ultralytics does); boxes always come back in the frame's own pixels.
 * **Batching**: PyTorch runs a list of frames as one batch (``max_batch`` 8); the exported models are
   static batch-1 (see export.py for why) and run frame by frame (``max_batch`` 1).
 * **Classes**: names come from the model. COCO models keep DEFAULT_CLASSES unless ``classes`` says
@@ -23,7 +29,8 @@
   raises ``ValueError`` listing the known ones (when the model is loaded; with unloadable weights the
   filter cannot be checked and the detector reports the weights problem instead).
 * **Threads**: ultralytics sets torch to ``min(8, cpus - 1)`` threads (1 on 2 cores) whenever it picks
-  a device (first predict, export); :func:`restore_torch_threads` puts it back afterwards.
+  a device (first predict, export); :func:`restore_torch_threads` puts it back afterwards (only where
+  torch is already imported). The exported runtimes' threads: see exported.py.
 * **Thermal frames** go through :class:`~thermalstream.detect.thermal_input.ThermalInput` (white-hot,
   three channels; see that module for the measured choice). ``max_celsius``/``mean_celsius`` are
   filled for radiometric frames.
@@ -33,6 +40,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -41,12 +49,23 @@ from pathlib import Path
 import numpy as np
 
 from thermalstream.config import Settings
-from thermalstream.detect.export import BACKENDS, available_backends, ensure_export, parse_imgsz
+from thermalstream.detect.export import (
+    BACKENDS,
+    available_backends,
+    ensure_export,
+    export_path,
+    is_current,
+    parse_imgsz,
+    sha256_file,
+)
+from thermalstream.detect.exported import ExportedModel, ExportProblem, Predictions
 from thermalstream.detect.thermal_input import ThermalInput
 from thermalstream.detect.types import Box, Detection, Detector, DetectorStatus, box_temperatures
 from thermalstream.detect.weights import (
     WeightsProblem,
     class_ids,
+    import_ultralytics,
+    installed,
     is_exported,
     load_model,
     prepare_offline,
@@ -63,18 +82,17 @@ _torch_threads: int | None = None
 def restore_torch_threads(n: int | None = None) -> None:
     """Set torch's intra-op threads to ``n`` (default: the last value asked for, else all CPUs).
 
-    ultralytics' ``select_device`` sets ``min(8, cpus - 1)`` at every first predict/export."""
+    ultralytics' ``select_device`` sets ``min(8, cpus - 1)`` at every first predict/export. Does nothing
+    (and imports nothing) in a process that has not imported torch."""
     global _torch_threads
     if n is not None:
         _torch_threads = n
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return
     want = _torch_threads or os.cpu_count() or 1
-    try:
-        import torch
-
-        if torch.get_num_threads() != want:
-            torch.set_num_threads(want)
-    except ImportError:  # pragma: no cover - torch missing
-        pass
+    if torch.get_num_threads() != want:
+        torch.set_num_threads(want)
 
 
 def _backend_of(path: Path) -> str:
@@ -82,7 +100,7 @@ def _backend_of(path: Path) -> str:
 
 
 class YoloDetector(Detector):
-    """Detector over an ultralytics YOLO model (see the module docstring)."""
+    """Detector over a YOLO model: an export on its runtime, or a .pt through ultralytics (module docstring)."""
 
     name = "yolo"
 
@@ -127,7 +145,7 @@ class YoloDetector(Detector):
         self.backend = ""
         self.names: dict[int, str] = {}
         self.class_ids: list[int] | None = None
-        self.model_path: Path | None = None  # what ultralytics actually runs (.pt, .onnx or folder)
+        self.model_path: Path | None = None  # what actually runs (.pt, .onnx or *_openvino_model folder)
         self._model = None
         self._warm = False
         self._status = DetectorStatus("loading", model=str(self.weights), message="not loaded yet")
@@ -175,39 +193,59 @@ class YoloDetector(Detector):
             if self.requested_backend not in ("auto", backend):
                 raise WeightsProblem("error", f"{path} is an exported {backend} model; it cannot run on "
                                               f"{self.requested_backend}. Configure the .pt weights instead.")  # fmt: skip
-            model = load_model(path)
-            self._use(model, path, backend)
+            self._use(_open_export(path), path, backend)
             return
-        pt_model = load_model(path)  # validates the checkpoint (task, names) before any export
-        self.names = dict(pt_model.names)
-        self.class_ids = class_ids(self.classes, self.names)
+        self._load_checkpoint(path)
+
+    def _load_checkpoint(self, path: Path) -> None:
+        """The first backend (in order) that runs: a ready export directly, else export it (ultralytics)."""
         order = list(BACKENDS) if self.requested_backend == "auto" else [self.requested_backend]
-        have = available_backends()
+        have, can_export = available_backends(), installed("ultralytics")
+        cache = self.settings.cache_dir / "models"
+        digest = sha256_file(path) if path.is_file() else ""
+        checked = None  # the .pt through ultralytics, loaded once when needed
         for backend in order:
             if backend not in have:
                 self._notes.append(f"{backend}: runtime not installed")
                 continue
+            if backend != "torch" and is_current(export_path(path, backend, self.imgsz, cache), digest, backend,
+                                                 self.imgsz):  # fmt: skip
+                ready = True
+            elif can_export:  # checks the checkpoint first: a bad .pt is its own error, not a backend's
+                checked = checked or load_model(path)
+                ready = False
+            else:
+                self._notes.append(f"{backend}: no ready export at {self.imgsz[0]}x{self.imgsz[1]} (making one "
+                                   f"needs ultralytics)")  # fmt: skip
+                continue
             if backend == "torch":
-                self._use(pt_model, path, "torch")
+                self._use(checked, path, "torch")
                 return
             try:
-                target = ensure_export(path, backend, self.imgsz, cache_dir=self.settings.cache_dir / "models")
-                model = load_model(target)
-                self._use(model, target, backend)
-                return
+                target = ensure_export(path, backend, self.imgsz, cache_dir=cache)
+                model = _open_export(target)
             except Exception as exc:  # noqa: BLE001 - fall through to the next backend
                 log.warning("%s backend unavailable for %s: %s", backend, path, exc)
                 self._notes.append(f"{backend}: {exc}")
+                continue
+            if ready:
+                log.info("%s: running the ready %s export %s without ultralytics", path, backend, target)
+            self._use(model, target, backend)
+            return
+        if not can_export:
+            import_ultralytics()  # raises 'unavailable' saying what to install
         raise WeightsProblem("error", f"no backend could run {path}: {'; '.join(self._notes)}")
 
     def _use(self, model, path: Path, backend: str) -> None:
+        names = dict(model.names)
+        ids = class_ids(self.classes, names)  # ValueError for an unknown class: raised, not a backend failure
         self._model = model
         self.model_path = path
         self.backend = backend
-        self.names = dict(model.names)
-        self.class_ids = class_ids(self.classes, self.names)
-        if is_exported(path):
-            self.imgsz = _exported_imgsz(path) or self.imgsz
+        self.names = names
+        self.class_ids = ids
+        if isinstance(model, ExportedModel):
+            self.imgsz = model.imgsz
         msg = f"{backend} at {self.imgsz[0]}x{self.imgsz[1]}, classes: " + ", ".join(
             self.names[i] for i in (self.class_ids if self.class_ids is not None else sorted(self.names)))
         if self._notes:
@@ -252,33 +290,31 @@ class YoloDetector(Detector):
                                               message=f"inference failed: {type(exc).__name__}: {exc}")  # fmt: skip
                 return [[] for _ in frames]
 
-    def predict_images(self, images: list[np.ndarray]):
-        """Raw ultralytics results for BGR uint8 images (for benchmarks and tests)."""
+    def predict_images(self, images: list[np.ndarray]) -> list[Predictions]:
+        """Boxes, confidences and class ids for BGR uint8 images, in each image's pixels (benchmarks, tests)."""
         with self._lock:
-            res = self._model.predict(images, imgsz=self.imgsz, conf=self.conf, iou=self.iou,
-                                      classes=self.class_ids, device="cpu", verbose=False)  # fmt: skip
+            model = self._model
+            if isinstance(model, ExportedModel):
+                return model.predict(images, conf=self.conf, iou=self.iou, classes=self.class_ids)
+            res = model.predict(images, imgsz=self.imgsz, conf=self.conf, iou=self.iou,
+                                classes=self.class_ids, device="cpu", verbose=False)  # fmt: skip
             if not self._warm:
                 self._warm = True
                 restore_torch_threads()
-            return res
+            return [Predictions(r.boxes.xyxy.cpu().numpy(), r.boxes.conf.cpu().numpy(),
+                                r.boxes.cls.cpu().numpy().astype(int)) for r in res]  # fmt: skip
 
     def _run(self, frames: list[Frame]) -> list[list[Detection]]:
         images = [self.thermal_input(f) for f in frames]
-        results = self.predict_images(images)
         out = []
-        for frame, r in zip(frames, results, strict=True):
+        for frame, p in zip(frames, self.predict_images(images), strict=True):
+            h, w = frame.shape
             dets = []
-            boxes = r.boxes
-            if boxes is not None and len(boxes):
-                xyxy = boxes.xyxy.cpu().numpy()
-                confs = boxes.conf.cpu().numpy()
-                clss = boxes.cls.cpu().numpy().astype(int)
-                h, w = frame.shape
-                for (x1, y1, x2, y2), c, k in zip(xyxy, confs, clss, strict=True):
-                    box = Box(float(max(0.0, x1)), float(max(0.0, y1)), float(min(w, x2)), float(min(h, y2)))
-                    tmax, tmean = box_temperatures(frame.celsius, box)
-                    dets.append(Detection(label=self.names.get(int(k), str(k)), confidence=float(c), box=box,
-                                          class_id=int(k), max_celsius=tmax, mean_celsius=tmean))  # fmt: skip
+            for (x1, y1, x2, y2), c, k in zip(p.xyxy, p.conf, p.cls, strict=True):
+                box = Box(float(max(0.0, x1)), float(max(0.0, y1)), float(min(w, x2)), float(min(h, y2)))
+                tmax, tmean = box_temperatures(frame.celsius, box)
+                dets.append(Detection(label=self.names.get(int(k), str(k)), confidence=float(c), box=box,
+                                      class_id=int(k), max_celsius=tmax, mean_celsius=tmean))  # fmt: skip
             out.append(dets)
         return out
 
@@ -288,20 +324,10 @@ class YoloDetector(Detector):
         return dets, (time.perf_counter() - t) * 1000
 
 
-def _exported_imgsz(path: Path) -> tuple[int, int] | None:
-    """Input (h, w) recorded by ultralytics in an exported model (metadata.yaml or ONNX metadata)."""
-    import ast
-
+def _open_export(path: Path) -> ExportedModel:
+    """The export on its own runtime; an unusable export is a :class:`WeightsProblem` (state ``error``)."""
     try:
-        if path.suffix == ".onnx":
-            import onnx
-
-            meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-            sz = ast.literal_eval(meta.get("imgsz", "None"))
-        else:
-            import yaml
-
-            sz = yaml.safe_load((path / "metadata.yaml").read_text()).get("imgsz")
-        return (int(sz[0]), int(sz[1])) if sz and len(sz) == 2 else None
-    except Exception:  # noqa: BLE001 - no metadata: the configured imgsz is used
-        return None
+        return ExportedModel.load(path)
+    except ExportProblem as exc:
+        raise WeightsProblem("error", f"{exc}. Configure the .pt weights (THERMALSTREAM_MODEL) and run "
+                                      f"`thermalstream models export` to make it again.") from exc  # fmt: skip

@@ -47,6 +47,7 @@ ROUTES: dict[str, dict[str, str]] = {
     r"/api/cameras/(?P<cid>[0-9]+)/detection": {"GET": "viewer", "PATCH": "operator"},
     r"/api/cameras/(?P<cid>[0-9]+)/zones": {"GET": "viewer", "PUT": "operator"},
     r"/api/cameras/(?P<cid>[0-9]+)/recording-mode": {"GET": "viewer", "PATCH": "operator"},
+    r"/api/cameras/(?P<cid>[0-9]+)/timeline": {"GET": "viewer"},  # cameras the user sees
     r"/api/cameras/(?P<cid>[0-9]+)/rois": {"GET": "viewer", "POST": "operator"},
     r"/api/cameras/(?P<cid>[0-9]+)/alarm-rules": {"GET": "viewer", "POST": "operator"},
     r"/api/rois/(?P<roi>[0-9]+)": {"GET": "viewer", "PATCH": "operator", "DELETE": "operator"},

@@ -20,6 +20,7 @@ from app.handlers.metrics import MetricsHandler
 from app.handlers.openapi import DocsHandler, OpenAPIHandler
 from app.handlers.radiometry import RadiometryHandler
 from app.handlers.record_mode import RecordingModeHandler
+from app.handlers.review import CameraTimelineHandler
 from app.handlers.rois import (
     AlarmHandler,
     AlarmsHandler,
@@ -77,6 +78,7 @@ def build_routes(runtime: Runtime) -> list[tuple]:
         (rf"/api/cameras/{CID}/detection", CameraDetectionHandler, kw),
         (rf"/api/cameras/{CID}/zones", CameraZonesHandler, kw),
         (rf"/api/cameras/{CID}/recording-mode", RecordingModeHandler, kw),
+        (rf"/api/cameras/{CID}/timeline", CameraTimelineHandler, kw),
         (rf"/api/cameras/{CID}/rois", CameraRoisHandler, kw),
         (rf"/api/cameras/{CID}/alarm-rules", CameraRulesHandler, kw),
         (r"/api/rois/(?P<roi>[0-9]+)", RoiHandler, kw),

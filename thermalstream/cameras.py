@@ -22,6 +22,8 @@ from thermalstream.sources.url import CameraURL, CameraURLError, parse_camera_ur
 from thermalstream.storage.media import MEDIA_CHOICES, media_camera_ids, remove_camera_media
 from thermalstream.storage.paths import StoragePathError, safe_path
 from thermalstream.storage.usage import storage_roots
+from thermalstream.workers.inprocess import InProcessBackend
+from thermalstream.workers.protocol import Backend, CameraAssignment
 
 log = logging.getLogger(__name__)
 DEFAULT_PALETTE = "inferno"
@@ -68,8 +70,9 @@ class CameraService(CameraSharing):
     """Saved cameras joined to running ones; visibility and sharing come from :class:`CameraSharing`."""
 
     def __init__(self, db: Database, manager: CameraManager, notifications: NotificationService,
-                 settings: Any = None) -> None:
+                 settings: Any = None, workers: Backend | None = None) -> None:
         self.db = db
+        self.workers = workers or InProcessBackend(manager, self._source_factory)  # where cameras run
         self.settings = settings  # media folder for file sources, storage roots for a deleted camera's files
         self.manager = manager
         self.notes = notifications
@@ -103,12 +106,14 @@ class CameraService(CameraSharing):
                        last_frame_age=None, reconnects=0, temperature=None, temperature_unit=None)
             return row
         d = live.describe()
+        frame = live.latest()
+        remote = getattr(live, "summary", None)  # a camera on a worker process: what its worker reported
+        temperature, unit = remote() if remote else (_temperature(frame), summary(frame)["temperature_unit"])
         row.update(connected=True, status=d["status"], reason=d["reason"], fps=d["fps"], frames=d["frames"],
                    dropped=d["dropped"], last_frame_age=d["last_frame_age"], reconnects=d["reconnects"],
                    radiometric=d["radiometric"] or row["radiometric"],
                    width=d["width"] or row["width"], height=d["height"] or row["height"],
-                   temperature=_temperature(live.latest()),
-                   temperature_unit=summary(live.latest())["temperature_unit"])
+                   temperature=temperature, temperature_unit=unit)
         return row
 
     # ----- commands
@@ -195,9 +200,11 @@ class CameraService(CameraSharing):
                 repo.update_camera(s, camera_id, **fields)
         if palette is not None:
             self._palettes[camera_id] = palette
+            self._tell(camera_id, "palette", {"palette": palette})
         live = self.manager.get(camera_id)
         if live is not None and name is not None:
             live.name = name.strip()
+            self._tell(camera_id, "rename", {"name": live.name})
         return self.get(camera_id)
 
     def temperature_at(self, camera_id: int, x: float, y: float) -> tuple[float, str] | None:
@@ -207,6 +214,9 @@ class CameraService(CameraSharing):
         live = self.manager.get(camera_id)
         if live is None:
             raise CameraNotFound(f"camera {camera_id} is not connected")
+        if getattr(live, "remote", False):  # the frame is on the camera's worker
+            found = self.workers.command(camera_id, "temperature", {"x": x, "y": y}, timeout=5.0)
+            return None if found is None else (found[0], found[1])
         return spot_temperature(live.latest(), x, y)
 
     def radiometry(self, camera_id: int) -> dict[str, Any]:
@@ -237,6 +247,7 @@ class CameraService(CameraSharing):
                 raise CameraNotFound(f"no camera {camera_id}")
             row.radiometry = None if new.is_empty() else new.model_dump(exclude_none=True)
         self._radiometry[camera_id] = new
+        self._tell(camera_id, "radiometry", {"radiometry": new.model_dump(exclude_none=True)})
         return self.radiometry(camera_id)
 
     def delete(self, camera_id: int, media: str = "archive") -> dict[str, Any] | None:
@@ -302,8 +313,20 @@ class CameraService(CameraSharing):
         with self.db.session() as s:
             row = repo.get_camera(s, cid)
             self._radiometry[cid] = RadiometrySettings.model_validate((row.radiometry if row else None) or {})
-        factory = lambda url, c=cid: RadiometricSource(make_source(url), lambda: self._radiometry.get(c))  # noqa: E731
-        self.manager.add(cid, cu, name, source_factory=factory)
+            settings = dict((row.settings if row else None) or settings)
+        self.workers.assign(CameraAssignment(cid, cu.raw, name, settings,
+                                             self._radiometry[cid].model_dump(exclude_none=True)))
+
+    def _source_factory(self, camera: CameraAssignment):
+        """In-process sources read the camera's radiometry settings on every frame."""
+        return lambda url, c=camera.camera_id: RadiometricSource(make_source(url), lambda: self._radiometry.get(c))
+
+    def _tell(self, camera_id: int, command: str, args: dict[str, Any]) -> None:
+        """A setting changed: the camera's worker applies it from its next frame."""
+        try:
+            self.workers.command(camera_id, command, args)
+        except LookupError:
+            pass  # not running anywhere: it starts with the saved settings
 
     def _start_announced(self, cid: int, cu: CameraURL, name: str, settings: dict[str, Any], label: str) -> None:
         """Start a camera the user just connected: "Camera connecting" now, "Camera connected" when it

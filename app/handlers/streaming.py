@@ -60,6 +60,13 @@ class LatestOnly:
         self._remove()
 
 
+def wire_message(frame: EncodedFrame) -> bytes:
+    """The /ws/video message: 8-byte big-endian capture time in ms, then the JPEG. A frame from a
+    worker process arrives already framed (``wire``) and goes to every viewer as it is."""
+    wire = getattr(frame, "wire", None)
+    return wire if wire is not None else struct.pack(">d", frame.timestamp * 1000.0) + frame.jpeg
+
+
 def _encoder(handler: Guarded, cid: str) -> LiveEncoder:
     try:
         return handler.runtime.encoder(handler.require_camera(int(cid)))
@@ -162,7 +169,7 @@ class VideoSocket(GuardedSocket):
             if frame is None:
                 continue
             try:
-                await self.write_message(struct.pack(">d", frame.timestamp * 1000.0) + frame.jpeg, binary=True)
+                await self.write_message(wire_message(frame), binary=True)
             except (tornado.websocket.WebSocketClosedError, tornado.iostream.StreamClosedError):
                 return
 

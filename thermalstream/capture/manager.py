@@ -43,6 +43,11 @@ class CameraManager:
             self._cameras[camera_id] = cam
         return cam.start()
 
+    def adopt(self, camera) -> None:
+        """Hold a camera started elsewhere (a worker's :class:`~thermalstream.workers.remote.RemoteCamera`)."""
+        with self._lock:
+            self._cameras[camera.id] = camera
+
     def remove(self, camera_id: int | str) -> None:
         """Stop and forget a camera; KeyError if unknown."""
         with self._lock:

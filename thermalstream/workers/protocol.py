@@ -23,7 +23,9 @@ BACKENDS = ("inprocess", "processes", "ray")
 #   rename         {"name": str}
 #   live           {"on": bool}               encode JPEGs for viewers (only while someone watches)
 #   rois           {}                         the camera's ROIs or alarm rules changed (re-read them)
-COMMANDS = ("record.start", "record.stop", "detect", "display", "palette", "radiometry", "rename", "live", "rois")
+#   temperature    {"x": float, "y": float}   -> (value, unit) at that pixel of the newest frame, or None
+COMMANDS = ("record.start", "record.stop", "detect", "display", "palette", "radiometry", "rename", "live", "rois",
+            "temperature")
 
 
 # ----------------------------------------------------------------- server -> worker
@@ -31,26 +33,32 @@ COMMANDS = ("record.start", "record.stop", "detect", "display", "palette", "radi
 @dataclass(frozen=True)
 class CameraAssignment:
     """Everything a worker needs to run one camera. ``url`` is the raw URL (credentials included):
-    it only travels to workers of this installation. ``recording`` asks the worker to start
-    recording at once (a camera moved from a dead worker while it recorded)."""
+    it only travels to workers of this installation. A camera moved from a dead worker while it
+    recorded gets a ``record.start`` command after its Assign (a new recording; the gap is recorded
+    by the server)."""
 
     camera_id: int
     url: str
     name: str
     settings: dict[str, Any] = field(default_factory=dict)  # the camera row's settings (palette, detect, display…)
     radiometry: dict[str, Any] = field(default_factory=dict)
-    recording: bool = False
     live: bool = False  # someone is watching: encode JPEGs from the first frame
 
 
 @dataclass(frozen=True)
 class Assign:
+    """Run a camera; ``request_id`` not None asks for a :class:`Reply` once it is started."""
+
     camera: CameraAssignment
+    request_id: int | None = None
 
 
 @dataclass(frozen=True)
 class Unassign:
+    """Stop a camera (its recording closed first); ``request_id`` asks for a :class:`Reply` when done."""
+
     camera_id: int
+    request_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -100,7 +108,8 @@ class StatsReport:
     temperature: dict[str, Any] | None = None
     temperature_unit: str | None = None
     recording: dict[str, Any] | None = None
-    detection: dict[str, Any] | None = None
+    detection: dict[str, Any] | None = None  # the newest detection overlay (None: detection off)
+    detector: dict[str, Any] | None = None  # the worker's detector: state, backend, model, message
 
 
 WIRE_HEADER = struct.Struct(">d")  # capture time in ms: the /ws/video message is this header + the JPEG
@@ -115,6 +124,7 @@ class LiveFrame:
     seq: int
     timestamp: float
     wire: bytes
+    scale: tuple[float, float, str] | None = None  # the colour bar's (lo, hi, unit) for this picture
 
     @property
     def jpeg(self) -> bytes:
@@ -122,8 +132,9 @@ class LiveFrame:
         return self.wire[WIRE_HEADER.size:]
 
     @staticmethod
-    def make(camera_id: int, seq: int, timestamp: float, jpeg: bytes) -> LiveFrame:
-        return LiveFrame(camera_id, seq, timestamp, WIRE_HEADER.pack(timestamp * 1000.0) + jpeg)
+    def make(camera_id: int, seq: int, timestamp: float, jpeg: bytes,
+             scale: tuple[float, float, str] | None = None) -> LiveFrame:
+        return LiveFrame(camera_id, seq, timestamp, WIRE_HEADER.pack(timestamp * 1000.0) + jpeg, scale)
 
 
 @dataclass(frozen=True)

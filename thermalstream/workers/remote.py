@@ -1,0 +1,254 @@
+"""The server side of cameras that run on workers: :class:`RemoteCamera` (what the server's
+services see of a camera: status, stats, source info, name), :class:`RemoteEncoder` (the live
+pictures, as the viewers' handlers expect from a LiveEncoder) and :class:`WorkerHub`, which
+applies every report a worker sends. Transport-free: the process and Ray backends both feed it.
+
+Frames arrive once, encoded, framed as the /ws/video message (``LiveFrame.wire``): the hub hands
+the same object to every viewer, so the server neither re-encodes nor copies a frame per viewer.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+from thermalstream.bus import EventBus
+from thermalstream.capture.camera import CameraStatus
+from thermalstream.capture.stats import CameraStats
+from thermalstream.sources import SourceInfo
+from thermalstream.sources.url import CameraURL
+from thermalstream.workers.protocol import (
+    EventReport,
+    LiveFrame,
+    RecordingEnded,
+    Report,
+    StatsReport,
+    StatusReport,
+)
+
+log = logging.getLogger(__name__)
+IDLE_S = 5.0  # the worker stops encoding this long after the last viewer left (as LiveEncoder)
+Listener = Callable[[LiveFrame], None]
+
+
+class RemoteEncoder:
+    """A camera's live pictures from its worker, with LiveEncoder's interface for the handlers.
+    The worker encodes only while someone watches: ``on_viewers(True/False)`` tells it."""
+
+    def __init__(self, camera: RemoteCamera, on_viewers: Callable[[bool], None]) -> None:
+        self.camera = camera
+        self.display = SimpleNamespace(scale=None)  # the colour bar's (lo, hi, unit) of the newest picture
+        self.encoded = 0  # pictures received
+        self.live = False  # the worker is asked to encode
+        self._on_viewers = on_viewers
+        self._listeners: list[Listener] = []
+        self._pollers = 0
+        self._latest: LiveFrame | None = None
+        self._cond = threading.Condition()
+        self._idle: threading.Timer | None = None
+
+    def deliver(self, frame: LiveFrame) -> None:
+        """A picture from the worker: kept as the newest and handed to every listener as it is."""
+        with self._cond:
+            if self._latest is not None and frame.seq <= self._latest.seq:
+                return  # an older picture overtaken by a newer one
+            self._latest = frame
+            self.encoded += 1
+            self.display.scale = frame.scale
+            listeners = list(self._listeners)
+            self._cond.notify_all()
+        for listener in listeners:
+            try:
+                listener(frame)
+            except Exception:  # noqa: BLE001
+                log.exception("live listener failed")
+
+    def reset(self) -> None:
+        """The camera moved to another worker: its frame numbers start again."""
+        with self._cond:
+            self._latest = None
+
+    def add_listener(self, listener: Listener) -> Callable[[], None]:
+        with self._cond:
+            self._listeners.append(listener)
+        self._watched()
+
+        def remove() -> None:
+            with self._cond:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+            self._maybe_idle()
+
+        return remove
+
+    def wait(self, after_seq: int, timeout: float = 5.0) -> LiveFrame | None:
+        with self._cond:
+            self._pollers += 1
+        self._watched()
+        try:
+            with self._cond:
+                ok = self._cond.wait_for(lambda: self._latest is not None and self._latest.seq > after_seq, timeout)
+                return self._latest if ok else None
+        finally:
+            with self._cond:
+                self._pollers -= 1
+            self._maybe_idle()
+
+    def snapshot(self, timeout: float = 3.0) -> LiveFrame | None:
+        """A fresh picture: the newest one while someone watches, else one asked for now."""
+        latest = self._latest
+        if latest is not None and self.viewers > 0:
+            return latest
+        return self.wait(latest.seq if latest is not None else -1, timeout) or latest
+
+    @property
+    def viewers(self) -> int:
+        return len(self._listeners) + self._pollers
+
+    def stop(self) -> None:
+        with self._cond:
+            timer, self._idle = self._idle, None
+        if timer is not None:
+            timer.cancel()
+
+    def _watched(self) -> None:
+        self.stop()
+        if not self.live:
+            self.live = True
+            self._on_viewers(True)
+
+    def _maybe_idle(self) -> None:
+        if self.viewers:
+            return
+        with self._cond:
+            if self._idle is None:
+                self._idle = threading.Timer(IDLE_S, self._went_idle)
+                self._idle.daemon = True
+                self._idle.start()
+
+    def _went_idle(self) -> None:
+        with self._cond:
+            self._idle = None
+            idle = self.viewers == 0 and self.live
+            if idle:
+                self.live = False
+        if idle:
+            self._on_viewers(False)
+
+
+class RemoteCamera:
+    """A camera running on a worker, as the server's services see it (the attributes and methods
+    of ``capture.Camera`` they use). Its frames stay on the worker: ``latest()`` is None, and the
+    temperature summary comes with the worker's stats."""
+
+    remote = True
+
+    def __init__(self, camera_id: int, url: CameraURL, name: str, bus: EventBus,
+                 unassign: Callable[[int], None], on_viewers: Callable[[int, bool], None]) -> None:
+        self.id = camera_id
+        self.url = url
+        self.name = name
+        self.bus = bus
+        self.status = CameraStatus.CONNECTING
+        self.reason = ""
+        self.info: SourceInfo | None = None
+        self.worker_id: str | None = None
+        self.recording: dict[str, Any] | None = None  # the worker's recorder counters
+        self.detection: dict[str, Any] | None = None  # the newest detection overlay
+        self.detector: dict[str, Any] | None = None  # its worker's detector status
+        self._unassign = unassign
+        self._stats = CameraStats(0.0, 0, 0, None, 0)
+        self._stats_at = time.monotonic()
+        self._temperature: tuple[dict[str, Any] | None, str | None] = (None, None)
+        self.encoder = RemoteEncoder(self, lambda on: on_viewers(camera_id, on))
+
+    # ----- reports
+    def set_status(self, status: str, reason: str = "", info: dict[str, Any] | None = None) -> None:
+        if info:
+            self.info = SourceInfo(kind=info.get("kind") or self.url.kind, width=info["width"], height=info["height"],
+                                   fps=info.get("fps"), radiometric=bool(info.get("radiometric")))
+        new = CameraStatus(status)
+        if new is self.status and reason == self.reason:
+            return
+        self.status, self.reason = new, reason
+        self.bus.publish("camera.status", {"camera_id": self.id, "status": new.value, "reason": reason})
+
+    def update(self, report: StatsReport) -> None:
+        self._stats = CameraStats(**report.stats)
+        self._stats_at = time.monotonic()
+        self._temperature = (report.temperature, report.temperature_unit)
+        self.recording = report.recording
+        self.detection = report.detection
+        self.detector = report.detector
+
+    # ----- what Camera offers
+    def start(self) -> RemoteCamera:
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop it on its worker (recording closed there)."""
+        self.encoder.stop()
+        self._unassign(self.id)
+        self.set_status(CameraStatus.STOPPED.value, "")
+
+    close = stop
+
+    @property
+    def running(self) -> bool:
+        return self.status not in (CameraStatus.STOPPED, CameraStatus.FAILED)
+
+    def latest(self) -> None:
+        return None
+
+    def wait_frame(self, after_seq: int = -1, timeout: float | None = 5.0) -> None:
+        time.sleep(min(timeout or 0.0, 0.5))
+        return None
+
+    def summary(self) -> tuple[dict[str, Any] | None, str | None]:
+        """(min/mean/max of the newest frame, its unit) as the worker last reported them."""
+        return self._temperature
+
+    def stats(self) -> CameraStats:
+        s = self._stats
+        age = s.last_frame_age
+        if age is not None:
+            age = round(age + time.monotonic() - self._stats_at, 3)
+        return CameraStats(s.fps, s.frames, s.dropped, age, s.reconnects)
+
+    def describe(self) -> dict[str, Any]:
+        info = self.info
+        return {"id": self.id, "name": self.name, "url": self.url.masked, "kind": self.url.kind,
+                "status": self.status.value, "reason": self.reason, "radiometric": bool(info and info.radiometric),
+                "width": info.width if info else None, "height": info.height if info else None,
+                "worker": self.worker_id, **self.stats().as_dict()}
+
+
+class WorkerHub:
+    """Applies workers' reports on the server: cameras' status and stats, live pictures to
+    viewers, bus events republished, finished recordings."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self.bus = bus
+        self.cameras: dict[int, RemoteCamera] = {}
+        self.on_recording_ended: Callable[[int, int], None] | None = None
+
+    def report(self, worker_id: str, msg: Report) -> None:
+        """Apply one report from ``worker_id`` (reports of a camera it no longer owns are ignored)."""
+        if isinstance(msg, EventReport):
+            self.bus.publish(msg.topic, msg.data, user_id=msg.user_id)
+            return
+        cam = self.cameras.get(getattr(msg, "camera_id", None))
+        if cam is None or cam.worker_id != worker_id:
+            return
+        if isinstance(msg, LiveFrame):
+            cam.encoder.deliver(msg)
+        elif isinstance(msg, StatsReport):
+            cam.update(msg)
+        elif isinstance(msg, StatusReport):
+            cam.set_status(msg.status, msg.reason, msg.info)
+        elif isinstance(msg, RecordingEnded) and self.on_recording_ended is not None:
+            self.on_recording_ended(msg.camera_id, msg.recording_id)

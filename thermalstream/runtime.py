@@ -40,6 +40,7 @@ from thermalstream.record.video import VideoOptions
 from thermalstream.schedules import ScheduleService
 from thermalstream.storage import CleanupJob, RetentionPolicy, sample_storage
 from thermalstream.storage.private import protect_data_dir
+from thermalstream.workers.wiring import Wiring, connect, wiring
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ class Runtime:
     exports: ExportService | None = None  # background exports (CSV/Parquet/NetCDF/HDF5)
     measure: MeasureService | None = None  # ROI statistics, series and alarms
     display: DisplayStore | None = None  # per-camera level/span, isotherm, markers
+    workers: Wiring = field(default_factory=Wiring)  # where cameras run (THERMALSTREAM_WORKERS)
     started_at: float = field(default_factory=time.time)
     version: str = __version__
     _encoders: dict[int, LiveEncoder] = field(default_factory=dict)
@@ -121,12 +123,13 @@ class Runtime:
         bus = EventBus()
         manager = CameraManager(bus, stall_s=settings.stall_timeout_s)
         notes = NotificationService(db, bus)
-        cams = CameraService(db, manager, notes, settings)
-        recs = RecordingService(db, manager, notes, settings, config=recording_config(settings))
+        workers = wiring(settings, manager)
+        cams = CameraService(db, manager, notes, settings, workers=workers.backend)
+        recs = workers.recordings(db, manager, notes, settings, config=recording_config(settings))
         recs.reconcile()  # close what a crash left "recording" before anything records again
         schedules = ScheduleService(db, recs, notes, notify_success=False)
-        detection = DetectionService(db, manager, bus, notes, settings, make_detector_factory(settings),
-                                     palette=cams.palette)
+        detection = workers.detection(db, manager, bus, notes, settings,
+                                      None if workers.remote else make_detector_factory(settings), palette=cams.palette)
         cleanup = CleanupJob(db, settings.recordings_dir, RetentionPolicy.from_settings(settings),
                              notifications=notes, thumbnails_dir=settings.data_dir / "thumbnails")
         auth = Auth.from_settings(db, settings)
@@ -141,7 +144,9 @@ class Runtime:
                                     minute_days=settings.roi_minute_retention_days, detection=detection,
                                     camera_name=lambda cid: cams.get(cid)["name"])
         rt.event_recordings.buffer_for.append(rt.measure.records_alarms)
-        rt.display = DisplayStore(db)
+        rt.display = workers.display(db)
+        rt.workers = workers
+        connect(workers, recs, detection, rt.display)
         return rt
 
     def start(self) -> "Runtime":
@@ -155,6 +160,7 @@ class Runtime:
         elif created:
             log.info("created the admin user from THERMALSTREAM_ADMIN_PASSWORD")
         self.cameras.archive_orphan_media()  # files of cameras deleted earlier: no later camera may own them
+        self.cameras.workers.start()  # worker processes (or Ray actors); nothing for in-process
         if self.settings.default_camera and not self.cameras.list():
             self.cameras.connect(self.settings.default_camera, "Simulated thermal camera")
         self.cameras.start_enabled()
@@ -194,6 +200,8 @@ class Runtime:
         self.auth.close()
         self.recordings.shutdown()
         self.manager.stop_all()
+        if self.workers.remote:
+            self.cameras.workers.stop()
         self.db.dispose()
 
     def encoder(self, camera_id: int) -> LiveEncoder:
@@ -201,6 +209,8 @@ class Runtime:
         cam = self.manager.get(camera_id)
         if cam is None:
             raise CameraNotFound(f"camera {camera_id} is not connected")
+        if getattr(cam, "remote", False):
+            return cam.encoder  # pictures come encoded from the camera's worker
         with self._lock:
             enc = self._encoders.get(camera_id)
             if enc is None or enc.camera is not cam:

@@ -126,13 +126,11 @@ def notebook(inline: bool = True) -> None:
     """Load the JavaScript of ThermalStream's views and of HoloViews/hvPlot plots (Bokeh) into this
     notebook (JupyterLab, Notebook 7, VS Code). Run it once, in a cell of its own, before showing a view or
     a plot, instead of ``hv.extension``/``pn.extension``. ``inline`` (default) embeds every script and
-    stylesheet in the notebook, so views and plots work on a lab network with no internet."""
-    import holoviews as hv
-    import panel as pn
+    stylesheet in the notebook, so views and plots work on a lab network with no internet
+    (:mod:`thermalstream.views.notebook`)."""
+    from thermalstream.views.notebook import load
 
-    pn.config.inline = inline  # stylesheets too, not only the scripts
-    pn.extension(inline=inline)  # the views (custom components)
-    hv.extension("bokeh", inline=inline)  # the plots' renderer, without a second trip to a CDN
+    load(inline)
 
 
 def __getattr__(name: str):

@@ -3,6 +3,7 @@
 >>> rec = ts.open_recording(12)                 # or a recording folder, or one segment's .h5
 >>> len(rec), rec[0].celsius.max()
 >>> da = rec.to_xarray(step=5)                  # lazy (dask) DataArray (time, y, x), CF attributes
+>>> rec.view()                                  # a player in a notebook (after ts.notebook())
 
 Frames are read from the lossless HDF5 files beside the video segments (the layout is
 ``thermalstream.record.radiometric``); the video itself is never decoded. A segment left open by a
@@ -220,6 +221,14 @@ class RecordingData:
         from thermalstream.datasets.regions import region_series
 
         return region_series(self, rois, step=step, start=start, end=end, progress=progress)
+
+    def view(self, palette: str = "inferno", **params):
+        """A player for a notebook (``ts.notebook()`` first): frame slider, Play, palette, colour bar and
+        the value under the pointer (:class:`thermalstream.views.recording_player.RecordingPlayer`);
+        Panel is imported only now."""
+        from thermalstream.views.recording_player import RecordingPlayer
+
+        return RecordingPlayer(self, palette=palette, **params)
 
     def cf_attrs(self) -> dict[str, Any]:
         """CF-style attributes: units, long_name, camera, sensor and the radiometric parameters."""

@@ -2,6 +2,8 @@
 // WebSocket (encode once, fan out). Transport "msg": frames pushed by Python with _send_msg
 // (notebooks). Each message is an 8-byte big-endian float64 capture time in ms, then the JPEG.
 export function render({ model, el }) {
+  // the script runs: the notebook's "did not load" notice is not needed
+  if (model.notice) document.getElementById(model.notice)?.remove();
   const wrap = document.createElement("div");
   wrap.className = "ts-view";
   const canvas = document.createElement("canvas");

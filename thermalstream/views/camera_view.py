@@ -3,12 +3,18 @@
 In a notebook: run ``ts.notebook()`` once in a cell of its own (it loads the pane's JavaScript inline,
 so it works with no internet), then ``cam.view()`` or ``ts.CameraView(cam)``. Frames are pushed from
 the kernel's main thread; the pointer readout is answered from that same thread, so JupyterLab's
-comm subshells never interleave two messages.
+comm subshells never interleave two messages. Frames flow only while the view is shown: clearing or
+re-running its cell (the front end deletes the output's models) stops the push, showing it again
+restarts it. The cell output carries a plain notice that the pane's script removes once it runs, so
+a browser that cannot load the component says so in the notebook itself.
 """
 
 from __future__ import annotations
 
+import asyncio
 import struct
+import threading
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +29,11 @@ from thermalstream.palettes import bokeh_palette
 Probe = Callable[[int, int], "tuple[float, str] | None"]
 NOT_LOADED = ("The live view needs its JavaScript: run `import thermalstream as ts; ts.notebook()` in a cell "
               "of its own first (it works offline), then show the view again.")
+NOTICE = ("<style>@keyframes ts-notice{{to{{visibility:visible}}}}.ts-notice{{visibility:hidden;color:#b00020;"
+          "font-weight:bold;animation:ts-notice 0s 5s forwards}}</style><div class='ts-notice' id='{id}'>"
+          "The view did not load in this browser (its JavaScript is missing or failed; the browser console says "
+          "why). Run <code>import thermalstream as ts; ts.notebook()</code> in a cell of its own, then run this "
+          "cell again.</div>")
 
 
 class CameraView(JSComponent):
@@ -41,6 +52,7 @@ class CameraView(JSComponent):
     rois = param.List(default=[], doc="Measurement regions drawn over the picture: [{kind, points, label, "
                                       "alarm, hot}] (red while alarm is true; hot: the hottest point, 0..1)")
     scale = param.Dict(default={}, doc="Colour bar: {lo, hi, unit, colours (coldest first)}; empty: no bar")
+    notice = param.String(default="", doc="Id of the notebook notice that the script removes once it runs")
 
     _esm = Path(__file__).with_name("camera_view.js")
     _stylesheets = [
@@ -69,14 +81,49 @@ class CameraView(JSComponent):
         self._sent = -1
         self._cb = None
         self._pointer: dict | None = None  # the newest pointer message, answered by _push
+        self._watchers: list[Callable[[bool], None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None  # the kernel's main loop (notebooks)
         if camera is not None:
             self._encoder = LiveEncoder(camera, max_fps=self.max_fps)
-            self._cb = self._periodic()
+            self.on_shown(self._live)
 
-    def _periodic(self):
-        import panel as pn
+    def on_shown(self, callback: Callable[[bool], None]) -> None:
+        """``callback(True)`` when the pane gets its first view, ``callback(False)`` when its last view
+        is gone (cell output cleared or re-run, page closed)."""
+        self._watchers.append(callback)
 
-        return pn.state.add_periodic_callback(self._push, period=int(1000 / self.max_fps), start=True)
+    def _get_model(self, doc, root=None, parent=None, comm=None):
+        first = not self._models
+        if comm is not None and threading.current_thread() is threading.main_thread():
+            try:
+                self._loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self._loop = None
+        model = super()._get_model(doc, root, parent, comm)
+        if first:
+            for callback in self._watchers:
+                callback(True)
+        return model
+
+    def _cleanup(self, root=None) -> None:
+        had = bool(self._models)
+        super()._cleanup(root)
+        if had and not self._models:
+            for callback in self._watchers:
+                callback(False)
+
+    def _live(self, shown: bool) -> None:
+        if not shown:
+            self.stop()
+        elif self._cb is None:
+            import panel as pn
+
+            self._cb = pn.state.add_periodic_callback(self._push, period=int(1000 / self.max_fps), start=True)
+
+    @property
+    def live(self) -> bool:
+        """Frames are being pushed (the view is shown and not stopped)."""
+        return self._cb is not None
 
     def _push(self) -> None:
         pointer, self._pointer = self._pointer, None
@@ -96,7 +143,17 @@ class CameraView(JSComponent):
         if self._cb is not None:  # frames leave from the periodic callback: answer from that thread too
             self._pointer = msg
             return
-        self._answer(msg)
+        self.on_kernel_thread(self._answer, msg)
+
+    def on_kernel_thread(self, fn: Callable, *args) -> None:
+        """Run ``fn(*args)`` on the notebook kernel's main thread, where cells and timers send their
+        messages: called from a comm subshell (JupyterLab 4.4+), it is handed over, so the pieces of two
+        messages never interleave. Elsewhere (the served app, plain Python) it runs at once."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed() and threading.current_thread() is not threading.main_thread():
+            loop.call_soon_threadsafe(fn, *args)
+        else:
+            fn(*args)
 
     def _answer(self, msg: dict) -> None:
         if msg.get("leave"):
@@ -110,17 +167,28 @@ class CameraView(JSComponent):
         self.readout = "" if reading is None else f"{format_reading(*reading)} @ {x},{y}"
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        from panel.config import panel_extension
-
-        if not panel_extension._loaded:  # say so in the notebook, not only in the browser console
-            return {"text/html": f"<b>{NOT_LOADED}</b>", "text/plain": NOT_LOADED}, {}
-        return super()._repr_mimebundle_(include, exclude)
+        return with_notice(self, lambda: super(CameraView, self)._repr_mimebundle_(include, exclude))
 
     def stop(self) -> None:
-        """Stop pushing frames (notebook transport)."""
+        """Stop pushing frames (notebook transport); showing the view again starts them again."""
         if self._cb is not None:
             self._cb.stop()
             self._cb = None
+
+
+def with_notice(view: CameraView, render: Callable[[], tuple[dict, dict]]) -> tuple[dict, dict]:
+    """A notebook output holding ``view``: NOT_LOADED when this kernel has not loaded the extension;
+    otherwise ``render()``'s bundle after a notice that the pane's script removes when it runs, so a
+    browser that cannot load the component says so in the notebook."""
+    from panel.config import panel_extension
+
+    if not panel_extension._loaded:  # say so in the notebook, not only in the browser console
+        return {"text/html": f"<b>{NOT_LOADED}</b>", "text/plain": NOT_LOADED}, {}
+    view.notice = f"ts-notice-{uuid.uuid4().hex[:12]}"
+    data, meta = render()
+    if "text/html" in data:
+        data["text/html"] = NOTICE.format(id=view.notice) + data["text/html"]
+    return data, meta
 
 
 def colour_bar(scale: tuple[float, float, str] | None, palette: str, stops: int = 32) -> dict:

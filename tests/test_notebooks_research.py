@@ -91,6 +91,9 @@ def test_thermal_export(data_dir, tmp_path):
     assert "round trip: identical" in text_of(cell(nb, "export"))
     for tag in ("frame", "region"):
         assert rich_mimes(cell(nb, tag)) & {"text/html", "application/vnd.holoviews_exec.v0+json"}, tag
+    player = [o for o in cell(nb, "player").outputs if o.output_type == "execute_result"]  # rec.view()
+    assert player and "application/vnd.holoviews_exec.v0+json" in player[0].data
+    assert "ts-notice" in player[0].data["text/html"]  # a player, with its "did not load" notice
 
 
 def test_remote(server, tmp_path):

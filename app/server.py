@@ -6,6 +6,7 @@ import logging
 
 import panel as pn
 
+from app.access import ROUTES
 from app.auth import ThermalAuthProvider, oauth_options
 from app.main import create_pages
 from app.routes import build_routes
@@ -46,12 +47,20 @@ def allowed_origins(settings: Settings, port: int) -> list[str]:
     return [f"{h}:{port}" for h in sorted(hosts)]
 
 
+def mqtt_command_roles() -> dict[str, str]:
+    """The least role of each MQTT command: that of the REST route it mirrors, from the access table."""
+    return {"detection": ROUTES[r"/api/cameras/(?P<cid>[0-9]+)/detection"]["PATCH"],
+            "record": ROUTES[r"/api/recording/start"]["POST"]}
+
+
 def make_server(runtime: Runtime, *, port: int | None = None, threaded: bool = False, start: bool = True, show: bool = False):
     """Build (and by default start) the server. ``threaded=True`` runs it on its own IOLoop thread
     (tests, notebooks) and returns the thread; stop it with ``.stop()``."""
     settings = runtime.settings
     port = settings.port if port is None else port
     quiet_closed_tabs()
+    if runtime.mqtt is not None:
+        runtime.mqtt.commands.roles = mqtt_command_roles()  # until now every MQTT command is refused
     return pn.serve(
         create_pages(runtime),
         port=port,

@@ -108,6 +108,18 @@ class Settings(BaseSettings):
     roi_minute_retention_days: float | None = Field(
         default=365.0, gt=0, description="Per-minute ROI aggregates are kept this long (None: for ever)")
 
+    # MQTT / Home Assistant (thermalstream/integrations/mqtt.py, docs/mqtt.md)
+    mqtt_url: str | None = Field(default=None, description="MQTT broker, mqtt://user:pass@host:port or mqtts://… "
+                                 "(MQTT off when unset)")
+    mqtt_topic_prefix: str = Field(default="thermalstream", pattern=r"^[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*$",
+                                   description="First level(s) of every topic this server publishes")
+    mqtt_client_id: str | None = Field(default=None, max_length=64,
+                                       description="MQTT client id (default thermalstream-<host>-<port>)")
+    mqtt_discovery_prefix: str | None = Field(
+        default="homeassistant", description="Home Assistant MQTT discovery prefix ('' or None: no discovery)")
+    mqtt_commands: bool = Field(default=False, description="Accept commands over MQTT (detection on/off, "
+                                "record start/stop), each with an operator's API token")
+
     @property
     def db_url(self) -> str:
         if self.database_url:

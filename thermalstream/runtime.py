@@ -30,6 +30,7 @@ from thermalstream.display import DisplayStore
 from thermalstream.db.outage import log_failure
 from thermalstream.detect.service import DetectionService
 from thermalstream.detect.types import Detector
+from thermalstream.integrations.mqtt import MqttBridge
 from thermalstream.live import LiveEncoder
 from thermalstream.measure.service import MeasureService
 from thermalstream.notifications import NotificationService
@@ -107,6 +108,7 @@ class Runtime:
     exports: ExportService | None = None  # background exports (CSV/Parquet/NetCDF/HDF5)
     measure: MeasureService | None = None  # ROI statistics, series and alarms
     display: DisplayStore | None = None  # per-camera level/span, isotherm, markers
+    mqtt: MqttBridge | None = None  # MQTT / Home Assistant (off unless THERMALSTREAM_MQTT_URL is set)
     workers: Wiring = field(default_factory=Wiring)  # where cameras run (THERMALSTREAM_WORKERS)
     started_at: float = field(default_factory=time.time)
     version: str = __version__
@@ -147,6 +149,7 @@ class Runtime:
         rt.display = workers.display(db)
         rt.workers = workers
         connect(workers, recs, detection, rt.display)
+        rt.mqtt = MqttBridge(settings, bus, cams, detection, recs, auth.tokens, __version__)  # listens from now on
         return rt
 
     def start(self) -> "Runtime":
@@ -163,6 +166,8 @@ class Runtime:
         self.cameras.workers.start()  # worker processes (or Ray actors); nothing for in-process
         if self.settings.default_camera and not self.cameras.list():
             self.cameras.connect(self.settings.default_camera, "Simulated thermal camera")
+        if self.mqtt is not None:
+            self.mqtt.start()  # connects in the background; never blocks start-up
         self.cameras.start_enabled()
         self.detection.start()
         if self.event_recordings is not None:
@@ -202,6 +207,8 @@ class Runtime:
         self.manager.stop_all()
         if self.workers.remote:
             self.cameras.workers.stop()
+        if self.mqtt is not None:
+            self.mqtt.stop()  # after the cameras: their last status goes out, then "offline"
         self.db.dispose()
 
     def encoder(self, camera_id: int) -> LiveEncoder:
@@ -261,4 +268,5 @@ class Runtime:
             "recordings": {"active": len(self.recordings.active()) + (
                 self.event_recordings.active_count() if self.event_recordings is not None else 0)},
             "database": self.db.dialect,
+            "integrations": {"mqtt": self.mqtt.health() if self.mqtt is not None else {"state": "off"}},
         }

@@ -34,6 +34,7 @@ class Health(Out):
     cameras: dict[str, int] | None = None
     recordings: dict[str, int] | None = None
     database: str | None = None
+    integrations: dict[str, Any] | None = None  # e.g. mqtt: state (connected, unreachable…), reason, broker
 
 
 class Temperature(Out):

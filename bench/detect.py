@@ -5,12 +5,14 @@
                                      [--skip-gate] [--skip-live] [--live-bypass] [--cameras 8] [--seconds 15]
                                      [--warmup 3] [--size 640x512] [--fps 25] [--detect-fps 5] [--backend openvino]
                                      [--thermal] [--skip-thermal] [--thermal-seconds 60]
+                                     [--runtime] [--skip-runtime] [--runtime-runs 30]
 
 Prints
   1. ms per inference (``YoloDetector.detect`` on one simulated 640x512 thermal frame, batch 1,
      median and p90 of ``--runs`` after warm-up) for each backend at the frame shape: PyTorch at
      imgsz 320 and 640 (2 threads restored after ultralytics' first predict), ONNX Runtime and
-     OpenVINO exported at 256x320 and 512x640, against the baseline in the same run: plain
+     OpenVINO exported at 256x320 and 512x640 (these two run on the direct runtime, exported.py),
+     against the baseline in the same run: plain
      ``YOLO(weights).predict(image)`` with ultralytics' defaults (PyTorch, imgsz 640, the torch
      thread count ultralytics sets). Models: ``yolov8n`` is ``YOLO("yolov8n.yaml")`` with RANDOM
      weights (the product's default architecture; timing only, it detects nothing), ``fall`` is the
@@ -32,6 +34,11 @@ Prints
      median threshold (baseline, same run): recall, false boxes per frame and CPU ms per frame on
      the real Lepton clips and on ``--thermal-seconds`` of the 640x512 simulator (see
      bench/thermal_detect.py; ``--thermal`` runs only this part, without ultralytics).
+  6. the detection runtime: the fall model's 256x320 OpenVINO and ONNX exports run by ultralytics
+     (``YOLO(export).predict``, the baseline) and by the direct runtime (``ExportedModel``, no
+     ultralytics or torch imported), each in a fresh process: RSS after loading and warming up, wall
+     and CPU ms per frame (median, p90 of ``--runtime-runs``) on one simulated 640x512 thermal frame,
+     and whether torch/ultralytics were imported (``--runtime`` runs only this part).
 Timings vary +-10-20 % on this machine; compare rows of one run only.
 """
 
@@ -438,6 +445,76 @@ def live_bench(n: int, seconds: float, warmup: float, size: str, fps: float, det
     return rows
 
 
+# --------------------------------------------------------------------------- runtime: direct vs ultralytics
+
+RUNNER = r"""
+import json, sys, time
+import numpy as np, psutil
+runner, export, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+if runner == "direct":
+    sys.modules["ultralytics"] = None  # prove it: the direct runtime must not need them
+    sys.modules["torch"] = None
+from thermalstream.detect.thermal_input import ThermalInput
+from thermalstream.detect.weights import prepare_offline
+from thermalstream.sources.sim import SimSource
+prepare_offline()
+image = ThermalInput()(SimSource("sim://?people=4&seed=1").render(40))
+if runner == "direct":
+    from thermalstream.detect.exported import ExportedModel
+    model = ExportedModel.load(export)
+    run = lambda: model.predict([image], conf=0.25)[0]
+else:
+    from ultralytics import YOLO
+    model = YOLO(export, task="detect")
+    run = lambda: model.predict(image, imgsz=(256, 320), conf=0.25, verbose=False)[0].boxes
+for _ in range(3):
+    n = len(run())
+me = psutil.Process()
+rss = me.memory_info().rss / 2**20
+wall, cpu = [], []
+for _ in range(runs):
+    t, c = time.perf_counter(), me.cpu_times()
+    run()
+    c2 = me.cpu_times()
+    wall.append((time.perf_counter() - t) * 1000)
+    cpu.append((c2.user + c2.system - c.user - c.system) * 1000)
+heavy = sorted(m for m in ("torch", "ultralytics") if sys.modules.get(m))
+print("RESULT " + json.dumps({"rss": rss, "wall": wall, "cpu": cpu, "boxes": n, "heavy": heavy}))
+"""
+
+
+def runtime_bench(runs: int) -> list[dict]:
+    """Direct runtime vs ultralytics on the same exports, each in a fresh process (RSS, ms/frame)."""
+    import json
+    import subprocess
+
+    from thermalstream.detect.export import ensure_export
+
+    weights = fall_model()
+    print(f"\n== Detection runtime: fall YOLOv8s exports at 256x320, one 640x512 sim thermal frame, {runs} runs "
+          f"after 3 warm-up, each runner in a fresh process (RSS after load + warm-up; ms: median / p90)")  # fmt: skip
+    print(f"{'backend':<9} {'runner':<34} {'RSS MB':>7} {'wall ms':>15} {'CPU ms':>15} {'boxes':>5}  imported")
+    rows = []
+    for backend in ("openvino", "onnx"):
+        export = ensure_export(weights, backend, (256, 320))
+        base = None
+        for runner, label in (("ultralytics", "baseline: ultralytics YOLO(export)"), ("direct", "direct (exported.py)")):
+            res = subprocess.run([sys.executable, "-c", RUNNER, runner, str(export), str(runs)], cwd=ROOT,
+                                 capture_output=True, text=True, timeout=900, check=False)  # fmt: skip
+            line = next((ln for ln in res.stdout.splitlines() if ln.startswith("RESULT ")), None)
+            if res.returncode != 0 or line is None:
+                print(f"{backend:<9} {label:<34} failed: {res.stderr[-500:]}")
+                continue
+            r = json.loads(line[7:]) | {"backend": backend, "runner": runner}
+            w, c = _stats(r["wall"]), _stats(r["cpu"])
+            vs = "" if base is None else f"  ({base['rss'] - r['rss']:.0f} MB less, {_stats(base['wall'])[0] / w[0]:.2f}x)"
+            print(f"{backend:<9} {label:<34} {r['rss']:7.0f} {w[0]:7.1f} /{w[1]:6.1f} {c[0]:7.1f} /{c[1]:6.1f} "
+                  f"{r['boxes']:5d}  {','.join(r['heavy']) or '-'}{vs}")  # fmt: skip
+            base = base or r
+            rows.append(r)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in ("_server", "_wsclient"):  # child processes of the live part
@@ -485,9 +562,17 @@ def main(argv: list[str] | None = None) -> None:
                     help="run only part 5, the weightless thermal detector against the old median threshold")
     ap.add_argument("--skip-thermal", action="store_true", help="skip part 5")
     ap.add_argument("--thermal-seconds", type=float, default=60.0, help="simulated seconds in part 5 (default 60)")
+    ap.add_argument("--runtime", action="store_true",
+                    help="run only part 6, the direct runtime against ultralytics on the same exports")
+    ap.add_argument("--skip-runtime", action="store_true", help="skip part 6")
+    ap.add_argument("--runtime-runs", type=int, default=30, help="frames timed per runner in part 6 (default 30)")
     args = ap.parse_args(argv)
     if args.thermal:
         thermal_bench(args.thermal_seconds)
+        return
+    if args.runtime:
+        prepare_offline()
+        runtime_bench(args.runtime_runs)
         return
     with tempfile.TemporaryDirectory(prefix="bench-detect-") as tmp:
         work = Path(tmp)
@@ -512,6 +597,8 @@ def main(argv: list[str] | None = None) -> None:
                        work, args.live_bypass)
         if not args.skip_thermal:
             thermal_bench(args.thermal_seconds)
+        if not args.skip_runtime:
+            runtime_bench(args.runtime_runs)
 
 
 if __name__ == "__main__":

@@ -242,7 +242,7 @@ class ExportedModel:
         opts.log_severity_level = 3
         try:
             session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # noqa: BLE001 - protobuf/graph errors of all kinds
+        except Exception as exc:  # protobuf/graph errors of all kinds
             raise ExportProblem(f"{path} is not a loadable ONNX model ({type(exc).__name__}: "
                                 f"{str(exc).strip()[:300]})") from exc  # fmt: skip
         meta = _metadata_onnx(session.get_modelmeta().custom_metadata_map)
@@ -274,7 +274,7 @@ class ExportedModel:
             model = core.read_model(model=str(xml), weights=str(xml.with_suffix(".bin")))
             static = [d.get_length() if d.is_static else -1 for d in model.input(0).get_partial_shape()]
             compiled = core.compile_model(model, "CPU", config)
-        except Exception as exc:  # noqa: BLE001 - OpenVINO raises RuntimeError for everything
+        except Exception as exc:  # OpenVINO raises RuntimeError for everything
             raise ExportProblem(f"{xml} is not a loadable OpenVINO model ({type(exc).__name__}: "
                                 f"{str(exc).strip()[:300]})") from exc  # fmt: skip
         request = compiled.create_infer_request()

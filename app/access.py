@@ -19,6 +19,7 @@ PAGES: dict[str, str] = {
     "/notifications": "viewer",
     "/thermal": "viewer",
     "/users": "admin",
+    "/webhooks": "admin",
 }
 
 # Tornado routes: the pattern exactly as in app.routes.build_routes -> {METHOD: least role}.
@@ -78,6 +79,10 @@ ROUTES: dict[str, dict[str, str]] = {
     r"/api/storage": {"GET": "viewer"},
     r"/api/storage/samples": {"GET": "viewer"},
     r"/api/storage/cleanup": {"POST": "admin"},
+    r"/api/webhooks": {"GET": "admin", "POST": "admin"},  # docs/webhooks.md: admins only (SSRF)
+    r"/api/webhooks/(?P<wid>[0-9]+)": {"GET": "admin", "PATCH": "admin", "DELETE": "admin"},
+    r"/api/webhooks/(?P<wid>[0-9]+)/deliveries": {"GET": "admin"},
+    r"/api/webhooks/(?P<wid>[0-9]+)/test": {"POST": "admin"},
     r"/ws/video/(?P<cid>[0-9]+)": {"GET": "viewer"},
     r"/ws/updates": {"GET": "viewer"},
 }

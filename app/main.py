@@ -17,6 +17,7 @@ from app.views.shell import page as shell_page
 from app.views.storage import storage_page
 from app.views.thermal import thermal_page
 from app.views.users import users_page
+from app.views.webhooks import webhooks_page
 from thermalstream.runtime import Runtime
 
 
@@ -49,5 +50,6 @@ def create_pages(runtime: Runtime) -> dict[str, Callable[[], object]]:
         "/notifications": _bind("/notifications", notifications_page, runtime),
         "/thermal": _bind("/thermal", thermal_page, runtime),
         "/users": _bind("/users", users_page, runtime),
+        "/webhooks": _bind("/webhooks", webhooks_page, runtime),
     }
     return pages

@@ -52,10 +52,17 @@ from app.handlers.sharing import CameraSharesHandler
 from app.handlers.storage import StorageCleanupHandler, StorageHandler, StorageSamplesHandler
 from app.handlers.streaming import MJPEGHandler, SnapshotHandler, UpdatesSocket, VideoSocket
 from app.handlers.tokens import LogoutApiHandler, RefreshHandler, TokenHandler
+from app.handlers.webhooks import (
+    WebhookDeliveriesHandler,
+    WebhookHandler,
+    WebhooksHandler,
+    WebhookTestHandler,
+)
 from thermalstream.runtime import Runtime
 
 CID = r"(?P<cid>[0-9]+)"
 RID = r"(?P<rid>[0-9]+)"
+WID = r"(?P<wid>[0-9]+)"
 XID = r"(?P<xid>x?[0-9a-f]{1,32})"  # export ids are "x" + 16 hex digits (never all digits: not a number id)
 
 
@@ -109,6 +116,10 @@ def build_routes(runtime: Runtime) -> list[tuple]:
         (r"/api/storage", StorageHandler, kw),
         (r"/api/storage/samples", StorageSamplesHandler, kw),
         (r"/api/storage/cleanup", StorageCleanupHandler, kw),
+        (r"/api/webhooks", WebhooksHandler, kw),
+        (rf"/api/webhooks/{WID}", WebhookHandler, kw),
+        (rf"/api/webhooks/{WID}/deliveries", WebhookDeliveriesHandler, kw),
+        (rf"/api/webhooks/{WID}/test", WebhookTestHandler, kw),
         (rf"/ws/video/{CID}", VideoSocket, kw),
         (r"/ws/updates", UpdatesSocket, kw),
         (r"/api/docs", DocsHandler),

@@ -108,6 +108,14 @@ class Settings(BaseSettings):
     roi_minute_retention_days: float | None = Field(
         default=365.0, gt=0, description="Per-minute ROI aggregates are kept this long (None: for ever)")
 
+    # webhooks (thermalstream/integrations/webhooks.py, docs/webhooks.md)
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=300,
+                                     description="Webhook attempts: seconds to connect and for each read")
+    webhook_max_attempts: int = Field(default=5, ge=1, le=20, description="Attempts per event, the first included")
+    webhook_retry_base_s: float = Field(default=2.0, gt=0, description="First webhook retry delay (before jitter)")
+    webhook_retry_cap_s: float = Field(default=300.0, gt=0, description="Longest webhook retry delay")
+    webhook_log_keep: int = Field(default=500, ge=10, le=100000, description="Delivery attempts kept per webhook")
+
     # MQTT / Home Assistant (thermalstream/integrations/mqtt.py, docs/mqtt.md)
     mqtt_url: str | None = Field(default=None, description="MQTT broker, mqtt://user:pass@host:port or mqtts://… "
                                  "(MQTT off when unset)")

@@ -39,6 +39,8 @@ from thermalstream.record.radiometric import RadiometricOptions
 from thermalstream.record.service import RecordingConfig, RecordingService
 from thermalstream.record.video import VideoOptions
 from thermalstream.schedules import ScheduleService
+from thermalstream.integrations.webhooks import Options as WebhookOptions
+from thermalstream.integrations.webhooks import WebhookService, owner_visibility
 from thermalstream.storage import CleanupJob, RetentionPolicy, sample_storage
 from thermalstream.storage.private import protect_data_dir
 from thermalstream.workers.wiring import Wiring, connect, wiring
@@ -108,6 +110,7 @@ class Runtime:
     exports: ExportService | None = None  # background exports (CSV/Parquet/NetCDF/HDF5)
     measure: MeasureService | None = None  # ROI statistics, series and alarms
     display: DisplayStore | None = None  # per-camera level/span, isotherm, markers
+    webhooks: WebhookService | None = None  # signed JSON POSTs of bus events (docs/webhooks.md)
     mqtt: MqttBridge | None = None  # MQTT / Home Assistant (off unless THERMALSTREAM_MQTT_URL is set)
     workers: Wiring = field(default_factory=Wiring)  # where cameras run (THERMALSTREAM_WORKERS)
     started_at: float = field(default_factory=time.time)
@@ -149,6 +152,8 @@ class Runtime:
         rt.display = workers.display(db)
         rt.workers = workers
         connect(workers, recs, detection, rt.display)
+        rt.webhooks = WebhookService(db, bus, WebhookOptions.from_settings(settings),
+                                     owner_visibility(auth.users, cams)).start()  # queues from now on
         rt.mqtt = MqttBridge(settings, bus, cams, detection, recs, auth.tokens, __version__)  # listens from now on
         return rt
 
@@ -193,6 +198,8 @@ class Runtime:
         for enc in encoders:
             enc.stop()
         self.schedules.shutdown()
+        if self.webhooks is not None:
+            self.webhooks.shutdown()
         if self.measure is not None:
             self.measure.shutdown()
         self.detection.shutdown()  # ends open events: event recordings get their "end"

@@ -26,6 +26,7 @@ PAGES = [
     ("storage", "Storage", "/storage"),
     ("notifications", "Notifications", "/notifications"),
     ("users", "Users", "/users"),
+    ("webhooks", "Webhooks", "/webhooks"),
 ]
 
 STYLE = """

@@ -19,7 +19,8 @@ from pathlib import Path
 import paho.mqtt.client as paho
 import pytest
 
-from tests.conftest import free_port, start_server, stop_server, wait_for
+from tests.conftest import free_port, login, start_server, stop_server, wait_for
+from tests.test_ui import page  # noqa: F401 - the Chromium page fixture
 from thermalstream.integrations import ha
 from thermalstream.integrations.payloads import EVENT_TYPES, payload_for
 
@@ -58,7 +59,7 @@ class Broker:
         return f"mqtt://{USER}:{PASSWORD}@127.0.0.1:{self.port}"
 
     def start(self) -> Broker:
-        self.log = open(self.folder / "mosquitto.log", "ab")
+        self.log = open(self.folder / "mosquitto.log", "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen([mosquitto_bin(), "-c", str(self.folder / "mosquitto.conf")],
                                      stdout=self.log, stderr=subprocess.STDOUT)
         wait_for(self._listening, timeout=10, what="mosquitto to listen")
@@ -75,7 +76,8 @@ class Broker:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(10)
-        self.log.close()
+        if self.proc is not None:
+            self.log.close()
 
 
 class Listener:
@@ -326,3 +328,23 @@ def test_commands_follow_the_access_rules(commanding):
     assert _command(sub, 999999, "detection_on", server.token("otto"), "unknown")["status"] == 404
     assert _command(sub, cid, "launch", server.token("admin"), "bad")["status"] == 400
     assert not det.enabled(cid)
+
+
+@pytest.mark.ui
+def test_storage_page_tells_admins_when_the_broker_is_unreachable(tmp_path, page):  # noqa: F811
+    b = Broker(tmp_path / "broker")  # configured, not started yet: nothing listens on its port
+    srv = start_server(tmp_path, mqtt_url=b.url)
+    try:
+        wait_for(lambda: srv.runtime.mqtt.health()["state"] == "unreachable", what="unreachable")
+        login(page, srv)
+        page.goto(srv.base + "/storage")
+        alert = page.locator(".ts-mqtt-status p", has_text="MQTT broker unreachable")
+        alert.wait_for(timeout=30000)
+        text = alert.inner_text()
+        assert f"127.0.0.1:{b.port}" in text and PASSWORD not in text and "queued" in text
+        b.start()  # no reload: the page redraws when the bridge's state changes on the bus
+        page.locator(".ts-mqtt-status p", has_text="MQTT connected").wait_for(timeout=60000)
+        assert page.errors == []
+    finally:
+        stop_server(srv)
+        b.stop()

@@ -1,5 +1,6 @@
 """The Storage page: usage per folder and per camera (bar charts), usage over time (line chart from
-storage samples), the disk, the retention policy in force, and a cleanup pass with a dry-run preview."""
+storage samples), the disk, the retention policy in force, and a cleanup pass with a dry-run preview;
+for admins, the state of the integrations (MQTT broker connected or unreachable)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from bokeh.models import ColumnDataSource, HoverTool, NumeralTickFormatter
 from bokeh.palettes import Category10
 from bokeh.plotting import figure
 
+from app.views.integrations import IntegrationStatus
 from app.views.session import can, session_user, viewer_zone, visible_cameras, when_zone_known
 from app.views.shell import page
 from app.views.text import md_escape
@@ -87,6 +89,7 @@ class StoragePage(pn.viewable.Viewer):
         self.last = pn.pane.Markdown("")
         self.unmet = pn.pane.Alert("", alert_type="warning", visible=False, sizing_mode="stretch_width")
         self.alert = pn.pane.Alert("", alert_type="info", visible=False, sizing_mode="stretch_width")
+        self.integrations = IntegrationStatus(runtime)  # admins: MQTT connected / unreachable, live
         self.refresh_btn = pn.widgets.Button(label="Refresh", width=90)
         self.sample_btn = pn.widgets.Button(label="Take a sample now", width=160)
         self.preview_btn = pn.widgets.Button(label="Preview cleanup (dry run)", width=210,  # lists every camera's
@@ -251,6 +254,7 @@ class StoragePage(pn.viewable.Viewer):
             pn.Row(self.by_category, self.by_camera, sizing_mode="stretch_width"),
             self.totals,
             pn.Row(self.disk_bar, self.disk_text),
+            self.integrations,
             self.growth,
             self.history,
             self.history_note,

@@ -28,6 +28,7 @@ from thermalstream.integrations.payloads import BUS_TOPICS, iso, payload_for
 
 log = logging.getLogger(__name__)
 QUEUE_MAX = 1000
+TOPIC_STATUS = "integrations"  # bus topic: {"name": "mqtt", "state": …} when the connection's state changes
 RECONNECT_MIN_S, RECONNECT_MAX_S = 1, 30
 _EVENT_TOPIC = {"event": "events", "alarm": "alarms", "recording": "recordings"}
 
@@ -185,9 +186,12 @@ class MqttBridge:
                 "commands_accepted": self.commands.accepted, "commands_refused": self.commands.refused}
 
     def _set_state(self, state: str, reason: str) -> None:
-        if state != self.state:
+        changed = state != self.state
+        if changed:
             self.since = time.time()
         self.state, self.reason = state, reason
+        if changed:  # pages showing it update at once (no broker address on the bus: viewers get it too)
+            self.bus.publish(TOPIC_STATUS, {"name": "mqtt", "state": state})
 
     # ----- paho callbacks (its network thread)
     def _on_connect(self, client, userdata, flags, reason_code, properties=None) -> None:

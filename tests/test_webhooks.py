@@ -220,6 +220,7 @@ def test_only_admins_reach_webhooks_and_unknown_ids_are_404(srv):
     ({"url": "http://127.0.0.1:9/", "event_types": ["camera.status"], "secret": "short"}, 400, "secret"),
     ({"url": "http://127.0.0.1:9/", "event_types": ["camera.status"], "camera_ids": [4242]}, 404, "camera 4242"),
     ({"url": "http://127.0.0.1:9/", "event_types": ["camera.status"], "owner_id": 4242}, 404, "user 4242"),
+    ({"url": "http://127.0.0.1:9/", "event_types": ["camera.status"], "camera_ids": [2**40]}, 404, "no camera"),
 ])
 def test_bad_webhooks_are_refused_with_a_reason_and_nothing_stored(srv, body, status, fragment):
     got, answer = srv.request("POST", "/api/webhooks", body)

@@ -25,6 +25,7 @@ SCHEMES = ("http", "https")
 MAX_URL = 2048
 SECRET_MIN, SECRET_MAX = 16, 256
 EXCERPT_CHARS = 200
+MAX_ID = 2**31 - 1  # ids are PostgreSQL integers
 TEST_EVENT = "test"  # the type of the event that "Send test" delivers (to one webhook)
 
 
@@ -87,6 +88,9 @@ def _check_cameras(s, ids: Any) -> list[int] | None:
     if ids is None or ids == []:
         return None
     wanted = sorted({int(i) for i in ids})
+    outside = [i for i in wanted if not 1 <= i <= MAX_ID]
+    if outside:
+        raise NotFound(f"no camera {outside[0]}")  # not an id the database can hold
     found = set(s.scalars(select(Camera.id).where(Camera.id.in_(wanted))))
     missing = [i for i in wanted if i not in found]
     if missing:

@@ -304,3 +304,48 @@ def test_admin_adds_a_webhook_on_the_page_and_sees_the_test_delivery(server, pag
         assert not page.errors, page.errors
     finally:
         ok.close()
+
+
+def test_a_hanging_receiver_never_blocks_the_publisher(tmp_path):
+    """Capture threads publish camera status: with every sender stuck on a receiver that does not
+    answer, publishing still returns at once, and the events are delivered once it answers."""
+    from thermalstream.bus import EventBus
+    from thermalstream.db import Database
+    from thermalstream.integrations.webhooks import Options, WebhookService
+
+    release = threading.Event()
+    seen: list[bytes] = []
+
+    class Stuck(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            seen.append(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            release.wait(30)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Stuck)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    db = Database(f"sqlite:///{tmp_path / 'w.db'}")
+    db.upgrade()
+    bus = EventBus()
+    service = WebhookService(db, bus, Options()).start()  # the defaults users get
+    try:
+        service.create({"url": f"http://127.0.0.1:{httpd.server_address[1]}/", "event_types": ["camera.status"]})
+        publisher = threading.Thread(target=lambda: [bus.publish("camera.status", {"camera_id": 1, "status": s})
+                                                     for s in ["reconnecting", "live"] * 20])
+        publisher.start()
+        publisher.join(timeout=5)
+        assert not publisher.is_alive(), "publishing waited for the webhook receiver"
+        wait_for(lambda: len(seen) >= 4, timeout=10, what="the 4 senders to be stuck on the receiver")
+        release.set()
+        wait_for(lambda: len(seen) == 40, timeout=30, what="every event delivered once the receiver answers")
+        assert service.stats()["dropped"] == 0
+    finally:
+        release.set()
+        service.shutdown()
+        httpd.shutdown()
+        httpd.server_close()
+        db.dispose()

@@ -239,9 +239,11 @@ class WebhookService:
         try:
             self._queue.put_nowait(mapped)
         except queue.Full:
-            self.dropped += 1
-            if self.dropped == 1 or self.dropped % 100 == 0:
-                log.warning("webhooks: %d events dropped: the delivery queue is full", self.dropped)
+            with self._lock:
+                self.dropped += 1
+                dropped = self.dropped
+            if dropped == 1 or dropped % 100 == 0:
+                log.warning("webhooks: %d events dropped: the delivery queue is full", dropped)
 
     def send_test(self, webhook_id: int) -> str:
         """Queue a ``test`` event for one webhook (enabled or not); returns its delivery id."""
@@ -266,7 +268,8 @@ class WebhookService:
     def _schedule(self, job: Job, delay: float) -> None:
         with self._lock:
             heapq.heappush(self._due, (time.monotonic() + delay, next(self._order), job))
-        self._wake()
+        if threading.current_thread() is not self._thread:  # the dispatcher itself needs no wake-up
+            self._wake()
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -105,6 +105,9 @@ def test_sigkill_worker_cameras_move_and_gap_is_recorded(proc_server, record_pro
     back = viewers[a].first_captured_after(killed) - killed
     new_owner, new_pid = owner_pid(srv, a)
     assert new_owner != wa and new_pid != pid_a and back < 5.0
+    leases = {x["camera_id"]: x for x in srv.runtime.workers.leases.list()}
+    assert (leases[a]["worker_id"], leases[a]["pid"], leases[a]["moves"]) == (new_owner, new_pid, 1)
+    assert (leases[b]["worker_id"], leases[b]["moves"]) == (wb, 0)
     record_property("seconds_until_live_again", round(back, 3))
     time.sleep(1.0)
     assert viewers[b].longest_pause(killed - 1.0, time.time()) < 1.0, "camera B stalled while A moved"

@@ -142,16 +142,16 @@ class Runtime:
         rt = cls(settings, db, bus, manager, notes, cams, recs, schedules, detection, cleanup, auth, alerts)
         manager.bus.subscribe(rt._forget_encoder, "camera.removed")
         auth.users.listeners.append(lambda uid: bus.publish("user.sessions", {"user_id": uid}, user_id=uid))
-        rt.event_recordings = EventRecordingService(recs, manager, bus, detection)
+        rt.event_recordings = workers.events(recs, manager, bus, detection)
         rt.exports = ExportService(db, settings.recordings_dir, settings.data_dir / "exports", notes)
-        rt.measure = MeasureService(db, manager, bus, notes, sample_hz=settings.roi_sample_hz,
-                                    raw_days=settings.roi_raw_retention_days,
-                                    minute_days=settings.roi_minute_retention_days, detection=detection,
-                                    camera_name=lambda cid: cams.get(cid)["name"])
+        rt.measure = workers.measure(db, manager, bus, notes, sample_hz=settings.roi_sample_hz,
+                                     raw_days=settings.roi_raw_retention_days,
+                                     minute_days=settings.roi_minute_retention_days, detection=detection,
+                                     camera_name=lambda cid: cams.get(cid)["name"])
         rt.event_recordings.buffer_for.append(rt.measure.records_alarms)
         rt.display = workers.display(db)
         rt.workers = workers
-        connect(workers, recs, detection, rt.display)
+        connect(workers, recs, detection, rt.display, rt.measure, rt.event_recordings)
         rt.webhooks = WebhookService(db, bus, WebhookOptions.from_settings(settings),
                                      owner_visibility(auth.users, cams)).start()  # queues from now on
         rt.mqtt = MqttBridge(settings, bus, cams, detection, recs, auth.tokens, __version__)  # listens from now on

@@ -483,4 +483,21 @@ class WebhookDelivery(Base):
     next_attempt_at: Mapped[datetime | None]  # a retry is due then (None: no more attempts)
 
 
+# --- camera workers (migration 0012; thermalstream/workers/) ------------------------------------
+
+
+class WorkerLease(Base):
+    """Which worker runs a camera now: one row per placed camera (the key allows one owner only),
+    written by the server's worker backend when it places or moves the camera."""
+
+    __tablename__ = "worker_leases"
+
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"), primary_key=True)
+    worker_id: Mapped[str] = mapped_column(String(128))
+    backend: Mapped[str] = mapped_column(String(16))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    acquired_at: Mapped[datetime] = mapped_column(default=utcnow)
+    moves: Mapped[int] = mapped_column(Integer, default=0)  # times moved to another worker (its worker died)
+
+
 metadata = Base.metadata

@@ -28,8 +28,10 @@ from thermalstream.db import Database
 from thermalstream.detect.service import DetectionService
 from thermalstream.display import DisplaySettings
 from thermalstream.live import LiveEncoder
+from thermalstream.measure.service import MeasureService
 from thermalstream.notifications import NotificationService
 from thermalstream.radiometry import RadiometricSource, RadiometrySettings, summary
+from thermalstream.record.events import EventRecordingService
 from thermalstream.record.service import RecordingService
 from thermalstream.sources import make_source
 from thermalstream.sources.url import parse_camera_url
@@ -83,10 +85,19 @@ class WorkerCore:
         self._cams: dict[int, _Cam] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self.measure = _WorkerMeasure(self.db, self.manager, self.bus, self.notes, sample_hz=settings.roi_sample_hz,
+                                      raw_days=settings.roi_raw_retention_days,
+                                      minute_days=settings.roi_minute_retention_days, detection=self.detection,
+                                      camera_name=self._name)
+        self.measure.owned = self.camera_ids
+        self.events = _WorkerEvents(self.recordings, self.manager, self.bus, self.detection)
+        self.events.buffer_for.append(self.measure.records_alarms)
         self.bus.subscribe(self._on_status, "camera.status")
         for topic in FORWARDED:
             self.bus.subscribe(self._forward, topic)
         self.detection.start(attach_enabled=False)  # cameras attach when they go live (their settings say)
+        self.measure.start()
+        self.events.start()
         self._stats = threading.Thread(target=self._stats_loop, name="worker-stats", daemon=True)
         self._stats.start()
 
@@ -107,6 +118,7 @@ class WorkerCore:
             with self._lock:
                 self._cams.pop(a.camera_id, None)
             raise
+        self.measure.reload(a.camera_id)
         if a.live:
             self.set_live(a.camera_id, True)
 
@@ -138,6 +150,8 @@ class WorkerCore:
             return self.set_live(camera_id, bool(args.get("on")))
         if name == "detect":
             return self._detect(camera_id, args.get("settings"))
+        if name == "snapshot":
+            return self._snapshot(camera_id)
         if name == "temperature":
             cam = self.manager.get(camera_id)
             return spot_temperature(cam.latest() if cam is not None else None, float(args["x"]), float(args["y"]))
@@ -151,7 +165,11 @@ class WorkerCore:
             cam = self.manager.get(camera_id)
             if cam is not None:
                 cam.name = str(args["name"])
-        elif name != "rois":
+        elif name == "rois":
+            self.measure.reload(camera_id)
+        elif name == "record_mode":
+            self.events.refresh()
+        else:
             raise ValueError(f"unknown worker command {name!r}")
         return None
 
@@ -162,7 +180,9 @@ class WorkerCore:
             states = list(self._cams.values())
         for s in states:
             self._stop_live(s)
-        self.detection.shutdown()
+        self.measure.shutdown()
+        self.detection.shutdown()  # ends open events: event recordings get their "end"
+        self.events.shutdown()
         self.recordings.shutdown()
         self.manager.stop_all()
         self.db.dispose()
@@ -172,6 +192,10 @@ class WorkerCore:
             return list(self._cams)
 
     # ----- live pictures
+    def _name(self, camera_id: int) -> str:
+        cam = self.manager.get(camera_id)
+        return cam.name if cam is not None else f"camera {camera_id}"
+
     def palette(self, camera_id: int) -> str:
         state = self._cams.get(camera_id)
         return state.palette if state is not None else "inferno"
@@ -182,18 +206,30 @@ class WorkerCore:
         if not on:
             self._stop_live(state)
             return False
-        cam = self.manager.get(camera_id)
-        if cam is None or state.unlisten is not None:
+        enc = self._encoder(camera_id, state)
+        if enc is None or state.unlisten is not None:
             return state.unlisten is not None
+        state.unlisten = enc.add_listener(
+            lambda ef, c=camera_id, e=enc: self.emit(LiveFrame.make(c, ef.seq, ef.timestamp, ef.jpeg, e.display.scale)))
+        return True
+
+    def _encoder(self, camera_id: int, state: _Cam) -> LiveEncoder | None:
+        """The camera's one LiveEncoder (palette, display settings and detections of this worker)."""
+        cam = self.manager.get(camera_id)
+        if cam is None:
+            return None
         enc = state.encoder
         if enc is None or enc.camera is not cam:
             enc = LiveEncoder(cam, quality=self.settings.jpeg_quality, max_fps=self.settings.live_fps,
                               palette=lambda s=state: s.palette, display=lambda s=state: s.display,
                               annotate=lambda image, c=camera_id: self._annotate(c, image))
             state.encoder = enc
-        state.unlisten = enc.add_listener(
-            lambda ef, c=camera_id, e=enc: self.emit(LiveFrame.make(c, ef.seq, ef.timestamp, ef.jpeg, e.display.scale)))
-        return True
+        return enc
+
+    def _snapshot(self, camera_id: int) -> tuple | None:
+        enc = self._encoder(camera_id, self._state(camera_id))
+        ef = enc.snapshot() if enc is not None else None
+        return None if ef is None else (ef.seq, ef.timestamp, ef.jpeg, enc.display.scale)
 
     def _stop_live(self, state: _Cam) -> None:
         unlisten, state.unlisten = state.unlisten, None
@@ -260,5 +296,28 @@ class WorkerCore:
             self.emit(StatsReport(cid, cam.stats().as_dict(), temperature=_temperature(frame),
                                   temperature_unit=summary(frame)["temperature_unit"],
                                   recording=None if rec is None else {**rec, "recording_id": state.recording_id},
-                                  detection=self.detection.latest(cid), detector=detector))
+                                  detection=self.detection.latest(cid), detector=detector,
+                                  measure=self.measure.live(cid), events=self.events.info(cid)))
 
+
+class _WorkerMeasure(MeasureService):
+    """ROI measurement of this worker's cameras only (``owned()``): reloaded when one is assigned."""
+
+    owned: Callable[[], list[int]] = staticmethod(lambda: [])
+
+    def reload(self, camera_id: int) -> None:
+        if camera_id in self.owned():
+            super().reload(camera_id)
+
+
+class _WorkerEvents(EventRecordingService):
+    """Record-on-events for this worker's cameras. The server clears the shared pre-capture buffer
+    folder when it starts; a worker starting later must not delete its siblings' buffers."""
+
+    def _clear_buffer_root(self) -> None:
+        pass
+
+    def refresh(self) -> None:
+        """Re-read the cameras' modes now (the server saved a change)."""
+        self._next_refresh = 0.0
+        self._q.put(("wake",))

@@ -20,6 +20,7 @@ import multiprocessing as mp
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -45,6 +46,7 @@ from thermalstream.workers.remote import RemoteCamera, WorkerHub
 log = logging.getLogger(__name__)
 WATCH_S = 0.2  # how often the supervisor looks for dead workers
 STOP_TIMEOUT_S = 40.0  # a worker closing its recordings at shutdown
+READY_TIMEOUT_S = 60.0  # start() waits this long for the workers' Hello
 
 
 class WorkerError(RuntimeError):
@@ -152,7 +154,7 @@ class ProcessBackend:
         self.count = count or settings.worker_count
         self.errors = {"LookupError": LookupError, "KeyError": KeyError, "ValueError": ValueError, **(errors or {})}
         self.on_lost: Callable[[int, str, str], None] | None = None  # (camera, dead worker, new worker)
-        self.on_owner: Callable[[int, str | None], None] | None = None  # ownership changed (leases)
+        self.on_owner: Callable[[int, str | None, int | None], None] | None = None  # (camera, worker, pid): leases
         self._ctx = mp.get_context("spawn")
         self._workers: dict[str, _Worker] = {}
         self._owner: dict[int, str] = {}
@@ -170,6 +172,8 @@ class ProcessBackend:
 
     # ----- lifecycle
     def start(self) -> None:
+        """Start the pool and wait until every worker is ready (cameras assigned before then would
+        only wait in its pipe): a server answers requests once its cameras can start."""
         with self._lock:
             if self._supervisor is not None:
                 return
@@ -177,6 +181,10 @@ class ProcessBackend:
                 self._spawn()
             self._supervisor = threading.Thread(target=self._supervise, name="worker-supervisor", daemon=True)
             self._supervisor.start()
+        started = time.monotonic()
+        if not self.wait_ready(READY_TIMEOUT_S):
+            log.warning("worker processes not all ready after %.0f s; cameras start as they come up", READY_TIMEOUT_S)
+        log.info("%d worker processes ready in %.1f s", self.count, time.monotonic() - started)
 
     def stop(self) -> None:
         """Shut every worker down (they close their recordings), then end stragglers."""
@@ -201,9 +209,10 @@ class ProcessBackend:
 
     def wait_ready(self, timeout: float = 60.0) -> bool:
         """True once every worker said Hello (tests, benchmarks)."""
+        deadline = time.monotonic() + timeout
         with self._lock:
             workers = [w for w in self._workers.values() if w.alive]
-        return all(w.ready.wait(timeout) for w in workers)
+        return all(w.ready.wait(max(0.0, deadline - time.monotonic())) for w in workers)
 
     # ----- the Backend protocol
     def assign(self, camera: CameraAssignment) -> str:
@@ -211,7 +220,7 @@ class ProcessBackend:
         cam = self.hub.cameras.get(camera.camera_id)
         if cam is None:
             cam = RemoteCamera(camera.camera_id, parse_camera_url(camera.url, must_exist=False), camera.name,
-                               self.manager.bus, self.unassign, self._viewers)
+                               self.manager.bus, self.unassign, self._viewers, self._snapshot)
             self.hub.cameras[camera.camera_id] = cam
         self.manager.adopt(cam)
         with self._lock:
@@ -227,7 +236,7 @@ class ProcessBackend:
                 w.cameras.discard(camera_id)
         self.hub.cameras.pop(camera_id, None)
         if self.on_owner is not None:
-            self.on_owner(camera_id, None)
+            self.on_owner(camera_id, None, None)
         if w is not None and w.alive:
             try:
                 self._request(w, lambda rid: Unassign(camera_id, rid), STOP_TIMEOUT_S)
@@ -282,6 +291,8 @@ class ProcessBackend:
             self._unplaced.add(camera_id)
             cam.worker_id = None
             cam.set_status("reconnecting", "waiting for a worker process to start")
+            if self.on_owner is not None:
+                self.on_owner(camera_id, None, None)
             return ""
         self._unplaced.discard(camera_id)
         w = min(live, key=lambda x: (len(x.cameras), x.id))
@@ -291,7 +302,7 @@ class ProcessBackend:
         self._owner[camera_id] = w.id
         w.send(Assign(replace(self._assignments[camera_id], live=cam.encoder.live)))
         if self.on_owner is not None:
-            self.on_owner(camera_id, w.id)
+            self.on_owner(camera_id, w.id, w.pid)
         return w.id
 
     def _supervise(self) -> None:
@@ -406,6 +417,12 @@ class ProcessBackend:
         if reply.error is not None:
             raise self.errors.get(reply.error_type or "", WorkerError)(reply.error)
         return reply.value
+
+    def _snapshot(self, camera_id: int) -> tuple | None:
+        try:
+            return self.command(camera_id, "snapshot", timeout=10.0)
+        except (LookupError, WorkerError):
+            return None  # moving or gone: the handler says "no frame yet"
 
     def _viewers(self, camera_id: int, on: bool) -> None:
         try:

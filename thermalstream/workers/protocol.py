@@ -23,9 +23,11 @@ BACKENDS = ("inprocess", "processes", "ray")
 #   rename         {"name": str}
 #   live           {"on": bool}               encode JPEGs for viewers (only while someone watches)
 #   rois           {}                         the camera's ROIs or alarm rules changed (re-read them)
+#   record_mode    {}                         the camera's record-on-events mode changed (re-read it)
 #   temperature    {"x": float, "y": float}   -> (value, unit) at that pixel of the newest frame, or None
+#   snapshot       {}                         -> (seq, timestamp, jpeg, scale) of the newest frame, or None
 COMMANDS = ("record.start", "record.stop", "detect", "display", "palette", "radiometry", "rename", "live", "rois",
-            "temperature")
+            "record_mode", "temperature", "snapshot")
 
 
 # ----------------------------------------------------------------- server -> worker
@@ -110,6 +112,8 @@ class StatsReport:
     recording: dict[str, Any] | None = None
     detection: dict[str, Any] | None = None  # the newest detection overlay (None: detection off)
     detector: dict[str, Any] | None = None  # the worker's detector: state, backend, model, message
+    measure: dict[str, Any] | None = None  # newest ROI values and raised alarms (MeasureService.live)
+    events: dict[str, Any] | None = None  # record-on-events state (EventRecordingService.info)
 
 
 WIRE_HEADER = struct.Struct(">d")  # capture time in ms: the /ws/video message is this header + the JPEG

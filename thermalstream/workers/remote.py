@@ -39,8 +39,11 @@ class RemoteEncoder:
     """A camera's live pictures from its worker, with LiveEncoder's interface for the handlers.
     The worker encodes only while someone watches: ``on_viewers(True/False)`` tells it."""
 
-    def __init__(self, camera: RemoteCamera, on_viewers: Callable[[bool], None]) -> None:
+    def __init__(self, camera: RemoteCamera, on_viewers: Callable[[bool], None],
+                 snapshot: Callable[[], tuple | None] | None = None) -> None:
+        """``snapshot()`` asks the worker for its newest frame encoded now: (seq, timestamp, jpeg, scale)."""
         self.camera = camera
+        self._snapshot = snapshot
         self.display = SimpleNamespace(scale=None)  # the colour bar's (lo, hi, unit) of the newest picture
         self.encoded = 0  # pictures received
         self.live = False  # the worker is asked to encode
@@ -99,11 +102,18 @@ class RemoteEncoder:
             self._maybe_idle()
 
     def snapshot(self, timeout: float = 3.0) -> LiveFrame | None:
-        """A fresh picture: the newest one while someone watches, else one asked for now."""
+        """A fresh picture: the newest one while someone watches, else one the worker encodes now."""
         latest = self._latest
         if latest is not None and self.viewers > 0:
             return latest
-        return self.wait(latest.seq if latest is not None else -1, timeout) or latest
+        if self._snapshot is None:
+            return self.wait(latest.seq if latest is not None else -1, timeout) or latest
+        got = self._snapshot()
+        if got is None:
+            return latest
+        seq, ts, jpeg, scale = got
+        self.display.scale = scale
+        return LiveFrame.make(self.camera.id, seq, ts, jpeg, scale)
 
     @property
     def viewers(self) -> int:
@@ -148,7 +158,8 @@ class RemoteCamera:
     remote = True
 
     def __init__(self, camera_id: int, url: CameraURL, name: str, bus: EventBus,
-                 unassign: Callable[[int], None], on_viewers: Callable[[int, bool], None]) -> None:
+                 unassign: Callable[[int], None], on_viewers: Callable[[int, bool], None],
+                 snapshot: Callable[[int], tuple | None] | None = None) -> None:
         self.id = camera_id
         self.url = url
         self.name = name
@@ -160,11 +171,14 @@ class RemoteCamera:
         self.recording: dict[str, Any] | None = None  # the worker's recorder counters
         self.detection: dict[str, Any] | None = None  # the newest detection overlay
         self.detector: dict[str, Any] | None = None  # its worker's detector status
+        self.measure: dict[str, Any] | None = None  # newest ROI values (MeasureService.live on the worker)
+        self.events: dict[str, Any] | None = None  # record-on-events state on the worker
         self._unassign = unassign
         self._stats = CameraStats(0.0, 0, 0, None, 0)
         self._stats_at = time.monotonic()
         self._temperature: tuple[dict[str, Any] | None, str | None] = (None, None)
-        self.encoder = RemoteEncoder(self, lambda on: on_viewers(camera_id, on))
+        self.encoder = RemoteEncoder(self, lambda on: on_viewers(camera_id, on),
+                                     None if snapshot is None else (lambda: snapshot(camera_id)))
 
     # ----- reports
     def set_status(self, status: str, reason: str = "", info: dict[str, Any] | None = None) -> None:
@@ -184,6 +198,8 @@ class RemoteCamera:
         self.recording = report.recording
         self.detection = report.detection
         self.detector = report.detector
+        self.measure = report.measure
+        self.events = report.events
 
     # ----- what Camera offers
     def start(self) -> RemoteCamera:

@@ -8,6 +8,9 @@ with the per-camera part sent to the camera's worker through the Backend.
   ``error`` and in a warning notification.
 * :class:`RemoteDetectionService`: switching and settings saved here, applied on the worker.
 * :class:`RemoteDisplayStore`: level/span changes reach the worker that draws the picture.
+* :class:`RemoteMeasureService`, :class:`RemoteEventRecordings`: ROIs, alarm rules and the
+  record-on-events mode are saved here as always; the camera's worker measures and buffers, and
+  its live values and state come back with its stats.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from thermalstream.db.types import as_utc
 from thermalstream.display import DisplaySettings, DisplayStore
 from thermalstream.detect.service import DetectionService
 from thermalstream.detect.types import DetectorStatus
+from thermalstream.measure.service import MeasureService
+from thermalstream.record.events import EventRecordingService
 from thermalstream.record.recorder import MANIFEST, read_manifest
 from thermalstream.record.service import REFUSE_STATUSES, RecordingConflict, RecordingService, _Session
 from thermalstream.workers.protocol import Backend
@@ -236,3 +241,54 @@ class RemoteDisplayStore(DisplayStore):
         except LookupError:
             pass  # not running: its Assign carries the saved settings
         return out
+
+
+class RemoteMeasureService(MeasureService):
+    """ROIs and alarm rules measured by the cameras' workers; live values from their stats."""
+
+    backend: Backend | None = None
+
+    def start(self) -> RemoteMeasureService:
+        return self  # nothing to sample here: each worker measures its cameras
+
+    def reload(self, camera_id: int) -> None:
+        try:
+            self.backend.command(camera_id, "rois")
+        except LookupError:
+            pass  # not running: its worker reads the ROIs and rules when it starts the camera
+
+    def live(self, camera_id: int) -> dict[str, Any] | None:
+        return getattr(self.manager.get(camera_id), "measure", None)
+
+    def records_alarms(self, camera_id: int) -> bool:
+        return False  # the worker keeps the camera's pre-capture buffer
+
+
+class RemoteEventRecordings(EventRecordingService):
+    """Record-on-events modes saved here; the cameras' workers buffer and record. The shared
+    pre-capture buffer folder is cleared when this is built, before any worker starts."""
+
+    backend: Backend | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clear_buffer_root()
+
+    def start(self) -> RemoteEventRecordings:
+        return self
+
+    def set_mode(self, camera_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+        super().set_mode(camera_id, changes)
+        try:
+            self.backend.command(camera_id, "record_mode")
+        except LookupError:
+            pass  # not running: its worker reads the mode when it starts the camera
+        return self.info(camera_id)
+
+    def info(self, camera_id: int) -> dict[str, Any]:
+        out = super().info(camera_id)
+        state = getattr(self.manager.get(camera_id), "events", None) or {}
+        return {**out, "buffering": bool(state.get("buffering")), "recording_id": state.get("recording_id")}
+
+    def active_count(self) -> int:
+        return sum(1 for c in self.manager.cameras() if (getattr(c, "events", None) or {}).get("recording_id"))

@@ -13,7 +13,10 @@ from typing import Any
 
 from thermalstream.detect.service import DetectionService
 from thermalstream.display import DisplayStore
+from thermalstream.measure.service import MeasureService
+from thermalstream.record.events import EventRecordingService
 from thermalstream.record.service import RecordingConflict, RecordingNotFound, RecordingService, StorageFull
+from thermalstream.workers.leases import Leases
 from thermalstream.workers.protocol import Backend
 from thermalstream.workers.remote import WorkerHub
 
@@ -34,6 +37,9 @@ class Wiring:
     recordings: type[RecordingService] = RecordingService
     detection: type[DetectionService] = DetectionService
     display: type[DisplayStore] = DisplayStore
+    measure: type[MeasureService] = MeasureService
+    events: type[EventRecordingService] = EventRecordingService
+    leases: Leases | None = None  # the worker_leases table (workers only)
 
     @property
     def remote(self) -> bool:
@@ -44,7 +50,7 @@ def wiring(settings: Any, manager: Any) -> Wiring:
     """The services and backend for ``settings.workers``; ValueError for a backend that is missing."""
     if settings.workers == "inprocess":
         return Wiring()
-    from thermalstream.workers.services import RemoteDetectionService, RemoteDisplayStore, RemoteRecordingService
+    from thermalstream.workers import services as remote
 
     module, _, attr = REMOTE_BACKENDS[settings.workers].partition(":")
     try:
@@ -52,15 +58,20 @@ def wiring(settings: Any, manager: Any) -> Wiring:
     except ImportError as exc:
         raise ValueError(f"THERMALSTREAM_WORKERS={settings.workers} is not available here: {exc}") from None
     hub = WorkerHub(manager.bus)
-    return Wiring(cls(settings, hub, manager, errors=ERRORS), hub, RemoteRecordingService, RemoteDetectionService,
-                  RemoteDisplayStore)
+    return Wiring(cls(settings, hub, manager, errors=ERRORS), hub, remote.RemoteRecordingService,
+                  remote.RemoteDetectionService, remote.RemoteDisplayStore, remote.RemoteMeasureService,
+                  remote.RemoteEventRecordings)
 
 
-def connect(w: Wiring, recordings: Any, detection: Any, display: Any) -> None:
-    """Point the Remote* services at the backend and the hub at the recording service."""
+def connect(w: Wiring, *services: Any) -> None:
+    """Point the Remote* services (recordings first) at the backend, the hub at the recordings."""
     if w.backend is None:
         return
-    for svc in (recordings, detection, display):
+    recordings = services[0]
+    for svc in services:
         svc.backend = w.backend
+    w.leases = Leases(recordings.db, w.backend.name)
+    w.leases.clear()  # the previous run's workers are gone
+    w.backend.on_owner = w.leases.record
     w.hub.on_recording_ended = recordings.ended
     w.backend.on_lost = recordings.resume

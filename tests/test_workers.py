@@ -9,6 +9,7 @@ The camera, recording and detection API test files also run on this backend unch
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -70,7 +71,7 @@ class Viewer(threading.Thread):
 
     def longest_pause(self, since: float, until: float) -> float:
         times = [a for a, _ in list(self.frames) if since <= a <= until]
-        return max((b - a for a, b in zip(times, times[1:])), default=until - since)
+        return max((b - a for a, b in itertools.pairwise(times)), default=until - since)
 
     def close(self) -> None:
         self.done.set()
@@ -141,7 +142,7 @@ def test_api_on_worker_processes(proc_server):
     """Settings, snapshots, temperatures and detection reach the camera's worker."""
     srv = proc_server
     cid = live_camera(srv, 3)
-    wid, pid = owner_pid(srv, cid)
+    _wid, pid = owner_pid(srv, cid)
     assert pid != os.getpid()
     snap = srv.open(f"/api/cameras/{cid}/snapshot.jpg").read()
     assert snap[:2] == b"\xff\xd8"

@@ -47,7 +47,8 @@ from thermalstream.workers.protocol import (
 
 log = logging.getLogger(__name__)
 
-FORWARDED = ("notification", "detection.event", "detections", "alarm", "recording")  # bus topics the server republishes
+FORWARDED = ("notification", "detection.event", "detections", "alarm", "recording",
+             "roi.samples")  # bus topics the server republishes
 STATS_INTERVAL_S = 0.5
 
 
@@ -303,7 +304,7 @@ class WorkerCore:
 class _WorkerMeasure(MeasureService):
     """ROI measurement of this worker's cameras only (``owned()``): reloaded when one is assigned."""
 
-    owned: Callable[[], list[int]] = staticmethod(lambda: [])
+    owned: Callable[[], list[int]] = staticmethod(list)
 
     def reload(self, camera_id: int) -> None:
         if camera_id in self.owned():

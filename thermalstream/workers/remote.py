@@ -222,7 +222,6 @@ class RemoteCamera:
 
     def wait_frame(self, after_seq: int = -1, timeout: float | None = 5.0) -> None:
         time.sleep(min(timeout or 0.0, 0.5))
-        return None
 
     def summary(self) -> tuple[dict[str, Any] | None, str | None]:
         """(min/mean/max of the newest frame, its unit) as the worker last reported them."""

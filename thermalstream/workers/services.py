@@ -24,9 +24,9 @@ from typing import Any
 
 from thermalstream.db.models import Recording
 from thermalstream.db.types import as_utc
-from thermalstream.display import DisplaySettings, DisplayStore
 from thermalstream.detect.service import DetectionService
 from thermalstream.detect.types import DetectorStatus
+from thermalstream.display import DisplaySettings, DisplayStore
 from thermalstream.measure.service import MeasureService
 from thermalstream.record.events import EventRecordingService
 from thermalstream.record.recorder import MANIFEST, read_manifest

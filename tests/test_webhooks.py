@@ -211,21 +211,34 @@ def test_only_admins_reach_webhooks_and_unknown_ids_are_404(srv):
         assert method.lower() in doc[path.replace("{id}", "{wid}")], path
 
 
-@pytest.mark.parametrize("body, status, fragment", [
+BAD = [
     ({"url": "ftp://example.org/x", "event_types": ["camera.status"]}, 400, "only http and https"),
     ({"url": "file:///etc/passwd", "event_types": ["camera.status"]}, 400, "only http and https"),
     ({"url": "http:///nohost", "event_types": ["camera.status"]}, 400, "no host"),
     ({"url": "http://127.0.0.1:9/", "event_types": ["camera.exploded"]}, 400, "event_types"),
     ({"url": "http://127.0.0.1:9/", "event_types": []}, 400, "event_types"),
     ({"url": "http://127.0.0.1:9/", "event_types": ["camera.status"], "secret": "short"}, 400, "secret"),
+    ({"url": "http://127.0.0.1:9/a b", "event_types": ["camera.status"]}, 400, "control characters"),
+    ({"url": "http://127.0.0.1:9/", "event_types": ["camera.status"], "name": "a\x00b"}, 400, "name"),
     ({"url": "http://127.0.0.1:9/", "event_types": ["camera.status"], "camera_ids": [4242]}, 404, "camera 4242"),
     ({"url": "http://127.0.0.1:9/", "event_types": ["camera.status"], "owner_id": 4242}, 404, "user 4242"),
     ({"url": "http://127.0.0.1:9/", "event_types": ["camera.status"], "camera_ids": [2**40]}, 404, "no camera"),
-])
-def test_bad_webhooks_are_refused_with_a_reason_and_nothing_stored(srv, body, status, fragment):
-    got, answer = srv.request("POST", "/api/webhooks", body)
-    assert got == status and fragment in answer["error"], answer
+]
+
+
+def test_bad_webhooks_are_refused_with_a_reason_and_nothing_stored(srv):
+    for body, status, fragment in BAD:
+        got, answer = srv.request("POST", "/api/webhooks", body)
+        assert got == status and fragment in answer["error"], (body, answer)
     assert srv.request("GET", "/api/webhooks")[1]["webhooks"] == []
+    hook = srv.request("POST", "/api/webhooks", {"url": "http://127.0.0.1:9/", "event_types": ["camera.status"]})[1]
+    for body, status, fragment in BAD:  # a bad change is refused whole: the webhook stays as it was
+        got, answer = srv.request("PATCH", f"/api/webhooks/{hook['id']}", {**body, "enabled": False})
+        assert got == status and fragment in answer["error"], (body, answer)
+    kept = srv.request("GET", f"/api/webhooks/{hook['id']}")[1]
+    assert {k: kept[k] for k in ("url", "event_types", "enabled", "camera_ids", "owner_id", "name")} == {
+        "url": "http://127.0.0.1:9/", "event_types": ["camera.status"], "enabled": True, "camera_ids": None,
+        "owner_id": None, "name": "127.0.0.1"}
 
 
 def test_test_event_redirects_are_not_followed_and_secrets_rotate(srv, receiver):

@@ -50,11 +50,17 @@ class Endpoint:
     enabled: bool
 
 
+def _control(text: str) -> bool:
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)
+
+
 def check_url(url: Any) -> str:
     """An absolute http(s) URL with a host, at most 2048 characters."""
     text = str(url or "").strip()
     if not text or len(text) > MAX_URL:
         raise WebhookError(f"url: give an http:// or https:// URL of at most {MAX_URL} characters")
+    if _control(text) or " " in text:
+        raise WebhookError("url: spaces and control characters are not allowed (percent-encode them)")
     try:
         parts = urlsplit(text)
         parts.port  # noqa: B018 - raises on a bad port
@@ -79,8 +85,9 @@ def check_events(types: Any) -> list[str]:
 
 def check_secret(secret: Any) -> str:
     text = str(secret or "")
-    if not SECRET_MIN <= len(text) <= SECRET_MAX:
-        raise WebhookError(f"secret: {SECRET_MIN} to {SECRET_MAX} characters (leave it out to have one generated)")
+    if not SECRET_MIN <= len(text) <= SECRET_MAX or _control(text):
+        raise WebhookError(f"secret: {SECRET_MIN} to {SECRET_MAX} characters, no control characters (leave it "
+                           "out to have one generated)")
     return text
 
 
@@ -110,8 +117,8 @@ def _iso(dt: datetime | None) -> str | None:
 
 def _name(value: Any, url: str) -> str:
     text = str(value or "").strip()
-    if len(text) > 128:
-        raise WebhookError("name: at most 128 characters")
+    if len(text) > 128 or _control(text):
+        raise WebhookError("name: at most 128 characters, no control characters")
     return text or (urlsplit(url).hostname or "webhook")[:128]
 
 

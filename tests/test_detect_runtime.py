@@ -137,8 +137,9 @@ def test_yolo_detector_runs_exports_on_the_direct_runtime(backend, settings, exp
 
 _NO_ULTRALYTICS = r"""
 import json, psutil, sys
-sys.modules["ultralytics"] = None  # `import ultralytics` raises ImportError in this process
-sys.modules["torch"] = None
+if sys.argv[5:] != ["installed"]:
+    sys.modules["ultralytics"] = None  # `import ultralytics` raises ImportError in this process
+    sys.modules["torch"] = None
 from pathlib import Path
 from thermalstream.config import Settings
 from thermalstream.detect.yolo import YoloDetector
@@ -149,6 +150,8 @@ with make_source(sample) as src:
     frame = src.read()
 det = YoloDetector(Path(weights), backend=backend, frame_shape=frame.shape, settings=Settings(data_dir=data))
 dets = det.detect([frame])[0]
+heavy = sorted(m for m in ("torch", "ultralytics", "torchvision") if sys.modules.get(m))
+rss_mb = psutil.Process().memory_info().rss / 2**20
 try:
     import ultralytics  # noqa: F401
     blocked = False
@@ -158,8 +161,7 @@ st = det.status()
 print(json.dumps({"state": st.state, "backend": st.backend, "message": st.message, "blocked": blocked,
                   "labels": [d.label for d in dets], "celsius": [d.max_celsius for d in dets],
                   "frame_min": float(frame.celsius.min()),
-                  "rss_mb": psutil.Process().memory_info().rss / 2**20,
-                  "heavy": sorted(m for m in ("torch", "ultralytics", "torchvision") if sys.modules.get(m))}))
+                  "rss_mb": rss_mb, "heavy": heavy}))
 """
 
 _ULTRALYTICS = r"""
@@ -197,6 +199,10 @@ def test_ready_exports_run_where_ultralytics_and_torch_cannot_be_imported(settin
         assert out["state"] == "ready" and out["backend"] == backend, out
         assert out["labels"] == ["Normal"] and out["celsius"][0] > out["frame_min"], out
         assert out["rss_mb"] < 0.6 * base["rss_mb"], (out["rss_mb"], base["rss_mb"])
+    # where ultralytics and torch are installed (a server with the yolo extra), a ready export imports neither
+    out = _run(_NO_ULTRALYTICS, settings.model, settings.data_dir, sample, "auto", "installed")
+    assert not out["blocked"] and out["state"] == "ready" and out["backend"] == "openvino", out
+    assert out["heavy"] == [] and out["labels"] == ["Normal"], out
     # an export configured as the weights; auto with only the ONNX export made falls to it and says why
     out = _run(_NO_ULTRALYTICS, exports["openvino"], settings.data_dir, sample, "auto")
     assert out["state"] == "ready" and out["backend"] == "openvino" and out["labels"] == ["Normal"], out

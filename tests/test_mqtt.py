@@ -22,6 +22,7 @@ import pytest
 from tests.conftest import free_port, login, start_server, stop_server, wait_for
 from tests.test_ui import page  # noqa: F401 - the Chromium page fixture
 from thermalstream.integrations import ha
+from thermalstream.integrations.mqtt import parse_broker_url
 from thermalstream.integrations.payloads import EVENT_TYPES, payload_for
 
 SIM = "sim://?people=1&vehicle=0&animal=0&seed=10&width=320&height=256&fps=25"
@@ -279,6 +280,28 @@ def test_last_will_when_the_server_is_killed(tmp_path, broker):
         assert late.wait(f"{PREFIX}/availability", lambda t, r: r) == "offline"  # retained
     finally:
         late.close()
+
+
+def test_bad_settings_and_refused_credentials_say_why(tmp_path, broker):
+    for url, why in (("http://broker", "mqtt:// or mqtts://"), ("mqtt://", "names no host"),
+                     ("mqtt://h:99999", "invalid port")):
+        with pytest.raises(ValueError, match=why):
+            parse_broker_url(url)
+    assert parse_broker_url("mqtts://u:p%40ss@h").port == 8883 and parse_broker_url("mqtts://u:p%40ss@h").password == "p@ss"
+    server = start_server(tmp_path, mqtt_url=f"mqtt://{USER}:wrong-password@127.0.0.1:{broker.port}")
+    try:
+        wait_for(lambda: server.runtime.mqtt.health()["state"] == "unreachable", what="refused")
+        health = server.request("GET", "/health")[1]["integrations"]["mqtt"]
+        assert "refused" in health["reason"] and "authori" in health["reason"].lower(), health
+        assert "wrong-password" not in json.dumps(health)
+    finally:
+        stop_server(server)
+    server = start_server(tmp_path / "b", mqtt_url="mqtt//broker")
+    try:
+        health = server.request("GET", "/health")[1]["integrations"]["mqtt"]
+        assert health["state"] == "misconfigured" and "mqtt://" in health["reason"]
+    finally:
+        stop_server(server)
 
 
 @pytest.fixture

@@ -209,8 +209,8 @@ class MqttBridge:
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties=None) -> None:
         with self._cond:
-            self._connected = False
-        if not self._stop.is_set():
+            was, self._connected = self._connected, False
+        if not self._stop.is_set() and (was or self.state != "unreachable"):  # keep a refusal's reason
             self._set_state("unreachable", f"lost the connection to {self.broker.shown} ({reason_code}); "
                                            f"retrying every {RECONNECT_MIN_S}-{RECONNECT_MAX_S} s")
             log.warning("MQTT: %s", self.reason)

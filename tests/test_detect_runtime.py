@@ -135,6 +135,28 @@ def test_yolo_detector_runs_exports_on_the_direct_runtime(backend, settings, exp
     assert d.max_celsius is not None and d.max_celsius >= d.mean_celsius > float(flir_frame.celsius.min())
 
 
+def test_end_to_end_exports_match_ultralytics(tmp_path, images):
+    """YOLO26-style end-to-end output ((1, 300, 6), no NMS). No PyPI package ships YOLO26 weights: the real
+    architecture with random weights, at confidence 0 so that all 300 rows are compared."""
+    from ultralytics import YOLO
+
+    pt = tmp_path / "yolo26n_random.pt"
+    YOLO("yolo26n.yaml").save(str(pt))
+    export = Path(YOLO(str(pt)).export(format="onnx", imgsz=IMGSZ, batch=1, simplify=False, end2end=True,
+                                       device="cpu", verbose=False))  # fmt: skip
+    ours = ExportedModel.load(export)
+    theirs = YOLO(str(export), task="detect")
+    assert ours.end2end and len(ours.names) == 80
+    for name in ("bus.jpg", "lepton 160x120"):
+        for classes in (None, [0, 2]):
+            a = ours.predict([images[name]], conf=0.0, classes=classes)[0]
+            r = theirs.predict(images[name], imgsz=IMGSZ, conf=0.0, classes=classes, verbose=False)[0].boxes
+            assert len(a) == len(r) > 0, (name, len(a), len(r))
+            assert np.abs(a.xyxy - r.xyxy.cpu().numpy()).max() < 0.01
+            assert np.abs(a.conf - r.conf.cpu().numpy()).max() < 1e-4
+            assert (a.cls == r.cls.cpu().numpy()).all() and (classes is None or set(a.cls.tolist()) <= {0, 2})
+
+
 _NO_ULTRALYTICS = r"""
 import json, psutil, sys
 if sys.argv[5:] != ["installed"]:

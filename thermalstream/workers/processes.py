@@ -17,7 +17,6 @@ from __future__ import annotations
 import itertools
 import logging
 import multiprocessing as mp
-import os
 import socket
 import threading
 import time
@@ -25,11 +24,12 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
-from typing import Any, NamedTuple
+from typing import Any
 
 from thermalstream.capture.manager import CameraManager
 from thermalstream.config import Settings
 from thermalstream.sources.url import parse_camera_url
+from thermalstream.workers.child import FrameHeader, child_main
 from thermalstream.workers.protocol import (
     Assign,
     CameraAssignment,
@@ -38,7 +38,6 @@ from thermalstream.workers.protocol import (
     LiveFrame,
     Reply,
     Shutdown,
-    StatusReport,
     Unassign,
 )
 from thermalstream.workers.remote import RemoteCamera, WorkerHub
@@ -55,71 +54,6 @@ class WorkerError(RuntimeError):
 
 class WorkerLost(WorkerError):
     """The worker died before it answered."""
-
-
-class _FrameHeader(NamedTuple):
-    """Sent before the raw bytes of a LiveFrame's ``wire``."""
-
-    camera_id: int
-    seq: int
-    timestamp: float
-    scale: tuple | None
-
-
-# ----------------------------------------------------------------- the worker process
-
-def child_main(conn, settings: Settings, worker_id: str) -> None:
-    """Entry point of a worker process: run a WorkerCore until Shutdown or the server goes away."""
-    from thermalstream.workers.core import WorkerCore
-
-    logging.basicConfig(level=settings.log_level, format=f"%(asctime)s {worker_id} %(name)s %(levelname)s %(message)s")
-    lock = threading.Lock()
-
-    def emit(report) -> None:
-        try:
-            with lock:
-                if isinstance(report, LiveFrame):
-                    conn.send(_FrameHeader(report.camera_id, report.seq, report.timestamp, report.scale))
-                    conn.send_bytes(report.wire)
-                else:
-                    conn.send(report)
-        except (OSError, ValueError):
-            pass  # the server is gone: the receive loop ends too
-
-    core = WorkerCore(settings, worker_id, emit)
-    emit(Hello(worker_id, os.getpid()))
-    try:
-        while True:
-            try:
-                msg = conn.recv()
-            except (EOFError, OSError):
-                break
-            if isinstance(msg, Shutdown):
-                break
-            _handle(core, msg, emit)
-    finally:
-        core.stop()
-
-
-def _handle(core, msg, emit) -> None:
-    """Apply one server message; a request gets its Reply, a failed Assign a "failed" status."""
-    rid = getattr(msg, "request_id", None)
-    try:
-        if isinstance(msg, Assign):
-            value = core.assign(msg.camera)
-        elif isinstance(msg, Unassign):
-            value = core.unassign(msg.camera_id)
-        else:
-            value = core.command(msg.camera_id, msg.name, msg.args)
-    except Exception as exc:  # noqa: BLE001 - reported to the server, never lost
-        log.warning("worker %s: %s failed: %s", core.worker_id, type(msg).__name__, exc)
-        if rid is not None:
-            emit(Reply(rid, error=str(exc), error_type=type(exc).__name__))
-        elif isinstance(msg, Assign):
-            emit(StatusReport(msg.camera.camera_id, "failed", str(exc)))
-        return
-    if rid is not None:
-        emit(Reply(rid, value))
 
 
 # ----------------------------------------------------------------- the server side
@@ -374,7 +308,7 @@ class ProcessBackend:
         while True:
             try:
                 msg = conn.recv()
-                if isinstance(msg, _FrameHeader):
+                if isinstance(msg, FrameHeader):
                     msg = LiveFrame(msg.camera_id, msg.seq, msg.timestamp, conn.recv_bytes(), msg.scale)
             except (EOFError, OSError):
                 return

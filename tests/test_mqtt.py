@@ -189,6 +189,8 @@ def test_round_trip_status_events_recordings_discovery_and_broker_loss(tmp_path,
                 assert cfg["availability"][0]["topic"] == f"{PREFIX}/availability"
                 assert cfg["device"]["identifiers"] == [f"{PREFIX}_cam{cid}"] and cfg["device"]["name"] == "yard"
                 assert cfg["state_topic"].startswith(f"{PREFIX}/cameras/{cid}/")
+                assert cfg["default_entity_id"] == f"{ha.component(obj)}.{PREFIX}_cam{cid}_{obj}"
+                assert "object_id" not in cfg  # removed from Home Assistant in 2026.4
             assert len({c["unique_id"] for c in configs.values()}) == len(ha.OBJECTS)
             assert configs["alarm"]["state_topic"] == topic(cid, "alarm")
         finally:

@@ -31,9 +31,12 @@ def node_id(prefix: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", prefix) or "thermalstream"
 
 
+def component(obj: str) -> str:
+    return "sensor" if obj in ("status", "last_event") else "binary_sensor"
+
+
 def config_topic(discovery: str, node: str, camera_id: int, obj: str) -> str:
-    component = "sensor" if obj in ("status", "last_event") else "binary_sensor"
-    return f"{discovery}/{component}/{node}/cam{camera_id}_{obj}/config"
+    return f"{discovery}/{component(obj)}/{node}/cam{camera_id}_{obj}/config"
 
 
 def _entity(obj: str, topics: Any, camera_id: int) -> dict[str, Any]:
@@ -65,7 +68,7 @@ def discovery_configs(camera: dict[str, Any], topics: Any, discovery: str, versi
     out = []
     for obj in OBJECTS:
         payload = {**_entity(obj, topics, cid), "unique_id": f"{node}_cam{cid}_{obj}",
-                   "object_id": f"{node}_cam{cid}_{obj}",
+                   "default_entity_id": f"{component(obj)}.{node}_cam{cid}_{obj}",  # object_id: gone in HA 2026.4
                    "availability": [{"topic": topics.availability, "payload_available": "online",
                                      "payload_not_available": "offline"}],
                    "device": device, "origin": {"name": "ThermalStream", "sw_version": version}}

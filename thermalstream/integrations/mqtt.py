@@ -111,6 +111,7 @@ class MqttBridge:
             try:
                 self.broker = parse_broker_url(settings.mqtt_url)
                 self._unsubs = [bus.subscribe(self._on_bus, t) for t in BUS_TOPICS]
+                self._unsubs += [bus.subscribe(self._on_changed, t) for t in ("camera.added", "camera.changed")]
                 self._set_state("stopped", "not started yet")
             except ValueError as exc:
                 self._set_state("misconfigured", str(exc))
@@ -255,6 +256,13 @@ class MqttBridge:
             self._retain(self.topics.camera(cid, "alarm"), "ON" if active else "OFF")
         elif group == "recording":
             self._retain(self.topics.camera(cid, "recording"), "ON" if kind == "recording.started" else "OFF")
+
+    def _on_changed(self, event) -> None:
+        """A camera added or changed (renamed): its discovery configs again, with its current name."""
+        cid = event.data.get("camera_id")
+        if isinstance(cid, int) and cid not in self._removed:
+            self._known.add(cid)
+            self._enqueue(("discover", cid))
 
     def _retain(self, topic: str, payload: Any) -> None:
         text = payload if isinstance(payload, str) else json.dumps(payload)

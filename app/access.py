@@ -14,6 +14,7 @@ PAGES: dict[str, str] = {
     "/": "viewer",
     "/detections": "viewer",
     "/recordings": "viewer",
+    "/review": "viewer",
     "/schedules": "viewer",
     "/storage": "viewer",
     "/notifications": "viewer",

@@ -11,6 +11,7 @@ from app.views.detections import detections_page
 from app.views.live import live_page
 from app.views.notifications import notifications_page
 from app.views.recordings import recordings_page
+from app.views.review import review_page
 from app.views.schedules import schedules_page
 from app.views.session import can, session_user
 from app.views.shell import page as shell_page
@@ -45,6 +46,7 @@ def create_pages(runtime: Runtime) -> dict[str, Callable[[], object]]:
         "/": _bind("/", live_page, runtime),
         "/detections": _bind("/detections", detections_page, runtime),
         "/recordings": _bind("/recordings", recordings_page, runtime),
+        "/review": _bind("/review", review_page, runtime),
         "/schedules": _bind("/schedules", schedules_page, runtime),
         "/storage": _bind("/storage", storage_page, runtime),
         "/notifications": _bind("/notifications", notifications_page, runtime),

@@ -21,6 +21,7 @@ PAGES = [
     ("live", "Live", "/"),
     ("detections", "Detections", "/detections"),
     ("recordings", "Recordings", "/recordings"),
+    ("review", "Review", "/review"),
     ("thermal", "Thermal", "/thermal"),
     ("schedules", "Schedules", "/schedules"),
     ("storage", "Storage", "/storage"),

@@ -1,0 +1,158 @@
+"""The Review page in Chromium (browser in Europe/Berlin): a camera's day with recordings as bands and
+events as marks; a click on an event mark plays the segment holding the time pre-roll seconds before it,
+from there; a click on a band plays the segment at that time; another day's time plays that day's segment."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.conftest import login, start_server, stop_server, wait_for
+from tests.test_ui import ARGS, CHROMIUM
+from thermalstream.db.models import Event, Recording, RecordingSegment
+from thermalstream.notifications import to_local
+from thermalstream.review import locate
+
+pytestmark = pytest.mark.ui
+ZONE = "Europe/Berlin"
+
+PIXEL = """([x, y]) => {  // page coordinates of a point of the review plot (data units)
+  for (const doc of window.Bokeh.documents) {
+    const plot = doc.get_model_by_name('ts-review-plot');
+    if (!plot) continue;
+    const view = window.Bokeh.index.find_one(plot);
+    const rect = view.canvas_view.el.getBoundingClientRect();
+    return [rect.left + view.frame.x_scale.compute(x), rect.top + view.frame.y_scale.compute(y)];
+  }
+  return null; }"""
+ZOOM = """([start, end]) => {  // as a wheel zoom would: show [start, end] (chart ms)
+  for (const doc of window.Bokeh.documents) {
+    const plot = doc.get_model_by_name('ts-review-plot');
+    if (plot) { plot.x_range.setv({start, end}); return true; }
+  }
+  return false; }"""
+PLAYING = """() => {  // the review video, through Panel's nested shadow roots
+  const find = (root) => {
+    const hit = root.querySelector('video.ts-review-video');
+    if (hit) return hit;
+    for (const e of root.querySelectorAll('*')) { if (e.shadowRoot) { const v = find(e.shadowRoot); if (v) return v; } }
+    return null;
+  };
+  const v = find(document);
+  return v ? {url: v.dataset.url || '', seeked: v.dataset.seeked, time: v.dataset.time, t: v.currentTime,
+              paused: v.paused} : null; }"""
+
+
+def _chart_ms(at: datetime) -> float:
+    """A UTC time as the plot's x (wall-clock ms in the browser's zone)."""
+    return (to_local(at, ZONE).replace(tzinfo=None) - datetime(1970, 1, 1)).total_seconds() * 1000
+
+
+def _record(srv) -> tuple[int, dict]:
+    cid = srv.request("POST", "/api/cameras", {"url": "sim://?seed=5&width=160&height=128"})[1]["id"]
+    wait_for(lambda: srv.camera(cid)["status"] == "live", what="live")
+    rec = srv.request("POST", "/api/recording/start", {"camera_id": cid})[1]
+    wait_for(lambda: srv.request("GET", f"/api/recordings/{rec['id']}")[1]["segments"] >= 4, timeout=60,
+             what="four segments")
+    srv.request("POST", "/api/recording/stop", {"camera_id": cid})
+    wait_for(lambda: not srv.runtime.recordings.active(), what="stopped")
+    return cid, srv.runtime.recordings.get(rec["id"])
+
+
+def _yesterday_copy(srv, cid: int, rec: dict) -> int:
+    """The same files as a recording one day earlier (another day on the timeline)."""
+    src = srv.runtime.recordings.resolve(rec["path"])
+    dst = src.with_name(src.name + "_yesterday")
+    shutil.copytree(src, dst)
+    day = timedelta(days=1)
+    with srv.runtime.db.session() as s:
+        row = Recording(camera_id=cid, started_at=datetime.fromisoformat(rec["started_at"]) - day,
+                        ended_at=datetime.fromisoformat(rec["ended_at"]) - day, status="completed",
+                        path=f"{rec['path']}_yesterday", segments=len(rec["segment_list"]))
+        s.add(row)
+        s.flush()
+        for seg in rec["segment_list"]:
+            s.add(RecordingSegment(recording_id=row.id, path=seg["path"].replace(rec["path"], row.path, 1),
+                                   started_at=datetime.fromisoformat(seg["started_at"]) - day,
+                                   ended_at=datetime.fromisoformat(seg["ended_at"]) - day))
+        return row.id
+
+
+def _playing(page, url: str, timeout: float = 20.0) -> dict:
+    got: dict = {}
+
+    def check():
+        got.clear()
+        got.update(page.evaluate(PLAYING) or {})
+        return got.get("url", "").endswith(url) and got.get("seeked") is not None and got.get("time")
+
+    wait_for(check, timeout=timeout, what=f"the player on {url} (it shows {got})")
+    return got
+
+
+def test_click_an_event_mark_plays_from_before_it_and_scrubbing_moves_across_segments_and_days(tmp_path):
+    srv = start_server(tmp_path, record_segment_seconds=3.0)
+    try:
+        cid, rec = _record(srv)
+        yesterday = _yesterday_copy(srv, cid, rec)
+        query = urlencode({"since": rec["started_at"], "until": rec["ended_at"]})
+        tl = srv.request("GET", f"/api/cameras/{cid}/timeline?{query}")[1]
+        segs = tl["segments"]
+        assert len(segs) >= 4
+        event_at = datetime.fromisoformat(segs[2]["start"]) + timedelta(seconds=1)  # 5 s before: segment 0 or 1
+        with srv.runtime.db.session() as s:
+            s.add(Event(camera_id=cid, label="person", started_at=event_at, ended_at=event_at + timedelta(seconds=2)))
+        k, offset = locate(segs, event_at - timedelta(seconds=5))
+        assert k < 2 and offset > 0  # the pre-roll reaches back into an earlier segment
+
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_context(timezone_id=ZONE, viewport={"width": 1280, "height": 900}).new_page()
+            login(page, srv)
+            page.goto(srv.base + "/review")
+            page.get_by_text("1 event(s)").wait_for(timeout=30000)
+            page.get_by_text(f"times in {ZONE}").wait_for(timeout=10000)
+            first, last = (_chart_ms(datetime.fromisoformat(x)) for x in (rec["started_at"], rec["ended_at"]))
+            assert page.evaluate(ZOOM, [first - 20_000, last + 20_000])  # the user zooms onto the recording
+            page.wait_for_timeout(500)
+
+            # the event mark: pre-roll (5 s) before it, in the segment that holds that time
+            x, y = page.evaluate(PIXEL, [_chart_ms(event_at), 1.6])
+            page.mouse.click(x, y)
+            got = _playing(page, segs[k]["url"])
+            assert abs(float(got["seeked"]) - offset) < 0.3, got
+            assert float(got["time"]) < event_at.timestamp() * 1000  # it starts before the event
+            page.get_by_text("5 s before the").wait_for(timeout=5000)
+
+            # a band: the segment at that time, from there
+            at = datetime.fromisoformat(segs[3]["start"]) + timedelta(seconds=1.5)
+            x, y = page.evaluate(PIXEL, [_chart_ms(at), 0.5])
+            page.mouse.click(x, y)
+            got = _playing(page, segs[3]["url"])
+            assert abs(float(got["seeked"]) - 1.5) < 0.5, got  # a pixel is ~0.1 s at this zoom
+
+            # another day: the previous day's copy, then a typed time back on today
+            page.get_by_role("button", name="◀ Previous day").click()
+            page.get_by_text("0 event(s)").wait_for(timeout=10000)
+            y_at = datetime.fromisoformat(segs[1]["start"]) - timedelta(days=1) + timedelta(seconds=1)
+            page.evaluate(ZOOM, [first - 86_400_000 - 20_000, last - 86_400_000 + 20_000])
+            page.wait_for_timeout(500)
+            x, y = page.evaluate(PIXEL, [_chart_ms(y_at), 0.5])
+            page.mouse.click(x, y)
+            _playing(page, f"/api/recordings/{yesterday}/segments/1")
+            typed = to_local(datetime.fromisoformat(segs[2]["start"]) + timedelta(seconds=2), ZONE)
+            box = page.get_by_label("Go to (YYYY-MM-DD HH:MM:SS)")
+            box.fill(typed.strftime("%Y-%m-%d %H:%M:%S"))
+            box.press("Enter")
+            page.get_by_role("button", name="Play", exact=True).click()
+            got = _playing(page, segs[2]["url"])
+            whole = typed.replace(microsecond=0)  # typed to the second
+            assert abs(float(got["seeked"]) - (whole - datetime.fromisoformat(segs[2]["start"])).total_seconds()) < 0.05
+            page.get_by_text("1 event(s)").wait_for(timeout=10000)  # the typed day's timeline is shown
+            browser.close()
+    finally:
+        stop_server(srv)

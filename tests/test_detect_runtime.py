@@ -239,6 +239,7 @@ def test_ready_exports_run_where_ultralytics_and_torch_cannot_be_imported(settin
     (tmp_path / exports["onnx"].name).unlink()
     out = _run(_NO_ULTRALYTICS, only_onnx, settings.data_dir, sample, "auto")
     assert out["state"] == "unavailable" and "thermalstream[yolo]" in out["message"], out
+    assert "onnx: no ready export at 256x320" in out["message"], out
 
 
 def test_broken_exports_are_errors_with_a_message(settings, exports, tmp_path):

@@ -233,7 +233,10 @@ class YoloDetector(Detector):
             self._use(model, target, backend)
             return
         if not can_export:
-            import_ultralytics()  # raises 'unavailable' saying what to install
+            try:
+                import_ultralytics()  # raises 'unavailable' saying what to install
+            except WeightsProblem as exc:
+                raise WeightsProblem(exc.state, f"{exc.message} ({'; '.join(self._notes)})") from None
         raise WeightsProblem("error", f"no backend could run {path}: {'; '.join(self._notes)}")
 
     def _use(self, model, path: Path, backend: str) -> None:

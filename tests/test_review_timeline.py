@@ -104,3 +104,24 @@ def test_route_answers_for_visible_cameras_only(tmp_path):
         assert "get" in doc["paths"]["/api/cameras/{cid}/timeline"]
     finally:
         stop_server(srv)
+
+
+def test_playback_detections_cover_the_whole_recording_oldest_first(db):
+    """The Recordings player draws from these: all rows of the range, oldest first; over the limit,
+    thinned evenly (never only the newest rows, as the newest 1000 were)."""
+    from sqlalchemy import insert
+
+    from thermalstream.db.models import Detection
+    from thermalstream.detect.store import playback_detections
+
+    with db.session() as s:
+        cid = repo.add_camera(s, "a", "sim://?seed=1", enabled=False).id
+        s.execute(insert(Detection), [{"camera_id": cid, "label": "person", "confidence": 0.5, "x1": i, "y1": 0,
+                                       "x2": i + 5, "y2": 5, "timestamp": T0 + timedelta(seconds=i / 100)}
+                                      for i in range(2500)])  # 25 s at 100 rows a second
+    every = playback_detections(db, cid, T0, T0 + timedelta(seconds=25))
+    assert len(every) == 2500 and every[0]["timestamp"] == T0.isoformat() and every[0]["box"] == [0, 0, 5, 5]
+    thin = playback_detections(db, cid, T0, T0 + timedelta(seconds=25), limit=1000)
+    assert len(thin) == 834 and [d["box"][0] for d in thin[:3]] == [0, 3, 6]  # every 3rd row
+    assert thin[-1]["box"][0] == 2499 and thin[0]["timestamp"] < thin[-1]["timestamp"]
+    assert playback_detections(db, cid, T0 + timedelta(seconds=30), T0 + timedelta(seconds=40)) == []

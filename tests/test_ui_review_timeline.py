@@ -10,9 +10,11 @@ from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import sync_playwright
+from sqlalchemy import insert
 
 from tests.conftest import login, start_server, stop_server, wait_for
 from tests.test_ui import ARGS, CHROMIUM
+from thermalstream.db.models import Detection as DetectionRow
 from thermalstream.db.models import Event, Recording, RecordingSegment
 from thermalstream.notifications import to_local
 from thermalstream.review import locate
@@ -154,5 +156,52 @@ def test_click_an_event_mark_plays_from_before_it_and_scrubbing_moves_across_seg
             assert abs(float(got["seeked"]) - (whole - datetime.fromisoformat(segs[2]["start"])).total_seconds()) < 0.05
             page.get_by_text("1 event(s)").wait_for(timeout=10000)  # the typed day's timeline is shown
             browser.close()
+    finally:
+        stop_server(srv)
+
+
+def test_playback_draws_detections_from_the_start_and_its_timeline_covers_the_whole_recording(tmp_path):
+    """Seen: "Show detections on the video" drew nothing, and the detection timeline under the player
+    covered only the last seconds of the recording: the player was given the newest 1000 rows."""
+    srv = start_server(tmp_path, record_segment_seconds=2.0)
+    try:
+        cid, rec = _record(srv)
+        start, end = datetime.fromisoformat(rec["started_at"]), datetime.fromisoformat(rec["ended_at"])
+        n = 1500  # more rows than the newest 1000, evenly over the recording
+        step = (end - start) / n
+        rows = [{"camera_id": cid, "label": "person", "confidence": 0.9, "timestamp": start + i * step,
+                 "x1": 20.0, "y1": 20.0, "x2": 80.0, "y2": 100.0} for i in range(n)]
+        with srv.runtime.db.session() as s:
+            s.execute(insert(DetectionRow), rows)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            login(page, srv)
+            page.goto(srv.base + "/recordings")
+            row = page.locator(".tabulator-row").first
+            row.wait_for(timeout=20000)
+            row.locator(".tabulator-cell").nth(2).click()
+            page.get_by_text("Download MP4").wait_for(timeout=10000)
+            video, overlay = page.locator("video.ts-player"), page.locator("canvas.ts-player-overlay")
+            wait_for(lambda: video.evaluate("v => v.readyState") >= 2, timeout=20, what="the first segment")
+            video.evaluate("v => { v.currentTime = 0.2; v.play(); }")
+            boxes, at = 0, 99.0
+            for _ in range(40):  # within the first second of the first segment
+                at = video.evaluate("v => v.currentTime")
+                boxes = int(overlay.evaluate("c => Number(c.dataset.boxes || 0)"))
+                if boxes or at > 1.0:
+                    break
+                page.wait_for_timeout(50)
+            assert video.evaluate("v => v.dataset.segment") == "0"
+            assert boxes > 0, f"no detection drawn at {at:.2f} s into the first segment"
+            span = page.evaluate("""() => {
+                for (const doc of window.Bokeh.documents) {
+                  const src = doc.get_model_by_name('ts-recording-detections');
+                  if (src) { const t = Array.from(src.data.x); return [t.length, Math.min(...t), Math.max(...t)]; }
+                }
+                return null; }""")
+            browser.close()
+        assert span is not None and span[0] == n
+        assert span[2] - span[1] > (end - start).total_seconds() * 1000 * 0.95  # the whole recording
     finally:
         stop_server(srv)

@@ -44,15 +44,16 @@ def _epoch_ms(iso: str) -> float:
 
 def detection_timeline(dets: list[dict], tz: str | None = None):
     """Detections of one recording over time, one row per class (shown under the player), in the viewer's zone."""
-    from bokeh.models import HoverTool
+    from bokeh.models import ColumnDataSource, HoverTool
     from bokeh.plotting import figure
 
     labels = sorted({d["label"] for d in dets}) or ["—"]
     p = figure(x_axis_type="datetime", y_range=labels, height=160, sizing_mode="stretch_width",
                tools="xpan,xwheel_zoom,reset", toolbar_location="right")
     p.xaxis.axis_label = f"time ({zone_label(tz)})"
-    p.scatter([chart_time(d["timestamp"], tz) for d in dets],
-              [d["label"] for d in dets], size=8, alpha=0.6, color="#e8532f")
+    source = ColumnDataSource({"x": [chart_time(d["timestamp"], tz) for d in dets], "y": [d["label"] for d in dets]},
+                              name="ts-recording-detections")
+    p.scatter("x", "y", source=source, size=8, alpha=0.6, color="#e8532f")
     p.add_tools(HoverTool(tooltips=[("class", "@y"), ("time", "@x{%T}")], formatters={"@x": "datetime"}))
     return p
 
@@ -160,8 +161,8 @@ class RecordingsPage(pn.viewable.Viewer):
             {"url": f"/api/recordings/{rid}/segments/{i}", "start": _epoch_ms(seg["started_at"])}
             for i, seg in enumerate(full["segment_list"])
         ]
-        dets = store.query_detections(self.runtime.db, camera=rec["camera_id"], since=rec["started_at"],
-                                      until=rec["ended_at"] or dt.datetime.now(dt.UTC), limit=1000)
+        dets = store.playback_detections(self.runtime.db, rec["camera_id"], rec["started_at"],
+                                         rec["ended_at"] or dt.datetime.now(dt.UTC))  # the whole recording
         self.player.detections = [{"t": _epoch_ms(d["timestamp"]), "box": d["box"], "label": d["label"],
                                    "confidence": d["confidence"]} for d in dets]
         self.timeline.objects = [pn.pane.Bokeh(detection_timeline(dets, self._tz()), sizing_mode="stretch_width")] if dets else []

@@ -436,6 +436,30 @@ def query_detections(db: Database, camera=None, label=None, since=None, until=No
         return [detection_dict(r) for r in s.scalars(q.limit(limit).offset(offset))]
 
 
+PLAYBACK_LIMIT = 20_000
+
+
+def playback_detections(db: Database, camera: int, since, until, limit: int = PLAYBACK_LIMIT) -> list[dict[str, Any]]:
+    """Every detection of ``camera`` in [since, until), oldest first, as ``{timestamp, box, label, confidence}``
+    for drawing over a recording; over ``limit`` rows, every n-th row (evenly thinned, still covering
+    the whole range, never only its newest part)."""
+    where = _detection_filters(camera, None, since, until, None)
+    total = count_detections(db, camera=camera, since=since, until=until)
+    step = max(1, -(-total // int(limit)))
+    cols = (DetectionRow.timestamp, DetectionRow.x1, DetectionRow.y1, DetectionRow.x2, DetectionRow.y2,
+            DetectionRow.label, DetectionRow.confidence)
+    order = (DetectionRow.timestamp, DetectionRow.id)
+    if step == 1:
+        q = select(*cols).where(*where).order_by(*order)
+    else:
+        n = func.row_number().over(order_by=order).label("n")
+        inner = select(*cols, n).where(*where).subquery()
+        q = select(*[inner.c[c.key] for c in cols]).where((inner.c.n - 1) % step == 0).order_by(inner.c.timestamp)
+    with db.session() as s:
+        return [{"timestamp": _iso(t), "box": [x1, y1, x2, y2], "label": lab, "confidence": conf}
+                for t, x1, y1, x2, y2, lab, conf in s.execute(q)]
+
+
 def count_detections(db: Database, camera=None, label=None, since=None, until=None, min_confidence=None,
                      event_id: int | None = None) -> int:
     where = _detection_filters(camera, label, since, until, min_confidence, event_id)
@@ -598,6 +622,7 @@ __all__ = [
     "event_path",
     "event_snapshot_path",
     "get_event",
+    "playback_detections",
     "query_detections",
     "query_events",
     "resolve_screenshot",

@@ -99,6 +99,11 @@ class CameraService(CameraSharing):
     def palette(self, camera_id: int) -> str:
         return self._palettes.get(camera_id, DEFAULT_PALETTE)
 
+    def with_live(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A copy of ``row`` (from :meth:`list`/:meth:`get`) with its live part (status, fps, temperature
+        range) read again from memory: no database query, for pages that refresh those every second."""
+        return self._merge(dict(row))
+
     def _merge(self, row: dict[str, Any]) -> dict[str, Any]:
         live = self.manager.get(row["id"])
         if live is None:
@@ -139,6 +144,7 @@ class CameraService(CameraSharing):
                                   worker_id=self.manager.worker_id, settings=settings)
             cid, cname = row.id, row.name
         self._start_announced(cid, cu, cname, settings, f"{cname} ({cu.masked})")
+        self.manager.bus.publish("camera.added", {"camera_id": cid})
         return self.get(cid)
 
     def start_enabled(self) -> None:
@@ -205,6 +211,7 @@ class CameraService(CameraSharing):
         if live is not None and name is not None:
             live.name = name.strip()
             self._tell(camera_id, "rename", {"name": live.name})
+        self.manager.bus.publish("camera.changed", {"camera_id": camera_id})
         return self.get(camera_id)
 
     def temperature_at(self, camera_id: int, x: float, y: float) -> tuple[float, str] | None:
@@ -248,6 +255,7 @@ class CameraService(CameraSharing):
             row.radiometry = None if new.is_empty() else new.model_dump(exclude_none=True)
         self._radiometry[camera_id] = new
         self._tell(camera_id, "radiometry", {"radiometry": new.model_dump(exclude_none=True)})
+        self.manager.bus.publish("camera.changed", {"camera_id": camera_id})
         return self.radiometry(camera_id)
 
     def delete(self, camera_id: int, media: str = "archive") -> dict[str, Any] | None:

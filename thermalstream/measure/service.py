@@ -32,6 +32,8 @@ from thermalstream.measure.geometry import Roi, RoiSet, RoiStats, frame_stats
 log = logging.getLogger(__name__)
 
 TOPIC_ALARM = "alarm"
+TOPIC_CHANGED = "roi.changed"  # a camera's ROIs or alarm rules changed
+TOPIC_SAMPLES = "roi.samples"  # ROI samples were stored (every 2 s while any ROI is sampled)
 TOPIC_EVENT = "detection.event"
 JUMP = {"°C": 0.5, COUNTS: 15.0}  # whole-frame level jump (per frame) taken as a flat-field correction
 
@@ -109,7 +111,9 @@ class MeasureService:
             c.thread.join(5)
 
     def reload(self, camera_id: int) -> None:
-        """Re-read a camera's ROIs and rules (after any change); raised alarms of kept rules stay raised."""
+        """Re-read a camera's ROIs and rules (after any change; bus topic ``roi.changed`` tells open pages);
+        raised alarms of kept rules stay raised."""
+        self.bus.publish(TOPIC_CHANGED, {"camera_id": camera_id})
         rois, rules = store.camera_config(self.db, camera_id)
         with self._lock:
             old = self._cams.pop(camera_id, None)
@@ -323,7 +327,8 @@ class MeasureService:
         next_prune = time.monotonic() + 300
         while not self._stop.wait(2.0):
             try:
-                self.writer.flush()
+                if self.writer.flush():
+                    self.bus.publish(TOPIC_SAMPLES, {})  # open trend plots read the new samples
                 now = time.monotonic()
                 if now >= next_prune:
                     next_prune, next_agg = now + 3600, now + 60

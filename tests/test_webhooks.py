@@ -3,6 +3,7 @@ backoff, the delivery log, admins only; SQLite and PostgreSQL for the log's rete
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -11,11 +12,11 @@ from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from tests.conftest import start_server, stop_server, wait_for
 from tests.test_ui import page  # noqa: F401 - the Chromium page fixture
-from thermalstream.db.models import Webhook
+from thermalstream.db.models import User, Webhook
 from thermalstream.integrations import webhook_store as store
 from thermalstream.integrations.webhooks import (
     DELIVERY_HEADER,
@@ -136,7 +137,7 @@ def test_a_real_camera_status_arrives_signed_after_two_500s_with_backoff(srv, re
         assert r["body"] == got["body"]
         assert verify(SECRET, r["body"], r["headers"])
         assert not verify("not the secret at all!!", r["body"], r["headers"])
-    gaps = [b["at"] - a["at"] for a, b in zip(tries, tries[1:])]
+    gaps = [b["at"] - a["at"] for a, b in itertools.pairwise(tries)]
     assert 0.9 <= gaps[0] <= 3.5 and 1.9 <= gaps[1] <= 6.0, gaps  # default backoff: [1, 2] s, then [2, 4] s
 
     def logged():
@@ -284,6 +285,15 @@ def test_the_log_keeps_the_newest_attempts_of_each_webhook(db):
     store.delete_webhook(db, a["id"])
     with pytest.raises(store.NotFound):
         store.deliveries(db, a["id"])
+    with db.session() as s:  # a user's webhooks go with the user
+        s.add(User(username="leaver", role="viewer"))
+    with db.session() as s:
+        uid = s.scalar(select(User.id).where(User.username == "leaver"))
+    mine, _ = store.create(db, {"url": "https://c.example/", "event_types": ["event.new"], "owner_id": uid})
+    assert mine["scope"] == "user" and mine["owner"] == "leaver"
+    with db.session() as s:
+        s.delete(s.get(User, uid))
+    assert [w["id"] for w in store.list_webhooks(db)] == [b["id"]]
 
 
 @pytest.mark.ui
@@ -314,6 +324,17 @@ def test_admin_adds_a_webhook_on_the_page_and_sees_the_test_delivery(server, pag
         assert "200" in row.locator("td.result").inner_text()
         got = ok.bodies("test")
         assert len(got) == 1 and verify(secret, got[0]["body"], got[0]["headers"])
+
+        page.get_by_label("Name").fill("renamed receiver")  # the added webhook is still selected: edit it
+        page.locator(".ts-wh-enabled input[type=checkbox]").uncheck()
+        page.get_by_role("button", name="Save changes").click()
+        page.get_by_text("Saved renamed receiver", exact=False).first.wait_for(timeout=15000)
+        hook = server.request("GET", "/api/webhooks")[1]["webhooks"][0]
+        assert (hook["name"], hook["enabled"], hook["url"]) == ("renamed receiver", False, ok.url("/ui"))
+        page.get_by_role("button", name="Delete").click()  # asks first
+        page.get_by_role("button", name="Confirm delete").click()
+        page.get_by_text("Deleted renamed receiver", exact=False).first.wait_for(timeout=15000)
+        assert server.request("GET", "/api/webhooks")[1]["webhooks"] == []
         assert not page.errors, page.errors
     finally:
         ok.close()

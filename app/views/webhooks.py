@@ -66,7 +66,7 @@ class WebhooksPage(pn.viewable.Viewer):
         self.cameras = pn.widgets.MultiChoice(label="Cameras (none: every camera)", width=240)
         self.owner = pn.widgets.Select(label="For", width=200)
         self.secret = pn.widgets.PasswordInput(label="Secret (empty: generate one)", width=220)
-        self.enabled = pn.widgets.Checkbox(label="Enabled", value=True, align="end")
+        self.enabled = pn.widgets.Checkbox(label="Enabled", value=True, align="end", css_classes=["ts-wh-enabled"])
         self.add = pn.widgets.Button(label="Add webhook", color="primary", width=130, align="end")
         self.save = pn.widgets.Button(label="Save changes", width=120, align="end")
         self.test = pn.widgets.Button(label="Send test", width=100, align="end")

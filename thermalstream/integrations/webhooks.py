@@ -129,7 +129,7 @@ class Options:
     workers: int = 4
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "Options":
+    def from_settings(cls, settings: Any) -> Options:
         return cls(timeout_s=settings.webhook_timeout_s, max_attempts=settings.webhook_max_attempts,
                    retry_base_s=settings.webhook_retry_base_s, retry_cap_s=settings.webhook_retry_cap_s,
                    log_keep=settings.webhook_log_keep)
@@ -213,7 +213,7 @@ class WebhookService:
 
     # --- running ------------------------------------------------------------------------------
 
-    def start(self) -> "WebhookService":
+    def start(self) -> WebhookService:
         self._unsubscribe = [self.bus.subscribe(self._on_event, topic) for topic in BUS_TOPICS]
         self._thread.start()
         return self

@@ -216,6 +216,20 @@ def test_round_trip_status_events_recordings_discovery_and_broker_loss(tmp_path,
         assert [p["type"] for p in sub.json_on(topic(cid, "recordings"))] == ["recording.started", "recording.stopped"]
         sub.wait(topic(cid, "recording"), lambda t, r: t == "OFF")
 
+        # an alarm rule that holds at once (whole frame above -100 °C), then removed: raised, then cleared
+        status, hot = server.request("POST", f"/api/cameras/{cid}/alarm-rules", {"kind": "above", "high": -100})
+        assert status == 201, hot
+        raised = json.loads(sub.wait(topic(cid, "alarms"), lambda t, r: json.loads(t)["type"] == "alarm.raised"))
+        assert raised["rule_id"] == hot["id"] and isinstance(raised["alarm_id"], int) and raised["unit"] == "°C"
+        sub.wait(topic(cid, "alarm"), lambda t, r: t == "ON")
+        assert any(p["kind"] == "alarm" for p in sub.json_on(topic(cid, "events")))
+        assert server.request("DELETE", f"/api/alarm-rules/{hot['id']}")[0] == 200
+        cleared = json.loads(sub.wait(topic(cid, "alarms"), lambda t, r: json.loads(t)["type"] == "alarm.cleared"))
+        assert cleared["alarm_id"] == raised["alarm_id"]
+        events = server.request("GET", f"/api/events?camera={cid}&limit=500")[1]["events"]
+        assert [e["ended_at"] is not None for e in events if e["id"] == raised["event_id"]] == [True]
+        wait_for(lambda: sub.on(topic(cid, "alarm"))[-1][0] == "OFF", what="alarm OFF")
+
         # commands are off by default: refused with the reason, nothing changes
         sub.publish(topic(cid, "command"), {"action": "detection_on", "token": server.token("admin"),
                                             "request_id": "r1"})

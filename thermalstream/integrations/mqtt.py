@@ -251,7 +251,7 @@ class MqttBridge:
         self._enqueue(("event", self.topics.camera(cid, _EVENT_TOPIC[group]), json.dumps(payload)))
         if group == "alarm":
             active = self._alarms.setdefault(cid, set())
-            key = payload["rule_id"] if payload["rule_id"] is not None else payload["alarm_id"]
+            key = payload["alarm_id"] if payload["alarm_id"] is not None else ("rule", payload["rule_id"])
             (active.add if kind == "alarm.raised" else active.discard)(key)
             self._retain(self.topics.camera(cid, "alarm"), "ON" if active else "OFF")
         elif group == "recording":

@@ -122,8 +122,11 @@ class MeasureService:
         before = old.active if old else self._open_alarms(camera_id)
         active = {rid: aid for rid, aid in before.items() if any(r.id == rid for r in rules)}
         gone = [aid for rid, aid in before.items() if rid not in active]
-        if gone:
-            store.close_alarms(self.db, gone, "its rule was deleted or switched off")
+        if gone:  # told like a clearing: integrations and pages must not show them raised for ever
+            for data in store.close_alarms(self.db, gone, "its rule was deleted or switched off"):
+                self.cleared += 1
+                self.bus.publish(TOPIC_EVENT, {**data, "state": "end", "label": "alarm"})
+                self.bus.publish(TOPIC_ALARM, {**data, "state": "cleared"})
         if not rois and not rules:
             return
         engine = AlarmEngine([store.to_rule(r) for r in rules])

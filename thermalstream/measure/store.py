@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from thermalstream.db.engine import Database
-from thermalstream.db.models import Alarm, AlarmRule, Camera, Roi
+from thermalstream.db.models import Alarm, AlarmRule, Camera, Event, Roi
 from thermalstream.db.types import as_utc
 from thermalstream.measure.alarms import Rule, RuleError
 from thermalstream.measure.geometry import RoiError, validate
@@ -230,12 +230,22 @@ def acknowledge(db: Database, alarm_id: int, user_id: int | None, visible: set[i
         return alarm_dict(row)
 
 
-def close_alarms(db: Database, alarm_ids: list[int], why: str) -> None:
-    """Clear alarms that can no longer clear by themselves (their rule went away)."""
+def close_alarms(db: Database, alarm_ids: list[int], why: str) -> list[dict[str, Any]]:
+    """Clear alarms that can no longer clear by themselves (their rule went away) and end their events;
+    returns what was cleared, in the shape of the bus topic ``alarm``."""
+    now, out = datetime.now(UTC), []
     with db.session() as s:
         for row in s.scalars(select(Alarm).where(Alarm.id.in_(alarm_ids), Alarm.cleared_at.is_(None))):
-            row.cleared_at = datetime.now(UTC)
+            row.cleared_at = now
             row.message = f"{row.message} (cleared: {why})".strip()
+            ev = s.get(Event, row.event_id) if row.event_id is not None else None
+            if ev is not None and ev.ended_at is None:
+                ev.ended_at = now
+            out.append({"kind": "alarm", "camera_id": row.camera_id, "alarm_id": row.id, "event_id": row.event_id,
+                        "rule_id": row.rule_id, "name": row.name, "value": row.value, "unit": row.unit or None,
+                        "message": row.message, "started_at": as_utc(row.raised_at).timestamp(),
+                        "ended_at": now.timestamp()})
+    return out
 
 
 def find_roi(db: Database, roi: int | str) -> int:

@@ -22,7 +22,7 @@ import pytest
 from tests.conftest import free_port, login, start_server, stop_server, wait_for
 from tests.test_ui import page  # noqa: F401 - the Chromium page fixture
 from thermalstream.integrations import ha
-from thermalstream.integrations.mqtt import parse_broker_url
+from thermalstream.integrations.broker import parse_broker_url
 from thermalstream.integrations.payloads import EVENT_TYPES, payload_for
 
 SIM = "sim://?people=1&vehicle=0&animal=0&seed=10&width=320&height=256&fps=25"

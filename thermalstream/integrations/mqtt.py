@@ -18,11 +18,10 @@ import socket
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from thermalstream.integrations import ha
+from thermalstream.integrations.broker import Broker, Topics, parse_broker_url
 from thermalstream.integrations.commands import Commands
 from thermalstream.integrations.payloads import BUS_TOPICS, iso, payload_for
 
@@ -31,55 +30,6 @@ QUEUE_MAX = 1000
 TOPIC_STATUS = "integrations"  # bus topic: {"name": "mqtt", "state": …} when the connection's state changes
 RECONNECT_MIN_S, RECONNECT_MAX_S = 1, 30
 _EVENT_TOPIC = {"event": "events", "alarm": "alarms", "recording": "recordings"}
-
-
-@dataclass(frozen=True)
-class Broker:
-    host: str
-    port: int
-    username: str | None = None
-    password: str | None = None
-    tls: bool = False
-
-    @property
-    def shown(self) -> str:
-        """The broker without its password (for /health and logs)."""
-        user = f"{self.username}@" if self.username else ""
-        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
-
-
-def parse_broker_url(url: str) -> Broker:
-    """``mqtt://[user[:pass]@]host[:port]`` (1883) or ``mqtts://…`` (TLS, 8883); ValueError says what is wrong."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("mqtt", "mqtts"):
-        raise ValueError(f"THERMALSTREAM_MQTT_URL must start with mqtt:// or mqtts://, not {parts.scheme or '?'}://")
-    try:
-        port = parts.port
-    except ValueError:
-        raise ValueError("THERMALSTREAM_MQTT_URL has an invalid port") from None
-    if not parts.hostname:
-        raise ValueError("THERMALSTREAM_MQTT_URL names no host")
-    tls = parts.scheme == "mqtts"
-    return Broker(parts.hostname, port or (8883 if tls else 1883), unquote(parts.username) if parts.username else None,
-                  unquote(parts.password) if parts.password is not None else None, tls)
-
-
-class Topics:
-    """Every topic under the prefix (see docs/mqtt.md)."""
-
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix.strip("/")
-        self.availability = f"{self.prefix}/availability"
-        self.commands = f"{self.prefix}/cameras/+/command"
-
-    def camera(self, camera_id: int, leaf: str) -> str:
-        return f"{self.prefix}/cameras/{camera_id}/{leaf}"
-
-    def command_camera(self, topic: str) -> int | None:
-        """The camera id of a command topic, or None."""
-        head, _, rest = topic.partition(f"{self.prefix}/cameras/")
-        cid, _, leaf = rest.partition("/")
-        return int(cid) if not head and leaf == "command" and cid.isdigit() and len(cid) < 10 else None
 
 
 class MqttBridge:
@@ -99,7 +49,8 @@ class MqttBridge:
         self._seq = 0
         self._known: set[int] = set()  # cameras whose discovery was published (or queued)
         self._removed: set[int] = set()  # ids are never reused: late messages of removed cameras are dropped
-        self._alarms: dict[int, set] = {}
+        self._alarms: dict[int, set] = {}  # raised alarms and running recordings per camera
+        self._recs: dict[int, set] = {}
         self._cond = threading.Condition()
         self._connected = self._resync = False
         self._client = None
@@ -254,8 +205,10 @@ class MqttBridge:
             key = payload["alarm_id"] if payload["alarm_id"] is not None else ("rule", payload["rule_id"])
             (active.add if kind == "alarm.raised" else active.discard)(key)
             self._retain(self.topics.camera(cid, "alarm"), "ON" if active else "OFF")
-        elif group == "recording":
-            self._retain(self.topics.camera(cid, "recording"), "ON" if kind == "recording.started" else "OFF")
+        elif group == "recording":  # a manual and an event recording may overlap
+            running = self._recs.setdefault(cid, set())
+            (running.add if kind == "recording.started" else running.discard)(payload["recording_id"])
+            self._retain(self.topics.camera(cid, "recording"), "ON" if running else "OFF")
 
     def _on_changed(self, event) -> None:
         """A camera added or changed (renamed): its discovery configs again, with its current name."""
@@ -374,6 +327,7 @@ class MqttBridge:
         """A removed camera: empty retained configs remove its entities; its retained states go too."""
         self._known.discard(cid)
         self._alarms.pop(cid, None)
+        self._recs.pop(cid, None)
         topics = ha.removal_topics(cid, self.topics, self.discovery) if self.discovery else []
         with self._cond:
             for leaf in ("status", "alarm", "recording"):

@@ -63,6 +63,8 @@ def test_long_periods_sum_minute_counts_kept_by_triggers_exactly(db):
     tl = detection_timeline(db, since=since, until=until, buckets=60)
     assert {r["width_s"] for r in tl} == {120.0}  # 7177.5 s / 60 buckets, rounded up to whole minutes
     assert sum(r["count"] for r in tl) == count_detections(db, since=since, until=until) == 7178 + 718
+    assert count_detections(db, since=since, until=until, min_confidence=0) == 7178 + 718  # rows, not minutes
+    assert count_detections(db, camera=[b], label="car", since=since) == 718  # minutes, open end
     origin = datetime(2026, 3, 1, 23, 0, tzinfo=UTC)  # buckets start on the minute before since
     for r in tl:  # each bucket holds exactly the rows of its two minutes inside the period
         lo, hi = max(since, r["t"] - timedelta(seconds=60)), min(until, r["t"] + timedelta(seconds=60))

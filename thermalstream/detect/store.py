@@ -38,6 +38,7 @@ string or epoch seconds; ``since`` inclusive, ``until`` exclusive), ``min_confid
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -53,6 +54,7 @@ from sqlalchemy import func, insert, select, update
 
 from thermalstream.db.engine import Database
 from thermalstream.db.models import Detection as DetectionRow
+from thermalstream.db.models import DetectionMinute
 from thermalstream.db.models import Event as EventRow
 from thermalstream.db.types import as_utc
 from thermalstream.detect.draw import annotate
@@ -87,7 +89,9 @@ def _dt(value: float | datetime | str | None) -> datetime | None:
 
 
 def _iso(dt: datetime | None) -> str | None:
-    return as_utc(dt).isoformat() if dt is not None else None
+    if dt is None:
+        return None
+    return dt.isoformat() if dt.tzinfo is UTC else as_utc(dt).isoformat()  # rows read back are UTC already
 
 
 # --------------------------------------------------------------------------- writing
@@ -417,6 +421,10 @@ def _detection_filters(camera, label, since, until, min_confidence, event_id=Non
     return where
 
 
+_PAGE_COLUMNS = ("id", "camera_id", "event_id", "track_id", "label", "class_id", "confidence", "x1", "y1", "x2", "y2",
+                 "timestamp", "max_celsius", "mean_celsius", "max_counts", "hint", "screenshot_path")
+
+
 def detection_dict(r: DetectionRow) -> dict[str, Any]:
     return {
         "id": r.id, "camera_id": r.camera_id, "event_id": r.event_id, "track_id": r.track_id, "label": r.label,
@@ -431,9 +439,14 @@ def query_detections(db: Database, camera=None, label=None, since=None, until=No
     """Detection rows, newest first, as JSON-able dicts (``box`` = [x1, y1, x2, y2] pixels)."""
     limit, offset = _check_page(limit, offset)
     where = _detection_filters(camera, label, since, until, min_confidence, event_id)
-    q = select(DetectionRow).where(*where).order_by(DetectionRow.timestamp.desc(), DetectionRow.id.desc())
+    q = (select(*[DetectionRow.__table__.c[k] for k in _PAGE_COLUMNS]).where(*where)  # tuples, not ORM objects
+         .order_by(DetectionRow.timestamp.desc(), DetectionRow.id.desc()))
     with db.session() as s:
-        return [detection_dict(r) for r in s.scalars(q.limit(limit).offset(offset))]
+        return [{"id": i, "camera_id": cam, "event_id": ev, "track_id": tr, "label": lab, "class_id": cls,
+                 "confidence": conf, "box": [x1, y1, x2, y2], "timestamp": _iso(ts), "max_celsius": mc,
+                 "mean_celsius": mean, "max_counts": mx, "hint": hint, "screenshot": bool(shot)}
+                for i, cam, ev, tr, lab, cls, conf, x1, y1, x2, y2, ts, mc, mean, mx, hint, shot
+                in s.execute(q.limit(limit).offset(offset))]
 
 
 PLAYBACK_LIMIT = 20_000
@@ -460,11 +473,40 @@ def playback_detections(db: Database, camera: int, since, until, limit: int = PL
                 for t, x1, y1, x2, y2, lab, conf in s.execute(q)]
 
 
+def whole_minutes(start: datetime, end: datetime | None) -> tuple[int, int | None] | None:
+    """The whole minutes (epoch minutes ``first`` <= m < ``stop``; ``stop`` None: open) inside [start, end),
+    where ``detection_minutes`` holds the counts; None when there is none."""
+    first = math.ceil(start.timestamp() / 60)
+    stop = None if end is None else math.floor(end.timestamp() / 60)
+    return None if stop is not None and first >= stop else (first, stop)
+
+
+def minute_time(minute: int) -> datetime:
+    return datetime.fromtimestamp(minute * 60, UTC)
+
+
 def count_detections(db: Database, camera=None, label=None, since=None, until=None, min_confidence=None,
                      event_id: int | None = None) -> int:
+    """Matching rows; over whole minutes without a confidence or event filter, summed from
+    ``detection_minutes`` (kept by triggers), with the partial minutes at the ends counted from rows."""
     where = _detection_filters(camera, label, since, until, min_confidence, event_id)
+    start, end = _dt(since), _dt(until)
+    span = None if start is None or min_confidence not in (None, "") or event_id is not None else \
+        whole_minutes(start, end)
     with db.session() as s:
-        return int(s.scalar(select(func.count()).select_from(DetectionRow).where(*where)) or 0)
+        if span is None:
+            return int(s.scalar(select(func.count()).select_from(DetectionRow).where(*where)) or 0)
+        m, (first, stop) = DetectionMinute, span
+        mw = [m.minute >= first, *([] if stop is None else [m.minute < stop])]
+        cams, labels = _ids(camera, "camera"), _labels(label)
+        mw += [m.camera_id.in_(cams)] if cams is not None else []
+        mw += [m.label.in_(labels)] if labels is not None else []
+        total = int(s.scalar(select(func.coalesce(func.sum(m.count), 0)).where(*mw)) or 0)
+        for lo, hi in ((start, minute_time(first)), (None if stop is None else minute_time(stop), end)):
+            if lo is not None and hi is not None and lo < hi:
+                edge = _detection_filters(camera, label, lo, hi, None)
+                total += int(s.scalar(select(func.count()).select_from(DetectionRow).where(*edge)) or 0)
+        return total
 
 
 def _event_filters(camera, label, since, until, min_confidence, active) -> list:

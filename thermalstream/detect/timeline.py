@@ -22,7 +22,15 @@ from sqlalchemy import Float, Integer, cast, extract, func, select
 from thermalstream.db.engine import Database
 from thermalstream.db.models import Detection as DetectionRow
 from thermalstream.db.models import DetectionMinute
-from thermalstream.detect.store import _check_conf, _detection_filters, _dt, _ids, _labels
+from thermalstream.detect.store import (
+    _check_conf,
+    _detection_filters,
+    _dt,
+    _ids,
+    _labels,
+    minute_time,
+    whole_minutes,
+)
 
 MAX_BUCKETS = 2000
 Counts = dict[tuple[int, int, str], list]  # (bucket, camera, class) -> [count, best confidence]
@@ -95,17 +103,14 @@ def detection_timeline(db: Database, camera=None, label=None, since=None, until=
             width = 60.0 * per_bucket
             origin_min = math.floor(start.timestamp() / 60)
             origin = datetime.fromtimestamp(origin_min * 60, UTC)
-            first, stop = math.ceil(start.timestamp() / 60), math.floor(end.timestamp() / 60)
-            if first >= stop:  # no whole minute inside: rows only
+            span = whole_minutes(start, end)
+            if span is None:  # no whole minute inside: rows only
                 _from_rows(s, out, origin, width, dialect, _detection_filters(camera, label, start, end, None))
             else:
+                first, stop = span
                 _from_minutes(s, out, origin_min, per_bucket, first, stop, camera, label)
-                for lo, hi in ((start, _at(first)), (_at(stop), end)):
+                for lo, hi in ((start, minute_time(first)), (minute_time(stop), end)):
                     if lo < hi:
                         _from_rows(s, out, origin, width, dialect, _detection_filters(camera, label, lo, hi, None))
     return [{"t": origin + timedelta(seconds=(b + 0.5) * width), "width_s": width, "camera_id": cid, "label": lab,
              "count": n, "max_confidence": conf} for (b, cid, lab), (n, conf) in sorted(out.items())]
-
-
-def _at(minute: int) -> datetime:
-    return datetime.fromtimestamp(minute * 60, UTC)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import cv2
@@ -63,7 +63,7 @@ class _Cam:
     encoder: LiveEncoder | None = None
     unlisten: Callable[[], None] | None = None
     recording_id: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    statuses: int = 0  # status changes so far: a delayed "live" is not sent after a newer status
 
 
 class WorkerCore:
@@ -85,6 +85,7 @@ class WorkerCore:
                                           make_detector_factory(settings), palette=self.palette)
         self._cams: dict[int, _Cam] = {}
         self._lock = threading.Lock()
+        self._status_lock = threading.Lock()
         self._stop = threading.Event()
         self.measure = _WorkerMeasure(self.db, self.manager, self.bus, self.notes, sample_hz=settings.roi_sample_hz,
                                       raw_days=settings.roi_raw_retention_days,
@@ -150,7 +151,7 @@ class WorkerCore:
         if name == "live":
             return self.set_live(camera_id, bool(args.get("on")))
         if name == "detect":
-            return self._detect(camera_id, args.get("settings"))
+            return self._detect(camera_id, args.get("settings"), bool(args.get("zones")))
         if name == "snapshot":
             return self._snapshot(camera_id)
         if name == "temperature":
@@ -244,11 +245,15 @@ class WorkerCore:
         return self.detection.overlay(camera_id, bgr)
 
     # ----- detection
-    def _detect(self, camera_id: int, settings: dict[str, Any] | None) -> bool:
+    def _detect(self, camera_id: int, settings: dict[str, Any] | None, zones: bool = False) -> bool:
+        """Detection off (None), or on with the settings the server saved; ``zones``: its masks and
+        zones changed (applied to the running pipeline, as set_zones does in-process)."""
         if settings is None:
             self.detection.disable(camera_id, persist=False)
             return False
         self.detection._attach(camera_id, settings)  # noqa: SLF001 - settings as the server saved them
+        if zones and self.detection.enabled(camera_id):
+            self.detection.set_zones(camera_id, masks=settings.get("masks") or [], zones=settings.get("zones") or [])
         return self.detection.enabled(camera_id)
 
     # ----- reports
@@ -259,12 +264,30 @@ class WorkerCore:
         return state
 
     def _on_status(self, event: Event) -> None:
-        cid = event.data.get("camera_id")
-        cam = self.manager.get(cid)
+        cid, status = event.data.get("camera_id"), event.data["status"]
+        cam, state = self.manager.get(cid), self._cams.get(cid)
         info = cam.info if cam is not None else None
-        self.emit(StatusReport(cid, event.data["status"], event.data.get("reason") or "", None if info is None else {
+        report = StatusReport(cid, status, event.data.get("reason") or "", None if info is None else {
             "width": info.width, "height": info.height, "radiometric": bool(info.radiometric), "fps": info.fps,
-            "kind": info.kind}))
+            "kind": info.kind})
+        with self._status_lock:
+            if state is not None:
+                state.statuses += 1
+            if status != "live" or cam is None or state is None:
+                self.emit(report)
+                return
+        threading.Thread(target=self._announce_live, args=(cam, state, report, state.statuses), daemon=True,
+                         name=f"live-{cid}").start()
+
+    def _announce_live(self, cam, state: _Cam, report: StatusReport, serial: int) -> None:
+        """"live" goes out after the camera's first stats (fps, temperature range of its first frame),
+        so whoever sees it live also sees its values, as in-process."""
+        cam.wait_frame(-1, 2.0)
+        self._stats_of(report.camera_id, state, self.recordings.recorder_stats(),
+                       asdict(self.detection.detector_status()))
+        with self._status_lock:
+            if state.statuses == serial:
+                self.emit(report)
 
     def _forward(self, event: Event) -> None:
         self.emit(EventReport(event.topic, dict(event.data), event.user_id))
@@ -287,9 +310,11 @@ class WorkerCore:
         with self._lock:
             states = dict(self._cams)
         for cid, state in states.items():
-            cam = self.manager.get(cid)
-            if cam is None:
-                continue
+            self._stats_of(cid, state, recorders, detector)
+
+    def _stats_of(self, cid: int, state: _Cam, recorders: dict[int, dict], detector: dict) -> None:
+        cam = self.manager.get(cid)
+        if cam is not None:
             if state.recording_id is not None and cid not in recorders:
                 self._ended(cid, state)  # finished by itself (disk full, error)
             frame = cam.latest()

@@ -16,7 +16,8 @@ BACKENDS = ("inprocess", "processes", "ray")
 # Commands a worker understands (``Command.name``); ``args`` per name:
 #   record.start   {"scheduled": bool, "schedule_id": int | None}   -> the new recording row (dict)
 #   record.stop    {}                                                -> the finished row (dict)
-#   detect         {"settings": dict | None}  None: off; else the camera's settings with its detect config
+#   detect         {"settings": dict | None, "zones": bool}  None: off; else the camera's settings with its
+#                                             detect config (``zones``: its masks/zones changed)
 #   display        {"display": dict}          level/span, isotherm, markers (DisplaySettings JSON)
 #   palette        {"palette": str}
 #   radiometry     {"radiometry": dict}       object parameters / calibration (RadiometrySettings JSON)

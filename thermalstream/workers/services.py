@@ -185,7 +185,7 @@ class RemoteDetectionService(DetectionService):
     def set_zones(self, camera_id: int, *, masks: Any = None, zones: Any = None) -> dict[str, Any]:
         out = super().set_zones(camera_id, masks=masks, zones=zones)
         if camera_id in self._remote_on:
-            self._send(camera_id, self._settings(camera_id))
+            self._send(camera_id, self._settings(camera_id), zones=True)
         return out
 
     def detector_status(self) -> DetectorStatus:
@@ -222,9 +222,9 @@ class RemoteDetectionService(DetectionService):
     def _on_camera_removed(self, event) -> None:
         self._remote_on.discard(event.data.get("camera_id"))
 
-    def _send(self, camera_id: int, settings: dict[str, Any] | None) -> None:
+    def _send(self, camera_id: int, settings: dict[str, Any] | None, zones: bool = False) -> None:
         try:
-            self.backend.command(camera_id, "detect", {"settings": settings})
+            self.backend.command(camera_id, "detect", {"settings": settings, "zones": zones})
         except LookupError:
             pass  # not placed: its worker attaches it from the saved settings when it goes live
 

@@ -4,6 +4,7 @@ coloured by outcome and updated as attempts are made (bus topic ``webhook.delive
 from __future__ import annotations
 
 import html
+import threading
 from functools import partial
 
 import pandas as pd
@@ -73,7 +74,7 @@ class WebhooksPage(pn.viewable.Viewer):
         self.rotate = pn.widgets.Button(label="New secret", width=110, align="end")
         self.delete = pn.widgets.Button(label="Delete", color="danger", width=90, align="end")
         self.message = pn.pane.Alert("", visible=False, sizing_mode="stretch_width")
-        self.queue = pn.pane.Markdown(sizing_mode="stretch_width")
+        self.queue = pn.pane.Alert("", alert_type="light", sizing_mode="stretch_width", css_classes=["ts-wh-queue"])
         self.table = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False, selectable=1,
                                           sizing_mode="stretch_width", height=220, css_classes=["ts-webhooks"])
         self.log = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["ts-wh-log"], stylesheets=[STYLE])
@@ -94,14 +95,23 @@ class WebhooksPage(pn.viewable.Viewer):
     # --- state -----------------------------------------------------------------------------
 
     def _listen(self) -> None:
-        """Redraw the log when an attempt of the selected webhook is logged (any thread publishes)."""
+        """Redraw when attempts are logged (any thread publishes): at once for the selected webhook,
+        else at most once a second (its "last delivery" column), so a busy receiver costs little."""
         doc = pn.state.curdoc
         if doc is None:
             return
+        pending = threading.Event()
+
+        def redraw() -> None:
+            pending.clear()
+            self.refresh()
 
         def logged(event) -> None:
             if event.data.get("webhook_id") == (self._selected() or {}).get("id"):
-                doc.add_next_tick_callback(self.refresh)
+                doc.add_next_tick_callback(redraw)
+            elif not pending.is_set():
+                pending.set()
+                doc.add_next_tick_callback(lambda: doc.add_timeout_callback(redraw, 1000))
 
         unsubscribe = self.runtime.bus.subscribe(logged, TOPIC)
         pn.state.on_session_destroyed(lambda ctx: unsubscribe())
@@ -126,6 +136,7 @@ class WebhooksPage(pn.viewable.Viewer):
         stats = self.service.stats()
         self.queue.object = (f"Delivery queue: {stats['queued']} waiting, {stats['retrying']} waiting to retry, "
                              f"{stats['dropped']} dropped (queue full). Times in {zone_label(tz)}.")
+        self.queue.alert_type = "warning" if stats["dropped"] else "light"
         self._show_log()
 
     @staticmethod

@@ -383,3 +383,37 @@ def test_a_hanging_receiver_never_blocks_the_publisher(tmp_path):
         httpd.shutdown()
         httpd.server_close()
         db.dispose()
+
+
+def test_an_attempt_that_gets_no_answer_times_out_and_is_logged(tmp_path):
+    from thermalstream.bus import EventBus
+    from thermalstream.db import Database
+    from thermalstream.integrations.webhooks import Options, WebhookService
+
+    release = threading.Event()
+
+    class Silent(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            release.wait(30)  # reads nothing, answers nothing
+
+        def log_message(self, *args) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Silent)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    db = Database(f"sqlite:///{tmp_path / 'w.db'}")
+    db.upgrade()
+    service = WebhookService(db, EventBus(), Options(timeout_s=0.5, max_attempts=1)).start()
+    try:
+        hook, _ = service.create({"url": f"http://127.0.0.1:{httpd.server_address[1]}/",
+                                  "event_types": ["camera.status"]})
+        service.send_test(hook["id"])
+        row = wait_for(lambda: store.deliveries(db, hook["id"])["deliveries"], timeout=10, what="the attempt")[0]
+        assert not row["ok"] and row["status_code"] is None and "timed out" in row["error"], row
+        assert row["duration_ms"] >= 450 and row["next_attempt_at"] is None  # one attempt allowed: no retry
+    finally:
+        release.set()
+        service.shutdown()
+        httpd.shutdown()
+        httpd.server_close()
+        db.dispose()

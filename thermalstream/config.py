@@ -41,6 +41,13 @@ class Settings(BaseSettings):
         default="inprocess", description="Where cameras run: threads in the server (inprocess), local worker "
         "processes (processes, all cores of this machine) or Ray actors (ray, several machines)")
     worker_processes: int | None = Field(default=None, ge=1, description="Local worker processes (default: CPU count)")
+    ray_address: str | None = Field(default=None, description="Ray cluster the workers run on (THERMALSTREAM_WORKERS="
+                                    "ray): host:6379 of the head node, or 'auto'; unset: a Ray of its own on this machine")
+    ray_workers: int | None = Field(default=None, ge=1, description="Ray actors for cameras without a pin "
+                                    "(default: one per node at start)")
+    ray_pins: str = Field(default="", pattern=r"^\s*(\d+\s*=\s*[A-Za-z0-9_\-]+\s*(,\s*\d+\s*=\s*[A-Za-z0-9_\-]+\s*)*)?$",
+                          description="Cameras pinned to the Ray node with a custom resource: '3=usb_lab_a,5=usb_lab_b' "
+                          "(that node: ray start --resources='{\"usb_lab_a\": 1}')")
 
     # accounts and security
     production: bool = Field(default=False, description="Production mode: a cookie secret must be configured")

@@ -154,15 +154,16 @@ def test_sim_one_object_one_event_per_appearance(db, tmp_path, scene):
     one_event_per_appearance(src, events, rows)
 
 
-@pytest.mark.xfail(strict=True, reason="not met yet: in the crowded default scene walkers, the car and the dog "
-                                       "overlap often; blob tracks then swap or split (~30 events for 29 "
-                                       "appearances in 60 s)")
+@pytest.mark.xfail(strict=True, reason="not met yet: 5 of the 25 appearances checked fail (14 before merged blobs "
+                                       "kept their tracks): the walkers and the car already in view when detection "
+                                       "starts are hidden in the first second's background until they leave where "
+                                       "they stood, and in the crowd at 25-28 s the car and two walkers swap tracks")
 def test_sim_exactly_one_event_per_appearance(run):
     one_event_per_appearance(*run)
 
 
 def test_sim_rows_per_track_per_second_bounded(run):
-    src, events, rows = run
+    _, events, rows = run
     by_event = defaultdict(list)
     for r in rows:
         assert r.event_id is not None

@@ -1,18 +1,31 @@
 """Blob tracks for the weightless thermal detector: which warm blobs are objects worth reporting.
 
-:class:`BlobTracker` links one frame's blobs to the blobs of earlier frames (greedy, by centre
-distance against the box size, predicted with the track's velocity) and keeps a blob back until
-its track has shown it is an object. A track is *confirmed* once, at the same time:
+:class:`BlobTracker` links one frame's blobs to the blobs of earlier frames and keeps a blob back
+until its track has shown it is an object. A track is *confirmed* once, at the same time:
 
 * it has ``min_hits`` sightings spanning at least ``min_track_s`` seconds (too short: a blip);
 * it was seen in at least ``min_fill`` of the frames since it started (flicker: noise, a leaf);
 * its centre moved at least ``min_move`` (a fraction of the frame's diagonal, and at least
   ``min_move_px`` pixels) from where it started (static: a lamp switched on, a heater).
 
-Only blobs of confirmed tracks are reported; a confirmed track stays confirmed until it has not
-been seen for ``max_gap_s`` seconds (then it ends; a later blob starts a new track).
-:meth:`BlobTrack.still_for` says how long a track has not moved (the detector stops shielding
-the pixels of an object that stands still, so it fades into the background like a parked car).
+Only blobs of confirmed tracks are reported. Per frame (rules in :mod:`.blobrules`):
+
+1. **Match**: greedy, best pairs first; a blob must be near where the track should be (constant
+   velocity) and alike in shape to the object's own size. A track that has left the frame matches
+   nothing; one leaving it does not take a blob that grows inwards (another object coming in).
+2. **Revive**: a confirmed track lost up to ``revive_s`` ago (not leaving, not inside a matched
+   blob) takes an unmatched blob of about its size where it should be: same id, same event.
+3. **Parts**: unmatched blobs, and blobs of young tracks, that are parts of a matched object (a car's
+   wheels and engine) join its box; a young track that stays beside an older one and moves alike
+   for ``join_frames`` frames is joined to it.
+4. **Merged blobs**: a blob that holds where other confirmed tracks should be (objects touching or
+   passing each other) keeps them all: they coast at their own velocity, kept inside the blob, for at
+   most ``occlude_s``, and take their own blobs again when they part; the blob is reported once,
+   under the track it matched. A blob that swells to half as big again as its object (away from the
+   frame's sides) makes the track coast too; its own size follows only slowly.
+5. A track unseen for ``max_gap_s`` ends (confirmed ones can be revived), at once if it was leaving
+   the frame. :meth:`BlobTrack.still_for` says how long a track has not moved (the detector stops
+   shielding the pixels of an object that stands still, so it fades into the background).
 
 Label hint (a heuristic, not a classifier): from the track's median box and, with °C, its peak
 temperature. ``vehicle-sized``: at least 1.6 times wider than tall and at least 1.5 % of the
@@ -25,59 +38,22 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections import deque
-from dataclasses import dataclass, field
 
 import numpy as np
 
+from thermalstream.detect.blobrules import (
+    Blob,
+    BlobTrack,
+    at_edge,
+    companions,
+    grows_in,
+    part_of,
+    side_speed,
+    unlike,
+)
+
 HOT_ENGINE_C = 55.0
 HINTS = ("person-sized", "animal-sized", "vehicle-sized")
-
-
-@dataclass
-class Blob:
-    """One warm blob in one frame (full-frame pixel box, x2/y2 exclusive)."""
-
-    box: tuple[float, float, float, float]
-    area: int  # warm pixels, full-frame scale
-    peak: float  # the highest value inside (frame units)
-    mean: float  # mean of the warm pixels (frame units)
-
-    @property
-    def center(self) -> tuple[float, float]:
-        x1, y1, x2, y2 = self.box
-        return (x1 + x2) / 2, (y1 + y2) / 2
-
-    @property
-    def diag(self) -> float:
-        x1, y1, x2, y2 = self.box
-        return math.hypot(x2 - x1, y2 - y1)
-
-
-@dataclass
-class BlobTrack:
-    id: int
-    first_t: float
-    last_t: float
-    start: tuple[float, float]
-    center: tuple[float, float]
-    velocity: tuple[float, float] = (0.0, 0.0)  # px/s
-    hits: int = 1
-    frames: int = 1  # frames seen by the tracker since the track started
-    moved: float = 0.0  # largest distance of the centre from its start
-    confirmed: bool = False
-    sizes: deque = field(default_factory=lambda: deque(maxlen=25))  # (w, h) of recent boxes
-    peak: float = -math.inf
-    anchor: tuple[float, float] = (0.0, 0.0)  # centre at its last notable move ...
-    anchor_t: float = 0.0  # ... and when that was
-
-    def still_for(self, t: float) -> float:
-        """Seconds since the centre last moved notably (``BlobTracker.min_move``)."""
-        return t - self.anchor_t
-
-    def predict(self, t: float) -> tuple[float, float]:
-        dt = min(max(t - self.last_t, 0.0), 1.0)
-        return self.center[0] + self.velocity[0] * dt, self.center[1] + self.velocity[1] * dt
 
 
 def label_hint(sizes, frame_w: int, frame_h: int, peak_c: float | None) -> str:
@@ -98,10 +74,11 @@ class BlobTracker:
 
     def __init__(self, *, min_hits: int = 3, min_track_s: float = 0.2, min_fill: float = 0.6,
                  min_move: float = 0.01, min_move_px: float = 2.0, max_gap_s: float = 1.5,
-                 max_tracks: int = 50, revive_s: float = 4.0) -> None:
+                 max_tracks: int = 50, revive_s: float = 4.0, occlude_s: float = 5.0, join_frames: int = 3) -> None:
         self.min_hits, self.min_track_s, self.min_fill = min_hits, min_track_s, min_fill
         self.min_move, self.min_move_px, self.max_gap_s = min_move, min_move_px, max_gap_s
-        self.max_tracks, self.revive_s = max_tracks, revive_s
+        self.max_tracks, self.revive_s, self.occlude_s = max_tracks, revive_s, occlude_s
+        self.join_frames = join_frames
         self.tracks: list[BlobTrack] = []
         self._lost: list[BlobTrack] = []
         self._ids = itertools.count(1)
@@ -112,14 +89,14 @@ class BlobTracker:
 
     def update(self, blobs: list[Blob], t: float, frame_w: int, frame_h: int) -> list[tuple[Blob, BlobTrack]]:
         """Link this frame's blobs; returns (blob, track) for the blobs of confirmed tracks."""
-        gone = [tr for tr in self.tracks if t - tr.last_t > self.max_gap_s]
-        self.tracks = [tr for tr in self.tracks if t - tr.last_t <= self.max_gap_s]
-        self._lost = [tr for tr in self._lost + [g for g in gone if g.confirmed] if t - tr.last_t <= self.revive_s]
+        self._expire(t, frame_w, frame_h)
         for tr in self.tracks:
             tr.frames += 1
-        matched = self._match(blobs, t)
-        revived = self._revive_all(blobs, matched, t)
-        blobs = self._absorb_parts(blobs, matched, revived)
+        matched = self._match(blobs, t, frame_w, frame_h)
+        revived = self._revive_all(blobs, matched, t, frame_w, frame_h)
+        blobs = self._absorb_parts(blobs, matched, revived, t)
+        blobs = self._joincompanions(blobs, matched)
+        merged = self._merged(blobs, matched, t, frame_w, frame_h)
         min_move = max(self.min_move_px, self.min_move * math.hypot(frame_w, frame_h))
         out = []
         for j, b in enumerate(blobs):
@@ -127,36 +104,143 @@ class BlobTracker:
             if tr is None:
                 if len(self.tracks) >= self.max_tracks:
                     continue
-                tr = BlobTrack(next(self._ids), t, t, b.center, b.center, anchor=b.center, anchor_t=t)
+                tr = BlobTrack(next(self._ids), t, t, b.center, b.center, anchor=b.center, anchor_t=t, box=b.box)
                 self.tracks.append(tr)
+                tr.resize(b.box[2] - b.box[0], b.box[3] - b.box[1], True)
+            elif j in merged:
+                for other in merged[j]:
+                    self._coast(other, b, t)
+            elif self._swollen(tr, b, t, frame_w, frame_h):
+                self._coast(tr, b, t)
+                tr.resize(b.box[2] - b.box[0], b.box[3] - b.box[1], False)  # slowly: it may really have grown
             else:
-                self._extend(tr, b, t)
-                if math.hypot(tr.center[0] - tr.anchor[0], tr.center[1] - tr.anchor[1]) >= min_move:
-                    tr.anchor, tr.anchor_t = tr.center, t
-            tr.sizes.append((b.box[2] - b.box[0], b.box[3] - b.box[1]))
+                self._extend(tr, b, t, (frame_w, frame_h))
+            if math.hypot(tr.center[0] - tr.anchor[0], tr.center[1] - tr.anchor[1]) >= min_move:
+                tr.anchor, tr.anchor_t = tr.center, t
             tr.peak = max(tr.peak, b.peak)
             if not tr.confirmed:
                 tr.confirmed = (tr.hits >= self.min_hits and tr.last_t - tr.first_t >= self.min_track_s
                                 and tr.hits >= self.min_fill * tr.frames and tr.moved >= min_move)
             if tr.confirmed:
                 out.append((b, tr))
+        self._drop_exits(matched, t, frame_w, frame_h)
         return out
 
-    def _revive_all(self, blobs: list[Blob], matched: dict[int, BlobTrack], t: float) -> set[int]:
+    def _expire(self, t: float, frame_w: int, frame_h: int) -> None:
+        """Tracks unseen for ``max_gap_s`` end; confirmed ones that did not leave the frame wait
+        ``revive_s`` for a blob where they should be."""
+        gone = [tr for tr in self.tracks if t - tr.last_t > self.max_gap_s]
+        self.tracks = [tr for tr in self.tracks if t - tr.last_t <= self.max_gap_s]
+        self._lost += [g for g in gone if g.confirmed and not g.leaving(frame_w, frame_h)]
+        self._lost = [tr for tr in self._lost if t - tr.last_t <= self.revive_s]
+
+    def _drop_exits(self, matched: dict[int, BlobTrack], t: float, frame_w: int, frame_h: int) -> None:
+        """Unseen tracks that were leaving the frame end now: a later blob there is a new appearance."""
+        seen = {id(tr) for tr in matched.values()}
+        self.tracks = [tr for tr in self.tracks
+                       if id(tr) in seen or tr.last_t == t or not tr.leaving(frame_w, frame_h)]
+
+    def _joincompanions(self, blobs: list[Blob], matched: dict[int, BlobTrack]) -> list[Blob]:
+        """Two tracks whose blobs stay side by side and move alike for ``join_frames`` frames are one
+        object seen in parts (a car's cold body between its warm wheels and engine): the younger
+        track's blob joins the older one's, and the younger track ends."""
+        by_track = {id(tr): j for j, tr in matched.items()}
+        drop = set()
+        for j, tr in matched.items():
+            older = [o for o in matched.values() if o.id < tr.id and o.confirmed and companions(blobs[j], tr,
+                     blobs[by_track[id(o)]], o)]  # fmt: skip
+            best = min(older, key=lambda o: o.id, default=None)
+            if best is None or best.id != tr.buddy:
+                tr.buddy, tr.buddy_n = (best.id, 1) if best is not None else (0, 0)
+                continue
+            tr.buddy_n += 1
+            if tr.buddy_n < self.join_frames or by_track[id(best)] in drop:
+                continue
+            i = by_track[id(best)]
+            a, b = blobs[i], blobs[j]
+            union = Blob((min(a.box[0], b.box[0]), min(a.box[1], b.box[1]), max(a.box[2], b.box[2]),
+                          max(a.box[3], b.box[3])), a.area + b.area, max(a.peak, b.peak), a.mean)
+            shift = (union.center[0] - a.center[0], union.center[1] - a.center[1])
+            best.center = (best.center[0] + shift[0], best.center[1] + shift[1])  # not a jump in velocity
+            best.resize(union.box[2] - union.box[0], union.box[3] - union.box[1], True)
+            blobs[i] = union
+            drop.add(j)
+        if not drop:
+            return blobs
+        self.tracks = [tr for tr in self.tracks if not any(tr is matched[j] for j in drop)]
+        keep = [j for j in range(len(blobs)) if j not in drop]
+        rekeyed = {k: matched[j] for k, j in enumerate(keep) if j in matched}
+        matched.clear()
+        matched.update(rekeyed)
+        return [blobs[j] for j in keep]
+
+    def _merged(self, blobs: list[Blob], matched: dict[int, BlobTrack], t: float, frame_w: int,
+                frame_h: int) -> dict[int, list[BlobTrack]]:
+        """Blobs that hold several objects (they touch or pass each other): each blob whose box holds
+        where an unmatched confirmed track should be (an unmatched blob becomes the oldest such
+        track's). Returns blob index -> the tracks in it; they all coast (predicted, kept inside the
+        blob) until they part, at most ``occlude_s``."""
+        used = {id(tr) for tr in matched.values()}
+        free = [tr for tr in self.tracks if tr.confirmed and id(tr) not in used
+                and t - (tr.hidden_since if tr.hidden_since is not None else t) <= self.occlude_s]
+        out: dict[int, list[BlobTrack]] = {}
+        for j in sorted(range(len(blobs)), key=lambda j: j not in matched):  # matched blobs first
+            x1, y1, x2, y2 = blobs[j].box
+            inside = [o for o in free if x1 <= o.predict(t)[0] <= x2 and y1 <= o.predict(t)[1] <= y2]
+            if j not in matched:  # only a blob that can hold the whole object (or looks like it), not leaving
+                inside = [o for o in inside if not o.leaving(frame_w, frame_h) and (unlike(blobs[j], o) <= 1.0 or (
+                    x2 - x1 >= 0.8 * o.size()[0] and y2 - y1 >= 0.8 * o.size()[1]))]
+            if not inside:
+                continue
+            if j not in matched:  # a blob unlike any one track, where tracks should be: theirs
+                matched[j] = min(inside, key=lambda o: o.id)
+            out[j] = [matched[j], *(o for o in inside if o is not matched[j])]
+            free = [o for o in free if o not in inside]
+        return out
+
+    def _swollen(self, tr: BlobTrack, b: Blob, t: float, frame_w: int, frame_h: int) -> bool:
+        """A confirmed track's blob half as wide or tall again as the object (away from the frame's
+        sides, where objects enter): the object touches something new to the tracker (a walker that
+        just came out from behind it, a cold ghost). The track coasts instead of taking that box, for
+        at most ``occlude_s``; then the box is taken as the object's new size."""
+        if not tr.confirmed or (tr.hidden_since is not None and t - tr.hidden_since > self.occlude_s):
+            return False
+        (tw, th), (x1, y1, x2, y2) = tr.size(), b.box
+        return not at_edge(b, frame_w, frame_h) and (x2 - x1 > 1.5 * tw or y2 - y1 > 1.5 * th)
+
+    def _coast(self, tr: BlobTrack, b: Blob, t: float) -> None:
+        """A track inside a merged blob: where it should be (its own velocity), kept inside the blob."""
+        px, py = tr.predict(t)
+        x1, y1, x2, y2 = b.box
+        w, h = tr.size()
+        hx, hy = min(w, x2 - x1) / 2, min(h, y2 - y1) / 2  # its whole box inside the blob
+        tr.center = (min(max(px, x1 + hx), x2 - hx), min(max(py, y1 + hy), y2 - hy))
+        tr.last_t = t
+        tr.hits += 1
+        if tr.hidden_since is None:
+            tr.hidden_since = t
+        tr.moved = max(tr.moved, math.hypot(tr.center[0] - tr.start[0], tr.center[1] - tr.start[1]))
+
+    def _revive_all(self, blobs: list[Blob], matched: dict[int, BlobTrack], t: float, frame_w: int,
+                    frame_h: int) -> set[int]:
         """Unmatched blobs where an unmatched confirmed track should be (hidden behind or merged with
         another object, lost up to ``revive_s`` ago): that track continues, same id, same event.
         Adds them to ``matched``; returns their indexes."""
         used = {id(tr) for tr in matched.values()}
-        waiting = [tr for tr in self.tracks if tr.confirmed and id(tr) not in used] + self._lost
+        held = [blobs[j].box for j in matched]  # a track where a matched blob is: still in it, merged
+        waiting = [tr for tr in self.tracks if tr.confirmed and id(tr) not in used and not any(
+            x1 <= tr.predict(t)[0] <= x2 and y1 <= tr.predict(t)[1] <= y2 for x1, y1, x2, y2 in held)] + self._lost
         pairs = []
         for j, b in enumerate(blobs):
             if j in matched:
                 continue
             for k, tr in enumerate(waiting):
-                px, py = tr.predict(t)
-                tw, th = tr.sizes[-1] if tr.sizes else (0.0, 0.0)
+                px, py = tr.predict(t, self.revive_s)  # where it should be by now, gone or hidden
+                if not (0 <= px <= frame_w and 0 <= py <= frame_h) or (
+                        tr.leaving(frame_w, frame_h) and grows_in(b, tr, t, frame_w, frame_h)):
+                    continue  # it has left the frame, or is leaving where another object comes in
                 d = math.hypot(b.center[0] - px, b.center[1] - py)
-                td = max(math.hypot(tw, th), 1.0)
+                td = max(math.hypot(*tr.size()), 1.0)
                 if d <= 1.5 * max(min(b.diag, td), 4.0) and 0.5 <= b.diag / td <= 2.0:  # near, and alike in size
                     pairs.append((d, j, k))
         out = set()
@@ -173,56 +257,81 @@ class BlobTracker:
                 self.tracks.append(tr)
         return out
 
-    def _extend(self, tr: BlobTrack, b: Blob, t: float) -> None:
+    def _extend(self, tr: BlobTrack, b: Blob, t: float, frame: tuple[int, int]) -> None:
+        """A blob seen for the track: centre, velocity, size. The velocity is that of the box's centre,
+        left/top or right/bottom side, whichever agrees best with the track's velocity so far: a box
+        that grows or shrinks on one side (entering the frame, a part going cold) still moves with
+        its other side. Back from a merged blob, the velocity is kept."""
         c = b.center
         dt = t - tr.last_t
-        if dt > 1e-6:
-            v = ((c[0] - tr.center[0]) / dt, (c[1] - tr.center[1]) / dt)
-            tr.velocity = v if tr.hits == 1 else (0.5 * v[0] + 0.5 * tr.velocity[0], 0.5 * v[1] + 0.5 * tr.velocity[1])
-        tr.center, tr.last_t = c, t
+        if dt > 1e-6 and tr.hidden_since is None:
+            if tr.hits == 1:
+                tr.velocity = ((c[0] - tr.center[0]) / dt, (c[1] - tr.center[1]) / dt)
+            else:
+                v = tuple(side_speed(tr.box[k], tr.box[k + 2], b.box[k], b.box[k + 2], tr.velocity[k], dt, lim)
+                          for k, lim in ((0, frame[0]), (1, frame[1])))
+                tr.velocity = (0.5 * v[0] + 0.5 * tr.velocity[0], 0.5 * v[1] + 0.5 * tr.velocity[1])
+        tr.center, tr.last_t, tr.hidden_since, tr.box = c, t, None, b.box
         tr.hits += 1
+        tr.resize(b.box[2] - b.box[0], b.box[3] - b.box[1], at_edge(b, *frame))
         tr.moved = max(tr.moved, math.hypot(c[0] - tr.start[0], c[1] - tr.start[1]))
 
-    @staticmethod
-    def _absorb_parts(blobs: list[Blob], matched: dict[int, BlobTrack], revived: set[int]) -> list[Blob]:
-        """Unmatched blobs inside (or touching) a matched blob's box, grown by a quarter of its size, are
-        parts of that object (a car's wheels and engine, a person's head): one box, one track."""
-        if len(matched) == len(blobs) or not matched:
+    def _absorb_parts(self, blobs: list[Blob], matched: dict[int, BlobTrack], revived: set[int],
+                      t: float) -> list[Blob]:
+        """Unmatched blobs that are parts of a matched blob's object (:func:`_part_of`: a car's wheels
+        and engine, a person's head) join it: one box, one track. So do the blobs of young
+        (unconfirmed) tracks that are parts of a confirmed track's object: the young track ends."""
+        if not matched:
             return blobs
-        merged = {j: blobs[j] for j in matched if j not in revived}
+        hosts = [j for j in matched if j not in revived]
         kept = {j: blobs[j] for j in matched}
+        gone = []
         for j, b in enumerate(blobs):
-            if j in matched:
+            young = matched.get(j)
+            if young is not None and (young.confirmed or j in revived):
                 continue
-            for i, m in merged.items():
-                x1, y1, x2, y2 = kept[i].box
-                gx, gy = 0.25 * (x2 - x1), 0.25 * (y2 - y1)
-                if b.box[0] < x2 + gx and b.box[2] > x1 - gx and b.box[1] < y2 + gy and b.box[3] > y1 - gy:
+            for i in hosts:
+                if i == j or (young is not None and not matched[i].confirmed) or i not in kept:
+                    continue
+                if part_of(b, kept[i], matched[i]):
+                    x1, y1, x2, y2 = kept[i].box
                     kept[i] = Blob((min(x1, b.box[0]), min(y1, b.box[1]), max(x2, b.box[2]), max(y2, b.box[3])),
                                    kept[i].area + b.area, max(kept[i].peak, b.peak), kept[i].mean)
+                    kept.pop(j, None)
+                    if young is not None:
+                        gone.append(young)
                     break
             else:
                 kept[j] = b
+        if gone:
+            self.tracks = [tr for tr in self.tracks if not any(tr is g for g in gone)]
         order = sorted(kept)
         rekeyed = {k: matched[j] for k, j in enumerate(order) if j in matched}
         matched.clear()
         matched.update(rekeyed)
         return [kept[j] for j in order]
 
-    def _match(self, blobs: list[Blob], t: float) -> dict[int, BlobTrack]:
-        """Greedy: closest (track, blob) pairs first, centres closer than the larger box diagonal."""
+    def _match(self, blobs: list[Blob], t: float, frame_w: int, frame_h: int) -> dict[int, BlobTrack]:
+        """Greedy: best (track, blob) pairs first. A pair needs centres closer than the smaller box
+        diagonal and boxes alike in shape (:func:`_unlike`; not for a track at a side of the frame
+        and a blob there: objects enter and leave in part); the cost adds both."""
         if not self.tracks or not blobs:
             return {}
         pairs = []
         for i, tr in enumerate(self.tracks):
             px, py = tr.predict(t)
-            tw, th = tr.sizes[-1] if tr.sizes else (0.0, 0.0)
+            if not (0 <= px <= frame_w and 0 <= py <= frame_h):
+                continue  # it has left the frame
+            tw, th = tr.size()
+            edge = at_edge(Blob((px - tw / 2, py - th / 2, px + tw / 2, py + th / 2), 0, 0.0, 0.0), frame_w, frame_h)
+            leaving = tr.confirmed and tr.leaving(frame_w, frame_h)
             for j, b in enumerate(blobs):
                 cx, cy = b.center
                 dist = math.hypot(cx - px, cy - py)
                 gate = max(min(b.diag, math.hypot(tw, th)), 4.0)  # a small part never pulls a big track away
-                if dist <= gate:
-                    pairs.append((dist / gate, i, j))
+                shape = 0.0 if edge and at_edge(b, frame_w, frame_h) else unlike(b, tr)
+                if dist <= gate and shape <= 1.0 and not (leaving and grows_in(b, tr, t, frame_w, frame_h)):
+                    pairs.append((dist / gate + shape, i, j))
         pairs.sort()
         used_t, out = set(), {}
         for _, i, j in pairs:
@@ -231,6 +340,5 @@ class BlobTracker:
             used_t.add(i)
             out[j] = self.tracks[i]
         return out
-
 
 __all__ = ["HINTS", "Blob", "BlobTrack", "BlobTracker", "label_hint"]

@@ -72,6 +72,7 @@ class _State:
     age: float = 0.0  # seconds of learning
     hold_until: float = -math.inf
     off_frac: np.ndarray | None = None  # per pixel: recent fraction of time more than the cutoff off its background
+    cold_since: np.ndarray | None = None  # per pixel: since when it has been cold without a break
     rebase: bool = False  # re-take the background outside objects on the next frame (after an FFC)
     ffc_prev: FFCState | None = None
     frames: int = 0
@@ -118,6 +119,7 @@ class HotspotDetector(Detector):
         level_cells: tuple[int, int] = (6, 8),
         warmup_s: float = 1.0,
         still_s: float = 10.0,
+        ghost_s: float = 0.6,
         tracks: BlobTracker | None = None,
         label: str = "hotspot",
     ) -> None:
@@ -148,7 +150,7 @@ class HotspotDetector(Detector):
         self.merge_px = int(merge_px)
         self.bg_tau_s, self.hot_tau_s, self.noise_tau_s = float(bg_tau_s), float(hot_tau_s), float(noise_tau_s)
         self.ffc_hold_s, self.jump_k, self.work_px = float(ffc_hold_s), float(jump_k), int(work_px)
-        self.warmup_s, self.still_s = float(warmup_s), float(still_s)
+        self.warmup_s, self.still_s, self.ghost_s = float(warmup_s), float(still_s), float(ghost_s)
         self.level_cells = (max(1, int(level_cells[0])), max(1, int(level_cells[1])))
         self._tracker_proto = tracks
         self.label = label
@@ -180,7 +182,8 @@ class HotspotDetector(Detector):
         p = self._tracker_proto
         tr = BlobTracker() if p is None else BlobTracker(
             min_hits=p.min_hits, min_track_s=p.min_track_s, min_fill=p.min_fill, min_move=p.min_move,
-            min_move_px=p.min_move_px, max_gap_s=p.max_gap_s, max_tracks=p.max_tracks, revive_s=p.revive_s)
+            min_move_px=p.min_move_px, max_gap_s=p.max_gap_s, max_tracks=p.max_tracks, revive_s=p.revive_s,
+            occlude_s=p.occlude_s, join_frames=p.join_frames)
         return _State(tracker=tr)
 
     def reset(self) -> None:
@@ -261,8 +264,10 @@ class HotspotDetector(Detector):
         if unit == "°C" and self.threshold_c is not None:
             warm &= small > self.threshold_c
         cold = diff < -cutoff  # a moving object's cold parts: cold for a moment only (not a lasting cold ghost)
-        if st.off_frac is not None:
-            cold &= st.off_frac < 0.1
+        if st.cold_since is None or st.cold_since.shape != cold.shape:
+            st.cold_since = np.full(cold.shape, t, np.float64)
+        st.cold_since[~cold] = t
+        cold &= (t - st.cold_since) < self.ghost_s
         changed = (warm | cold).view(np.uint8)
         blobs = self._blobs(warm.view(np.uint8), changed, small, values, scale, (h, w))
         kept = st.tracker.update(blobs, t, w, h)

@@ -177,7 +177,11 @@ def _table(rows: list[dict], times: tuple[str, ...]):
 def _bar(enabled: bool):
     if not enabled:
         return lambda fraction, close=False: None
-    from tqdm.auto import tqdm
+    try:  # tqdm's notebook bar needs ipywidgets; without it tqdm.auto prints a warning into the notebook
+        import ipywidgets  # noqa: F401
+        from tqdm.auto import tqdm
+    except ImportError:
+        from tqdm import tqdm
 
     bar = tqdm(total=100, unit="%", desc="export")
 

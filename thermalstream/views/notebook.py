@@ -6,11 +6,18 @@ with no internet draws the same as one online:
 * Panel's and Bokeh's scripts: ``pn.extension(inline=True)`` and ``hv.extension("bokeh", inline=True)``;
   later ``hv.extension`` calls (``import hvplot.pandas`` makes one) stay inline too.
 * Stylesheets: Panel names its own (layouts, loading spinner, theme) by their CDN URL. Panel inlines
-  them for panes it displays itself, but HoloViews' display hook renders plots without that step; a
-  preprocessing hook replaces every such URL by the file's text in each rendered model.
+  them for panes it displays itself, but HoloViews' display hook renders plots without that step, and
+  Panel builds them again when a pane is updated (an HTML pane's new text resends its stylesheets). So
+  every such stylesheet object is pointed at a ``data:`` URL holding the file Panel ships: in each
+  rendered model and Panel's stylesheet caches (a preprocessing hook, on every render) and in the
+  properties Panel computes for an update (``Syncable._process_param_change``, wrapped once). Nothing
+  is fetched from a CDN.
 """
 
 from __future__ import annotations
+
+import base64
+from functools import lru_cache
 
 _hook_installed = False
 
@@ -33,20 +40,60 @@ def _install_hook() -> None:
     global _hook_installed
     if _hook_installed:
         return
+    from panel.reactive import Syncable
     from panel.viewable import Viewable
 
     Viewable._preprocessing_hooks.append(inline_stylesheets)
+    original = Syncable._process_param_change
+
+    def process_param_change(self, params):
+        properties = original(self, params)
+        if "stylesheets" in properties:
+            _localise(properties["stylesheets"])
+        return properties
+
+    Syncable._process_param_change = process_param_change
     _hook_installed = True
 
 
 def inline_stylesheets(viewable, root, changed=None, old_models=None) -> None:
-    """Replace the stylesheets Panel names by CDN URL with their text, in every model under ``root``
-    (a Panel preprocessing hook: it runs on each render and on each update of a displayed pane)."""
+    """Point the stylesheets Panel names by CDN URL at ``data:`` URLs, in every model under ``root`` and
+    in Panel's stylesheet caches (a Panel preprocessing hook: it runs on each render of a pane)."""
     import panel as pn
     from bokeh.models import UIElement
-    from panel.io.notebook import patch_inline_stylesheets
+    from panel.io.state import state
 
     if not pn.config.inline:
         return
-    for model in root.select({"type": UIElement}):
-        patch_inline_stylesheets(model)
+    _localise([s for m in root.select({"type": UIElement}) for s in m.stylesheets])
+    _localise([s for cache in list(state._stylesheets.values()) for s in list(cache.values())])
+
+
+def _localise(sheets) -> None:
+    """Point each ImportedStyleSheet among ``sheets`` that names a file Panel ships at its ``data:`` URL
+    (while ``pn.config.inline`` is on)."""
+    import panel as pn
+    from bokeh.models import ImportedStyleSheet
+
+    if not pn.config.inline:
+        return
+    for sheet in sheets:
+        if isinstance(sheet, ImportedStyleSheet):
+            local = _data_url(str(sheet.url))
+            if local is not None:
+                sheet.url = local
+
+
+@lru_cache(maxsize=64)
+def _data_url(url: str) -> str | None:
+    """``data:`` URL of a stylesheet Panel ships, named by its CDN URL or its server path; None for any
+    other URL."""
+    from panel.io.resources import CDN_DIST, DIST_DIR, LOCAL_DIST
+
+    prefix = next((p for p in (CDN_DIST, LOCAL_DIST) if url.startswith(p)), None)
+    if prefix is None:
+        return None
+    path = DIST_DIR / url[len(prefix):].split("?")[0]
+    if not path.is_file():
+        return None
+    return "data:text/css;base64," + base64.b64encode(path.read_bytes()).decode()

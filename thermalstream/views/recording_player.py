@@ -57,7 +57,7 @@ class RecordingPlayer(pn.viewable.Viewer):
         # widget changes may arrive on a comm subshell: draw from the kernel's thread, as Play does
         self.slider.param.watch(lambda e: self.view.on_kernel_thread(self.show, e.new), "value")
         self.palette.param.watch(lambda e: self.view.on_kernel_thread(self.show, self.slider.value), "value")
-        self.play.param.watch(self._toggle_play, "value")
+        self.play.param.watch(lambda e: self.view.on_kernel_thread(self._toggle_play, e), "value")
         self._cb = self._keep = None
         self._msg = b""
         self._frame = None

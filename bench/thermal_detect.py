@@ -7,6 +7,9 @@ For each input, both detectors see the same frames in order and are scored the s
 * real clips: the Lepton 3 hedgehog and possum clips (tests/thermal_clips.py; 160x120 counts,
   9 fps, every frame), ground truth from tests/data/thermal_truth.json (independent whole-clip
   median background, bench/thermal_truth.py);
+* people: the real 8-bit thermal video of people (tests/thermal_clips.py, 512x512 at 10 fps, given
+  as counts), truth boxes from tests/data/people_truth.json (bench/thermal_truth.py --people); the
+  baseline's °C delta is converted with the Lepton law below, which means nothing for 8-bit levels;
 * simulator: ``sim://`` at its defaults (640x512, 3 walkers, a car, a dog, warm building and road,
   FFC every 30 s), ``--seconds`` of frames at 5 fps (the service's default detect rate), ground
   truth from the simulator's actor placements.
@@ -35,7 +38,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from thermalstream.detect.hotspot import HotspotDetector, frame_values  # noqa: E402
+from thermalstream.detect.hotspot import HotspotDetector, frame_values
 
 K_PER_COUNT = 0.0217
 
@@ -128,6 +131,27 @@ def score_sim(seconds: float) -> list[tuple]:
     return rows
 
 
+def score_people() -> list[tuple]:
+    """The real video of people (8-bit levels with automatic gain, as counts): every truth box of
+    tests/data/people_truth.json is an object to find; a box overlapping none is false."""
+    from tests.thermal_clips import people_clip, people_frames
+
+    frames = people_frames(people_clip())
+    truth = json.loads((ROOT / "tests" / "data" / "people_truth.json").read_text())["boxes"]
+    rows = []
+    for label, fn in _detectors().items():
+        found = total = false = 0
+        ms = []
+        for f, gt in zip(frames, truth):
+            boxes, dt = _timed(fn, f)
+            ms.append(dt)
+            total += len(gt)
+            found += sum(1 for g in gt if any(_overlaps(b, g) for b in boxes))
+            false += sum(1 for b in boxes if not any(_overlaps(b, g) for g in gt))
+        rows.append(("people (8-bit AGC, 512x512)", label, found / total, false / len(frames), float(np.median(ms))))
+    return rows
+
+
 def thermal_bench(seconds: float = 60.0) -> list[tuple]:
     from tests.thermal_clips import clip_frames, thermal_clips
 
@@ -135,6 +159,7 @@ def thermal_bench(seconds: float = 60.0) -> list[tuple]:
     rows = []
     for name, path in thermal_clips().items():
         rows += score_clip(f"{name} (Lepton 3, 160x120)", clip_frames(path), truth[name])
+    rows += score_people()
     rows += score_sim(seconds)
     print(f"\n{'input':<28} {'detector':<22} {'recall':>7} {'false/frame':>12} {'CPU ms/frame':>13}")
     for inp, det, recall, fpf, ms in rows:

@@ -5,6 +5,11 @@ counts, 160x120, 9 fps; tests/thermal_clips.py fetches and checks them). Ground 
 by an independent method (whole-clip median background, bench/thermal_truth.py) and checked by eye;
 it is in tests/data/thermal_truth.json.
 
+People: a real thermal video of people walking, crossing and standing (tests/thermal_clips.py:
+8-bit white-hot levels with automatic gain, 512x512, 10 fps, given to the detector as counts).
+Its ground truth (tests/data/people_truth.json, bench/thermal_truth.py --people) is also a
+whole-clip median background, checked by eye on a montage.
+
 Simulator: the default street scene (640x512, 3 walkers, a car, a dog, warm building and road,
 FFC every 30 s) rendered without pacing for 60 s, through the real DetectionService, tracker,
 events and database.
@@ -18,11 +23,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.thermal_clips import clip_frames, thermal_clips
+from tests.thermal_clips import clip_frames, people_clip, people_frames, thermal_clips
 from thermalstream.detect.hotspot import HotspotDetector
 from thermalstream.frame import Frame
 
 TRUTH = json.loads((Path(__file__).parent / "data" / "thermal_truth.json").read_text())["clips"]
+PEOPLE = json.loads((Path(__file__).parent / "data" / "people_truth.json").read_text())
 
 
 def overlaps(a, b) -> bool:
@@ -97,3 +103,36 @@ def test_animal_hint_on_real_clips(clips):
         det = HotspotDetector()
         hints = [d.extra["hint"] for f in clips[name] for d in det.detect_one(f)]
         assert hints and max(set(hints), key=hints.count) == "animal-sized", (name, hints)
+
+
+@pytest.fixture(scope="module")
+def people() -> dict:
+    """The people video through the default detector: per frame its detections and truth boxes."""
+    frames = people_frames(people_clip())
+    det = HotspotDetector()  # defaults
+    return {"frames": frames, "dets": [det.detect_one(f) for f in frames]}
+
+
+def test_people_clip_read_whole_as_counts(people):
+    frames, dets = people["frames"], people["dets"]
+    assert len(frames) == PEOPLE["frames"] == len(PEOPLE["boxes"]) == 350
+    assert all(f.raw.shape == (512, 512) and f.celsius is None for f in frames)
+    assert sum(1 for b in PEOPLE["boxes"] if b) >= 0.95 * len(frames)  # people are in view almost throughout
+    found = [d for ds in dets for d in ds]
+    assert found  # the detector reports people here, in counts, never in °C
+    assert all(d.max_celsius is None and d.max_counts is not None and d.extra["unit"] == "counts" for d in found)
+
+
+@pytest.mark.xfail(strict=True, reason="not met yet: recall 60 %, 0.12 false boxes per frame. The camera's "
+                                       "automatic gain shifts the whole picture by 5-35 levels every few frames and "
+                                       "each shift above 8 sigma starts a 0.4 s FFC hold: 99 of the 350 frames are "
+                                       "held (262 of the 362 missed boxes); 20 more are in the first second")
+def test_people_clip_found_with_defaults(people):
+    found = total = false = 0
+    for ds, gt in zip(people["dets"], PEOPLE["boxes"]):
+        boxes = [xyxy(d) for d in ds]
+        total += len(gt)
+        found += sum(1 for g in gt if any(overlaps(b, g) for b in boxes))
+        false += sum(1 for b in boxes if not any(overlaps(b, g) for g in gt))
+    recall, per_frame = found / total, false / len(people["dets"])
+    assert recall >= 0.90 and per_frame <= 0.10, (recall, per_frame)

@@ -48,6 +48,7 @@ for the old per-frame median threshold in the same runs (bench/detect.py --therm
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -79,6 +80,12 @@ class _State:
     ffc_frames: int = 0
     pictures: int = 0  # picture-only frames seen (no °C, no counts): nothing can be detected
     tracker: BlobTracker = field(default_factory=BlobTracker)
+
+
+@functools.lru_cache(maxsize=8)
+def _disc(radius: int) -> np.ndarray:
+    """Elliptic structuring element of the given radius (made once)."""
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
 def frame_values(frame: Frame) -> tuple[np.ndarray | None, str, float]:
@@ -347,12 +354,11 @@ class HotspotDetector(Detector):
         if not warm.any():
             return []
         m = max(1, round(self.merge_px / scale)) if self.merge_px else 0
-        grouped = cv2.dilate(changed, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * m + 1, 2 * m + 1))) \
-            if m else changed  # fmt: skip
+        grouped = cv2.dilate(changed, _disc(m)) if m else changed
         n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(grouped, 8, cv2.CV_32S, cv2.CCL_SAUF)
         h, w = shape
         s2 = scale * scale
-        max_area = self.max_area if self.max_area is not None else (h * w) // 4
+        max_area = self.max_area if self.max_area is not None else (h * w) // 2
         warm_px = np.bincount(labels[warm.view(bool)], minlength=n) * s2  # warm pixels per region, one pass
         out = []
         for i in np.flatnonzero((warm_px >= self.min_area) & (warm_px <= max_area)):

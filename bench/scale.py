@@ -44,7 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.live import Proc, free_port, sim_url, tree_cpu  # noqa: E402 - the shared viewer and helpers
+from bench.live import Proc, free_port, sim_url, tree_cpu  # after sys.path: the shared viewer and helpers
 
 BACKENDS = ("inprocess", "processes", "ray")
 PASSWORD = "bench admin password"

@@ -13,6 +13,7 @@ from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
 from app.views import detector_state
+from app.views.bridge import session_bridge
 from app.views.export_control import ExportControl
 from app.views.session import session_user, viewer_zone, visible_cameras, when_zone_known
 from app.views.shell import page
@@ -21,7 +22,7 @@ from thermalstream.detect.timeline import detection_timeline
 from thermalstream.notifications import chart_time, format_local, zone_label
 from thermalstream.runtime import Runtime
 
-TIMELINE_HZ = 2  # how often the page looks for new detections
+DETECTOR_CHECK_MS = 2000  # the detector's state (weights, errors) is read from memory this often
 TIMELINE_BUCKETS = 300  # the timeline counts the whole period in this many time buckets
 TIMELINE_REFRESH_S = 1.0
 TABLE_REFRESH_S = 3.0  # table, count and gallery are re-read at most this often while detections arrive
@@ -57,7 +58,9 @@ class DetectionsPage(pn.viewable.Viewer):
                                     label="Download")
         self.refresh()
         when_zone_known(self.refresh)  # times in the browser's zone once it is known
-        cb = pn.state.add_periodic_callback(self.stream, period=int(1000 / TIMELINE_HZ))
+        self._doc, self._trailing = pn.state.curdoc, False
+        session_bridge(runtime).param.watch(lambda _e: self.stream(), "detections")  # new rows: from the bus
+        cb = pn.state.add_periodic_callback(self._show_detector, period=DETECTOR_CHECK_MS)  # from memory
         pn.state.on_session_destroyed(lambda ctx: cb.stop())
 
     def _filters(self) -> dict:
@@ -140,9 +143,9 @@ class DetectionsPage(pn.viewable.Viewer):
             self.detector.object = html_
 
     def stream(self) -> None:
-        """While detections arrive (checked TIMELINE_HZ times a second): the timeline is counted again
-        every TIMELINE_REFRESH_S, the table and gallery every TABLE_REFRESH_S."""
-        self._show_detector()
+        """While detections arrive (the session's bridge says so, at most twice a second): the timeline
+        is counted again every TIMELINE_REFRESH_S, the table and gallery every TABLE_REFRESH_S; what a
+        burst leaves unshown is shown by one trailing call when that time has passed."""
         f = self._filters()
         newest = store.query_detections(self.runtime.db, limit=1, **f)
         if not newest or newest[0]["id"] <= self.last_id:
@@ -156,6 +159,13 @@ class DetectionsPage(pn.viewable.Viewer):
             rows = store.query_detections(self.runtime.db, limit=1000, **f)
             self.last_id = max((r["id"] for r in rows), default=self.last_id)
             self._fill_table(rows)
+        elif self._doc is not None and not self._trailing:
+            self._trailing = True
+            self._doc.add_timeout_callback(self._trail, int(1000 * (TABLE_REFRESH_S - (now - self._table_at))) + 50)
+
+    def _trail(self) -> None:
+        self._trailing = False
+        self.stream()
 
     def __panel__(self):
         return pn.Column(

@@ -9,6 +9,7 @@ import param
 
 from app.auth import Principal
 from app.views import detector_state
+from app.views.bridge import session_bridge
 from app.views.camera_view import CameraView, colour_bar
 from app.views.display_form import DisplayForm
 from app.views.radiometry_form import RadiometryForm
@@ -149,14 +150,24 @@ class CameraCard(pn.viewable.Viewer):
         toast_error(f"This needs the {role} role.")
         return False
 
-    def update(self, cam: dict) -> None:
+    def tick(self, cam: dict) -> None:
+        """What changes continuously (status line, fps, temperature range, REC, detector state), from
+        memory: ``cam`` is the last row with its live part read again (CameraService.with_live)."""
         recording = self.runtime.recordings.is_recording(self.camera_id)
-        self.badge.object = badge_html(cam) + (' <span class="ts-badge failed" data-rec="1">REC</span>' if recording else "")
+        badge = badge_html(cam) + (' <span class="ts-badge failed" data-rec="1">REC</span>' if recording else "")
+        if self.badge.object != badge:
+            self.badge.object = badge
         self.record.label = "■ Stop" if recording else "● Record"
         self.record.disabled = not cam.get("connected") or not can(self.user, "operator")
         self.detect.value = self.runtime.detection.enabled(self.camera_id) or bool(
             (cam.get("settings") or {}).get("detect", {}).get("enabled"))
         self._show_detector()
+        if cam.get("connected"):
+            self.roi_editor.refresh()  # the ROIs' newest values on the picture
+
+    def update(self, cam: dict) -> None:
+        """Everything, after the camera changed (the session's bridge said so): reads the database."""
+        self.tick(cam)
         self.palette.visible = bool(cam.get("radiometric"))
         self.radiometry.refresh()
         self.roi_editor.refresh(reload=True)  # ROIs over the picture with their values, red in alarm
@@ -293,8 +304,10 @@ class LivePage(pn.viewable.Viewer):
         self.cards: dict[int, CameraCard] = {}
         self.user = session_user(runtime)
         self.can_connect = can(self.user, "operator")
+        self.rows: dict[int, dict] = {}
         self.refresh()
-        self._cb = pn.state.add_periodic_callback(self.refresh, period=self.refresh_ms)
+        session_bridge(runtime).param.watch(lambda _e: self.refresh(), "cameras")  # changes come from the bus
+        self._cb = pn.state.add_periodic_callback(self.tick, period=self.refresh_ms)  # fps etc. from memory
         pn.state.on_session_destroyed(lambda ctx: self._cb.stop())
 
     def _connect(self, _event) -> None:
@@ -314,8 +327,17 @@ class LivePage(pn.viewable.Viewer):
         self.cam_name.value = ""
         self.refresh()
 
+    def tick(self) -> None:
+        """Every second: the live part of each card, from memory (no database query)."""
+        for cid, card in self.cards.items():
+            if cid in self.rows:
+                card.tick(self.runtime.cameras.with_live(self.rows[cid]))
+
     def refresh(self) -> None:
-        cams = {c["id"]: c for c in self.runtime.cameras.list(visible_cameras(self.runtime, self.user))}
+        """The cameras this user may see, from the database: at start and when the bridge reports a change."""
+        visible = visible_cameras(self.runtime, self.user)
+        session_bridge(self.runtime).see(visible)
+        cams = self.rows = {c["id"]: c for c in self.runtime.cameras.list(visible)}
         for cid in list(self.cards):
             if cid not in cams:
                 self.grid.remove(self.cards.pop(cid))

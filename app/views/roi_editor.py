@@ -78,6 +78,7 @@ class RoiEditor(pn.viewable.Viewer):
         self.delete.on_click(self._delete)
         self.alarm_save.on_click(self._set_alarm)
         self._rois: list[dict] = []
+        self._rules: dict[int, dict] = {}
         self._cb = None
         self._hint()
         self.refresh(reload=True)
@@ -153,15 +154,17 @@ class RoiEditor(pn.viewable.Viewer):
         self._toast(True, f"Alarm set: {name}")
 
     def refresh(self, reload: bool = False) -> None:
-        """Re-read the ROIs (when asked) and show the newest values on the picture and in the table."""
+        """Re-read the ROIs and alarm rules (when asked: the page does when the bus says they changed) and
+        show the newest values (from memory) on the picture and in the table."""
         if reload:
             self._rois = store.list_rois(self.runtime.db, self.camera_id)
+            self._rules = {r["id"]: r for r in store.list_rules(self.runtime.db, self.camera_id)}
             options = {f"{r['name']} (#{r['id']})": r["id"] for r in self._rois}
             if options != self.pick.options:  # unchanged: leave the widget alone (an open list stays open)
                 self.pick.options = options
         measure = self.runtime.measure
         live = measure.live(self.camera_id) if measure is not None else None
-        rules = {r["id"]: r for r in store.list_rules(self.runtime.db, self.camera_id)} if live else {}
+        rules = self._rules if live else {}
         up = {rules[i]["roi_id"] for i in (live or {}).get("alarms", []) if i in rules}
         vals = (live or {}).get("rois", {})
         self.view.rois = [{"kind": r["kind"], "points": r["points"], "alarm": r["id"] in up,

@@ -12,6 +12,7 @@ import holoviews as hv
 import pandas as pd
 import panel as pn
 
+from app.views.bridge import session_bridge
 from app.views.session import session_user, visible_cameras
 from app.views.shell import page
 from thermalstream.measure import series, store
@@ -53,8 +54,7 @@ class ThermalPage(pn.viewable.Viewer):
             w.param.watch(lambda e: self._build(), "value")
         self.fmt.param.watch(lambda e: setattr(self.download, "filename", f"roi_series.{e.new}"), "value")
         self._roi_options()
-        self._cb = pn.state.add_periodic_callback(self._stream, period=2000)
-        pn.state.on_session_destroyed(lambda ctx: self._cb.stop())
+        session_bridge(runtime).param.watch(lambda _e: self._stream(), "series")  # new samples: from the bus
 
     def _roi_options(self) -> None:
         rois = [r for cid in self.cameras.value for r in store.list_rois(self.runtime.db, cid, self.visible)]

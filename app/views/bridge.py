@@ -1,0 +1,111 @@
+"""One bridge per browser session from the event bus to the page's state.
+
+Pages do not poll the database to learn that something changed: the session's
+:class:`SessionBridge` is subscribed to the bus once, keeps only what concerns cameras this user
+may see, and bumps a counter parameter per kind of change on the session's own thread, at most
+:data:`MAX_HZ` times a second however busy the bus is. Components depend on the counters
+declaratively (``param.depends("bridge.cameras", watch=True)`` or ``pn.bind``)::
+
+    bridge = session_bridge(runtime)
+    pn.bind(lambda _: reload(), bridge.param.cameras, watch=True)
+
+Kinds: ``cameras`` (a camera added, removed, changed or its status changed; sharing changed),
+``detections`` (detections or events stored), ``series`` (ROI samples or alarms). What only
+changes continuously (fps, the temperature range of a live frame) is read from memory by a page's
+own slow tick, never from the database.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from typing import Any
+
+import panel as pn
+import param
+
+from thermalstream.bus import Event
+from thermalstream.runtime import Runtime
+
+MAX_HZ = 2.0
+KINDS = ("cameras", "detections", "series")
+_BRIDGES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def kind_of(event: Event) -> str | None:
+    """Which counter an event bumps (None: not a page's concern, e.g. an overlay with nothing in it)."""
+    topic = event.topic
+    if topic.startswith("camera.") or topic == "roi.changed":  # roi.changed: a camera's ROIs or alarm rules
+        return "cameras"
+    if topic == "detections":  # the live overlay, at frame rate: rows are stored only when it holds boxes
+        return "detections" if event.data.get("detections") else None
+    if topic.startswith("detection.event") or topic == "recording":
+        return "detections"
+    if topic.startswith(("roi", "alarm")):
+        return "series"
+    return None
+
+
+class SessionBridge(param.Parameterized):
+    """Counters a page watches; each bump means "what you show of this kind may be stale"."""
+
+    cameras = param.Integer(default=0, doc="cameras added, removed, changed or changing status")
+    detections = param.Integer(default=0, doc="detections, events or recordings stored")
+    series = param.Integer(default=0, doc="ROI samples or alarms")
+
+    def __init__(self, runtime: Runtime, visible: set[int] | None, doc: Any, **params) -> None:
+        super().__init__(**params)
+        self._visible = visible
+        self._doc = doc
+        self._pending: set[str] = set()
+        self._scheduled = False
+        self._lock = threading.Lock()
+        self._unsubscribe = runtime.bus.subscribe(self._on_event)
+
+    def _on_event(self, event: Event) -> None:  # any thread; must be cheap
+        kind = kind_of(event)
+        if kind is None:
+            return
+        cid = event.data.get("camera_id")
+        if (kind != "cameras" and self._visible is not None and cid is not None and cid not in self._visible):
+            return
+        with self._lock:
+            self._pending.add(kind)
+            if self._scheduled:
+                return
+            self._scheduled = True
+        try:
+            self._doc.add_next_tick_callback(self._schedule)
+        except Exception:  # noqa: BLE001 - the session is closing
+            self.close()
+
+    def _schedule(self) -> None:
+        self._doc.add_timeout_callback(self._flush, int(1000 / MAX_HZ))
+
+    def _flush(self) -> None:
+        with self._lock:
+            kinds, self._pending, self._scheduled = self._pending, set(), False
+        updates = {k: getattr(self, k) + 1 for k in KINDS if k in kinds}
+        if updates:
+            self.param.update(**updates)
+
+    def see(self, visible: set[int] | None) -> None:
+        """The cameras this user may see changed (a share added or removed)."""
+        self._visible = visible
+
+    def close(self) -> None:
+        self._unsubscribe()
+
+
+def session_bridge(runtime: Runtime) -> SessionBridge:
+    """The current session's bridge, made on first use and closed with the session."""
+    from app.views.session import session_user, visible_cameras
+
+    doc = pn.state.curdoc
+    bridge = _BRIDGES.get(doc) if doc is not None else None
+    if bridge is None:
+        bridge = SessionBridge(runtime, visible_cameras(runtime, session_user(runtime)), doc)
+        if doc is not None:
+            _BRIDGES[doc] = bridge
+            pn.state.on_session_destroyed(lambda ctx: bridge.close())
+    return bridge

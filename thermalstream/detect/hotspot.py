@@ -42,8 +42,8 @@ Detections are labelled ``hotspot``, confidence 1.0, ``track_id`` = the detector
 needs that much track). ``extra`` holds ``hint``, ``track``, ``area`` (warm pixels), ``sigma`` and
 ``cutoff`` (frame units above the background) and ``unit``. Picture-only frames give none
 (:meth:`camera_note` says why). Time constants use ``Frame.timestamp``, so any detection rate
-works. Cost: 1.6-2.3 ms CPU per 640x512 frame on this (shared, loaded) machine, against 4.5-6 ms
-for the old per-frame median threshold in the same runs (bench/detect.py --thermal).
+works. Cost: 2.1-3.6 ms CPU per 640x512 frame on this (shared, loaded) machine, 0.4-0.5 of the
+old per-frame median threshold's in the same runs (bench/detect.py --thermal).
 """
 
 from __future__ import annotations

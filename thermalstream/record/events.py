@@ -43,143 +43,36 @@ How it works (:class:`EventRecordingService`, one worker thread for all cameras)
   which also never treats ``.buffer`` as orphans.
 * Disk full or a write error stops the buffer: an open event recording is closed as "failed"
   with the error (notification), and the buffer is retried every ``RETRY_S`` seconds.
+
+The modes are in :mod:`~thermalstream.record.event_mode`; opening, filling and closing a recording
+and the path-checked buffer files in :mod:`~thermalstream.record.event_collect`.
 """
+
 
 from __future__ import annotations
 
-import json
 import logging
-import math
-import os
 import queue
-import shutil
 import threading
 import time
-from collections import deque
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from thermalstream.db.models import Camera as CameraRow
-from thermalstream.db.models import Recording, RecordingSegment
 from thermalstream.db.outage import log_failure
 from thermalstream.db.types import utcnow
-from thermalstream.record.recorder import Recorder, RecorderResult, Segment, segment_name
+from thermalstream.record.event_collect import Buffer, BufferFiles, EventCollector
+from thermalstream.record.event_mode import MAX_PAD_S, MODES, RecordMode, RecordModeError, validate_mode
+from thermalstream.record.recorder import Recorder, RecorderResult, Segment
 from thermalstream.record.service import BUFFER_DIRNAME, REFUSE_STATUSES, RecordingService
 
 log = logging.getLogger(__name__)
 
 TOPIC_EVENT = "detection.event"
-MODES = ("manual", "events")
-MAX_PAD_S = 60.0
-DEFAULT_PRE_S = 5.0
-DEFAULT_POST_S = 5.0
 KEEP_SLACK_S = 2.0  # extra seconds of buffer kept beyond pre_s (event start is announced late)
 RETRY_S = 10.0  # a failed buffer is restarted after this long
 TICK_S = 0.25
 REFRESH_S = 5.0  # camera settings are re-read from the database this often
-
-
-class RecordModeError(ValueError):
-    """Invalid recording-mode settings (HTTP 400)."""
-
-
-@dataclass(frozen=True)
-class RecordMode:
-    mode: str = "manual"
-    pre_s: float = DEFAULT_PRE_S
-    post_s: float = DEFAULT_POST_S
-
-    @property
-    def segment_seconds(self) -> float:
-        """Buffer segment length: at most 2 s and at most pre_s (but at least 1 s)."""
-        return min(2.0, max(1.0, self.pre_s))
-
-    def to_json(self) -> dict[str, Any]:
-        return {"mode": self.mode, "pre_s": self.pre_s, "post_s": self.post_s}
-
-    @classmethod
-    def from_settings(cls, settings: dict[str, Any] | None) -> RecordMode:
-        """The mode stored in a camera's settings; invalid stored values fall back to the defaults."""
-        raw = (settings or {}).get("record")
-        if not isinstance(raw, dict):
-            return cls()
-        try:
-            return validate_mode(raw, cls(), partial_ok=True)
-        except RecordModeError as exc:
-            log.warning("ignoring invalid record settings %r: %s", raw, exc)
-            return cls()
-
-
-def _seconds(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise RecordModeError(f"{name} must be a number of seconds from 0 to {MAX_PAD_S:g}")
-    if not 0 <= value <= MAX_PAD_S:
-        raise RecordModeError(f"{name} must be between 0 and {MAX_PAD_S:g} seconds, not {value}")
-    return float(value)
-
-
-def validate_mode(changes: dict[str, Any], base: RecordMode | None = None, *, partial_ok: bool = True) -> RecordMode:
-    """``base`` with ``changes`` (any of mode, pre_s, post_s) applied; RecordModeError when invalid."""
-    if not isinstance(changes, dict):
-        raise RecordModeError("record settings must be an object")
-    fields = {"mode", "pre_s", "post_s"}
-    unknown = set(changes) - fields
-    if unknown:
-        raise RecordModeError(f"unknown field(s) {sorted(unknown)}; give one or more of {sorted(fields)}")
-    if not changes:
-        raise RecordModeError(f"give one or more of {sorted(fields)}")
-    if not partial_ok and set(changes) != fields:
-        raise RecordModeError(f"give all of {sorted(fields)}")
-    base = base or RecordMode()
-    mode = changes.get("mode", base.mode)
-    if mode not in MODES:
-        raise RecordModeError(f"mode must be one of {list(MODES)}, not {mode!r}")
-    pre = _seconds(changes["pre_s"], "pre_s") if "pre_s" in changes else base.pre_s
-    post = _seconds(changes["post_s"], "post_s") if "post_s" in changes else base.post_s
-    return RecordMode(mode, pre, post)
-
-
-def _dt(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, UTC)
-
-
-@dataclass(eq=False)
-class _EventRec:
-    """An event recording being collected."""
-
-    recording_id: int
-    directory: Path
-    event_id: int | None
-    started_at: float  # epoch of the earliest segment (or event start - pre_s before any)
-    open_events: set = field(default_factory=set)
-    event_ids: list = field(default_factory=list)
-    last_end: float | None = None  # latest event end (frame time)
-    deadline: float | None = None  # last_end + post_s once no event is open
-    deadline_mono: float = 0.0
-    segments: list[Segment] = field(default_factory=list)
-
-    @property
-    def last_seg_end(self) -> float | None:
-        return self.segments[-1].end if self.segments else None
-
-
-@dataclass(eq=False)
-class _Buffer:
-    """One camera's rolling buffer."""
-
-    camera_id: int
-    camera: Any = None
-    recorder: Recorder | None = None
-    directory: Path | None = None
-    segments: deque = field(default_factory=deque)  # closed, unclaimed Segments (oldest first)
-    newest_end: float = 0.0
-    rec: _EventRec | None = None
-    retry_at: float = 0.0
-    failed_note_sent: bool = False
-    finalize_on_finish: bool = False
-    stale_dirs: list = field(default_factory=list)
 
 
 class EventRecordingService:
@@ -195,9 +88,11 @@ class EventRecordingService:
         self.tick_s = tick_s
         self.root: Path = recordings.root
         self.buffer_root: Path = self.root / BUFFER_DIRNAME
+        self.files = BufferFiles(self.root, self.buffer_root)
+        self.collect = EventCollector(recordings, self.files, self._name)
         self._modes: dict[int, RecordMode] = {}
         self._modes_lock = threading.Lock()
-        self._bufs: dict[int, _Buffer] = {}
+        self._bufs: dict[int, Buffer] = {}
         self._q: queue.Queue = queue.Queue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -208,7 +103,7 @@ class EventRecordingService:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> EventRecordingService:
-        self._clear_buffer_root()
+        self.files.clear_root()
         self._refresh_modes()
         self._unsub = self.bus.subscribe(self._on_bus_event, TOPIC_EVENT)
         self._thread = threading.Thread(target=self._run, name="event-recording", daemon=True)
@@ -286,54 +181,15 @@ class EventRecordingService:
         with self._modes_lock:
             self._modes = {cid: RecordMode.from_settings(st) for cid, st in rows}
 
-    # ------------------------------------------------------------------ paths
-
-    def _inside(self, path: Path, root: Path | None = None) -> Path:
-        root = root or self.root
-        p = path.resolve()
-        if p == root or not p.is_relative_to(root):
-            raise ValueError(f"{path} is outside {root}")
-        return p
-
-    def _delete_file(self, path: Path | None) -> None:
-        if path is None:
-            return
-        try:
-            self._inside(path, self.buffer_root.resolve()).unlink()
-        except FileNotFoundError:
-            pass
-        except (OSError, ValueError) as exc:
-            log.warning("not deleting %s: %s", path, exc)
-
-    def _remove_dir(self, d: Path | None) -> None:
-        """Remove a buffer folder (only ever one inside ``.buffer``)."""
-        if d is None or not d.exists():
-            return
-        try:
-            p = self._inside(d, self.buffer_root.resolve())
-            if p.is_symlink():
-                raise ValueError("a link")
-            shutil.rmtree(p)
-        except (OSError, ValueError) as exc:
-            log.warning("cannot remove buffer folder %s: %s", d, exc)
-
-    def _clear_buffer_root(self) -> None:
-        b = self.buffer_root
-        if b.is_symlink():
-            log.error("%s is a link: not touching it", b)
-            return
-        if b.is_dir() and b.resolve().parent == self.root:
-            shutil.rmtree(b, ignore_errors=True)
-
     # ------------------------------------------------------------------ inputs (other threads)
 
     def _on_bus_event(self, event) -> None:
         self._q.put(("event", dict(event.data)))
 
-    def _on_segment(self, buf: _Buffer, rec: Recorder, seg: Segment) -> None:
+    def _on_segment(self, buf: Buffer, rec: Recorder, seg: Segment) -> None:
         self._q.put(("segment", buf, rec, seg))
 
-    def _on_finished(self, buf: _Buffer, rec: Recorder, res: RecorderResult) -> None:
+    def _on_finished(self, buf: Buffer, rec: Recorder, res: RecorderResult) -> None:
         self._q.put(("finished", buf, rec, res))
 
     # ------------------------------------------------------------------ worker thread
@@ -386,11 +242,11 @@ class EventRecordingService:
         self._drain()
         for buf in list(self._bufs.values()):
             if buf.rec is not None:
-                self._finalize(buf, note=None)
-            self._discard_buffer(buf)
-            self._remove_dir(buf.directory)
+                self.collect.finalize(buf, note=None)
+            self.files.discard(buf)
+            self.files.remove_dir(buf.directory)
             for d in buf.stale_dirs:
-                self._remove_dir(d)
+                self.files.remove_dir(d)
         self._bufs.clear()
 
     # ----- periodic
@@ -412,7 +268,7 @@ class EventRecordingService:
             if buf is None:
                 if not want:
                     continue
-                buf = self._bufs[cid] = _Buffer(cid)
+                buf = self._bufs[cid] = Buffer(cid)
             recording = buf.rec is not None
             running = buf.recorder is not None and buf.recorder.running
             if running and buf.camera is not cam:
@@ -425,21 +281,21 @@ class EventRecordingService:
             elif not want and not recording:
                 if running:
                     self._stop_recorder(buf)
-                self._discard_buffer(buf)
-            self._prune(buf, mode)
+                self.files.discard(buf)
+            self.files.prune(buf, mode.pre_s + KEEP_SLACK_S)
             if buf.rec is not None:
                 self._maybe_finalize(buf)
             if buf.recorder is None and buf.rec is None and not buf.segments and not want:
                 for d in buf.stale_dirs:
-                    self._remove_dir(d)
+                    self.files.remove_dir(d)
                 self._bufs.pop(cid, None)
 
-    def _start_recorder(self, buf: _Buffer, cam, mode: RecordMode) -> None:
+    def _start_recorder(self, buf: Buffer, cam, mode: RecordMode) -> None:
         cfg = self.recs.config
         stamp = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
         d = self.buffer_root / f"cam{buf.camera_id}" / stamp
         try:
-            self._inside(d)
+            self.files.inside(d)
         except ValueError as exc:
             log.error("camera %s: buffer folder refused: %s", buf.camera_id, exc)
             buf.retry_at = time.monotonic() + RETRY_S
@@ -458,37 +314,20 @@ class EventRecordingService:
             rec.start()
         except Exception as exc:  # noqa: BLE001 - DiskFull, bad palette, camera gone
             buf.retry_at = time.monotonic() + RETRY_S
-            self._remove_dir(d)
+            self.files.remove_dir(d)
             self._buffer_failed(buf, str(exc))
             return
         buf.recorder, buf.camera, buf.directory = rec, cam, d
         log.info("camera %s: event pre-capture buffer on (%g s segments, pre %g s, post %g s)",
                  buf.camera_id, mode.segment_seconds, mode.pre_s, mode.post_s)
 
-    def _stop_recorder(self, buf: _Buffer) -> None:
+    def _stop_recorder(self, buf: Buffer) -> None:
         rec, buf.recorder = buf.recorder, None
         if rec is None:
             return
         rec.stop(self.recs.config.stop_timeout)  # closes the open segment; messages follow in the queue
 
-    def _discard_buffer(self, buf: _Buffer) -> None:
-        while buf.segments:
-            seg = buf.segments.popleft()
-            self._delete_file(seg.path)
-            self._delete_file(seg.radiometric_path)
-
-    def _prune(self, buf: _Buffer, mode: RecordMode) -> None:
-        keep_from = buf.newest_end - (mode.pre_s + KEEP_SLACK_S)
-        while buf.segments and buf.segments[0].end < keep_from:
-            seg = buf.segments.popleft()
-            self._delete_file(seg.path)
-            self._delete_file(seg.radiometric_path)
-        for d in list(buf.stale_dirs):
-            if not any(s.path.parent == d for s in buf.segments):
-                self._remove_dir(d)
-                buf.stale_dirs.remove(d)
-
-    def _buffer_failed(self, buf: _Buffer, error: str) -> None:
+    def _buffer_failed(self, buf: Buffer, error: str) -> None:
         log.error("camera %s: event pre-capture buffer stopped: %s", buf.camera_id, error)
         if not buf.failed_note_sent:
             buf.failed_note_sent = True
@@ -501,20 +340,20 @@ class EventRecordingService:
 
     # ----- recorder messages
 
-    def _segment(self, buf: _Buffer, rec: Recorder, seg: Segment) -> None:
+    def _segment(self, buf: Buffer, rec: Recorder, seg: Segment) -> None:
         buf.newest_end = max(buf.newest_end, seg.end)
         buf.failed_note_sent = False
         if buf.rec is not None:
-            self._attach(buf, seg)
+            self.collect.attach(buf, seg)
             self._maybe_finalize(buf)
         elif buf.recorder is None:  # the last segment of a buffer we stopped: not needed
-            self._delete_file(seg.path)
-            self._delete_file(seg.radiometric_path)
+            self.files.delete(seg.path)
+            self.files.delete(seg.radiometric_path)
         else:
             buf.segments.append(seg)
-            self._prune(buf, self.mode(buf.camera_id))
+            self.files.prune(buf, self.mode(buf.camera_id).pre_s + KEEP_SLACK_S)
 
-    def _finished(self, buf: _Buffer, rec: Recorder, res: RecorderResult) -> None:
+    def _finished(self, buf: Buffer, rec: Recorder, res: RecorderResult) -> None:
         # every segment message of this recorder has been handled: its folder may go once the
         # buffered segments in it are gone
         if buf.directory == rec.directory:
@@ -526,12 +365,12 @@ class EventRecordingService:
             if res.error:
                 self._buffer_failed(buf, res.error)
             if buf.rec is not None:
-                self._finalize(buf, note=res.error or "the buffer recorder stopped")
+                self.collect.finalize(buf, note=res.error or "the buffer recorder stopped")
         elif buf.rec is not None and buf.recorder is None:
             # stopped by us with a recording still open (camera removed, shutdown): close it
             cam = self.manager.get(buf.camera_id)
             if cam is None or getattr(cam.status, "value", cam.status) in REFUSE_STATUSES:
-                self._finalize(buf, note=None)
+                self.collect.finalize(buf, note=None)
 
     # ----- events
 
@@ -553,7 +392,7 @@ class EventRecordingService:
                 return
             started = float(data.get("started_at") or time.time())
             if buf.rec is None:
-                self._open_recording(buf, data.get("event_id"), started, mode)
+                self.collect.open(buf, data.get("event_id"), started, mode)
                 if buf.rec is None:
                     return
             rec = buf.rec
@@ -561,7 +400,7 @@ class EventRecordingService:
             if data.get("event_id") is not None and data["event_id"] not in rec.event_ids:
                 rec.event_ids.append(data["event_id"])
             rec.deadline = None
-            self._write_manifest(buf)
+            self.collect.write_manifest(buf)
         elif state == "end":
             rec = buf.rec
             if rec is None or key not in rec.open_events:
@@ -575,153 +414,19 @@ class EventRecordingService:
                 rec.deadline_mono = time.monotonic()
                 self._maybe_finalize(buf)
 
-    def _open_recording(self, buf: _Buffer, event_id: int | None, started: float, mode: RecordMode) -> None:
-        cid = buf.camera_id
-        since = started - mode.pre_s
-        claimed = [s for s in buf.segments if s.end > since]
-        first = claimed[0].start if claimed else started  # lowered when an earlier segment is attached
-        try:
-            with self.db.session() as s:
-                row = Recording(camera_id=cid, started_at=_dt(first), path="", scheduled=False,
-                                event_id=event_id, status="recording")
-                s.add(row)
-                s.flush()
-                row.path = f"cam{cid}/{_dt(first).strftime('%Y%m%dT%H%M%SZ')}_r{row.id}"
-                rid, rel = row.id, row.path
-        except Exception:
-            log.exception("camera %s: cannot create the event recording row", cid)
-            return
-        try:
-            d = self.recs.resolve(rel)
-            d.mkdir(parents=True, exist_ok=True)
-        except (OSError, ValueError) as exc:
-            self.recs._finish_row(rid, RecorderResult(error=f"cannot create {rel}: {exc}"))
-            log.error("camera %s: cannot create %s: %s", cid, rel, exc)
-            return
-        buf.rec = _EventRec(rid, d, event_id, first)
-        # older buffered segments are not needed; the claimed ones move into the recording
-        while buf.segments:
-            seg = buf.segments.popleft()
-            if seg in claimed:
-                self._attach(buf, seg)
-            else:
-                self._delete_file(seg.path)
-                self._delete_file(seg.radiometric_path)
-        log.info("camera %s: event recording %s started for event %s (%d buffered segment(s))",
-                 cid, rid, event_id, len(claimed))
-        self.recs._notify("success", "Recording started", f"{self._name(cid)} (event)", camera_id=cid,
-                          recording_id=rid, event_id=event_id)
-        self.recs.announce("started", camera_id=cid, recording_id=rid, event_id=event_id, scheduled=False,
-                           status="recording", started_at=first)
-
-    def _attach(self, buf: _Buffer, seg: Segment) -> None:
-        rec = buf.rec
-        assert rec is not None
-        index = len(rec.segments)
-        try:
-            src = self._inside(seg.path, self.buffer_root.resolve())
-            dst = self._inside(rec.directory / segment_name(index, seg.start))
-            os.replace(src, dst)
-            rad = None
-            if seg.radiometric_path is not None and seg.radiometric_path.exists():
-                rad_src = self._inside(seg.radiometric_path, self.buffer_root.resolve())
-                rad = self._inside(dst.with_suffix(".h5"))
-                os.replace(rad_src, rad)
-        except (OSError, ValueError) as exc:
-            log.error("camera %s: cannot move segment %s into recording %s: %s",
-                      buf.camera_id, seg.path, rec.recording_id, exc)
-            return
-        moved = Segment(index, dst, seg.start, seg.end, seg.frames, seg.duration_s, seg.size_bytes, rad)
-        rec.segments.append(moved)
-        try:
-            with self.db.session() as s:
-                s.add(RecordingSegment(recording_id=rec.recording_id, path=self.recs._rel(dst),
-                                       started_at=_dt(seg.start), ended_at=_dt(seg.end),
-                                       size_bytes=seg.size_bytes, frames=seg.frames))
-                row = s.get(Recording, rec.recording_id)
-                if row is not None:
-                    self._totals(row, rec)
-                    if seg.start < rec.started_at:
-                        rec.started_at = seg.start
-                        row.started_at = _dt(seg.start)
-        except Exception as exc:  # noqa: BLE001 - synced from the manifest below once the database is back
-            log_failure(log, "camera %s: cannot save segment row of recording %s", buf.camera_id, rec.recording_id)
-            self.recs.retry_sync(rec.recording_id, rec.directory, exc)
-        self._write_manifest(buf)
-
-    @staticmethod
-    def _totals(row: Recording, rec: _EventRec) -> None:
-        row.frames = sum(x.frames for x in rec.segments)
-        row.size_bytes = sum(x.size_bytes for x in rec.segments)
-        row.segments = len(rec.segments)
-        row.duration_s = round(sum(x.duration_s for x in rec.segments), 3)
-
-    def _maybe_finalize(self, buf: _Buffer) -> None:
+    def _maybe_finalize(self, buf: Buffer) -> None:
         rec = buf.rec
         if rec is None or rec.deadline is None:
             return
         end = rec.last_seg_end
         if end is not None and end >= rec.deadline:
-            self._finalize(buf, note=None)
+            self.collect.finalize(buf, note=None)
             return
         # a camera that went quiet cannot hold the recording open
         wait = max(0.0, rec.deadline - (end or rec.deadline)) + self.mode(buf.camera_id).segment_seconds
         wait += self.recs.config.gap_after + 5.0
         if time.monotonic() - rec.deadline_mono > wait:
-            self._finalize(buf, note=None)
-
-    def _finalize(self, buf: _Buffer, note: str | None) -> None:
-        rec, buf.rec = buf.rec, None
-        if rec is None:
-            return
-        cid = buf.camera_id
-        error = note if note else (None if rec.segments else "no segment was recorded")
-        try:
-            with self.db.session() as s:
-                row = s.get(Recording, rec.recording_id)
-                if row is not None:
-                    self._totals(row, rec)
-                    row.ended_at = _dt(rec.last_seg_end) if rec.segments else utcnow()
-                    row.status = "failed" if error else "completed"
-                    row.error = error
-        except Exception:
-            log.exception("camera %s: cannot close event recording %s", cid, rec.recording_id)
-        self._write_manifest(buf, rec)
-        dur = sum(x.duration_s for x in rec.segments)
-        size = sum(x.size_bytes for x in rec.segments)
-        log.info("camera %s: event recording %s closed (%d segment(s), %.1f s)", cid, rec.recording_id,
-                 len(rec.segments), dur)
-        if error:
-            self.recs._notify("error", "Recording failed", f"{self._name(cid)} (event): {error}. "
-                              f"{len(rec.segments)} segment(s) kept ({dur:.1f} s).", camera_id=cid,
-                              recording_id=rec.recording_id, event_id=rec.event_id)
-        else:
-            self.recs._notify("success", "Recording stopped",
-                              f"{self._name(cid)} (event): {dur:.1f} s in {len(rec.segments)} segment(s), "
-                              f"{size / 1e6:.1f} MB", camera_id=cid, recording_id=rec.recording_id,
-                              event_id=rec.event_id)
-        self.recs.announce("stopped", camera_id=cid, recording_id=rec.recording_id, event_id=rec.event_id,
-                           status="failed" if error else "completed", error=error, duration_s=round(dur, 3),
-                           ended_at=rec.last_seg_end if rec.segments else time.time(),
-                           segments=len(rec.segments), size_bytes=size)
-
-    def _write_manifest(self, buf: _Buffer, rec: _EventRec | None = None) -> None:
-        rec = rec or buf.rec
-        if rec is None:
-            return
-        doc = {
-            "format": "thermalstream-recording/1", "camera_id": str(buf.camera_id), "trigger": "events",
-            "event_id": rec.event_id, "event_ids": list(rec.event_ids),
-            "segments": [x.as_dict(rec.directory) for x in rec.segments], "gaps": [],
-            "frames": sum(x.frames for x in rec.segments), "dropped": 0,
-        }
-        try:
-            d = self._inside(rec.directory)
-            tmp = d / "recording.json.tmp"
-            tmp.write_text(json.dumps(doc, indent=1))
-            os.replace(tmp, d / "recording.json")
-        except (OSError, ValueError) as exc:
-            log.warning("cannot write the manifest of recording %s: %s", rec.recording_id, exc)
+            self.collect.finalize(buf, note=None)
 
 
-__all__ = ["MODES", "EventRecordingService", "RecordMode", "RecordModeError", "validate_mode"]
+__all__ = ["MAX_PAD_S", "MODES", "EventRecordingService", "RecordMode", "RecordModeError", "validate_mode"]

@@ -14,6 +14,11 @@ from app.handlers.schema import op
 from thermalstream.review import camera_timeline, day_range
 
 
+def segment_url(recording_id: int, index: int) -> str:
+    """Where a segment is served (``SegmentHandler``): by recording id and index, never by path."""
+    return f"/api/recordings/{recording_id}/segments/{index}"
+
+
 class _Out(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -74,7 +79,7 @@ class CameraTimelineHandler(BaseHandler):
         except ValueError as exc:
             raise ApiError(400, str(exc)) from None
         for seg in out["segments"]:
-            seg["url"] = f"/api/recordings/{seg['recording_id']}/segments/{seg['index']}"
+            seg["url"] = segment_url(seg["recording_id"], seg["index"])
         self.write_json(out)
 
     def _range(self):

@@ -270,9 +270,10 @@ class BlobTracker:
                 v = tuple(side_speed(tr.box[k], tr.box[k + 2], b.box[k], b.box[k + 2], tr.velocity[k], dt, lim)
                           for k, lim in ((0, frame[0]), (1, frame[1])))
                 tr.velocity = (0.5 * v[0] + 0.5 * tr.velocity[0], 0.5 * v[1] + 0.5 * tr.velocity[1])
+        entering = at_edge(b, *frame) and at_edge(Blob(tr.box, 0, 0.0, 0.0), *frame)  # was and is at a side
         tr.center, tr.last_t, tr.hidden_since, tr.box = c, t, None, b.box
         tr.hits += 1
-        tr.resize(b.box[2] - b.box[0], b.box[3] - b.box[1], at_edge(b, *frame))
+        tr.resize(b.box[2] - b.box[0], b.box[3] - b.box[1], entering)
         tr.moved = max(tr.moved, math.hypot(c[0] - tr.start[0], c[1] - tr.start[1]))
 
     def _absorb_parts(self, blobs: list[Blob], matched: dict[int, BlobTrack], revived: set[int],

@@ -9,6 +9,7 @@ of ``--repeat`` runs on a warm database (the page's "last 24 h", all cameras):
 
 - ``timeline``: ``detect.timeline.detection_timeline`` (300 buckets over the whole period: whole minutes
   from ``detection_minutes``, which the triggers of migration 0010 fill as the rows are written)
+- ``timeline, min conf. 0.5``: the same with the page's minimum-confidence slider at 0.5
 - ``table``: the table's first page as the page loads it (``query_detections``, newest 1000 rows)
 - ``count``: the header's total (``count_detections``)
 - ``plain SELECT`` (baseline): every row of the period fetched (timestamp, camera, class, confidence)
@@ -83,6 +84,7 @@ def run(name: str, url: str, args) -> None:
 
     cases = {
         "timeline (300 buckets)": lambda: detection_timeline(db, since=since, until=now, buckets=300),
+        "timeline, min conf. 0.5": lambda: detection_timeline(db, since=since, until=now, min_confidence=0.5),
         "table (newest 1000)": lambda: store.query_detections(db, since=since, limit=1000),
         "count": lambda: store.count_detections(db, since=since),
         "plain SELECT (baseline)": plain,

@@ -63,7 +63,16 @@ def test_long_periods_sum_minute_counts_kept_by_triggers_exactly(db):
     tl = detection_timeline(db, since=since, until=until, buckets=60)
     assert {r["width_s"] for r in tl} == {120.0}  # 7177.5 s / 60 buckets, rounded up to whole minutes
     assert sum(r["count"] for r in tl) == count_detections(db, since=since, until=until) == 7178 + 718
-    assert count_detections(db, since=since, until=until, min_confidence=0) == 7178 + 718  # rows, not minutes
+    assert count_detections(db, since=since, until=until, min_confidence=0.01) == 7178 + 718  # rows, not minutes
+    for conf in (0.75, 0.77):  # a 0.05 step: the minutes' n75 column; another threshold: the rows
+        keep = [r for r in rows if since <= r["timestamp"] < until and r["confidence"] >= conf]
+        assert count_detections(db, since=since, until=until, min_confidence=conf) == len(keep) == 3158
+        strict = detection_timeline(db, since=since, until=until, buckets=60, min_confidence=conf)
+        assert sum(r["count"] for r in strict) == len(keep)
+        assert {r["width_s"] for r in strict} == ({120.0} if conf == 0.75 else {7177.5 / 60})  # minutes, rows
+        for r in strict:
+            lo, hi = r["t"] - timedelta(seconds=r["width_s"] / 2), r["t"] + timedelta(seconds=r["width_s"] / 2)
+            assert r["count"] == sum(1 for k in keep if lo <= k["timestamp"] < hi and k["camera_id"] == r["camera_id"])
     assert count_detections(db, camera=[b], label="car", since=since) == 718  # minutes, open end
     origin = datetime(2026, 3, 1, 23, 0, tzinfo=UTC)  # buckets start on the minute before since
     for r in tl:  # each bucket holds exactly the rows of its two minutes inside the period

@@ -274,6 +274,9 @@ class DetectionMinute(Base):
     label: Mapped[str] = mapped_column(String(64), primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
     max_confidence: Mapped[float] = mapped_column(Float)
+    for _k in range(5, 100, 5):  # n05 ... n95: rows with a confidence of at least 0.05 ... 0.95
+        vars()[f"n{_k:02d}"] = mapped_column(Integer, nullable=False)
+    del _k
 
 
 class Notification(Base):

@@ -485,14 +485,23 @@ def minute_time(minute: int) -> datetime:
     return datetime.fromtimestamp(minute * 60, UTC)
 
 
+def minute_count_column(min_confidence):
+    """The ``detection_minutes`` column counting rows at ``min_confidence`` or more (``count``, or n05 ...
+    n95 for multiples of 0.05); None when the minutes cannot say (other thresholds: count rows)."""
+    conf = _check_conf(min_confidence)
+    if conf is None or conf == 0:
+        return DetectionMinute.count
+    k = round(conf * 20)
+    return getattr(DetectionMinute, f"n{5 * k:02d}") if 0 < k < 20 and abs(conf * 20 - k) < 1e-9 else None
+
+
 def count_detections(db: Database, camera=None, label=None, since=None, until=None, min_confidence=None,
                      event_id: int | None = None) -> int:
-    """Matching rows; over whole minutes without a confidence or event filter, summed from
-    ``detection_minutes`` (kept by triggers), with the partial minutes at the ends counted from rows."""
+    """Matching rows; over whole minutes (without an event filter; minimum confidences in 0.05 steps) summed
+    from ``detection_minutes`` (kept by triggers), with the partial minutes at the ends counted from rows."""
     where = _detection_filters(camera, label, since, until, min_confidence, event_id)
-    start, end = _dt(since), _dt(until)
-    span = None if start is None or min_confidence not in (None, "") or event_id is not None else \
-        whole_minutes(start, end)
+    start, end, col = _dt(since), _dt(until), minute_count_column(min_confidence)
+    span = None if start is None or col is None or event_id is not None else whole_minutes(start, end)
     with db.session() as s:
         if span is None:
             return int(s.scalar(select(func.count()).select_from(DetectionRow).where(*where)) or 0)
@@ -501,10 +510,10 @@ def count_detections(db: Database, camera=None, label=None, since=None, until=No
         cams, labels = _ids(camera, "camera"), _labels(label)
         mw += [m.camera_id.in_(cams)] if cams is not None else []
         mw += [m.label.in_(labels)] if labels is not None else []
-        total = int(s.scalar(select(func.coalesce(func.sum(m.count), 0)).where(*mw)) or 0)
+        total = int(s.scalar(select(func.coalesce(func.sum(col), 0)).where(*mw)) or 0)
         for lo, hi in ((start, minute_time(first)), (None if stop is None else minute_time(stop), end)):
             if lo is not None and hi is not None and lo < hi:
-                edge = _detection_filters(camera, label, lo, hi, None)
+                edge = _detection_filters(camera, label, lo, hi, min_confidence)
                 total += int(s.scalar(select(func.count()).select_from(DetectionRow).where(*edge)) or 0)
         return total
 

@@ -2,9 +2,9 @@
 and class in the database (grouped queries), never the newest N rows.
 
 Buckets of a minute or more (the page's "last 24 h" and "last 7 days") are summed from
-``detection_minutes`` (counts per minute, camera and class, kept by triggers on ``detections``,
-migration 0010); the partial minutes at either end of the period are counted from the rows. Shorter
-buckets, and a minimum confidence (the minutes do not keep confidences), count the rows themselves
+``detection_minutes`` (counts per minute, camera and class, and per minimum confidence in 0.05 steps,
+kept by triggers on ``detections``, migration 0010); the partial minutes at either end of the period
+are counted from the rows. Shorter buckets, and other minimum confidences, count the rows themselves
 through the index on the timestamp.
 
 >>> detection_timeline(db, since=now - timedelta(hours=1), buckets=300)
@@ -23,11 +23,11 @@ from thermalstream.db.engine import Database
 from thermalstream.db.models import Detection as DetectionRow
 from thermalstream.db.models import DetectionMinute
 from thermalstream.detect.store import (
-    _check_conf,
     _detection_filters,
     _dt,
     _ids,
     _labels,
+    minute_count_column,
     minute_time,
     whole_minutes,
 )
@@ -63,17 +63,18 @@ def _from_rows(s, out: Counts, origin: datetime, width: float, dialect: str, whe
                         .group_by(inner.c.b, inner.c.camera_id, inner.c.label)))
 
 
-def _from_minutes(s, out: Counts, origin_min: int, per_bucket: int, first: int, stop: int, camera, label) -> None:
-    """Sum whole minutes ``first`` <= minute < ``stop`` into buckets of ``per_bucket`` minutes."""
+def _from_minutes(s, out: Counts, origin_min: int, per_bucket: int, first: int, stop: int, camera, label,
+                  col) -> None:
+    """Sum ``col`` of whole minutes ``first`` <= minute < ``stop`` into buckets of ``per_bucket`` minutes."""
     m = DetectionMinute
-    where = [m.minute >= first, m.minute < stop]
+    where = [m.minute >= first, m.minute < stop, col > 0]
     cams, labels = _ids(camera, "camera"), _labels(label)
     if cams is not None:
         where.append(m.camera_id.in_(cams))
     if labels is not None:
         where.append(m.label.in_(labels))
     b = ((m.minute - origin_min) // per_bucket).label("b")
-    _add(out, s.execute(select(b, m.camera_id, m.label, func.sum(m.count), func.max(m.max_confidence))
+    _add(out, s.execute(select(b, m.camera_id, m.label, func.sum(col), func.max(m.max_confidence))
                         .where(*where).group_by(b, m.camera_id, m.label)))
 
 
@@ -92,7 +93,8 @@ def detection_timeline(db: Database, camera=None, label=None, since=None, until=
         raise ValueError(f"buckets must be 1 to {MAX_BUCKETS}")
     width = max(1.0, (end - start).total_seconds() / int(buckets))
     dialect = db.engine.dialect.name
-    by_minute = width >= 60 and _check_conf(min_confidence) is None
+    col = minute_count_column(min_confidence)
+    by_minute = width >= 60 and col is not None
     out: Counts = {}
     with db.session() as s:
         if not by_minute:
@@ -105,12 +107,14 @@ def detection_timeline(db: Database, camera=None, label=None, since=None, until=
             origin = datetime.fromtimestamp(origin_min * 60, UTC)
             span = whole_minutes(start, end)
             if span is None:  # no whole minute inside: rows only
-                _from_rows(s, out, origin, width, dialect, _detection_filters(camera, label, start, end, None))
+                _from_rows(s, out, origin, width, dialect, _detection_filters(camera, label, start, end,
+                                                                                 min_confidence))
             else:
                 first, stop = span
-                _from_minutes(s, out, origin_min, per_bucket, first, stop, camera, label)
+                _from_minutes(s, out, origin_min, per_bucket, first, stop, camera, label, col)
                 for lo, hi in ((start, minute_time(first)), (minute_time(stop), end)):
                     if lo < hi:
-                        _from_rows(s, out, origin, width, dialect, _detection_filters(camera, label, lo, hi, None))
+                        _from_rows(s, out, origin, width, dialect,
+                                   _detection_filters(camera, label, lo, hi, min_confidence))
     return [{"t": origin + timedelta(seconds=(b + 0.5) * width), "width_s": width, "camera_id": cid, "label": lab,
              "count": n, "max_confidence": conf} for (b, cid, lab), (n, conf) in sorted(out.items())]

@@ -22,7 +22,7 @@ from tests.conftest import start_server, stop_server, tmpfs, wait_for
 from thermalstream.config import Settings
 from thermalstream.db import Database
 from thermalstream.record.radiometric import read_radiometric
-from thermalstream.record.recorder import parse_segment_name, read_manifest
+from thermalstream.record.segments import parse_segment_name, read_manifest
 from thermalstream.record.video import VideoOptions, probe_segment
 from thermalstream.runtime import recording_config
 
@@ -132,7 +132,7 @@ FIRST_SECOND_CHILD = textwrap.dedent("""
     from thermalstream.db import Database, repo
     from thermalstream.db.models import Recording
     from thermalstream.record.radiometric import RadiometricWriter
-    from thermalstream.record.recorder import segment_name
+    from thermalstream.record.segments import segment_name
     from thermalstream.record.video import SegmentWriter
     from thermalstream.sources.sim import SimSource
 

@@ -13,7 +13,8 @@ from tests.conftest import free_port, wait_for
 from thermalstream.bus import EventBus
 from thermalstream.capture import Backoff, Camera
 from thermalstream.record.radiometric import read_radiometric
-from thermalstream.record.recorder import MANIFEST, Recorder, parse_segment_name, read_manifest
+from thermalstream.record.recorder import Recorder
+from thermalstream.record.segments import MANIFEST, parse_segment_name, read_manifest
 from thermalstream.record.video import VideoOptions, probe_segment
 from thermalstream.simulate.mjpeg import MJPEGServer
 

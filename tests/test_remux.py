@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import free_port, wait_for
 from thermalstream.bus import EventBus
 from thermalstream.capture import Camera
-from thermalstream.record import recorder as recorder_mod
+from thermalstream.record import open_segment as open_segment_mod
 from thermalstream.record import remux
 from thermalstream.record.recorder import Recorder
 from thermalstream.record.video import probe_segment
@@ -79,7 +79,7 @@ def test_rtsp_camera_is_recorded_by_remux_without_encoding(rtsp, tmp_path, monke
     def no_encoder(*a, **k):
         raise AssertionError("the recorder opened an x264 encoder for an H.264 camera")
 
-    monkeypatch.setattr(recorder_mod, "SegmentWriter", no_encoder)
+    monkeypatch.setattr(open_segment_mod, "SegmentWriter", no_encoder)
     before = dict(remux.stats)
     with Camera(rtsp.url, camera_id=1, bus=EventBus()) as cam:
         cam.read(timeout=30)

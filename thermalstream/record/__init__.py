@@ -7,7 +7,8 @@ from thermalstream.record.radiometric import (
     RadiometricWriter,
     read_radiometric,
 )
-from thermalstream.record.recorder import DiskFull, Gap, Recorder, RecorderError, RecorderResult, Segment
+from thermalstream.record.recorder import Recorder
+from thermalstream.record.segments import DiskFull, Gap, RecorderError, RecorderResult, Segment
 from thermalstream.record.video import ProbeResult, SegmentWriter, VideoOptions, probe_segment
 
 __all__ = [

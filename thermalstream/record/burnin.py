@@ -19,7 +19,7 @@ from thermalstream.detect.draw import draw_detections, to_bgr
 from thermalstream.detect.types import Detection
 from thermalstream.palettes import PALETTES
 from thermalstream.record.export import ExportError
-from thermalstream.record.recorder import parse_segment_name
+from thermalstream.record.segments import parse_segment_name
 from thermalstream.record.video import SegmentWriter, VideoOptions
 
 WINDOW_S = 0.4

@@ -18,7 +18,8 @@ from thermalstream.db.models import Recording, RecordingSegment
 from thermalstream.db.outage import log_failure
 from thermalstream.db.types import utcnow
 from thermalstream.record.event_mode import RecordMode
-from thermalstream.record.recorder import Recorder, RecorderResult, Segment, segment_name
+from thermalstream.record.recorder import Recorder
+from thermalstream.record.segments import RecorderResult, Segment, segment_name
 from thermalstream.record.service import RecordingService
 
 log = logging.getLogger(__name__)

@@ -63,7 +63,8 @@ from thermalstream.db.outage import log_failure
 from thermalstream.db.types import utcnow
 from thermalstream.record.event_collect import Buffer, BufferFiles, EventCollector
 from thermalstream.record.event_mode import MAX_PAD_S, MODES, RecordMode, RecordModeError, validate_mode
-from thermalstream.record.recorder import Recorder, RecorderResult, Segment
+from thermalstream.record.recorder import Recorder
+from thermalstream.record.segments import RecorderResult, Segment
 from thermalstream.record.service import BUFFER_DIRNAME, REFUSE_STATUSES, RecordingService
 
 log = logging.getLogger(__name__)

@@ -26,8 +26,9 @@ from sqlalchemy import delete, select
 from thermalstream.db.models import Camera as CameraRow
 from thermalstream.db.models import Recording, RecordingSegment
 from thermalstream.db.outage import outage_reason
-from thermalstream.record.recorder import Recorder, parse_segment_name, read_manifest
+from thermalstream.record.recorder import Recorder
 from thermalstream.record.repair import rebuild_video, repair_radiometric
+from thermalstream.record.segments import parse_segment_name, read_manifest
 from thermalstream.record.video import probe_segment
 
 log = logging.getLogger("thermalstream.record.service")

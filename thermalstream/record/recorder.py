@@ -31,13 +31,10 @@ import errno
 import json
 import logging
 import os
-import re
-import shutil
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -46,127 +43,31 @@ import numpy as np
 from thermalstream.frame import Frame
 from thermalstream.palettes import colourise
 from thermalstream.radiometry import law_key
-from thermalstream.record.radiometric import RadiometricOptions, RadiometricWriter
-from thermalstream.record.remux import RemuxSegmentWriter, can_remux
-from thermalstream.record.video import BurnIn, SegmentWriter, VideoOptions, probe_segment
+from thermalstream.record.open_segment import OpenSegment
+from thermalstream.record.radiometric import RadiometricOptions
+from thermalstream.record.remux import can_remux
+from thermalstream.record.segments import (
+    DEFAULT_RESERVE_BYTES,
+    MANIFEST,
+    DiskFull,
+    Gap,
+    RecorderError,
+    RecorderResult,
+    Segment,
+    free_bytes,
+    looks_full,
+    parse_segment_name,
+    read_manifest,
+    remove_file,
+    safety_floor,
+    segment_name,
+)
+from thermalstream.record.video import BurnIn, VideoOptions
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "recording.json"
-SEGMENT_RE = re.compile(r"^seg(\d{5,})_(\d{8}T\d{6}\.\d{3})Z\.mp4$")
 LOST_STATUSES = ("reconnecting", "failed", "stopped")
-DEFAULT_RESERVE_BYTES = 256 * 1024 * 1024
-
-
-class RecorderError(RuntimeError):
-    """Recording stopped on an error (the message says why)."""
-
-
-class DiskFull(RecorderError):
-    """Free space fell below the reserve, or the file system said ENOSPC."""
-
-
-def segment_name(index: int, start: float) -> str:
-    """``seg00003_20261124T101530.123Z.mp4``: order and start time (UTC) in the name."""
-    dt = datetime.fromtimestamp(start, UTC)
-    return f"seg{index:05d}_{dt.strftime('%Y%m%dT%H%M%S')}.{dt.microsecond // 1000:03d}Z.mp4"
-
-
-def parse_segment_name(name: str) -> tuple[int, float] | None:
-    """(index, start epoch) from a segment file name, None for other files."""
-    m = SEGMENT_RE.match(name)
-    if not m:
-        return None
-    dt = datetime.strptime(m.group(2), "%Y%m%dT%H%M%S.%f").replace(tzinfo=UTC)
-    return int(m.group(1)), dt.timestamp()
-
-
-def free_bytes(path: str | os.PathLike) -> int:
-    """Free bytes for an unprivileged writer on the file system holding ``path``."""
-    p = Path(path)
-    while not p.exists() and p != p.parent:
-        p = p.parent
-    return shutil.disk_usage(p).free
-
-
-def safety_floor(info, radiometric: bool = True) -> int:
-    """Free bytes to keep at all times for a camera (1 MB + 8 uncompressed frames): below it the
-    recorder stops before HDF5 or the MP4 muxer can meet ENOSPC. 0 when the size is unknown."""
-    if info is None or not getattr(info, "width", None) or not getattr(info, "height", None):
-        return 0
-    px = int(info.width) * int(info.height)
-    rad = bool(getattr(info, "radiometric", False)) and radiometric
-    per_frame = px * (1 if rad else 3) + (2 * px if rad else 0)
-    return 1_000_000 + 8 * per_frame
-
-
-@dataclass
-class Segment:
-    """A closed segment. ``start``/``end`` are epoch seconds (end = last frame + one period)."""
-
-    index: int
-    path: Path
-    start: float
-    end: float
-    frames: int
-    duration_s: float
-    size_bytes: int  # video + radiometric file
-    radiometric_path: Path | None = None
-
-    def as_dict(self, root: Path | None = None) -> dict[str, Any]:
-        d = asdict(self)
-        for k in ("path", "radiometric_path"):
-            v = getattr(self, k)
-            d[k] = None if v is None else (str(v.relative_to(root)) if root else str(v))
-        return d
-
-
-@dataclass
-class Gap:
-    """No frames between ``start`` and ``end`` (epoch seconds; end None while still open)."""
-
-    start: float
-    end: float | None
-    reason: str = ""
-
-    @property
-    def duration_s(self) -> float | None:
-        return None if self.end is None else round(self.end - self.start, 3)
-
-
-@dataclass
-class RecorderResult:
-    segments: list[Segment] = field(default_factory=list)
-    gaps: list[Gap] = field(default_factory=list)
-    frames: int = 0
-    dropped: int = 0
-    error: str | None = None
-    disk_full: bool = False
-
-    @property
-    def size_bytes(self) -> int:
-        return sum(s.size_bytes for s in self.segments)
-
-    @property
-    def duration_s(self) -> float:
-        return round(sum(s.duration_s for s in self.segments), 3)
-
-
 Palette = Callable[[Frame], np.ndarray]
-
-
-class _Open:
-    """The segment being written."""
-
-    def __init__(self, index: int, video: SegmentWriter, rad: RadiometricWriter | None, shape: tuple):
-        self.index = index
-        self.video = video
-        self.rad = rad
-        self.shape = shape
-        self.remux = isinstance(video, RemuxSegmentWriter)
-        self.start: float | None = None
-        self.last: float | None = None
-        self.frames = 0
 
 
 class Recorder:
@@ -231,7 +132,7 @@ class Recorder:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._lost = threading.Event()
-        self._open: _Open | None = None
+        self._open: OpenSegment | None = None
         self._index = 0
         self._last_ts: float | None = None
         self._last_mono = 0.0
@@ -336,7 +237,7 @@ class Recorder:
         except DiskFull as exc:
             self._fail(str(exc), disk_full=True)
         except OSError as exc:
-            full = exc.errno == errno.ENOSPC or _looks_full(self.directory, self.reserve_bytes)
+            full = exc.errno == errno.ENOSPC or looks_full(self.directory, self.reserve_bytes)
             what = "disk full" if full else "write error"
             self._fail(f"{what}: {exc.strerror or exc} ({self._open.video.path.name if self._open else self.directory})",
                        disk_full=full)
@@ -455,123 +356,58 @@ class Recorder:
         return bool(info is not None and info.radiometric and frame.is_radiometric)
 
     def _open_segment(self, frame: Frame, image: np.ndarray, ts: float, shape: tuple | None = None) -> None:
+        want_rad = self._want_radiometric(frame)
         if self.min_free_bytes is None:
             stored = frame.raw if frame.raw is not None else frame.celsius
-            per_frame = image.nbytes + (stored.nbytes if stored is not None and self._want_radiometric(frame) else 0)
+            per_frame = image.nbytes + (stored.nbytes if stored is not None and want_rad else 0)
             self._floor = 1_000_000 + 8 * per_frame
         self.check_space()
         idx = self._index
         self._index += 1
-        path = self.directory / segment_name(idx, ts)
         info = getattr(self.camera, "info", None)
-        fps = info.fps if info is not None and info.fps else 25.0
-        name = getattr(self.camera, "name", "")
-        url = getattr(getattr(self.camera, "url", None), "masked", "")
-        meta = {"comment": json.dumps({"start": ts, "camera_id": str(self.camera.id), "segment": idx}),
-                "title": f"{name} segment {idx}"}
-        if shape is not None and shape[0] == "remux":
-            video = RemuxSegmentWriter(path, frame.packet, fps, self.video_options, metadata=meta)
+        camera = {"name": getattr(self.camera, "name", ""),
+                  "url": getattr(getattr(self.camera, "url", None), "masked", ""), "id": self.camera.id}
+        self._open = OpenSegment.create(
+            self.directory / segment_name(idx, ts), idx, frame, image, ts, shape,
+            fps=info.fps if info is not None and info.fps else 25.0, video=self.video_options,
+            radiometric=self.radiometric_options if want_rad else None, camera=camera)
+        if self._open.remux:
             self.remuxed_segments += 1
         else:
-            video = SegmentWriter(path, image.shape[1], image.shape[0], fps, self.video_options, metadata=meta)
             self.encoded_segments += 1
-        rad = None
-        if self._want_radiometric(frame):
-            rad = RadiometricWriter(path.with_suffix(".h5"), self.radiometric_options,
-                                    camera={"name": name, "url": url, "id": self.camera.id})
-        o = _Open(idx, video, rad, shape if shape is not None else image.shape)
-        o.start = ts
-        self._open = o
 
     def _close_segment(self, end: float | None = None) -> None:
         o, self._open = self._open, None
         if o is None:
             return
         if o.frames == 0:
-            o.video.abort()
-            if o.rad is not None:
-                o.rad.abort()
-            _unlink(o.video.path)
-            if o.rad is not None:
-                _unlink(o.rad.path)
+            o.discard()
             return
         try:
-            vinfo = o.video.close()
-            rad_size = o.rad.close() if o.rad is not None else 0
+            vinfo, rad_size = o.close_writers()
         except Exception:
             self._open = o  # let the error path decide what to keep
             raise
         period = 1.0 / (self.camera.info.fps if getattr(self.camera, "info", None) and self.camera.info.fps else 25.0)
-        seg_end = end if end is not None else (o.last or o.start) + period
-        # The muxer does not report every failed write at close (a full disk can cut the file
-        # short silently): demux the file (about a millisecond) and believe what is on disk.
-        check = probe_segment(o.video.path, decode=False)
-        short = check.frames < o.frames - 1
-        if not check.ok:
-            _unlink(o.video.path)
-            if o.rad is not None:
-                _unlink(o.rad.path)
-            raise OSError(errno.ENOSPC if _looks_full(self.directory, self._floor) else errno.EIO,
-                          f"{o.video.path.name} is unreadable after closing: {check.error}")
-        seg = Segment(
-            index=o.index, path=o.video.path, start=o.start, end=round(o.start + check.duration_s if short else seg_end, 6),
-            frames=check.frames if short else o.frames,
-            duration_s=check.duration_s if short else vinfo.duration_s, size_bytes=check.size_bytes + rad_size,
-            radiometric_path=o.rad.path if o.rad is not None and o.rad.frames else None,
-        )
-        with self._lock:
-            self.segments.append(seg)
-        if short:
-            self._write_manifest()
-            if self.on_segment is not None:
-                try:
-                    self.on_segment(seg)
-                except Exception:
-                    log.exception("on_segment callback failed")
-            raise OSError(errno.ENOSPC if _looks_full(self.directory, self._floor) else errno.EIO,
-                          f"{o.video.path.name} was cut short when closed ({check.frames} of {o.frames} frames on disk)")
-        self._write_manifest()
-        if self.on_segment is not None:
-            try:
-                self.on_segment(seg)
-            except Exception:
-                log.exception("on_segment callback failed")
+        seg, cut = o.seal(vinfo, rad_size, end, period, self.directory, self._floor)
+        self._segment_done(seg)
+        if cut is not None:
+            raise cut
 
     def _abort_segment(self) -> None:
         """After an error: close the open segment as well as possible, keep it if it decodes."""
         o, self._open = self._open, None
         if o is None:
             return
-        full = self.disk_full or _looks_full(self.directory, 1_000_000)
-        for w in (o.video, o.rad):
-            if w is None:
-                continue
-            if w is o.rad and full:
-                w.abandon()  # closing HDF5 on a full disk segfaults; readable up to its last flush
-                continue
-            try:
-                w.close()
-            except Exception:  # noqa: BLE001
-                w.abort()
-        probe = probe_segment(o.video.path) if o.video.path.exists() else None
-        if probe is None or not probe.ok:
-            log.warning("dropping unreadable segment %s (%s)", o.video.path, probe.error if probe else "missing")
-            _unlink(o.video.path)
-            if o.rad is not None:
-                _unlink(o.rad.path)
-            return
-        rad_size = 0
-        if o.rad is not None:
-            try:
-                rad_size = o.rad.path.stat().st_size
-            except OSError:
-                pass
-        seg = Segment(o.index, o.video.path, o.start or 0.0, (o.start or 0.0) + probe.duration_s, probe.frames,
-                      probe.duration_s, probe.size_bytes + rad_size,
-                      o.rad.path if o.rad is not None and o.rad.path.exists() else None)
+        seg = o.salvage(self.disk_full or looks_full(self.directory, 1_000_000))
+        if seg is not None:
+            self._segment_done(seg)
+
+    def _segment_done(self, seg: Segment) -> None:
+        """Add a closed segment: the folder's manifest first (the database is reconciled from it), then on_segment."""
         with self._lock:
             self.segments.append(seg)
-        self._write_manifest()  # the folder first: the database is reconciled from it
+        self._write_manifest()
         if self.on_segment is not None:
             try:
                 self.on_segment(seg)
@@ -609,34 +445,13 @@ class Recorder:
             return True
         except OSError as exc:  # a full disk must not turn a clean stop into a crash
             log.warning("cannot write %s: %s", self.directory / MANIFEST, exc)
-            _unlink(tmp)
+            remove_file(tmp)
             return False
 
 
-def _looks_full(directory: Path, reserve: int) -> bool:
-    try:
-        return free_bytes(directory) < max(reserve, 1_000_000)
-    except OSError:
-        return False
-
-
-def _unlink(path: Path) -> None:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        log.warning("cannot delete %s: %s", path, exc)
-
-
-def read_manifest(directory: str | os.PathLike) -> dict[str, Any] | None:
-    try:
-        return json.loads((Path(directory) / MANIFEST).read_text())
-    except (OSError, ValueError):
-        return None
-
-
+# Re-exported for the importers other parts own (record/service.py, workers/, app/): the vocabulary lives in segments.py.
 __all__ = [
+    "DEFAULT_RESERVE_BYTES",
     "MANIFEST",
     "DiskFull",
     "Gap",
@@ -647,5 +462,6 @@ __all__ = [
     "free_bytes",
     "parse_segment_name",
     "read_manifest",
+    "safety_floor",
     "segment_name",
 ]

@@ -15,7 +15,7 @@ import pytest
 
 from thermalstream.simulate import MJPEGServer, RTSPServer, make_server, run_simulator
 from thermalstream.simulate.mjpeg import BOUNDARY
-from thermalstream.simulate.rtsp import packetize, split_annexb
+from thermalstream.simulate.rtp import packetize, split_annexb
 
 pytestmark = pytest.mark.timeout(60)
 

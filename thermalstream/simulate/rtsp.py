@@ -17,346 +17,22 @@ the next key frame instead of slowing the others down.
 from __future__ import annotations
 
 import base64
-import collections
 import logging
 import random
 import socket
-import struct
 import threading
 import time
 from fractions import Fraction
-from urllib.parse import urlsplit
 
 import av
 import cv2
 import numpy as np
 
+from thermalstream.simulate.rtp import CLOCK, RTP_PT, AccessUnit, packetize, split_annexb
+from thermalstream.simulate.rtsp_client import RTSPClient
 from thermalstream.sources import SourceError, make_source
 
 log = logging.getLogger(__name__)
-
-RTP_PT = 96
-MAX_PAYLOAD = 1400
-CLOCK = 90000
-_MAX_QUEUE = 60  # access units queued per client before it is considered stalled
-
-
-def split_annexb(data: bytes) -> list[bytes]:
-    """Split an Annex B byte stream into NAL units (without start codes)."""
-    out = []
-    n = len(data)
-    i = data.find(b"\x00\x00\x01")
-    while 0 <= i < n:
-        start = i + 3
-        j = data.find(b"\x00\x00\x01", start)
-        if j < 0:
-            end = n
-        else:
-            end = j
-            if end > start and data[end - 1] == 0:  # 4-byte start code of the next NAL
-                end -= 1
-        nal = data[start:end].rstrip(b"\x00") if j < 0 else data[start:end]
-        if nal:
-            out.append(nal)
-        i = j
-    return out
-
-
-def packetize(nals: list[bytes], max_payload: int = MAX_PAYLOAD) -> list[bytes]:
-    """RTP payloads (RFC 6184, packetization-mode=1) for one access unit."""
-    out = []
-    for nal in nals:
-        if len(nal) <= max_payload:
-            out.append(nal)
-            continue
-        hdr = nal[0]
-        ind = (hdr & 0xE0) | 28
-        typ = hdr & 0x1F
-        body = memoryview(nal)[1:]
-        chunk = max_payload - 2
-        for off in range(0, len(body), chunk):
-            first = off == 0
-            last = off + chunk >= len(body)
-            fu = typ | (0x80 if first else 0) | (0x40 if last else 0)
-            out.append(bytes((ind, fu)) + bytes(body[off:off + chunk]))
-    return out
-
-
-class _AU:
-    __slots__ = ("payloads", "ts", "key")
-
-    def __init__(self, payloads: list[bytes], ts: int, key: bool):
-        self.payloads, self.ts, self.key = payloads, ts, key
-
-
-class _Client:
-    """One RTSP connection (with at most one session/track)."""
-
-    def __init__(self, server: "RTSPServer", sock: socket.socket, addr):
-        self.server = server
-        self.sock = sock
-        self.addr = addr
-        self.send_lock = threading.Lock()
-        self.session = f"{random.getrandbits(48):012X}"
-        self.ssrc = random.getrandbits(32)
-        self.seq = random.getrandbits(16)
-        self.playing = False
-        self.want_key = True
-        self.setup = False
-        self.tcp_channel: int | None = None
-        self.udp_dest: tuple[str, int] | None = None
-        self.udp_socks: list[socket.socket] = []
-        self.queue: collections.deque[_AU] = collections.deque()
-        self.cond = threading.Condition()
-        self.closed = threading.Event()
-        self.thread = threading.Thread(target=self._serve, name=f"rtsp-client-{addr}", daemon=True)
-        self.sender = threading.Thread(target=self._send_loop, name=f"rtsp-send-{addr}", daemon=True)
-
-    # ---- media
-
-    def offer(self, au: _AU) -> None:
-        if not self.playing or self.closed.is_set():
-            return
-        with self.cond:
-            if self.want_key:
-                if not au.key:
-                    self.server._force_key = True
-                    return
-                self.want_key = False
-            if len(self.queue) >= _MAX_QUEUE:  # stalled: drop and restart at the next key frame
-                self.queue.clear()
-                self.want_key = True
-                self.server._force_key = True
-                return
-            self.queue.append(au)
-            self.cond.notify()
-
-    def _send_loop(self) -> None:
-        while not self.closed.is_set():
-            with self.cond:
-                if not self.queue:
-                    self.cond.wait(0.5)
-                    continue
-                au = self.queue.popleft()
-            try:
-                self._send_au(au)
-            except OSError:
-                if self.tcp_channel is not None:
-                    self.close()
-                    return
-
-    def _send_au(self, au: _AU) -> None:
-        pkts = []
-        n = len(au.payloads)
-        for i, payload in enumerate(au.payloads):
-            marker = 0x80 if i == n - 1 else 0
-            hdr = struct.pack("!BBHII", 0x80, marker | RTP_PT, self.seq, au.ts, self.ssrc)
-            self.seq = (self.seq + 1) & 0xFFFF
-            pkts.append(hdr + payload)
-        if self.tcp_channel is not None:
-            data = b"".join(struct.pack("!BBH", 0x24, self.tcp_channel, len(p)) + p for p in pkts)
-            with self.send_lock:
-                self.sock.sendall(data)
-        elif self.udp_dest is not None and self.udp_socks:
-            s = self.udp_socks[0]
-            for p in pkts:
-                try:
-                    s.sendto(p, self.udp_dest)
-                except (ConnectionRefusedError, BlockingIOError):
-                    pass
-
-    # ---- RTSP
-
-    def start(self) -> None:
-        self.thread.start()
-        self.sender.start()
-
-    def close(self) -> None:
-        if self.closed.is_set():
-            return
-        self.closed.set()
-        self.playing = False
-        with self.cond:
-            self.cond.notify_all()
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-        for s in self.udp_socks:
-            s.close()
-        self.server._forget(self)
-
-    def _serve(self) -> None:
-        buf = b""
-        try:
-            self.sock.settimeout(None)
-            while not self.closed.is_set():
-                # interleaved RTCP/RTP from the client: skip it
-                while buf[:1] == b"$":
-                    if len(buf) < 4:
-                        break
-                    size = struct.unpack("!H", buf[2:4])[0]
-                    if len(buf) < 4 + size:
-                        break
-                    buf = buf[4 + size:]
-                end = buf.find(b"\r\n\r\n")
-                if buf[:1] != b"$" and end >= 0:
-                    head = buf[:end].decode("latin-1")
-                    rest = buf[end + 4:]
-                    lines = head.split("\r\n")
-                    headers = {}
-                    for line in lines[1:]:
-                        k, _, v = line.partition(":")
-                        headers[k.strip().lower()] = v.strip()
-                    length = int(headers.get("content-length", "0") or 0)
-                    if len(rest) < length:
-                        chunk = self.sock.recv(65536)
-                        if not chunk:
-                            break
-                        buf += chunk
-                        continue
-                    buf = rest[length:]
-                    if not self._handle(lines[0], headers):
-                        break
-                    continue
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    break
-                buf += chunk
-                if len(buf) > 1 << 20:
-                    break
-        except OSError:
-            pass
-        finally:
-            self.close()
-
-    def _reply(self, code: int, reason: str, cseq: str, headers: dict | None = None, body: bytes = b"") -> None:
-        lines = [f"RTSP/1.0 {code} {reason}", f"CSeq: {cseq}", "Server: thermalstream-sim"]
-        for k, v in (headers or {}).items():
-            lines.append(f"{k}: {v}")
-        if body:
-            lines.append(f"Content-Length: {len(body)}")
-        data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
-        with self.send_lock:
-            self.sock.sendall(data)
-
-    def _handle(self, request_line: str, headers: dict) -> bool:
-        """Answer one request; False closes the connection."""
-        parts = request_line.split()
-        cseq = headers.get("cseq", "0")
-        if len(parts) != 3 or not parts[2].startswith("RTSP/"):
-            self._reply(400, "Bad Request", cseq)
-            return False
-        method, url, _ = parts
-        srv = self.server
-        path = urlsplit(url).path if "://" in url else url
-        path = path.rstrip("/")
-        ours = path == srv.mount or path.startswith(srv.mount + "/")
-        sess = {"Session": f"{self.session};timeout=60"}
-        if method == "OPTIONS":
-            self._reply(200, "OK", cseq, {
-                "Public": "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER"
-            })
-        elif method == "DESCRIBE":
-            if path != srv.mount:
-                self._reply(404, "Not Found", cseq)
-                return True
-            sdp = srv.sdp().encode("ascii")
-            self._reply(200, "OK", cseq, {"Content-Type": "application/sdp", "Content-Base": url.rstrip("/") + "/"}, sdp)
-        elif method == "SETUP":
-            if not ours:
-                self._reply(404, "Not Found", cseq)
-                return True
-            transport = headers.get("transport", "")
-            reply_tr = self._setup_transport(transport)
-            if reply_tr is None:
-                self._reply(461, "Unsupported Transport", cseq)
-                return True
-            self.setup = True
-            self._reply(200, "OK", cseq, {"Transport": reply_tr, **sess})
-        elif method == "PLAY":
-            if not self.setup:
-                self._reply(455, "Method Not Valid in This State", cseq)
-                return True
-            with self.cond:
-                self.want_key = True
-                self.playing = True
-            srv._force_key = True
-            self._reply(200, "OK", cseq, {"Range": "npt=0.000-", **sess})
-        elif method == "PAUSE":
-            self.playing = False
-            self._reply(200, "OK", cseq, sess)
-        elif method == "TEARDOWN":
-            self.playing = False
-            self._reply(200, "OK", cseq, sess)
-            return False
-        elif method in ("GET_PARAMETER", "SET_PARAMETER"):
-            self._reply(200, "OK", cseq, sess)
-        else:
-            self._reply(501, "Not Implemented", cseq)
-        return True
-
-    def _setup_transport(self, transport: str) -> str | None:
-        for spec in transport.split(","):
-            fields = [f.strip() for f in spec.split(";")]
-            proto = fields[0].upper()
-            opts = {}
-            for f in fields[1:]:
-                k, _, v = f.partition("=")
-                opts[k.lower()] = v
-            if "multicast" in opts:
-                continue
-            if proto == "RTP/AVP/TCP" and "tcp" in self.server.transports:
-                ch = opts.get("interleaved", "0-1")
-                try:
-                    a = int(ch.split("-")[0])
-                except ValueError:
-                    a = 0
-                self.tcp_channel = a
-                return f"RTP/AVP/TCP;unicast;interleaved={a}-{a + 1};ssrc={self.ssrc:08X}"
-            if proto in ("RTP/AVP", "RTP/AVP/UDP") and "udp" in self.server.transports:
-                cp = opts.get("client_port")
-                if not cp:
-                    continue
-                try:
-                    a = int(cp.split("-")[0])
-                except ValueError:
-                    continue
-                socks = self._udp_pair()
-                if socks is None:
-                    return None
-                self.udp_socks = socks
-                self.udp_dest = (self.addr[0], a)
-                sp = socks[0].getsockname()[1]
-                return (
-                    f"RTP/AVP;unicast;client_port={a}-{a + 1};server_port={sp}-{sp + 1};ssrc={self.ssrc:08X}"
-                )
-        return None
-
-    def _udp_pair(self) -> list[socket.socket] | None:
-        host = self.sock.getsockname()[0]
-        family = self.sock.family
-        for _ in range(50):
-            a = socket.socket(family, socket.SOCK_DGRAM)
-            a.bind((host, 0))
-            port = a.getsockname()[1]
-            if port % 2 or port >= 65535:
-                a.close()
-                continue
-            b = socket.socket(family, socket.SOCK_DGRAM)
-            try:
-                b.bind((host, port + 1))
-            except OSError:
-                a.close()
-                b.close()
-                continue
-            a.setblocking(False)
-            return [a, b]
-        return None
 
 
 class RTSPServer:
@@ -381,7 +57,7 @@ class RTSPServer:
         self._sock: socket.socket | None = None
         self._source = None
         self._stopping = threading.Event()
-        self._clients: set[_Client] = set()
+        self._clients: set[RTSPClient] = set()
         self._clients_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._force_key = True
@@ -570,7 +246,7 @@ class RTSPServer:
                 if not nals:
                     continue
                 key = any((n[0] & 0x1F) == 5 for n in nals)
-                au = _AU(packetize(nals), ts, key)
+                au = AccessUnit(packetize(nals), ts, key)
                 self.frames_encoded += 1
                 for c in playing:
                     c.offer(au)
@@ -590,7 +266,7 @@ class RTSPServer:
                 time.sleep(0.05)
                 continue
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            c = _Client(self, conn, addr)
+            c = RTSPClient(self, conn, addr)
             with self._clients_lock:
                 if self._stopping.is_set():
                     conn.close()
@@ -598,9 +274,10 @@ class RTSPServer:
                 self._clients.add(c)
             c.start()
 
-    def _forget(self, client: _Client) -> None:
+    def _forget(self, client: RTSPClient) -> None:
         with self._clients_lock:
             self._clients.discard(client)
 
 
-__all__ = ["RTSPServer", "split_annexb", "packetize"]
+
+__all__ = ["RTSPServer"]

@@ -1,4 +1,4 @@
-"""Assembling event recordings: the buffer's files (path-checked), the recording row, segments moved in, manifest, closing."""
+"""Event recordings assembled: path-checked buffer files, the row, segments moved in, manifest, closing."""
 
 from __future__ import annotations
 

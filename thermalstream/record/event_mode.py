@@ -1,4 +1,4 @@
-"""Event-recording modes: a camera's ``settings["record"]`` (manual or events, pre_s, post_s) and its validation."""
+"""Event-recording modes: a camera's ``settings["record"]`` (manual/events, pre_s, post_s), validated."""
 
 from __future__ import annotations
 
@@ -75,4 +75,6 @@ def validate_mode(changes: dict[str, Any], base: RecordMode | None = None, *, pa
     return RecordMode(mode, pre, post)
 
 
-__all__ = ["DEFAULT_POST_S", "DEFAULT_PRE_S", "MAX_PAD_S", "MODES", "RecordMode", "RecordModeError", "validate_mode"]
+__all__ = [
+    "DEFAULT_POST_S", "DEFAULT_PRE_S", "MAX_PAD_S", "MODES", "RecordMode", "RecordModeError", "validate_mode",
+]

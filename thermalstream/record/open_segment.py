@@ -1,4 +1,4 @@
-"""The segment being written: its video writer (encoded or remuxed) and HDF5 beside it, sealed or salvaged."""
+"""The segment being written: its video writer (encoded or remuxed) and HDF5 file, sealed or salvaged."""
 
 from __future__ import annotations
 
@@ -32,8 +32,9 @@ class OpenSegment:
         self.frames = 0
 
     @classmethod
-    def create(cls, path: Path, index: int, frame: Frame, image: np.ndarray, ts: float, shape: tuple | None, *,
-               fps: float, video: VideoOptions, radiometric: RadiometricOptions | None, camera: dict) -> OpenSegment:
+    def create(cls, path: Path, index: int, frame: Frame, image: np.ndarray, ts: float,
+               shape: tuple | None, *, fps: float, video: VideoOptions, radiometric: RadiometricOptions | None,
+               camera: dict) -> OpenSegment:
         """Open the writers of segment ``index`` at ``path``: packets copied when ``shape`` says
         "remux", else ``image`` encoded; an HDF5 file beside it when ``radiometric`` options are given."""
         meta = {"comment": json.dumps({"start": ts, "camera_id": str(camera["id"]), "segment": index}),
@@ -90,7 +91,7 @@ class OpenSegment:
                             f"({check.frames} of {self.frames} frames on disk)")
 
     def salvage(self, full: bool) -> Segment | None:
-        """After an error: close as well as possible; the segment if it decodes, else None (deleted)."""
+        """After an error: close as well as possible; the segment if it decodes, else None (files deleted)."""
         for w in (self.video, self.rad):
             if w is None:
                 continue

@@ -404,7 +404,7 @@ class Recorder:
             self._segment_done(seg)
 
     def _segment_done(self, seg: Segment) -> None:
-        """Add a closed segment: the folder's manifest first (the database is reconciled from it), then on_segment."""
+        """Add a closed segment: the manifest first (the database is reconciled from it), then on_segment."""
         with self._lock:
             self.segments.append(seg)
         self._write_manifest()
@@ -449,7 +449,7 @@ class Recorder:
             return False
 
 
-# Re-exported for the importers other parts own (record/service.py, workers/, app/): the vocabulary lives in segments.py.
+# Re-exported for importers that other parts own (record/service.py, workers/, app/); defined in segments.py.
 __all__ = [
     "DEFAULT_RESERVE_BYTES",
     "MANIFEST",

@@ -1,4 +1,4 @@
-"""A recording folder's vocabulary: segment file names, Segment/Gap/RecorderResult, the manifest, free space."""
+"""A recording folder's vocabulary: segment names, Segment/Gap/RecorderResult, the manifest, free space."""
 
 from __future__ import annotations
 

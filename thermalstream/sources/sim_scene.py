@@ -1,4 +1,4 @@
-"""The simulator's scene: ``sim://`` parameters, the precomputed background, noise and FFC schedule, rendering."""
+"""The simulator's scene: ``sim://`` parameters, precomputed background, noise, FFC schedule, rendering."""
 
 from __future__ import annotations
 

@@ -10,14 +10,13 @@ Nothing here deletes a file outside its storage root: see :mod:`thermalstream.st
 
 from __future__ import annotations
 
+from thermalstream.storage.cleanup import CleanupJob, apply_cleanup
 from thermalstream.storage.paths import StoragePathError, is_within, safe_file_to_delete, safe_path
 from thermalstream.storage.retention import (
     GB,
-    CleanupJob,
     CleanupPlan,
     RetentionPolicy,
     SegmentInfo,
-    apply_cleanup,
     collect_segments,
     plan_cleanup,
 )

@@ -27,12 +27,14 @@ def connect_sim(server, url=SIM, name="yard") -> dict:
 
 
 def test_health_reports_cameras_version_uptime(server):
-    connect_sim(server)
+    cam = connect_sim(server)
     wait_for(lambda: server.request("GET", "/health")[1]["cameras"]["active"] == 1, what="camera active in /health")
     status, h = server.request("GET", "/health")
     assert status == 200
     assert h["status"] == "ok" and h["version"] and h["uptime_s"] >= 0
     assert h["model"]["status"] and "recordings" in h
+    assert h["workers"]["backend"] == "inprocess" and h["workers"]["workers"][0]["cameras"] == [cam["id"]]
+    assert h["integrations"]["webhooks"] == {"queued": 0, "retrying": 0, "dropped": 0}
 
 
 def test_connect_list_disconnect_reconnect_delete(server):

@@ -136,6 +136,9 @@ def test_sigkill_worker_cameras_move_and_gap_is_recorded(proc_server, record_pro
         assert v.bad == 0
     wait_for(lambda: len(srv.runtime.cameras.workers.health()["workers"]) == 2, timeout=120,
              what="a replacement worker process")
+    shown = srv.request("GET", "/health")[1]["workers"]  # the admin sees the workers, their pids and cameras
+    assert shown["backend"] == "processes" and shown["restarts"] >= 1 and len(shown["workers"]) == 2
+    assert pid_a not in {w["pid"] for w in shown["workers"]} and a in {c for w in shown["workers"] for c in w["cameras"]}
 
 
 def test_api_on_worker_processes(proc_server):

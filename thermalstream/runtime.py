@@ -110,9 +110,9 @@ class Runtime:
     exports: ExportService | None = None  # background exports (CSV/Parquet/NetCDF/HDF5)
     measure: MeasureService | None = None  # ROI statistics, series and alarms
     display: DisplayStore | None = None  # per-camera level/span, isotherm, markers
+    workers: Wiring = field(default_factory=Wiring)  # where cameras run (THERMALSTREAM_WORKERS)
     webhooks: WebhookService | None = None  # signed JSON POSTs of bus events (docs/webhooks.md)
     mqtt: MqttBridge | None = None  # MQTT / Home Assistant (off unless THERMALSTREAM_MQTT_URL is set)
-    workers: Wiring = field(default_factory=Wiring)  # where cameras run (THERMALSTREAM_WORKERS)
     started_at: float = field(default_factory=time.time)
     version: str = __version__
     _encoders: dict[int, LiveEncoder] = field(default_factory=dict)
@@ -275,5 +275,7 @@ class Runtime:
             "recordings": {"active": len(self.recordings.active()) + (
                 self.event_recordings.active_count() if self.event_recordings is not None else 0)},
             "database": self.db.dialect,
-            "integrations": {"mqtt": self.mqtt.health() if self.mqtt is not None else {"state": "off"}},
+            "integrations": {"mqtt": self.mqtt.health() if self.mqtt is not None else {"state": "off"},
+                             "webhooks": self.webhooks.stats() if self.webhooks is not None else {"state": "off"}},
+            "workers": self.cameras.workers.health(),  # backend, live workers and their cameras
         }

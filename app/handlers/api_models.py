@@ -35,6 +35,7 @@ class Health(Out):
     recordings: dict[str, int] | None = None
     database: str | None = None
     integrations: dict[str, Any] | None = None  # e.g. mqtt: state (connected, unreachable…), reason, broker
+    workers: dict[str, Any] | None = None  # backend, its live workers (id, pid, cameras), restarts
 
 
 class Temperature(Out):

@@ -104,7 +104,7 @@ class EventRecordingService:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> EventRecordingService:
-        self.files.clear_root()
+        self._clear_buffer_root()
         self._refresh_modes()
         self._unsub = self.bus.subscribe(self._on_bus_event, TOPIC_EVENT)
         self._thread = threading.Thread(target=self._run, name="event-recording", daemon=True)
@@ -181,6 +181,11 @@ class EventRecordingService:
             return
         with self._modes_lock:
             self._modes = {cid: RecordMode.from_settings(st) for cid, st in rows}
+
+    def _clear_buffer_root(self) -> None:
+        """Empty the pre-capture buffer folder at start (a worker process's service overrides this: the
+        server clears the shared folder once, before any worker starts)."""
+        self.files.clear_root()
 
     # ------------------------------------------------------------------ inputs (other threads)
 

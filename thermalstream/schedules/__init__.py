@@ -7,7 +7,8 @@
 
 from __future__ import annotations
 
-from thermalstream.schedules.service import FIELDS, ScheduleService
+from thermalstream.schedules.rows import FIELDS
+from thermalstream.schedules.service import ScheduleService
 from thermalstream.schedules.windows import (
     DAYS,
     ScheduleError,

@@ -49,24 +49,14 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
 
 from thermalstream.db.engine import Database
-from thermalstream.db.models import Camera, Recording, RecordingSchedule, User
-from thermalstream.db.types import as_utc, utcnow
-from thermalstream.schedules.windows import (
-    DAYS,
-    ScheduleError,
-    crosses_midnight,
-    format_time,
-    parse_days,
-    parse_time,
-    parse_timezone,
-    stop_days,
-    window_state,
-)
+from thermalstream.db.models import Recording, RecordingSchedule
+from thermalstream.db.types import utcnow
+from thermalstream.schedules.actions import ScheduleActions
+from thermalstream.schedules.rows import TIMING, find_row, iso, merge_fields, schedule_dict, validate
+from thermalstream.schedules.windows import DAYS, parse_days, stop_days, window_state
 
 log = logging.getLogger(__name__)
 
-FIELDS = ("camera_id", "name", "days_of_week", "start_time", "stop_time", "timezone", "enabled", "created_by")
-_TIMING = {"camera_id", "days_of_week", "start_time", "stop_time", "timezone", "enabled"}
 _JOB_PREFIX = "schedule-"
 _EPS = timedelta(microseconds=1)
 
@@ -75,19 +65,7 @@ def _job_id(schedule_id: int, action: str) -> str:
     return f"{_JOB_PREFIX}{schedule_id}-{action}"
 
 
-def _iso(dt: datetime | None) -> str | None:
-    return dt.isoformat() if dt is not None else None
-
-
-def _row(s: Any, schedule_id: int, visible: set[int] | None) -> RecordingSchedule | None:
-    """The schedule, or None when there is none or its camera is not in ``visible``."""
-    row = s.get(RecordingSchedule, schedule_id)
-    if row is None or (visible is not None and row.camera_id not in visible):
-        return None
-    return row
-
-
-class ScheduleService:
+class ScheduleService(ScheduleActions):
     """Schedules in the database, their cron jobs, and the start/stop decisions.
 
     ``recorder`` needs ``start(camera_id, scheduled=False, schedule_id=None)`` and
@@ -122,72 +100,10 @@ class ScheduleService:
 
     # ------------------------------------------------------------------ validation
 
-    def _validate(self, s: Any, values: dict[str, Any], visible: set[int] | None = None) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        cam = values.get("camera_id")
-        if isinstance(cam, bool) or not isinstance(cam, int):
-            if isinstance(cam, str) and cam.strip().isdigit():
-                cam = int(cam)
-            else:
-                raise ScheduleError(f"camera_id must be a camera's id, got {cam!r}", "camera_id")
-        if s.get(Camera, cam) is None or (visible is not None and cam not in visible):
-            raise ScheduleError(f"camera {cam} does not exist", "camera_id")
-        out["camera_id"] = cam
-        out["days_of_week"] = ",".join(parse_days(values.get("days_of_week")))
-        out["start_time"] = parse_time(values.get("start_time"), "start_time")
-        out["stop_time"] = parse_time(values.get("stop_time"), "stop_time")
-        if out["start_time"] == out["stop_time"]:
-            raise ScheduleError("start_time and stop_time must differ", "stop_time")
-        out["timezone"] = parse_timezone(values.get("timezone"))
-        enabled = values.get("enabled", True)
-        if not isinstance(enabled, bool):
-            raise ScheduleError(f"enabled must be true or false, got {enabled!r}", "enabled")
-        out["enabled"] = enabled
-        name = values.get("name")
-        if name is None or (isinstance(name, str) and not name.strip()):
-            name = f"{format_time(out['start_time'])}–{format_time(out['stop_time'])}"
-        if not isinstance(name, str) or len(name.strip()) > 128:
-            raise ScheduleError("name must be text of at most 128 characters", "name")
-        out["name"] = name.strip()
-        by = values.get("created_by")
-        if by is not None and (isinstance(by, bool) or not isinstance(by, int) or s.get(User, by) is None):
-            raise ScheduleError(f"created_by: no user {by!r}", "created_by")
-        out["created_by"] = by
-        return out
-
-    @staticmethod
-    def _fields(data: Mapping[str, Any] | None, fields: dict[str, Any]) -> dict[str, Any]:
-        if data is not None and not isinstance(data, Mapping):
-            raise ScheduleError("expected a JSON object")
-        values = {**(dict(data) if data else {}), **fields}
-        values.pop("id", None)
-        unknown = set(values) - set(FIELDS)
-        if unknown:
-            raise ScheduleError(f"unknown schedule field(s): {', '.join(sorted(unknown))}")
-        return values
-
     # ------------------------------------------------------------------ CRUD
 
     def to_dict(self, row: RecordingSchedule, now: datetime | None = None) -> dict[str, Any]:
-        now = now or self.clock()
-        inside, ws, we = window_state(row, now)
-        return {
-            "id": row.id,
-            "camera_id": row.camera_id,
-            "name": row.name,
-            "days_of_week": list(parse_days(row.days_of_week)),
-            "start_time": format_time(row.start_time),
-            "stop_time": format_time(row.stop_time),
-            "timezone": row.timezone,
-            "enabled": bool(row.enabled),
-            "crosses_midnight": crosses_midnight(row.start_time, row.stop_time),
-            "active": bool(row.enabled and inside),
-            "window_start": _iso(ws),  # the open window's, else the next one's (schedule's zone)
-            "window_end": _iso(we),
-            "created_at": _iso(as_utc(row.created_at)) if row.created_at else None,
-            "updated_at": _iso(as_utc(row.updated_at)) if row.updated_at else None,
-            "created_by": row.created_by,
-        }
+        return schedule_dict(row, now or self.clock())
 
     # ``visible`` (every method below): the camera ids the caller may see, None for all. Schedules
     # of other cameras are treated exactly as schedules that do not exist, and so are those cameras.
@@ -204,7 +120,7 @@ class ScheduleService:
 
     def get(self, schedule_id: int, *, visible: set[int] | None = None) -> dict[str, Any] | None:
         with self.db.session() as s:
-            row = _row(s, schedule_id, visible)
+            row = find_row(s, schedule_id, visible)
             return self.to_dict(row) if row is not None else None
 
     def create(self, data: Mapping[str, Any] | None = None, /, *, visible: set[int] | None = None,
@@ -213,12 +129,12 @@ class ScheduleService:
 
         Needs ``camera_id``, ``start_time`` and ``stop_time``; ``days_of_week`` defaults to every
         day, ``timezone`` to UTC, ``enabled`` to true, ``name`` to "HH:MM–HH:MM"."""
-        values = self._fields(data, fields)
+        values = merge_fields(data, fields)
         values.setdefault("days_of_week", list(DAYS))
         values.setdefault("timezone", "UTC")
         with self._lock:
             with self.db.session() as s:
-                clean = self._validate(s, values, visible)
+                clean = validate(s, values, visible)
                 row = RecordingSchedule(**clean)
                 s.add(row)
                 s.flush()
@@ -232,10 +148,10 @@ class ScheduleService:
         """Change fields of a schedule (None if it does not exist); its jobs are replaced at once,
         and when the timing, camera or enabled flag changed the camera is brought to the state the
         schedules ask for now (see the module rules)."""
-        values = self._fields(data, fields)
+        values = merge_fields(data, fields)
         with self._lock:
             with self.db.session() as s:
-                row = _row(s, schedule_id, visible)
+                row = find_row(s, schedule_id, visible)
                 if row is None:
                     return None
                 current = {
@@ -243,14 +159,14 @@ class ScheduleService:
                     "start_time": row.start_time, "stop_time": row.stop_time, "timezone": row.timezone,
                     "enabled": row.enabled, "created_by": row.created_by,
                 }
-                clean = self._validate(s, {**current, **values}, visible)
+                clean = validate(s, {**current, **values}, visible)
                 changed = {k for k, v in clean.items() if current.get(k) != v}
                 old_cam = row.camera_id
                 for k, v in clean.items():
                     setattr(row, k, v)
                 s.flush()
                 self._install(row)
-            if changed & _TIMING:
+            if changed & TIMING:
                 self._apply_now(sorted({old_cam, clean["camera_id"]}))
             return self.get(schedule_id)
 
@@ -258,7 +174,7 @@ class ScheduleService:
         """Delete a schedule and its jobs; a scheduled recording it leaves without an open window stops."""
         with self._lock:
             with self.db.session() as s:
-                row = _row(s, schedule_id, visible)
+                row = find_row(s, schedule_id, visible)
                 if row is None:
                     if visible is None:
                         self._remove_jobs(schedule_id)
@@ -315,7 +231,7 @@ class ScheduleService:
         out = []
         for job in self.scheduler.get_jobs():
             nxt = getattr(job, "next_run_time", None)
-            out.append({"id": job.id, "name": job.name, "next_run_time": _iso(nxt)})
+            out.append({"id": job.id, "name": job.name, "next_run_time": iso(nxt)})
         return sorted(out, key=lambda j: j["id"])
 
     def add_interval_job(self, job_id: str, func: Callable[[], Any], *, seconds: float,
@@ -457,86 +373,5 @@ class ScheduleService:
                               f"window opened at {ws.isoformat()}, more than the catch-up grace ago")]
         return [self._start(sched, now, "catch-up")]
 
-    # ------------------------------------------------------------------ actions
 
-    def _act(self, action: str, schedule_id: int | None, camera_id: int | None, now: datetime, reason: str,
-             **extra: Any) -> dict[str, Any]:
-        out = {"action": action, "schedule_id": schedule_id, "camera_id": camera_id,
-               "at": as_utc(now).isoformat(), "reason": reason, **extra}
-        log.info("schedule %s camera %s: %s (%s)", schedule_id, camera_id, action, reason)
-        return out
-
-    def _current(self, camera_id: int) -> tuple[bool, Recording | None]:
-        """(recording?, the newest ``recording`` row of the camera if any)."""
-        with self.db.session() as s:
-            row = s.scalars(select(Recording).where(Recording.camera_id == camera_id,
-                                                    Recording.status == "recording")
-                            .order_by(Recording.started_at.desc(), Recording.id.desc()).limit(1)).first()
-        probe = getattr(self.recorder, "is_recording", None)
-        recording = bool(probe(camera_id)) if callable(probe) else row is not None
-        return recording, (row if recording else None)
-
-    def _camera_name(self, camera_id: int) -> str:
-        with self.db.session() as s:
-            cam = s.get(Camera, camera_id)
-            return cam.name if cam is not None else f"camera {camera_id}"
-
-    def _notify(self, type_: str, title: str, message: str, data: dict[str, Any]) -> None:
-        if self.notifications is None:
-            return
-        try:
-            self.notifications.notify(type_, title, message, data=data)
-        except Exception:
-            log.exception("could not send notification %r", title)
-
-    def _start(self, sched: dict[str, Any], now: datetime, reason: str) -> dict[str, Any]:
-        cam = sched["camera_id"]
-        recording, _row = self._current(cam)
-        if recording:
-            return self._act("none", sched["id"], cam, now, f"{reason}: already recording")
-        data = {"camera_id": cam, "schedule_id": sched["id"]}
-        try:
-            rec = self.recorder.start(cam, scheduled=True, schedule_id=sched["id"])
-        except Exception as exc:
-            conflict = any("Conflict" in k.__name__ or "Full" in k.__name__ for k in type(exc).__mro__)
-            if not conflict:
-                log.exception("recorder.start failed for camera %s", cam)
-            self._notify("warning", "Scheduled recording not started",
-                         f"{self._camera_name(cam)} ({sched['name']}): {exc}", {**data, "error": str(exc)})
-            return self._act("start_failed", sched["id"], cam, now, reason, error=f"{exc}")
-        rec_id = rec.get("id") if isinstance(rec, Mapping) else None
-        if self.notify_success:
-            self._notify("info", "Scheduled recording started", f"{self._camera_name(cam)} ({sched['name']})",
-                         {**data, "recording_id": rec_id})
-        return self._act("start", sched["id"], cam, now, reason, recording_id=rec_id)
-
-    def _stop_if_due(self, camera_id: int, now: datetime, sched: dict[str, Any] | None, reason: str) -> dict[str, Any]:
-        sid = sched["id"] if sched else None
-        with self.db.session() as s:
-            rows = s.scalars(select(RecordingSchedule).where(
-                RecordingSchedule.camera_id == camera_id, RecordingSchedule.enabled.is_(True))).all()
-            still_open = [r.id for r in rows if window_state(r, now)[0]]
-        if still_open:
-            return self._act("none", sid, camera_id, now,
-                             f"{reason}: schedule {still_open[0]}'s window is open; recording continues")
-        recording, row = self._current(camera_id)
-        if not recording:
-            return self._act("none", sid, camera_id, now, f"{reason}: not recording")
-        if row is not None and not row.scheduled:
-            return self._act("none", sid, camera_id, now, f"{reason}: a manual recording is left running")
-        data = {"camera_id": camera_id, "schedule_id": sid if sid is not None else (row.schedule_id if row else None)}
-        try:
-            rec = self.recorder.stop(camera_id)
-        except Exception as exc:
-            conflict = any("Conflict" in k.__name__ for k in type(exc).__mro__)
-            if not conflict:
-                log.exception("recorder.stop failed for camera %s", camera_id)
-            self._notify("warning", "Scheduled recording not stopped", f"{self._camera_name(camera_id)}: {exc}",
-                         {**data, "error": str(exc)})
-            return self._act("stop_failed", sid, camera_id, now, reason, error=f"{exc}")
-        rec_id = rec.get("id") if isinstance(rec, Mapping) else (row.id if row is not None else None)
-        if self.notify_success:
-            name = f" ({sched['name']})" if sched else ""
-            self._notify("info", "Scheduled recording stopped", f"{self._camera_name(camera_id)}{name}",
-                         {**data, "recording_id": rec_id})
-        return self._act("stop", sid, camera_id, now, reason, recording_id=rec_id)
+__all__ = ["ScheduleService"]

@@ -1,172 +1,162 @@
-"""Notebooks in a real JupyterLab, driven in Chromium as a researcher uses them, with no route to the
-internet: the README's two notebook cells (copied verbatim) render a moving live picture with a colour
-bar; hovering it for 10 s shows the value under the pointer with no console error (JupyterLab's comm
-subshells are on, its default); the quickstart notebook runs every cell with no error output and its
-plots draw; no request leaves 127.0.0.1."""
+"""Notebooks in a real JupyterLab 4.6, driven in Chromium as a researcher uses them, with no request
+leaving 127.0.0.1 (every script and stylesheet is inline):
+
+* the README's two notebook cells (copied verbatim) render a moving live picture with a colour bar;
+  hovering it for 10 s shows the value under the pointer with no console error (comm subshells on, the
+  default); the view stops when its output is replaced by a re-run or cleared, and the re-run is live;
+* every notebook of notebooks/ runs with no error output, its plots draw glyphs, the live view paints
+  and the recording player plays and reads values;
+* a view whose component the browser cannot load says so in the notebook.
+
+One JupyterLab serves every test of this module (it is slow to start)."""
 
 from __future__ import annotations
 
-import os
-import re
-import socket
-import subprocess
+import shutil
 import time
-from pathlib import Path
 
 import nbformat
 import pytest
 
-from tests.conftest import free_port, wait_for
-from tests.notebooks import ROOT
-from tests.test_ui import ARGS, CHROMIUM
+from tests import conftest
+from tests.conftest import wait_for
+from tests.notebooks import (ROOT, canvas_pixels, chromium_page, code_cells, error_outputs, frames_drawn, hover,
+                             jupyter_server, open_notebook, output_text, plots_with_glyphs, readme_cells,
+                             run_cells, write_notebook)
+from tests.test_notebooks_research import SIM, data_dir  # noqa: F401  (recording + detections fixture)
 
 pytestmark = [pytest.mark.ui, pytest.mark.slow]
-TOKEN = "thermalstream-test"
-LOCAL = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:", "about:")
-
-
-def readme_cells() -> list[str]:
-    """The README's notebook snippet: the two python blocks under "## In a notebook", verbatim."""
-    text = (ROOT / "README.md").read_text()
-    section = text.split("## In a notebook", 1)[1]
-    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
-    assert "ts.notebook()" in blocks[0] and "cam.view()" in blocks[1]
-    return [blocks[0].strip(), blocks[1].strip()]
+NOTEBOOKS = ROOT / "notebooks"
+LIVE_CHECK = ('_views = globals().setdefault("_views", [])\n'
+              'if not any(v is view for v in _views):\n'
+              '    _views.append(view)\n'
+              'print("live views:", [v.live for v in _views])')
+NOT_LOADABLE = ("import thermalstream as ts\n"
+                "from panel.config import panel_extension\n\n"
+                "panel_extension._loaded = True  # the kernel thinks the page has the extension; this page never got it\n"
+                "cam = ts.open_camera('sim://?width=64&height=48')\n"
+                "cam.view()")
+PLOTS = {"01-quickstart.ipynb": 2, "02-detection-analysis.ipynb": 3, "03-thermal-export.ipynb": 2,
+         "04-remote.ipynb": 1}
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """JupyterLab on loopback, serving a folder with the notebooks under test; its URL."""
-    root = tmp_path_factory.mktemp("lab")
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(c) for c in readme_cells()]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, root / "readme.ipynb")
-    (root / "01-quickstart.ipynb").write_text((ROOT / "notebooks" / "01-quickstart.ipynb").read_text())
-    port = free_port()
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(root / ".config"), "JUPYTER_DATA_DIR": str(root / ".data"),
-           "JUPYTER_RUNTIME_DIR": str(root / ".runtime"), "THERMALSTREAM_DATA_DIR": str(root / "data"),
-           "PYTHONPATH": str(ROOT)}
-    log = open(root / "lab.log", "w")  # noqa: SIM115 - open while the server runs
-    proc = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "jupyter"), "lab", "--no-browser", "--allow-root", f"--port={port}",
-         "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}",
-         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        env=env, stdout=log, stderr=subprocess.STDOUT)
-
-    def up() -> bool:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            return proc.poll() is not None  # died: fail below with its log
-
+def remote(tmp_path_factory):
+    """A ThermalStream server with one camera and one short recording, for 04-remote."""
+    srv = conftest.start_server(tmp_path_factory.mktemp("remote"))
     try:
-        wait_for(up, timeout=120, what="JupyterLab to listen")
-        assert proc.poll() is None, (root / "lab.log").read_text()[-3000:]
-        yield f"http://127.0.0.1:{port}"
+        cam = srv.request("POST", "/api/cameras", {"url": SIM, "name": "lab"})[1]
+        wait_for(lambda: srv.camera(cam["id"])["status"] == "live", what="camera live")
+        srv.request("POST", "/api/recording/start", {"camera_id": cam["id"]})
+        time.sleep(2)
+        srv.request("POST", "/api/recording/stop", {"camera_id": cam["id"]})
+        yield srv
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        conftest.stop_server(srv)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, data_dir, remote):  # noqa: F811
+    """JupyterLab on loopback serving the notebooks under test; its URL."""
+    root = tmp_path_factory.mktemp("lab")
+    write_notebook(root / "readme.ipynb", [*readme_cells(), LIVE_CHECK])
+    write_notebook(root / "not-loadable.ipynb", [NOT_LOADABLE])
+    for name in PLOTS:
+        shutil.copy(NOTEBOOKS / name, root / name)
+    env = {"THERMALSTREAM_DATA_DIR": str(data_dir), "THERMALSTREAM_URL": remote.base,
+           "THERMALSTREAM_TOKEN": remote.token("admin")}
+    with jupyter_server("lab", root, env) as base:
+        yield base
 
 
 @pytest.fixture
-def browser_page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        page.console_errors, page.external = [], []
-        page.on("console", lambda m: page.console_errors.append(m.text) if m.type == "error" else None)
-        page.on("request", lambda r: None if r.url.startswith(LOCAL) else page.external.append(r.url))
-        yield page
-        browser.close()
+def page():
+    with chromium_page() as p:
+        yield p
 
 
-def run_all(page, url: str, name: str, n_code: int) -> None:
-    """Open a notebook and run its code cells one after the other (Ctrl+Enter on each, as a person would),
-    each until its prompt shows an execution number."""
-    page.goto(f"{url}/lab/tree/{name}?token={TOKEN}", timeout=120000)
-    page.locator(".jp-NotebookPanel:visible .jp-Cell").first.wait_for(timeout=120000)
-    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=120000)
-    run_cells(page, name, n_code)
+def n_code(name: str) -> int:
+    return sum(c.cell_type == "code" for c in nbformat.read(NOTEBOOKS / name, as_version=4).cells)
 
 
-def run_cells(page, name: str, n_code: int) -> None:
-    cells = page.locator(".jp-NotebookPanel:visible .jp-CodeCell")
-    wait_for(lambda: cells.count() >= n_code, what=f"the {n_code} code cells of {name}")
-    for i in range(n_code):
-        cell, prompt = cells.nth(i), cells.nth(i).locator(".jp-InputPrompt")
-        before = prompt.inner_text()
-
-        def ran() -> bool:
-            return bool(re.search(r"\[\d+\]", prompt.inner_text())) and prompt.inner_text() != before
-
-        for _attempt in range(3):  # a kernel that is still starting drops the first request
-            cell.locator(".jp-InputPrompt").click()
-            page.keyboard.press("Control+Enter")
-            try:
-                wait_for(ran, timeout=60, interval=0.5, what=f"cell {i} of {name} to run")
-                break
-            except BaseException:
-                if _attempt == 2:
-                    page.screenshot(path=str(Path(os.environ.get("TMPDIR", "/tmp")) / f"jupyterlab-{name}.png"))
-                    raise
+def run_notebook(page, base: str, name: str, cells: int) -> None:
+    open_notebook(page, "lab", base, name, reset=True)
+    run_cells(page, name, range(cells))
+    assert error_outputs(page) == []
 
 
-def test_readme_snippet_live_view_and_hover(lab, browser_page):
-    page = browser_page
-    run_all(page, lab, "readme.ipynb", len(readme_cells()))
-    canvas = page.locator(".jp-NotebookPanel:visible .ts-canvas").first
-    try:
-        canvas.wait_for(timeout=60000)
-    except BaseException:
-        page.screenshot(path=str(Path(os.environ.get("TMPDIR", "/tmp")) / "jupyterlab-readme-view.png"))
-        raise
-    wait_for(lambda: int(canvas.get_attribute("data-frames") or 0) > 0, timeout=60, what="a first frame")
-    first = int(canvas.get_attribute("data-frames"))
+@pytest.mark.parametrize("name", ["04-remote.ipynb", "02-detection-analysis.ipynb", "03-thermal-export.ipynb",
+                                  "01-quickstart.ipynb"])
+def test_notebook_runs_offline_and_draws(lab, page, name):
+    run_notebook(page, lab, name, n_code(name))
+    wait_for(lambda: plots_with_glyphs(page) >= PLOTS[name], timeout=60, what=f"{PLOTS[name]} plots with glyphs")
+    if name == "01-quickstart.ipynb":  # its live cell painted (the last cell stops the camera)
+        assert frames_drawn(page.locator(".jp-NotebookPanel:visible .ts-canvas").first) > 0
+    if name == "03-thermal-export.ipynb":
+        player_plays_and_reads(page)
+    assert page.external == [], page.external[:5]  # scripts and stylesheets: all inline
+    assert not [e for e in page.console_errors if "bokeh" in e.lower() or "panel" in e.lower()]
+
+
+def player_plays_and_reads(page) -> None:
+    """rec.view(): a first frame with a °C colour bar, Play moves the picture, the pointer reads °C."""
+    panel = page.locator(".jp-NotebookPanel:visible")
+    canvas, hud = panel.locator(".ts-canvas").first, panel.locator(".ts-hud").first
+    wait_for(lambda: frames_drawn(canvas) >= 1, what="the player's first frame")
+    wait_for(lambda: "°C" in panel.locator(".ts-bar span").first.inner_text(), what="colour bar in °C")
+    assert panel.locator(".ts-notice").count() == 0  # the script ran and removed the notice
+    before, pixels = frames_drawn(canvas), canvas_pixels(canvas)
+    panel.get_by_role("button", name="▶ Play").click()
+    wait_for(lambda: frames_drawn(canvas) >= before + 5, timeout=30, what="frames while playing")
+    assert canvas_pixels(canvas) != pixels
+    errors = len(page.console_errors)
+    assert hover(page, canvas, hud, 4), "the value under the pointer never showed"
+    assert page.console_errors[errors:] == []
+
+
+def test_a_view_the_page_cannot_load_says_so_in_the_notebook(lab, page):
+    open_notebook(page, "lab", lab, "not-loadable.ipynb", reset=True)
+    run_cells(page, "not-loadable.ipynb", [0])
+    notice = page.locator(".jp-NotebookPanel:visible .ts-notice")
+    wait_for(notice.is_visible, timeout=30, what="the notice in the cell output")
+    assert "did not load" in notice.inner_text() and "ts.notebook()" in notice.inner_text()
+    canvases = page.locator(".jp-NotebookPanel:visible .ts-canvas")
+    assert canvases.count() == 0 or frames_drawn(canvases.first) == 0  # nothing drawn: the notice is right
+
+
+def test_readme_snippet_live_view_hover_and_clean_stop(lab, page):
+    cells = readme_cells()
+    open_notebook(page, "lab", lab, "readme.ipynb", reset=True)
+    run_cells(page, "readme.ipynb", range(len(cells) + 1))
+    panel = page.locator(".jp-NotebookPanel:visible")
+    canvas = panel.locator(".ts-canvas").first
+    wait_for(lambda: frames_drawn(canvas) > 0, timeout=60, what="a first frame")
+    first, pixels = frames_drawn(canvas), canvas_pixels(canvas)
     time.sleep(2)
-    assert int(canvas.get_attribute("data-frames")) > first + 5  # moving, not one frozen frame
-    wait_for(lambda: "°C" in page.locator(".ts-bar span").first.inner_text(), what="colour bar in °C")
-    assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
-    before = len(page.console_errors)
-    box = canvas.bounding_box()
-    hud = page.locator(".ts-hud").first
-    readouts = set()
-    end = time.monotonic() + 10
-    i = 0
-    while time.monotonic() < end:  # hover for 10 s, the pointer moving over the picture
-        i += 1
-        page.mouse.move(box["x"] + box["width"] * (0.2 + 0.6 * (i % 7) / 7), box["y"] + box["height"] * 0.6)
-        page.wait_for_timeout(120)
-        if "°C @" in hud.inner_text():
-            readouts.add(hud.inner_text().split(" · ")[0])
-    assert readouts, "the value under the pointer never showed"
-    assert page.console_errors[before:] == [], page.console_errors[before:]
-    assert int(canvas.get_attribute("data-frames")) > first + 50  # frames kept flowing while hovering
+    assert frames_drawn(canvas) > first + 5 and canvas_pixels(canvas) != pixels  # moving, not one frozen frame
+    wait_for(lambda: "°C" in panel.locator(".ts-bar span").first.inner_text(), what="colour bar in °C")
+    assert panel.locator(".ts-notice").count() == 0 and error_outputs(page) == []
+    assert "live views: [True]" in output_text(page, len(cells))
+    errors = len(page.console_errors)
+    assert hover(page, canvas, panel.locator(".ts-hud").first, 10), "the value under the pointer never showed"
+    assert page.console_errors[errors:] == [], page.console_errors[errors:]
+    assert frames_drawn(canvas) > first + 50  # frames kept flowing while hovering
     assert page.external == [], page.external[:5]
-    run_cells(page, "readme.ipynb", len(readme_cells()))  # run the cells again on the same kernel
-    again = page.locator(".ts-canvas").first
-    wait_for(lambda: int(again.get_attribute("data-frames") or 0) > 5, timeout=60, what="frames after a re-run")
+
+    run_cells(page, "readme.ipynb", range(len(cells) + 1))  # again, on the same kernel: the old view stops
+    again = panel.locator(".ts-canvas").first
+    wait_for(lambda: frames_drawn(again) > 5, timeout=60, what="frames after a re-run")
+    expect_live(page, len(cells), "[False, True]")
+    code_cells(page).nth(1).locator(".jp-InputPrompt").click()  # clear the view's output: it stops
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:clear-cell-output')")
+    wait_for(lambda: panel.locator(".ts-canvas").count() == 0, what="the output cleared")
+    expect_live(page, len(cells), "[False, False]")
 
 
-def test_quickstart_runs_in_jupyterlab_offline(lab, browser_page):
-    page = browser_page
-    quickstart = nbformat.read(ROOT / "notebooks" / "01-quickstart.ipynb", as_version=4)
-    run_all(page, lab, "01-quickstart.ipynb", sum(c.cell_type == "code" for c in quickstart.cells))
-    errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'], "
-                          ".jp-RenderedText[data-mime-type='application/vnd.jupyter.error']")
-    assert errors.count() == 0, [errors.nth(i).inner_text()[:300] for i in range(min(errors.count(), 3))]
-    wait_for(lambda: page.locator(".jp-OutputArea .bk-Canvas, .jp-OutputArea canvas").count() >= 2,
-             timeout=60, what="HoloViews plots drawn")
-    assert int(page.locator(".ts-canvas").first.get_attribute("data-frames") or 0) > 0  # the live cell painted
-    # every script is inline; Panel still asks its CDN for the stylesheets of the panes that wrap HoloViews
-    # plots (loading.css, listpanel.css…): offline those plots draw but lose that styling (a known gap)
-    scripts = [u for u in page.external if ".css" not in u]
-    assert scripts == [], scripts[:5]
-    assert not [e for e in page.console_errors if "bokeh" in e.lower() or "panel" in e.lower()]  # no script failed
+def expect_live(page, index: int, states: str) -> None:
+    """Run the check cell until it prints ``states`` (the front end tells the kernel asynchronously)."""
+    def check() -> bool:
+        run_cells(page, "readme.ipynb", [index])
+        return f"live views: {states}" in output_text(page, index)
+
+    wait_for(check, timeout=45, interval=1, what=f"live views {states}: {output_text(page, index)!r}")

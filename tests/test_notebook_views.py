@@ -96,6 +96,8 @@ def test_view_pushes_only_while_shown_and_carries_a_notice():
         _display(view)  # a second output of the same view
         _delete(root2)
         assert view.live  # one output still shows it
+        view._handle_msg({"gone": True})  # the pane's script says the page removed that last view
+        assert not view.live
     finally:
         view.stop()
         cam.stop()
@@ -163,3 +165,28 @@ def test_recording_player_refuses_an_unknown_palette(tmp_path):
     folder, _ = _recording(tmp_path)
     with pytest.raises(ValueError, match="unknown palette 'rainbowz'"):
         ts.open_recording(folder).view(palette="rainbowz")
+
+
+def test_a_view_whose_page_went_silent_stops_and_its_heartbeat_restarts_it(monkeypatch):
+    import thermalstream as ts
+    from thermalstream.views import camera_view
+
+    cam = ts.open_camera("sim://?width=64&height=48&seed=5")
+    try:
+        view = cam.view()
+        _display(view)
+        view._handle_msg({"alive": True})
+        view._push()
+        assert view.live
+        monkeypatch.setattr(camera_view, "STALE_S", 0.0)  # no message since: the output is gone
+        view._push()
+        assert not view.live
+        monkeypatch.setattr(camera_view, "STALE_S", 10.0)
+        view._handle_msg({"alive": True})  # the tab is back
+        assert view.live
+        view.stop()
+        view._handle_msg({"alive": True})  # stopped by hand: a heartbeat does not restart it
+        assert not view.live
+    finally:
+        view.stop()
+        cam.stop()

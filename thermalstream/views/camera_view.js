@@ -95,6 +95,7 @@ export function render({ model, el }) {
   let fpsText = "", lastMove = 0;
   const showHud = () => { hud.textContent = model.readout ? `${model.readout} · ${fpsText}` : fpsText; };
   const tick = setInterval(() => {
+    if (model.transport === "msg") model.send_msg({ alive: true });  // Python stops pushing once these stop
     drawSketch();
     fpsText = `${frames - lastCount} fps`;
     lastCount = frames;
@@ -185,6 +186,8 @@ export function render({ model, el }) {
   model.on("change:transport", reconnect);
   model.on("change:active", reconnect);
   model.on("remove", () => {
+    // an output cleared or replaced: Python stops pushing frames (Panel's own notice of it can be lost)
+    if (model.transport === "msg") { try { model.send_msg({ gone: true }); } catch (e) { /* page closing */ } }
     closed = true; clearInterval(tick); clearTimeout(retry);
     if (ws) { ws.onclose = null; ws.close(); }
   });

@@ -4,8 +4,8 @@ In a notebook: run ``ts.notebook()`` once in a cell of its own (it loads the pan
 so it works with no internet), then ``cam.view()`` or ``ts.CameraView(cam)``. Frames are pushed from
 the kernel's main thread; the pointer readout is answered from that same thread, so JupyterLab's
 comm subshells never interleave two messages. Frames flow only while the view is shown: clearing or
-re-running its cell (the front end deletes the output's models) stops the push, showing it again
-restarts it. The cell output carries a plain notice that the pane's script removes once it runs, so
+re-running its cell stops the push (Panel's delete message, which a JupyterLab race can lose, or the
+pane's heartbeat falling silent for STALE_S), showing it again restarts it. The cell output carries a plain notice that the pane's script removes once it runs, so
 a browser that cannot load the component says so in the notebook itself.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import struct
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +28,7 @@ from thermalstream.live import LiveEncoder
 from thermalstream.palettes import bokeh_palette
 
 Probe = Callable[[int, int], "tuple[float, str] | None"]
+STALE_S = 10.0  # a shown pane whose page sent nothing for this long is taken as gone
 NOT_LOADED = ("The live view needs its JavaScript: run `import thermalstream as ts; ts.notebook()` in a cell "
               "of its own first (it works offline), then show the view again.")
 NOTICE = ("<style>@keyframes ts-notice{{to{{visibility:visible}}}}.ts-notice{{visibility:hidden;color:#b00020;"
@@ -83,6 +85,7 @@ class CameraView(JSComponent):
         self._pointer: dict | None = None  # the newest pointer message, answered by _push
         self._watchers: list[Callable[[bool], None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None  # the kernel's main loop (notebooks)
+        self._heard, self._stale = time.monotonic(), False  # the page's last message; gone silent
         if camera is not None:
             self._encoder = LiveEncoder(camera, max_fps=self.max_fps)
             self.on_shown(self._live)
@@ -93,24 +96,25 @@ class CameraView(JSComponent):
         self._watchers.append(callback)
 
     def _get_model(self, doc, root=None, parent=None, comm=None):
-        first = not self._models
         if comm is not None and threading.current_thread() is threading.main_thread():
             try:
                 self._loop = asyncio.get_running_loop()
             except RuntimeError:
                 self._loop = None
         model = super()._get_model(doc, root, parent, comm)
-        if first:
-            for callback in self._watchers:
-                callback(True)
+        self._heard, self._stale = time.monotonic(), False
+        self._tell(True)  # (callbacks are idempotent: a second output changes nothing)
         return model
+
+    def _tell(self, shown: bool) -> None:
+        for callback in self._watchers:
+            callback(shown)
 
     def _cleanup(self, root=None) -> None:
         had = bool(self._models)
         super()._cleanup(root)
         if had and not self._models:
-            for callback in self._watchers:
-                callback(False)
+            self._tell(False)
 
     def _live(self, shown: bool) -> None:
         if not shown:
@@ -120,12 +124,24 @@ class CameraView(JSComponent):
 
             self._cb = pn.state.add_periodic_callback(self._push, period=int(1000 / self.max_fps), start=True)
 
+    def check_stale(self) -> bool:
+        """Whether the page has sent nothing (heartbeat, pointer) for STALE_S while the pane is shown: its
+        output is gone though no delete message came (the watchers are told False once; a heartbeat
+        later, a tab back from the background, tells them True again)."""
+        if self._stale or time.monotonic() - self._heard < STALE_S:
+            return self._stale
+        self._stale = True
+        self._tell(False)
+        return True
+
     @property
     def live(self) -> bool:
         """Frames are being pushed (the view is shown and not stopped)."""
         return self._cb is not None
 
     def _push(self) -> None:
+        if self.check_stale():
+            return
         pointer, self._pointer = self._pointer, None
         if pointer is not None:
             self._answer(pointer)
@@ -138,7 +154,19 @@ class CameraView(JSComponent):
             self.scale = colour_bar(self._encoder.display.scale, self._palette)
 
     def _handle_msg(self, msg) -> None:
-        if not isinstance(msg, dict) or self._probe is None:
+        if not isinstance(msg, dict):
+            return
+        self._heard = time.monotonic()
+        if msg.get("gone"):  # the page removed its last view of this pane
+            if len(self._models) <= 1:
+                self._tell(False)
+            return
+        if msg.get("alive"):  # the page's heartbeat (every second): a pane that went silent is back
+            if self._stale:
+                self._stale = False
+                self.on_kernel_thread(self._tell, True)
+            return
+        if self._probe is None:
             return
         if self._cb is not None:  # frames leave from the periodic callback: answer from that thread too
             self._pointer = msg

@@ -12,6 +12,9 @@ with no internet draws the same as one online:
   rendered model and Panel's stylesheet caches (a preprocessing hook, on every render) and in the
   properties Panel computes for an update (``Syncable._process_param_change``, wrapped once). Nothing
   is fetched from a CDN.
+* Comm messages: JupyterLab 4.4+ delivers them on a subshell thread while cells and timers send from
+  the kernel's main thread; Panel sends one update in several pieces, so two threads sending at once
+  garble them. Messages of Panel's comms are handed to the main thread's loop (as with subshells off).
 """
 
 from __future__ import annotations
@@ -34,6 +37,32 @@ def load(inline: bool = True) -> None:
     hv.extension("bokeh", inline=inline)  # the plots' renderer, without a second trip to a CDN
     if inline:
         _install_hook()
+    _comms_on_main_thread()
+
+
+def _comms_on_main_thread() -> None:
+    """Hand every message of Panel's comms (pyviz_comms) that arrives on another thread to the kernel's
+    main loop; only when called on that loop (a notebook cell), once."""
+    import asyncio
+    import threading
+
+    from pyviz_comms import Comm
+
+    if getattr(Comm._handle_msg, "_on_main", False) or threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    original = Comm._handle_msg
+
+    def handle(self, msg):
+        if threading.current_thread() is threading.main_thread() or loop.is_closed():
+            return original(self, msg)
+        loop.call_soon_threadsafe(original, self, msg)
+
+    handle._on_main = True
+    Comm._handle_msg = handle
 
 
 def _install_hook() -> None:

@@ -77,6 +77,8 @@ class RecordingPlayer(pn.viewable.Viewer):
         self.when.object = f"<small>{html.escape(when)} · frame {int(index) + 1} of {len(self.rec)}</small>"
 
     def _resend(self) -> None:
+        if self.view.check_stale():  # its output is gone: timers stop (a heartbeat restarts them)
+            return
         if self._cb is None and self._msg:  # a pane shown after the last frame missed it; while playing frames flow
             self.view._send_msg(self._msg)
 

@@ -36,7 +36,8 @@ from thermalstream.auth.reset import ResetService
 from thermalstream.auth.roles import RANK, check_role, role_at_least
 from thermalstream.auth.service import Auth
 from thermalstream.auth.tokens import TokenService
-from thermalstream.auth.users import UserService, user_dict, validate_email, validate_username
+from thermalstream.auth.user_data import user_dict, validate_email, validate_username
+from thermalstream.auth.users import UserService
 
 __all__ = [
     "RANK", "Auth", "AuthError", "AuthValueError", "Decision", "InvalidEmail", "InvalidResetToken", "InvalidRole",

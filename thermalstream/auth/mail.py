@@ -27,7 +27,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from thermalstream.auth.users import validate_email
+from thermalstream.auth.user_data import validate_email
 
 log = logging.getLogger(__name__)
 

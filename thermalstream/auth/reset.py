@@ -30,7 +30,8 @@ from thermalstream.auth.mail import Mailer
 from thermalstream.auth.passwords import check_policy
 from thermalstream.auth.ratelimit import RateLimiter
 from thermalstream.auth.tokens import hash_token
-from thermalstream.auth.users import EMAIL_MAX, UserService, user_dict
+from thermalstream.auth.user_data import EMAIL_MAX, user_dict
+from thermalstream.auth.users import UserService
 from thermalstream.db.engine import Database
 from thermalstream.db.models import PasswordResetToken, User
 

@@ -308,6 +308,9 @@ def orchestrate(opts) -> None:
                     rows.append(measure(opts, backend, n, Path(td)))
                 except Exception as exc:  # noqa: BLE001 - report and go on with the other runs
                     print(f"  {backend} N={n} failed: {exc}", flush=True)
+                    continue
+                print("  " + json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in rows[-1].items()
+                                         if k != "fps"}), flush=True)  # each run's figures as soon as they exist
     print()
     print_table(rows, opts)
     print(f"\nafter the runs: {load()}")

@@ -28,7 +28,6 @@ rewritten atomically beside the segments at every change, *before* ``on_segment`
 from __future__ import annotations
 
 import errno
-import json
 import logging
 import os
 import threading
@@ -58,9 +57,9 @@ from thermalstream.record.segments import (
     looks_full,
     parse_segment_name,
     read_manifest,
-    remove_file,
     safety_floor,
     segment_name,
+    write_manifest,
 )
 from thermalstream.record.video import BurnIn, VideoOptions
 
@@ -438,15 +437,7 @@ class Recorder:
                 "finished": self._ended_at is not None,
                 "ended_at": self._ended_at,
             }
-        tmp = self.directory / (MANIFEST + ".tmp")
-        try:
-            tmp.write_text(json.dumps(doc, indent=1))
-            os.replace(tmp, self.directory / MANIFEST)
-            return True
-        except OSError as exc:  # a full disk must not turn a clean stop into a crash
-            log.warning("cannot write %s: %s", self.directory / MANIFEST, exc)
-            remove_file(tmp)
-            return False
+        return write_manifest(self.directory, doc)
 
 
 # Re-exported for importers that other parts own (record/service.py, workers/, app/); defined in segments.py.

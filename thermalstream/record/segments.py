@@ -131,6 +131,19 @@ def remove_file(path: Path) -> None:
         log.warning("cannot delete %s: %s", path, exc)
 
 
+def write_manifest(directory: Path, doc: dict[str, Any]) -> bool:
+    """Replace ``recording.json`` in ``directory`` atomically; False (logged) when it cannot be written."""
+    tmp = directory / (MANIFEST + ".tmp")
+    try:
+        tmp.write_text(json.dumps(doc, indent=1))
+        os.replace(tmp, directory / MANIFEST)
+        return True
+    except OSError as exc:  # a full disk must not turn a clean stop into a crash
+        log.warning("cannot write %s: %s", directory / MANIFEST, exc)
+        remove_file(tmp)
+        return False
+
+
 def read_manifest(directory: str | os.PathLike) -> dict[str, Any] | None:
     """A recording folder's ``recording.json``; None when missing or unreadable."""
     try:
@@ -154,4 +167,5 @@ __all__ = [
     "remove_file",
     "safety_floor",
     "segment_name",
+    "write_manifest",
 ]

@@ -29,6 +29,7 @@ PostgreSQL schema is made for each run and dropped after it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -242,14 +243,32 @@ def measure(opts, backend: str, n: int, tmp: Path) -> dict:
     finally:
         if client is not None:
             client.close()
+        kids = psutil.Process(server.pid).children(recursive=True) if server.poll() is None else []
         server.terminate()  # SIGTERM: the server stops its recordings and workers cleanly
         try:
             server.wait(60)
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(10)
+        left = _alive(kids)
+        if left:  # said, then ended: they would eat the next run's CPU
+            print(f"  {len(left)} process(es) outlived the server ({backend} N={n}): killed", flush=True)
+            for k in left:
+                with contextlib.suppress(psutil.Error):
+                    k.kill()
         if drop is not None:
             drop()
+
+
+def _alive(procs) -> list:
+    import psutil
+
+    out = []
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(p)
+    return out
 
 
 def fmt(v, spec: str) -> str:
@@ -296,7 +315,7 @@ def orchestrate(opts) -> None:
     print(f"all-on scale benchmark: {opts.size} sims at {opts.fps:g} fps, viewer + recording + {opts.detector} "
           f"detection per camera; {opts.seconds:g} s measured after {opts.warmup:g} s; {load()}", flush=True)
     rows: list[dict] = []
-    with tempfile.TemporaryDirectory(prefix="ts-bench-scale-") as td:
+    with tempfile.TemporaryDirectory(prefix="ts-bench-scale-", ignore_cleanup_errors=True) as td:
         for backend in backends:
             why = backend_available(backend)
             if why:
@@ -309,8 +328,10 @@ def orchestrate(opts) -> None:
                 except Exception as exc:  # noqa: BLE001 - report and go on with the other runs
                     print(f"  {backend} N={n} failed: {exc}", flush=True)
                     continue
-                print("  " + json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in rows[-1].items()
-                                         if k != "fps"}), flush=True)  # each run's figures as soon as they exist
+                r = rows[-1]  # each run's figures as soon as they exist
+                print("  " + json.dumps({"fps_min": min(r["fps"], default=None), "fps_median": statistics.median(
+                    r["fps"]) if r["fps"] else None, **{k: round(v, 2) if isinstance(v, float) else v
+                                                        for k, v in r.items() if k != "fps"}}), flush=True)
     print()
     print_table(rows, opts)
     print(f"\nafter the runs: {load()}")

@@ -109,3 +109,16 @@ def session_bridge(runtime: Runtime) -> SessionBridge:
             _BRIDGES[doc] = bridge
             pn.state.on_session_destroyed(lambda ctx: bridge.close())
     return bridge
+
+
+def every(callback, period_ms: int):
+    """Run ``callback`` every ``period_ms`` in this session, stopped with the session, as a *background*
+    periodic callback. Panel's ordinary periodic callbacks flip the global busy state twice per call,
+    and that state drives the busy indicator of every open session: N idle tabs with a 1 s tick cost
+    N x N indicator updates a second (seen with py-spy; bench/idle.py measures it)."""
+    from panel.io.callbacks import PeriodicCallback
+
+    cb = PeriodicCallback(callback=callback, period=period_ms, background=True)
+    cb.start()
+    pn.state.on_session_destroyed(lambda ctx: cb.stop())
+    return cb

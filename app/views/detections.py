@@ -13,7 +13,7 @@ from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
 from app.views import detector_state
-from app.views.bridge import session_bridge
+from app.views.bridge import every, session_bridge
 from app.views.export_control import ExportControl
 from app.views.session import session_user, viewer_zone, visible_cameras, when_zone_known
 from app.views.shell import page
@@ -60,8 +60,7 @@ class DetectionsPage(pn.viewable.Viewer):
         when_zone_known(self.refresh)  # times in the browser's zone once it is known
         self._doc, self._trailing = pn.state.curdoc, False
         session_bridge(runtime).param.watch(lambda _e: self.stream(), "detections")  # new rows: from the bus
-        cb = pn.state.add_periodic_callback(self._show_detector, period=DETECTOR_CHECK_MS)  # from memory
-        pn.state.on_session_destroyed(lambda ctx: cb.stop())
+        every(self._show_detector, DETECTOR_CHECK_MS)  # from memory
 
     def _filters(self) -> dict:
         camera = self.camera.value or None  # 0: all cameras (a None value shows as a blank select)

@@ -14,6 +14,7 @@ import panel as pn
 import param
 from pydantic import ValidationError
 
+from app.views.bridge import every
 from app.views.session import session_user, visible_cameras
 from thermalstream.datasets.jobs import ExportRequest
 from thermalstream.runtime import Runtime
@@ -58,7 +59,7 @@ class ExportControl(pn.viewable.Viewer):
             return
         self.button.disabled, self.bar.visible, self.bar.value = True, True, 0
         self.status = "Export queued…"
-        self._cb = pn.state.add_periodic_callback(self._poll, period=POLL_MS)
+        self._cb = every(self._poll, POLL_MS)
 
     def _poll(self) -> None:
         job = self._job

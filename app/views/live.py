@@ -9,7 +9,7 @@ import param
 
 from app.auth import Principal
 from app.views import detector_state
-from app.views.bridge import session_bridge
+from app.views.bridge import every, session_bridge
 from app.views.camera_view import CameraView, colour_bar
 from app.views.display_form import DisplayForm
 from app.views.radiometry_form import RadiometryForm
@@ -307,8 +307,7 @@ class LivePage(pn.viewable.Viewer):
         self.rows: dict[int, dict] = {}
         self.refresh()
         session_bridge(runtime).param.watch(lambda _e: self.refresh(), "cameras")  # changes come from the bus
-        self._cb = pn.state.add_periodic_callback(self.tick, period=self.refresh_ms)  # fps etc. from memory
-        pn.state.on_session_destroyed(lambda ctx: self._cb.stop())
+        self._cb = every(self.tick, self.refresh_ms)  # fps etc. from memory
 
     def _connect(self, _event) -> None:
         self.error.visible = False

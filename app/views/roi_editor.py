@@ -10,6 +10,7 @@ import panel as pn
 from bokeh.models import ColumnDataSource
 from bokeh.plotting import figure
 
+from app.views.bridge import every
 from app.views.camera_view import CameraView, format_reading
 from app.views.session import can, session_user
 from thermalstream.measure import store
@@ -89,7 +90,7 @@ class RoiEditor(pn.viewable.Viewer):
     def _open(self, event) -> None:
         self.panel.visible = event.new
         if self._cb is None and event.new:
-            self._cb = pn.state.add_periodic_callback(self.refresh, period=500)
+            self._cb = every(self.refresh, 500)
         elif self._cb is not None and not event.new:
             self._cb.stop()
             self._cb = None

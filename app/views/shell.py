@@ -10,6 +10,7 @@ import panel as pn
 from app import access
 from app.access import about_visible_camera
 from app.auth import Principal
+from app.views.bridge import every
 from app.views.offline import template_options
 from app.views.session import can, session_user, visible_cameras
 from thermalstream.bus import Event
@@ -106,8 +107,8 @@ def end_with_session(runtime: Runtime) -> None:
             doc.add_next_tick_callback(lambda: doc.add_timeout_callback(check, 1500))
 
     unsubscribe = runtime.bus.subscribe(ended, "user.sessions")
-    poll = pn.state.add_periodic_callback(check, period=SESSION_CHECK_MS)
-    pn.state.on_session_destroyed(lambda ctx: (unsubscribe(), poll.stop()))
+    every(check, SESSION_CHECK_MS)
+    pn.state.on_session_destroyed(lambda ctx: unsubscribe())
 
 
 def _esc(text: str) -> str:

@@ -179,6 +179,16 @@ def open_notebook(page, app: str, base: str, name: str, reset: bool = False) -> 
         pass
 
 
+def accept_dialogs(page) -> None:
+    """Accept a dialog the front end put up (a kernel choice, a kernel that restarted), as a person would
+    with its default button; its text goes to ``page.dialogs``."""
+    dialog = page.locator(".jp-Dialog")
+    while dialog.count() and dialog.first.is_visible():
+        page.dialogs = [*getattr(page, "dialogs", []), dialog.first.inner_text()[:200]]
+        dialog.first.locator(".jp-mod-accept").first.click()
+        page.wait_for_timeout(500)
+
+
 def code_cells(page):
     return page.locator(".jp-NotebookPanel:visible .jp-CodeCell")
 
@@ -202,9 +212,10 @@ def run_cells(page, name: str, indices) -> None:
             return bool(re.search(r"\[\d+\]", text)) and text != before
 
         for attempt in range(3):
-            prompt.click()
-            page.keyboard.press("Control+Enter")
+            accept_dialogs(page)
             try:
+                prompt.click(timeout=15000)
+                page.keyboard.press("Control+Enter")
                 wait_for(ran, timeout=90, interval=0.5, what=f"cell {i} of {name} to run")
                 break
             except BaseException:

@@ -463,14 +463,14 @@ def test_real_scheduler_fires_start_and_stop_on_its_own(db):
     rec, notes = FakeRecorder(db), Notes()
     svc = ScheduleService(db, rec, notes).start()
     try:
-        now = datetime.now(UTC)
-        start = (now + timedelta(seconds=2)).time().replace(microsecond=0)
-        stop = (now + timedelta(seconds=4)).time().replace(microsecond=0)
+        now = datetime.now(UTC)  # margins: a start time already past when the job is made fires tomorrow
+        start = (now + timedelta(seconds=5)).time().replace(microsecond=0)
+        stop = (now + timedelta(seconds=8)).time().replace(microsecond=0)
         s = svc.create({"camera_id": cam, "start_time": start, "stop_time": stop, "timezone": "UTC",
                         "days_of_week": "daily"})
-        wait_for(lambda: rec.calls, timeout=8, what="the start trigger")
+        wait_for(lambda: rec.calls, timeout=15, what="the start trigger")
         assert rec.calls[0] == ("start", cam, True, s["id"])
-        wait_for(lambda: len(rec.calls) >= 2, timeout=8, what="the stop trigger")
+        wait_for(lambda: len(rec.calls) >= 2, timeout=15, what="the stop trigger")
         assert rec.calls[1] == ("stop", cam) and rec.active == {}
         assert [t for _, t in notes.titles()] == ["Scheduled recording started", "Scheduled recording stopped"]
     finally:

@@ -162,6 +162,8 @@ class CameraCard(pn.viewable.Viewer):
         self.detect.value = self.runtime.detection.enabled(self.camera_id) or bool(
             (cam.get("settings") or {}).get("detect", {}).get("enabled"))
         self._show_detector()
+        if (scale := self._colour_bar(cam)) != self.view.scale:  # the automatic span moves with the scene
+            self.view.scale = scale
         if cam.get("connected"):
             self.roi_editor.refresh()  # the ROIs' newest values on the picture
 
@@ -173,7 +175,6 @@ class CameraCard(pn.viewable.Viewer):
         self.roi_editor.refresh(reload=True)  # ROIs over the picture with their values, red in alarm
         self.view.active = self.view.visible = bool(cam.get("connected"))  # a stopped camera: no black box
         self.stopped.visible = not cam.get("connected")
-        self.view.scale = self._colour_bar(cam)
         self.toggle.label = "Disconnect" if cam.get("connected") else "Connect"
         if self.title.object != (title := _title_html(cam)):  # renamed here or through the API
             self.title.object = title

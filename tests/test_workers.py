@@ -149,8 +149,10 @@ def test_api_on_worker_processes(proc_server):
     assert pid != os.getpid()
     snap = srv.open(f"/api/cameras/{cid}/snapshot.jpg").read()
     assert snap[:2] == b"\xff\xd8"
-    cam = srv.camera(cid)
-    assert cam["temperature"]["unit"] == "°C" and cam["width"] == 320 and cam["fps"] > 5
+    # the frame rate comes with the worker's periodic stats: a moment after "live", not with it
+    cam = wait_for(lambda: (lambda c: c if c["fps"] > 5 else None)(srv.camera(cid)), timeout=15,
+                   what="the worker's frame rate")
+    assert cam["temperature"]["unit"] == "°C" and cam["width"] == 320
     status, t = srv.request("GET", f"/api/cameras/{cid}/temperature?x=10&y=10")
     assert status == 200 and t["unit"] == "°C" and -40 < t["value"] < 150
     assert srv.request("GET", f"/api/cameras/{cid}/temperature?x=999&y=10")[0] == 400

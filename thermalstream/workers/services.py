@@ -35,6 +35,8 @@ from thermalstream.workers.protocol import Backend
 
 log = logging.getLogger(__name__)
 COMMAND_TIMEOUT_S = 30.0
+RESUME_ATTEMPTS = 5  # the new worker can be lost too (a Ray actor restarting): the camera moves on
+RESUME_WAIT_S = 3.0
 
 
 class _RemoteRecorder:
@@ -114,17 +116,30 @@ class RemoteRecordingService(RecordingService):
             sess = self._active.pop(camera_id, None)
         if sess is None:
             return
+        threading.Thread(target=self._resume, args=(sess, dead, new), name=f"resume-recording-{camera_id}",
+                         daemon=True).start()  # retries must not hold up the moves of other cameras
+
+    def _resume(self, sess: _Session, dead: str, new: str) -> None:
+        """Start the new recording (again, when the new worker is lost too and the camera moves on),
+        then close the dead worker's one."""
         note = f"worker {dead} died while recording"
-        try:
-            row = self.start(camera_id)
-        except Exception as exc:  # noqa: BLE001 - said in the notification, the old one is still closed
-            log.exception("camera %s: recording could not resume on worker %s", camera_id, new)
-            new_id, msg, end = None, f"{note}; recording could not resume: {exc}", None
-        else:
-            new_id, msg, end = row["id"], f"{note}; recording continues in recording {row['id']} on worker {new}", \
-                time.time()
-        threading.Thread(target=self._close_lost, args=(sess, msg, end, new_id),
-                         name=f"close-recording-{sess.recording_id}", daemon=True).start()
+        for attempt in range(1, RESUME_ATTEMPTS + 1):
+            try:
+                row = self.start(sess.camera_id)
+            except Exception as exc:  # noqa: BLE001 - said in the notification; the old one is closed
+                if attempt < RESUME_ATTEMPTS:
+                    log.warning("camera %s: recording could not resume yet (%s); trying again",
+                                sess.camera_id, exc)
+                    time.sleep(RESUME_WAIT_S)
+                    continue
+                log.exception("camera %s: recording could not resume on worker %s", sess.camera_id, new)
+                new_id, msg, end = None, f"{note}; recording could not resume: {exc}", None
+            else:
+                where = (self.backend.owner(sess.camera_id) if self.backend is not None else None) or new
+                msg = f"{note}; recording continues in recording {row['id']} on worker {where}"
+                new_id, end = row["id"], time.time()
+            break
+        self._close_lost(sess, msg, end, new_id)
 
     def _close_lost(self, sess: _Session, reason: str, end: float | None, new_id: int | None) -> None:
         """Close the dead worker's recording from what decodes in its folder, write the gap (from

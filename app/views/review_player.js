@@ -1,7 +1,8 @@
 // Review player: plays a camera's segments of the shown day one after the other. Python says where to
 // play (`target`: segment k, seconds into it, a serial number so the same place can be asked twice);
 // the player loads that segment, seeks inside it once its metadata is in, and plays on into the next
-// segments. data-* attributes tell what plays (segment, recording, epoch ms) for the page and tests.
+// segments. data-* attributes tell what plays (segment, recording, epoch ms, and `serial`: the request
+// it answers, or "next" once it played on by itself) for the page and tests.
 export function render({ model, el }) {
   const video = document.createElement("video");
   video.controls = true;
@@ -24,10 +25,11 @@ export function render({ model, el }) {
     label.textContent = `Playing ${seg.text || ""} · ${new Date(at).toLocaleTimeString()}`;
   }
 
-  function load(k, offset, play) {
+  function load(k, offset, play, serial) {
     const seg = segments()[k];
     if (!seg) return;
     index = k;
+    video.dataset.serial = String(serial);
     video.dataset.segment = String(k);
     video.dataset.recording = String(seg.recording_id);
     video.dataset.url = seg.url;
@@ -52,12 +54,12 @@ export function render({ model, el }) {
   function go() {
     const t = model.target || {};
     if (t.index == null || t.index < 0) { index = -1; video.removeAttribute("src"); video.load(); show(); return; }
-    load(t.index, t.offset || 0, true);
+    load(t.index, t.offset || 0, true, t.serial);
   }
 
   video.addEventListener("loadedmetadata", seek);
   video.addEventListener("timeupdate", show);
-  video.addEventListener("ended", () => { if (index + 1 < segments().length) load(index + 1, 0, true); });
+  video.addEventListener("ended", () => { if (index + 1 < segments().length) load(index + 1, 0, true, "next"); });
   model.on("change:target", go);
   model.on("change:segments", () => { index = -1; });
   go();

@@ -123,10 +123,6 @@ def test_people_clip_read_whole_as_counts(people):
     assert all(d.max_celsius is None and d.max_counts is not None and d.extra["unit"] == "counts" for d in found)
 
 
-@pytest.mark.xfail(strict=True, reason="not met yet: recall 60 %, 0.12 false boxes per frame. The camera's "
-                                       "automatic gain shifts the whole picture by 5-35 levels every few frames and "
-                                       "each shift above 8 sigma starts a 0.4 s FFC hold: 99 of the 350 frames are "
-                                       "held (262 of the 362 missed boxes); 20 more are in the first second")
 def test_people_clip_found_with_defaults(people):
     found = total = false = 0
     for ds, gt in zip(people["dets"], PEOPLE["boxes"]):

@@ -15,9 +15,13 @@ H, W, FPS = 120, 160, 9.0
 
 
 def scene(i: int, *, counts: bool, blob_x: float | None = None, level: float = 0.0, static_blob: bool = False,
-          ffc: FFCState = FFCState.IDLE, seed: int = 0) -> Frame:
+          ffc: FFCState = FFCState.IDLE, seed: int = 0, gain: float = 1.0, pattern: float = 0.0,
+          text: bool = False) -> Frame:
     """A textured scene with sensor noise; a warm 8x8 square at ``blob_x`` (moving object) and/or a
-    static warm square; ``level`` shifts the whole frame. Counts: noise 2, object +150 counts; °C:
+    static warm square; ``level`` shifts the whole frame and ``gain`` scales it (as an automatic gain
+    does); ``pattern`` adds a new offset of that spread to every pixel (as a
+    flat-field correction changes each pixel's offset); ``text`` burns a bright caption in after
+    the gain (a camera's on-screen text). Counts: noise 2, object +150 counts; °C:
     noise 0.05, object +3 °C (the same contrast in noise units)."""
     rng = np.random.default_rng(seed * 100_000 + i)
     base_rng = np.random.default_rng(7)
@@ -33,6 +37,11 @@ def scene(i: int, *, counts: bool, blob_x: float | None = None, level: float = 0
         v[60:68, x:x + 8] += warm
     if static_blob:
         v[20:30, 120:130] += warm
+    if pattern:
+        v += np.random.default_rng(99).normal(0, pattern, (H, W))
+    v *= gain
+    if text and counts:
+        v[4:10, 10:60] = 5000.0 + 600.0 * (np.arange(50) % 5 < 3)  # letters: fixed levels, not the scene's
     rad = Radiometry(calibrated=not counts, unit_scale=None if counts else 0.01, ffc_state=ffc)
     image = np.zeros((H, W), np.uint8)
     if counts:
@@ -69,17 +78,59 @@ def test_static_warm_thing_is_never_an_object():
     assert not any(out)
 
 
-def test_whole_frame_level_jump_is_not_an_object_and_walker_survives_it():
+def test_whole_frame_level_jump_is_followed_and_walker_keeps_its_track():
+    """A jump that one map of the whole picture explains (a level or gain change, no pixel's own
+    offset moved) is followed at once: no hold, no object, the walker is found on the very frame."""
     det = HotspotDetector()
     frames = [scene(i, counts=True) for i in range(20)]
     frames += [scene(20 + i, counts=True, blob_x=5 + 3 * i) for i in range(10)]
-    frames += [scene(30 + i, counts=True, blob_x=35 + 3 * i, level=-60.0) for i in range(20)]  # FFC-like jump
+    frames += [scene(30 + i, counts=True, blob_x=35 + 3 * i, level=-60.0) for i in range(20)]  # a level jump
+    out = run(det, frames)
+    for dets in out[20:]:  # never the whole frame or any box off the walker
+        assert all(60 <= d.box.center[1] <= 68 and d.box.area < 200 for d in dets)
+    assert all(out[30:])  # found on every frame of the jump and after it
+    assert len({d.track_id for dets in out[20:] for d in dets}) == 1
+    st = det.state_of()
+    assert (st.ffc_frames, st.gain_changes) == (0, 1)
+
+
+def test_jump_that_moves_every_pixels_offset_is_held_as_an_ffc():
+    """A jump that also changes each pixel's own offset (what a flat-field correction does; a real
+    Lepton's leaves 10 counts against 1 of noise) holds detection, then the walker is found again."""
+    det = HotspotDetector()
+    frames = [scene(i, counts=True) for i in range(20)]
+    frames += [scene(20 + i, counts=True, blob_x=5 + 3 * i) for i in range(10)]
+    frames += [scene(30 + i, counts=True, blob_x=35 + 3 * i, level=-60.0, pattern=10.0) for i in range(20)]
     out = run(det, frames)
     assert out[30] == [] and out[31] == [] and out[32] == []  # the jump and the hold after it
-    for dets in out[30:]:  # never the whole frame or any box off the walker
+    for dets in out[30:]:
         assert all(60 <= d.box.center[1] <= 68 and d.box.area < 200 for d in dets)
     assert sum(1 for dets in out[36:] if dets) >= 12  # found again after the hold
-    assert det.state_of().ffc_frames >= 1
+    st = det.state_of()
+    assert st.ffc_frames >= 1 and st.gain_changes == 0
+
+
+def test_automatic_gain_changes_with_burned_in_text_give_no_false_object():
+    """An 8-bit style camera output: the gain jumps every second, the caption drawn after the gain
+    keeps its levels. The caption never becomes an object; the walker is found throughout."""
+    det = HotspotDetector()
+    gains = [1.0, 0.9, 1.1, 0.95, 1.05]
+    frames = [scene(i, counts=True, text=True, gain=gains[(i // 9) % 5], level=40.0 * ((i // 9) % 2))
+              for i in range(20)]
+    frames += [scene(20 + i, counts=True, text=True, blob_x=5 + 2 * i, gain=gains[((20 + i) // 9) % 5],
+                     level=40.0 * (((20 + i) // 9) % 2)) for i in range(50)]
+    st, out = det.state_of(), []
+    for f in frames:
+        changes = st.gain_changes
+        out.append(det.detect_one(f))
+        if st.gain_changes > changes:  # just followed a gain change: the caption's background kept its levels
+            off = np.abs(f.raw[4:10, 10:60].astype(np.float32) - st.bg[4:10, 10:60])  # work grid = frame here
+            assert float(off.max()) < det.k * st.sigma, f.seq
+    for dets in out:
+        assert all(60 <= d.box.center[1] <= 68 for d in dets), dets  # nothing on the caption
+    assert sum(1 for dets in out[24:] if dets) >= 44
+    assert st.ffc_frames == 0 and st.gain_changes >= 5
+
 
 
 def test_ffc_in_progress_frames_neither_detect_nor_learn():

@@ -21,7 +21,11 @@ Per frame (on a grid downscaled to at most ``work_px`` on the long side, ``INTER
    ``DONE`` period, and frames whose level jumped by more than ``jump_k`` sigma start an FFC hold
    of ``ffc_hold_s`` seconds: no detections, no background learning (the level still follows). The
    first frame after it re-takes the background outside tracked objects (an FFC changes every
-   pixel's offset).
+   pixel's offset). On a counts source a jump that one affine map of the previous frame explains
+   within ``gain_k`` sigma is an automatic gain change (8-bit camera video does this every few
+   frames), not an FFC: the background is mapped the same way and detection goes on; pixels that
+   kept their value under the map (on-screen text drawn after the gain, saturation) keep their
+   background (:mod:`thermalstream.detect.levels`).
 4. **Warm pixels.** A pixel is warm when it is more than ``k`` sigma above its own background
    (and, when set and the frame is in °C, more than ``delta_c`` above it and above ``threshold_c``
    absolute). Cooler-than-background pixels are never detections on their own.
@@ -48,14 +52,15 @@ old per-frame median threshold's in the same runs (bench/detect.py --thermal).
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from thermalstream.detect.blobtracks import Blob, BlobTracker, label_hint
+from thermalstream.detect.blobfind import warm_blobs
+from thermalstream.detect.blobtracks import BlobTracker, label_hint
+from thermalstream.detect.levels import frame_noise, gain_map, level_field
 from thermalstream.detect.types import Box, Detection, Detector, DetectorStatus
 from thermalstream.frame import FFCState, Frame
 
@@ -78,14 +83,9 @@ class _State:
     ffc_prev: FFCState | None = None
     frames: int = 0
     ffc_frames: int = 0
+    gain_changes: int = 0  # jumps an automatic gain change explained (followed, no hold)
     pictures: int = 0  # picture-only frames seen (no °C, no counts): nothing can be detected
     tracker: BlobTracker = field(default_factory=BlobTracker)
-
-
-@functools.lru_cache(maxsize=8)
-def _disc(radius: int) -> np.ndarray:
-    """Elliptic structuring element of the given radius (made once)."""
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
 def frame_values(frame: Frame) -> tuple[np.ndarray | None, str, float]:
@@ -122,6 +122,7 @@ class HotspotDetector(Detector):
         noise_tau_s: float = 10.0,
         ffc_hold_s: float = 0.4,
         jump_k: float = 8.0,
+        gain_k: float = 3.0,
         work_px: int = 160,
         level_cells: tuple[int, int] = (6, 8),
         warmup_s: float = 1.0,
@@ -157,6 +158,7 @@ class HotspotDetector(Detector):
         self.merge_px = int(merge_px)
         self.bg_tau_s, self.hot_tau_s, self.noise_tau_s = float(bg_tau_s), float(hot_tau_s), float(noise_tau_s)
         self.ffc_hold_s, self.jump_k, self.work_px = float(ffc_hold_s), float(jump_k), int(work_px)
+        self.gain_k = float(gain_k)
         self.warmup_s, self.still_s, self.ghost_s = float(warmup_s), float(still_s), float(ghost_s)
         self.level_cells = (max(1, int(level_cells[0])), max(1, int(level_cells[1])))
         self._tracker_proto = tracks
@@ -240,16 +242,21 @@ class HotspotDetector(Detector):
         st.frames += 1
         diff = small - st.bg
         shift = float(np.median(diff[::4, ::4]))
+        jumped = st.sigma is not None and abs(shift) > self.jump_k * max(st.sigma, 0.5 * step, 1e-6)
+        if jumped and unit == "counts" and not self._ffc_flagged(st, frame) and self._follow_gain(st, small, step):
+            diff = small - st.bg  # an automatic gain change, followed: no hold
+            shift, jumped = float(np.median(diff[::4, ::4])), False
         st.bg += shift  # the whole frame's level: never an object
         diff -= shift
-        sigma_now = self._frame_noise(small, st.prev)
+        objects = self._object_mask(st, diff.shape, scale, t)
+        sigma_now = frame_noise(small, st.prev)
         st.prev = small
         sigma = max(st.sigma if st.sigma is not None else sigma_now, 0.5 * step, 1e-6)
         if st.sigma is not None:  # smooth, uneven drift (a Lepton's edges after an FFC): follow it too
-            level = self._level_field(diff, self.k * sigma, self._object_mask(st, diff.shape, scale, t))
+            level = level_field(diff, self.k * sigma, objects, self.level_cells)
             st.bg += level
             diff -= level
-        if self._ffc(st, frame, shift, sigma, t):
+        if self._ffc(st, frame, jumped, t):
             st.ffc_frames += 1
             st.rebase = True
             return []
@@ -276,7 +283,8 @@ class HotspotDetector(Detector):
         st.cold_since[~cold] = t
         cold &= (t - st.cold_since) < self.ghost_s
         changed = (warm | cold).view(np.uint8)
-        blobs = self._blobs(warm.view(np.uint8), changed, small, values, scale, (h, w))
+        blobs = warm_blobs(warm.view(np.uint8), changed, small, values, scale, (h, w), min_area=self.min_area,
+                           max_area=self.max_area, max_blobs=self.max_blobs, merge_px=self.merge_px)
         kept = st.tracker.update(blobs, t, w, h)
         self._learn(st, diff, cutoff, dt)
         return self._detections(kept, unit, sigma, cutoff, w, h)
@@ -286,38 +294,38 @@ class HotspotDetector(Detector):
         st.sigma, st.t, st.age, st.hold_until = None, t, 0.0, -math.inf
         st.tracker.reset()
 
-    @staticmethod
-    def _frame_noise(small: np.ndarray, prev: np.ndarray | None) -> float:
-        """Temporal noise sigma from the difference with the previous frame (robust)."""
-        if prev is None:
-            return 0.0
-        d = (small[::2, ::2] - prev[::2, ::2]).ravel()
-        d = np.abs(d - np.median(d))
-        q90 = float(np.partition(d, int(0.9 * (d.size - 1)))[int(0.9 * (d.size - 1))])
-        return q90 / (1.645 * math.sqrt(2.0))
+    def _follow_gain(self, st: _State, small: np.ndarray, step: float) -> bool:
+        """After a jump: True (and the background and previous frame mapped) when one affine map of
+        the previous frame explains it within ``gain_k`` sigma, as an automatic gain change does."""
+        if st.prev is None:
+            return False
+        sigma = max(st.sigma or 0.0, 0.5 * step, 1e-6)
+        a, b, spread = gain_map(st.prev, small, sigma)
+        if not (spread <= self.gain_k * sigma and 0.5 <= a <= 2.0):
+            return False
+        mapped = st.prev * np.float32(a) + np.float32(b)
+        # pixels that kept their value though the map moved them: drawn over the picture after the
+        # gain (a camera's on-screen text, marks) or saturated; their background stays as it was
+        fixed = (np.abs(mapped - st.prev) > 3.0 * sigma) & (np.abs(small - st.prev) < np.abs(small - mapped))
+        st.bg = np.where(fixed, st.bg, st.bg * np.float32(a) + np.float32(b))
+        st.prev = np.where(fixed, st.prev, mapped)
+        st.gain_changes += 1
+        return True
 
-    def _ffc(self, st: _State, frame: Frame, shift: float, sigma: float, t: float) -> bool:
-        """True when this frame is in or just after a flat-field correction (see step 3)."""
+    @staticmethod
+    def _ffc_flagged(st: _State, frame: Frame) -> bool:
+        """The camera itself says this frame is in, or starts, a flat-field correction."""
         state = frame.radiometry.ffc_state if frame.radiometry is not None else FFCState.UNKNOWN
-        prev, st.ffc_prev = st.ffc_prev, state
-        started = (state == FFCState.IN_PROGRESS
-                   or (state == FFCState.DONE and prev is not None and prev not in (FFCState.DONE,))
-                   or (st.sigma is not None and abs(shift) > self.jump_k * sigma))
+        return state == FFCState.IN_PROGRESS or (state == FFCState.DONE and st.ffc_prev not in (None, FFCState.DONE))
+
+    def _ffc(self, st: _State, frame: Frame, jumped: bool, t: float) -> bool:
+        """True when this frame is in or just after a flat-field correction (see step 3)."""
+        started = self._ffc_flagged(st, frame) or jumped
+        st.ffc_prev = frame.radiometry.ffc_state if frame.radiometry is not None else FFCState.UNKNOWN
         if started:
             st.hold_until = t + self.ffc_hold_s
             return True
         return t < st.hold_until
-
-    def _level_field(self, diff: np.ndarray, clip: float, objects: np.ndarray) -> np.ndarray:
-        """Smooth level change: per cell of a ``level_cells`` grid, the mean difference of the pixels
-        that are neither far from the level nor under a reported object, interpolated between cells."""
-        gy, gx = self.level_cells
-        h, w = diff.shape
-        ok = ((np.abs(diff) < clip) & ~objects).astype(np.float32)
-        num = cv2.resize(diff * ok, (gx, gy), interpolation=cv2.INTER_AREA)
-        den = cv2.resize(ok, (gx, gy), interpolation=cv2.INTER_AREA)
-        cell = np.where(den > 0.25, num / np.maximum(den, 1e-6), np.float32(0.0)).astype(np.float32)
-        return cv2.resize(cell, (w, h), interpolation=cv2.INTER_LINEAR)
 
     @staticmethod
     def _object_mask(st: _State, shape: tuple[int, int], scale: int, t: float) -> np.ndarray:
@@ -346,41 +354,6 @@ class HotspotDetector(Detector):
         st.off_frac += (off - st.off_frac) * np.float32(min(1.0, dt / self.still_s))
         rate = np.where(off & (st.off_frac < 0.5), a_hot, a)
         st.bg += rate * diff
-
-    def _blobs(self, warm: np.ndarray, changed: np.ndarray, small: np.ndarray, values: np.ndarray, scale: int,
-               shape: tuple[int, int]) -> list[Blob]:
-        """Objects: connected regions of changed pixels (warm or cold, so a car's cold body joins its warm
-        wheels and engine into one box) that hold at least ``min_area`` warm pixels."""
-        if not warm.any():
-            return []
-        m = max(1, round(self.merge_px / scale)) if self.merge_px else 0
-        grouped = cv2.dilate(changed, _disc(m)) if m else changed
-        n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(grouped, 8, cv2.CV_32S, cv2.CCL_SAUF)
-        h, w = shape
-        s2 = scale * scale
-        max_area = self.max_area if self.max_area is not None else (h * w) // 2
-        warm_px = np.bincount(labels[warm.view(bool)], minlength=n) * s2  # warm pixels per region, one pass
-        out = []
-        for i in np.flatnonzero((warm_px >= self.min_area) & (warm_px <= max_area)):
-            if i == 0:
-                continue
-            x, y, bw, bh, _ = (int(v) for v in stats[i])
-            lab = labels[y:y + bh, x:x + bw] == i
-            hot = lab & warm[y:y + bh, x:x + bw].astype(bool)
-            area = int(warm_px[i])
-            ys, xs = np.nonzero(hot)
-            if xs.max() == xs.min() or ys.max() == ys.min():
-                continue  # a one-pixel line: a sensor row or column, not an object
-            ys, xs = np.nonzero(lab & changed[y:y + bh, x:x + bw].astype(bool))
-            x1, y1 = (x + int(xs.min())) * scale, (y + int(ys.min())) * scale
-            x2, y2 = min(w, (x + int(xs.max()) + 1) * scale), min(h, (y + int(ys.max()) + 1) * scale)
-            if (x2 - x1) * (y2 - y1) > max_area:
-                continue
-            peak = float(values[y1:y2, x1:x2].max())
-            mean = float(small[y:y + bh, x:x + bw][hot].mean())
-            out.append(Blob((float(x1), float(y1), float(x2), float(y2)), area, peak, mean))
-        out.sort(key=lambda b: b.area, reverse=True)
-        return out[: self.max_blobs]
 
     def _detections(self, kept, unit: str, sigma: float, cutoff: float, w: int, h: int) -> list[Detection]:
         out = []

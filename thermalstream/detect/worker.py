@@ -130,7 +130,7 @@ class DetectorWorker:
         if det is not None and getattr(det, "stateful", False):
             try:
                 det.forget(camera_id)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.debug("detector could not forget camera %s", camera_id, exc_info=True)
         with self._cond:
             self._slots.pop(camera_id, None)

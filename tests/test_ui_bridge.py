@@ -9,7 +9,7 @@ import time
 import pytest
 from sqlalchemy import event
 
-from app.views.bridge import SessionBridge, kind_of
+from app.views.bridge import KINDS, SessionBridge, kinds_of
 from thermalstream.bus import Event, EventBus
 from tests.conftest import login, start_server, stop_server, wait_for
 from tests.test_ui import page  # noqa: F401 - the Chromium page fixture
@@ -65,11 +65,43 @@ def test_bridge_bumps_each_kind_once_per_burst_and_only_for_visible_cameras():
 
 
 def test_kinds_of_topics():
-    assert kind_of(Event("camera.added", {"camera_id": 1})) == "cameras"
-    assert kind_of(Event("recording", {"state": "started"})) == "detections"
-    assert kind_of(Event("alarm", {"state": "raised"})) == "series"
-    assert kind_of(Event("notification", {})) is None  # toasts have their own subscription
-    assert kind_of(Event("user.sessions", {})) is None
+    assert kinds_of(Event("camera.added", {"camera_id": 1})) == ("cameras",)
+    for state in ("started", "stopped", "segment"):
+        assert kinds_of(Event("recording", {"state": state})) == ("recordings",)
+    assert kinds_of(Event("detection.event", {"state": "start"})) == ("detections", "events")
+    assert kinds_of(Event("alarm", {"state": "raised"})) == ("series", "events")
+    assert kinds_of(Event("notification", {})) == ("notifications",)
+    assert kinds_of(Event("user.sessions", {})) == ()
+
+
+def test_recordings_events_and_notifications_reach_only_the_sessions_they_concern():
+    """A viewer who may see camera 1 only, user 5: no bump about camera 2, nor for another user's notification."""
+    rt, doc = _Runtime(), _Doc()
+    bridge = SessionBridge(rt, {1}, doc, user_id=5)
+    seen: list[str] = []
+    bridge.param.watch(lambda *es: seen.extend(e.name for e in es), list(KINDS))
+    rt.bus.publish("recording", {"state": "started", "camera_id": 2, "recording_id": 1})
+    rt.bus.publish("recording", {"state": "segment", "camera_id": 2, "recording_id": 1})
+    rt.bus.publish("alarm", {"state": "raised", "camera_id": 2})
+    rt.bus.publish("notification", {"title": "for someone else", "data": {}}, user_id=6)
+    rt.bus.publish("notification", {"title": "about camera 2", "data": {"camera_id": 2}})  # a broadcast
+    doc.run()
+    assert seen == []
+    rt.bus.publish("recording", {"state": "segment", "camera_id": 1, "recording_id": 3})
+    doc.run()
+    assert seen == ["recordings"]
+    rt.bus.publish("alarm", {"state": "raised", "camera_id": 1})
+    doc.run()
+    assert sorted(seen[1:]) == ["events", "series"]
+    rt.bus.publish("notification", {"title": "mine", "data": {"camera_id": 1}}, user_id=5)
+    rt.bus.publish("notification", {"title": "everyone's", "data": {}})
+    doc.run()
+    assert seen[3:] == ["notifications"] and bridge.notifications == 1  # two in one burst: one bump
+    anonymous = SessionBridge(rt, set(), _Doc())  # nobody signed in: broadcasts only
+    assert anonymous._concerns(Event("notification", {"data": {}}), ("notifications",))
+    assert not anonymous._concerns(Event("notification", {"data": {}}, user_id=5), ("notifications",))
+    bridge.close()
+    anonymous.close()
 
 
 def _count_statements(engine) -> tuple[list[str], callable]:

@@ -211,6 +211,8 @@ class EventCollector:
         except Exception as exc:  # noqa: BLE001 - synced from the manifest below once the database is back
             log_failure(log, "camera %s: cannot save segment row of recording %s", buf.camera_id, rec.recording_id)
             self.recs.retry_sync(rec.recording_id, rec.directory, exc)
+        else:
+            self.recs.announce("segment", camera_id=buf.camera_id, recording_id=rec.recording_id)
         self.write_manifest(buf)
 
     @staticmethod

@@ -7,6 +7,10 @@ Cameras (running ones): up, fps, frames, drops, reconnects, last-frame age. Dete
 frames, errors, latency (sum and count), last inference per camera. Queues: detection store, each
 recorder, notifications kept during an outage. Recordings: bytes and segments per camera, active
 ones. Disk: free and total bytes of the recordings folder. Database: up, errors, outages.
+
+With cameras on workers (processes, Ray) the same names and labels carry the workers' figures:
+each worker's periodic stats bring its detector's counters, its queues and its cameras' counters
+(``workers.remote.WorkerCounters``); counters go on across a worker's death and a camera's move.
 """
 
 from __future__ import annotations
@@ -73,7 +77,7 @@ class RuntimeCollector:
         status = det.detector_status()
         ready = _family(GaugeMetricFamily, "detector_ready", "1 when the detector can detect", ["state", "model"])
         ready.add_metric([status.state, status.model or ""], 1.0 if status.state == "ready" else 0.0)
-        stats = det.worker.stats()
+        stats = det.worker_stats()  # with workers: summed over them, as their stats brought them
         calls = _family(CounterMetricFamily, "detector_calls", "Detector calls (a call may hold several frames)")
         calls.add_metric([], stats["calls"])
         frames = _family(CounterMetricFamily, "detector_frames", "Frames the detector has looked at")
@@ -92,8 +96,12 @@ class RuntimeCollector:
 
     def _queues(self) -> Iterator[Metric]:
         depth = _family(GaugeMetricFamily, "queue_depth", "Items waiting in a queue", ["queue", *CAM])
-        depth.add_metric(["detection_store", "", ""], self.rt.detection.store.pending())
-        depth.add_metric(["notifications_unsaved", "", ""], len(self.rt.notifications.pending))
+        hub = self.rt.workers.hub  # cameras on workers: their queues count too
+        from_workers = hub.counters.gauge if hub is not None else (lambda _key: 0)
+        depth.add_metric(["detection_store", "", ""],
+                         self.rt.detection.store.pending() + from_workers("store_pending"))
+        depth.add_metric(["notifications_unsaved", "", ""],
+                         len(self.rt.notifications.pending) + from_workers("notifications_unsaved"))
         names = self._names()
         for cid, st in self.rt.recordings.recorder_stats().items():
             depth.add_metric(["recorder", str(cid), names.get(cid, str(cid))], st.get("queued", 0))

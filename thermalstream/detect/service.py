@@ -271,6 +271,10 @@ class DetectionService:
         except Exception as exc:  # noqa: BLE001
             return DetectorStatus("error", message=f"{exc.__class__.__name__}: {exc}")
 
+    def worker_stats(self) -> dict[str, Any]:
+        """The detector's counters (``DetectorWorker.stats()``: calls, frames, errors, busy_s, cameras…)."""
+        return self.worker.stats()
+
     # ----- per camera on/off and settings
     def start_enabled(self) -> None:
         """Attach every connected camera whose settings say detection is on."""
@@ -572,7 +576,7 @@ class DetectionService:
             }
         return {
             "detector": {"state": det.state, "backend": det.backend, "model": det.model, "message": det.message},
-            "worker": {k: v for k, v in self.worker.stats().items() if k != "cameras"},
+            "worker": {k: v for k, v in self.worker_stats().items() if k != "cameras"},
             "store": self.store.stats.as_dict(),
             "cameras": cams,
             "events_started": self.events_started,

@@ -284,7 +284,7 @@ class WorkerCore:
         so whoever sees it live also sees its values, as in-process."""
         cam.wait_frame(-1, 2.0)
         self._stats_of(report.camera_id, state, self.recordings.recorder_stats(),
-                       asdict(self.detection.detector_status()))
+                       asdict(self.detection.detector_status()), self._counters())
         with self._status_lock:
             if state.statuses == serial:
                 self.emit(report)
@@ -307,23 +307,33 @@ class WorkerCore:
     def _send_stats(self) -> None:
         recorders = self.recordings.recorder_stats()
         detector = asdict(self.detection.detector_status())
+        counters = self._counters()
         with self._lock:
             states = dict(self._cams)
         for cid, state in states.items():
-            self._stats_of(cid, state, recorders, detector)
+            self._stats_of(cid, state, recorders, detector, counters)
 
-    def _stats_of(self, cid: int, state: _Cam, recorders: dict[int, dict], detector: dict) -> None:
+    def _counters(self) -> dict[str, Any]:
+        """This worker's totals for the server's /metrics: its detector's counters and its queues."""
+        out = {k: v for k, v in self.detection.worker.stats().items() if k != "cameras"}
+        out.update(store_pending=self.detection.store.pending(), notifications_unsaved=len(self.notes.pending))
+        return out
+
+    def _stats_of(self, cid: int, state: _Cam, recorders: dict[int, dict], detector: dict,
+                  counters: dict[str, Any]) -> None:
         cam = self.manager.get(cid)
         if cam is not None:
             if state.recording_id is not None and cid not in recorders:
                 self._ended(cid, state)  # finished by itself (disk full, error)
             frame = cam.latest()
             rec = recorders.get(cid)
+            slot = self.detection.worker.slot(cid)
             self.emit(StatsReport(cid, cam.stats().as_dict(), temperature=_temperature(frame),
                                   temperature_unit=summary(frame)["temperature_unit"],
                                   recording=None if rec is None else {**rec, "recording_id": state.recording_id},
                                   detection=self.detection.latest(cid), detector=detector,
-                                  measure=self.measure.live(cid), events=self.events.info(cid)))
+                                  measure=self.measure.live(cid), events=self.events.info(cid),
+                                  slot=None if slot is None else slot.as_dict(), counters=counters))
 
 
 class _WorkerMeasure(MeasureService):

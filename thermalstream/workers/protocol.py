@@ -104,7 +104,8 @@ class StatusReport:
 class StatsReport:
     """Periodic counters of one camera: ``Camera.stats()`` (fps, frames, dropped, last_frame_age,
     reconnects), ``temperature`` (min/mean/max/unit of the newest frame or None),
-    ``temperature_unit``, and ``recording`` (the running recording's id, frames, dropped…, or None)."""
+    ``temperature_unit``, and ``recording`` (the running recording's id, frames, dropped…, or None).
+    Every report also carries its worker's ``counters`` (the server sums them over workers)."""
 
     camera_id: int
     stats: dict[str, Any]
@@ -115,6 +116,9 @@ class StatsReport:
     detector: dict[str, Any] | None = None  # the worker's detector: state, backend, model, message
     measure: dict[str, Any] | None = None  # newest ROI values and raised alarms (MeasureService.live)
     events: dict[str, Any] | None = None  # record-on-events state (EventRecordingService.info)
+    slot: dict[str, Any] | None = None  # the camera's detector slot (CameraSlot: last inference, gated…)
+    counters: dict[str, Any] | None = None  # the worker's own totals for /metrics: its detector's calls,
+    #                                         frames, errors, busy_s…; store_pending, notifications_unsaved
 
 
 WIRE_HEADER = struct.Struct(">d")  # capture time in ms: the /ws/video message is this header + the JPEG

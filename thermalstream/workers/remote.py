@@ -173,8 +173,11 @@ class RemoteCamera:
         self.detector: dict[str, Any] | None = None  # its worker's detector status
         self.measure: dict[str, Any] | None = None  # newest ROI values (MeasureService.live on the worker)
         self.events: dict[str, Any] | None = None  # record-on-events state on the worker
+        self.detector_slot: dict[str, Any] | None = None  # its detector slot on the worker (last inference…)
         self._unassign = unassign
         self._stats = CameraStats(0.0, 0, 0, None, 0)
+        self._stats_from: str | None = None  # the worker whose counters _stats holds
+        self._carried = (0, 0, 0)  # frames, dropped, reconnects counted on earlier workers (monotonic counters)
         self._stats_at = time.monotonic()
         self._temperature: tuple[dict[str, Any] | None, str | None] = (None, None)
         self.encoder = RemoteEncoder(self, lambda on: on_viewers(camera_id, on),
@@ -191,7 +194,12 @@ class RemoteCamera:
         self.status, self.reason = new, reason
         self.bus.publish("camera.status", {"camera_id": self.id, "status": new.value, "reason": reason})
 
-    def update(self, report: StatsReport) -> None:
+    def update(self, report: StatsReport, worker_id: str | None = None) -> None:
+        s = self._stats
+        if self._stats_from not in (None, worker_id) or report.stats["frames"] < s.frames:
+            f, d, r = self._carried  # moved or restarted: counting from 0 again; a move is a reconnect
+            self._carried = (f + s.frames, d + s.dropped, r + s.reconnects + 1)
+        self._stats_from = worker_id
         self._stats = CameraStats(**report.stats)
         self._stats_at = time.monotonic()
         self._temperature = (report.temperature, report.temperature_unit)
@@ -200,6 +208,7 @@ class RemoteCamera:
         self.detector = report.detector
         self.measure = report.measure
         self.events = report.events
+        self.detector_slot = report.slot
 
     # ----- what Camera offers
     def start(self) -> RemoteCamera:
@@ -228,11 +237,12 @@ class RemoteCamera:
         return self._temperature
 
     def stats(self) -> CameraStats:
-        s = self._stats
+        """The worker's counters, carried on over the workers the camera ran on before."""
+        s, (frames, dropped, reconnects) = self._stats, self._carried
         age = s.last_frame_age
         if age is not None:
             age = round(age + time.monotonic() - self._stats_at, 3)
-        return CameraStats(s.fps, s.frames, s.dropped, age, s.reconnects)
+        return CameraStats(s.fps, frames + s.frames, dropped + s.dropped, age, reconnects + s.reconnects)
 
     def describe(self) -> dict[str, Any]:
         info = self.info
@@ -249,6 +259,7 @@ class WorkerHub:
     def __init__(self, bus: EventBus) -> None:
         self.bus = bus
         self.cameras: dict[int, RemoteCamera] = {}
+        self.counters = WorkerCounters()
         self.on_recording_ended: Callable[[int, int], None] | None = None
 
     def report(self, worker_id: str, msg: Report) -> None:
@@ -256,14 +267,53 @@ class WorkerHub:
         if isinstance(msg, EventReport):
             self.bus.publish(msg.topic, msg.data, user_id=msg.user_id)
             return
+        if isinstance(msg, StatsReport) and msg.counters is not None:
+            self.counters.update(worker_id, msg.counters)  # true of the worker, whoever owns the camera now
         cam = self.cameras.get(getattr(msg, "camera_id", None))
         if cam is None or cam.worker_id != worker_id:
             return
         if isinstance(msg, LiveFrame):
             cam.encoder.deliver(msg)
         elif isinstance(msg, StatsReport):
-            cam.update(msg)
+            cam.update(msg, worker_id)
         elif isinstance(msg, StatusReport):
             cam.set_status(msg.status, msg.reason, msg.info)
         elif isinstance(msg, RecordingEnded) and self.on_recording_ended is not None:
             self.on_recording_ended(msg.camera_id, msg.recording_id)
+
+
+class WorkerCounters:
+    """The workers' own totals (their detectors' calls, frames, errors, time; their queues) as
+    their stats bring them. Counters are summed over every worker this server has had, so they
+    never go down when a worker dies; gauges (queues) only over workers heard from lately."""
+
+    COUNTERS = ("calls", "frames", "errors", "busy_s", "gate_skipped", "replaced")
+    FRESH_S = 5.0  # a worker not heard from for this long is gone: its queues no longer count
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[float, dict[str, Any]]] = {}  # worker -> (when, its latest totals)
+        self._banked = dict.fromkeys(self.COUNTERS, 0.0)  # totals of workers whose counts started again
+        self._lock = threading.Lock()
+
+    def update(self, worker_id: str, counters: dict[str, Any]) -> None:
+        with self._lock:
+            _at, prev = self._last.get(worker_id, (0.0, None))
+            if prev is not None and counters.get("calls", 0) < prev.get("calls", 0):  # same id, counting anew
+                for k in self.COUNTERS:
+                    self._banked[k] += prev.get(k, 0)
+            self._last[worker_id] = (time.monotonic(), dict(counters))
+
+    def detector(self) -> dict[str, Any]:
+        """DetectorWorker.stats()'s totals (without ``cameras``), over all the workers."""
+        with self._lock:
+            last = list(self._last.values())
+        out: dict[str, Any] = {k: v + sum(c.get(k, 0) for _t, c in last) for k, v in self._banked.items()}
+        fresh = [c for t, c in last if time.monotonic() - t < self.FRESH_S]
+        out["running"] = any(c.get("running") for c in fresh)
+        out["last_error"] = next((c["last_error"] for c in fresh if c.get("last_error")), None)
+        return out
+
+    def gauge(self, key: str) -> float:
+        """A queue's depth summed over the workers heard from lately."""
+        with self._lock:
+            return sum(c.get(key, 0) for t, c in self._last.values() if time.monotonic() - t < self.FRESH_S)

@@ -216,6 +216,11 @@ class RemoteDetectionService(DetectionService):
     def health(self) -> dict[str, Any]:
         return {**super().health(), "cameras": len(self._remote_on)}
 
+    def worker_stats(self) -> dict[str, Any]:
+        """The workers' detector counters (summed over every worker so far) and each camera's slot."""
+        slots = {str(c.id): c.detector_slot for c in self.manager.cameras() if getattr(c, "detector_slot", None)}
+        return {**self.backend.hub.counters.detector(), "cameras": slots}
+
     def latest(self, camera_id: int) -> dict[str, Any] | None:
         if camera_id not in self._remote_on:
             return None

@@ -18,8 +18,9 @@ import cv2
 import numpy as np
 
 from thermalstream.capture.camera import Camera
-from thermalstream.frame import Frame
 from thermalstream.display import DisplaySettings, DisplayState
+from thermalstream.frame import Frame
+from thermalstream.live.pictures import PictureFanout
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def encode_jpeg(image: np.ndarray, quality: int = 80) -> bytes:
     return buf.tobytes()
 
 
-class LiveEncoder:
+class LiveEncoder(PictureFanout[EncodedFrame]):
     def __init__(
         self,
         camera: Camera,
@@ -54,6 +55,7 @@ class LiveEncoder:
         """``annotate(image)`` may return a copy with detections drawn on it (never draw in place:
         the frame's image is shared with the recorder). ``display()`` gives the camera's level/span,
         isotherm and markers (default: automatic span); ``self.display.scale`` is the colour bar's."""
+        super().__init__()  # listeners, readers and the newest picture
         self.camera = camera
         self.quality = quality
         self.min_interval = 1.0 / max_fps if max_fps > 0 else 0.0
@@ -61,40 +63,10 @@ class LiveEncoder:
         self._annotate = annotate
         self._settings = display or DisplaySettings
         self.display = DisplayState()
-        self._listeners: list[Listener] = []
-        self._pollers = 0
-        self._latest: EncodedFrame | None = None
-        self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self.encoded = 0
 
-    # ----- consumers
-    def add_listener(self, listener: Listener) -> Callable[[], None]:
-        with self._cond:
-            self._listeners.append(listener)
-        self._ensure_running()
-
-        def remove() -> None:
-            with self._cond:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-
-        return remove
-
-    def wait(self, after_seq: int, timeout: float = 5.0) -> EncodedFrame | None:
-        """Blocking read for thread-per-client consumers (MJPEG). Keeps the encoder alive while used."""
-        with self._cond:
-            self._pollers += 1
-        self._ensure_running()
-        try:
-            with self._cond:
-                ok = self._cond.wait_for(lambda: self._latest is not None and self._latest.seq > after_seq, timeout)
-                return self._latest if ok else None
-        finally:
-            with self._cond:
-                self._pollers -= 1
-
+    # ----- consumers (add_listener, wait and viewers: PictureFanout)
     def snapshot(self) -> EncodedFrame | None:
         """The newest frame as JPEG, encoding it now if nobody is watching."""
         latest = self._latest
@@ -105,12 +77,9 @@ class LiveEncoder:
             return latest
         return self._encode(frame)
 
-    @property
-    def viewers(self) -> int:
-        return len(self._listeners) + self._pollers
-
     # ----- encoder thread
-    def _ensure_running(self) -> None:
+    def _watched(self) -> None:
+        """Someone watches: run the encoder thread (it stops 5 s after the last viewer left)."""
         with self._cond:
             if self._thread is not None:
                 return
@@ -161,13 +130,4 @@ class LiveEncoder:
             except Exception:  # noqa: BLE001
                 log.exception("encode failed on camera %s", self.camera.id)
                 continue
-            self.encoded += 1
-            with self._cond:
-                self._latest = enc
-                listeners = list(self._listeners)
-                self._cond.notify_all()
-            for listener in listeners:
-                try:
-                    listener(enc)
-                except Exception:  # noqa: BLE001
-                    log.exception("live listener failed")
+            self._publish(enc)

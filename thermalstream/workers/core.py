@@ -86,6 +86,7 @@ class WorkerCore:
         self._cams: dict[int, _Cam] = {}
         self._lock = threading.Lock()
         self._status_lock = threading.Lock()
+        self._stats_lock = threading.Lock()  # one StatsReport read and sent at a time
         self._stop = threading.Event()
         self.measure = _WorkerMeasure(self.db, self.manager, self.bus, self.notes, sample_hz=settings.roi_sample_hz,
                                       raw_days=settings.roi_raw_retention_days,
@@ -283,8 +284,9 @@ class WorkerCore:
         """"live" goes out after the camera's first stats (fps, temperature range of its first frame),
         so whoever sees it live also sees its values, as in-process."""
         cam.wait_frame(-1, 2.0)
-        self._stats_of(report.camera_id, state, self.recordings.recorder_stats(),
-                       asdict(self.detection.detector_status()), self._counters())
+        with self._stats_lock:
+            self._stats_of(report.camera_id, state, self.recordings.recorder_stats(),
+                           asdict(self.detection.detector_status()), self._counters())
         with self._status_lock:
             if state.statuses == serial:
                 self.emit(report)
@@ -305,13 +307,14 @@ class WorkerCore:
                 log.exception("worker %s: stats failed", self.worker_id)
 
     def _send_stats(self) -> None:
-        recorders = self.recordings.recorder_stats()
-        detector = asdict(self.detection.detector_status())
-        counters = self._counters()
-        with self._lock:
-            states = dict(self._cams)
-        for cid, state in states.items():
-            self._stats_of(cid, state, recorders, detector, counters)
+        with self._stats_lock:  # read and sent in order: the server never sees a counter go back
+            recorders = self.recordings.recorder_stats()
+            detector = asdict(self.detection.detector_status())
+            counters = self._counters()
+            with self._lock:
+                states = dict(self._cams)
+            for cid, state in states.items():
+                self._stats_of(cid, state, recorders, detector, counters)
 
     def _counters(self) -> dict[str, Any]:
         """This worker's totals for the server's /metrics: its detector's counters and its queues."""

@@ -28,11 +28,10 @@ from typing import Any
 
 from thermalstream.capture.manager import CameraManager
 from thermalstream.config import Settings
-from thermalstream.sources.url import parse_camera_url
+from thermalstream.workers.backend import RemoteBackend, WorkerError, WorkerLost
 from thermalstream.workers.child import FrameHeader, child_main
 from thermalstream.workers.protocol import (
     Assign,
-    CameraAssignment,
     Command,
     Hello,
     LiveFrame,
@@ -40,20 +39,12 @@ from thermalstream.workers.protocol import (
     Shutdown,
     Unassign,
 )
-from thermalstream.workers.remote import RemoteCamera, WorkerHub
+from thermalstream.workers.remote import WorkerHub
 
 log = logging.getLogger(__name__)
 WATCH_S = 0.2  # how often the supervisor looks for dead workers
 STOP_TIMEOUT_S = 40.0  # a worker closing its recordings at shutdown
 READY_TIMEOUT_S = 60.0  # start() waits this long for the workers' Hello
-
-
-class WorkerError(RuntimeError):
-    """A command failed on the worker in a way the server has no better exception for."""
-
-
-class WorkerLost(WorkerError):
-    """The worker died before it answered."""
 
 
 # ----------------------------------------------------------------- the server side
@@ -74,35 +65,24 @@ class _Worker:
             self.conn.send(msg)
 
 
-class ProcessBackend:
-    """Worker processes on this machine, supervised. ``errors`` maps a worker's exception class
-    name to the server's class (RecordingConflict…) so callers catch what they catch in-process."""
+class ProcessBackend(RemoteBackend):
+    """Worker processes on this machine, supervised (assign and unassign: RemoteBackend)."""
 
     name = "processes"
 
     def __init__(self, settings: Settings, hub: WorkerHub, manager: CameraManager, *, count: int | None = None,
                  errors: dict[str, type[Exception]] | None = None) -> None:
-        self.settings = settings
-        self.hub = hub
-        self.manager = manager
+        super().__init__(settings, hub, manager, errors=errors)
         self.count = count or settings.worker_count
-        self.errors = {"LookupError": LookupError, "KeyError": KeyError, "ValueError": ValueError, **(errors or {})}
-        self.on_lost: Callable[[int, str, str], None] | None = None  # (camera, dead worker, new worker)
-        self.on_owner: Callable[[int, str | None, int | None], None] | None = None  # (camera, worker, pid): leases
         self._ctx = mp.get_context("spawn")
         self._workers: dict[str, _Worker] = {}
         self._owner: dict[int, str] = {}
-        self._assignments: dict[int, CameraAssignment] = {}
-        self._unplaced: set[int] = set()  # cameras waiting for a live worker
         self._early_deaths = 0  # workers in a row that died before they were ready (a crash loop)
         self._pending: dict[int, tuple[str, Future]] = {}
         self._ids = itertools.count(1)
         self._serial = itertools.count(1)
-        self._lock = threading.RLock()
         self._pending_lock = threading.Lock()  # never held while sending: replies always get through
-        self._stopping = threading.Event()
         self._supervisor: threading.Thread | None = None
-        self.restarts = 0
 
     # ----- lifecycle
     def start(self) -> None:
@@ -148,35 +128,7 @@ class ProcessBackend:
             workers = [w for w in self._workers.values() if w.alive]
         return all(w.ready.wait(max(0.0, deadline - time.monotonic())) for w in workers)
 
-    # ----- the Backend protocol
-    def assign(self, camera: CameraAssignment) -> str:
-        """Run ``camera`` on the least loaded live worker; its RemoteCamera joins the manager."""
-        cam = self.hub.cameras.get(camera.camera_id)
-        if cam is None:
-            cam = RemoteCamera(camera.camera_id, parse_camera_url(camera.url, must_exist=False), camera.name,
-                               self.manager.bus, self.unassign, self._viewers, self._snapshot)
-            self.hub.cameras[camera.camera_id] = cam
-        self.manager.adopt(cam)
-        with self._lock:
-            self._assignments[camera.camera_id] = camera
-            return self._place(camera.camera_id)
-
-    def unassign(self, camera_id: int) -> None:
-        with self._lock:
-            wid = self._owner.pop(camera_id, None)
-            self._assignments.pop(camera_id, None)
-            w = self._workers.get(wid) if wid else None
-            if w is not None:
-                w.cameras.discard(camera_id)
-        self.hub.cameras.pop(camera_id, None)
-        if self.on_owner is not None:
-            self.on_owner(camera_id, None, None)
-        if w is not None and w.alive:
-            try:
-                self._request(w, lambda rid: Unassign(camera_id, rid), STOP_TIMEOUT_S)
-            except WorkerLost:
-                pass
-
+    # ----- the Backend protocol (assign, unassign: RemoteBackend)
     def command(self, camera_id: int, name: str, args: dict[str, Any] | None = None,
                 timeout: float | None = None) -> Any:
         with self._lock:
@@ -202,6 +154,13 @@ class ProcessBackend:
     def worker_pids(self) -> dict[str, int | None]:
         with self._lock:
             return {w.id: w.pid for w in self._workers.values() if w.alive}
+
+    def _release(self, camera_id: int) -> _Worker | None:
+        wid = self._owner.pop(camera_id, None)
+        return self._workers.get(wid) if wid else None
+
+    def _stop_on(self, w: _Worker, camera_id: int) -> None:
+        self._request(w, lambda rid: Unassign(camera_id, rid), STOP_TIMEOUT_S)
 
     # ----- placement and supervision
     def _spawn(self) -> _Worker:
@@ -357,9 +316,3 @@ class ProcessBackend:
             return self.command(camera_id, "snapshot", timeout=10.0)
         except (LookupError, WorkerError):
             return None  # moving or gone: the handler says "no frame yet"
-
-    def _viewers(self, camera_id: int, on: bool) -> None:
-        try:
-            self.command(camera_id, "live", {"on": on})
-        except (LookupError, OSError, ValueError):
-            pass  # not placed yet: its Assign carries ``live``

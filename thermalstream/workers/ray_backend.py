@@ -30,10 +30,10 @@ from typing import Any
 from thermalstream.capture.manager import CameraManager
 from thermalstream.config import Settings
 from thermalstream.sources.url import parse_camera_url
-from thermalstream.workers.processes import WorkerError, WorkerLost
-from thermalstream.workers.protocol import Assign, CameraAssignment, Command, Hello, Unassign
+from thermalstream.workers.backend import RemoteBackend, WorkerError, WorkerLost
+from thermalstream.workers.protocol import Assign, Command, Hello, Unassign
 from thermalstream.workers.ray_actor import CHECK_FILE, POLL_S, CameraWorkerActor
-from thermalstream.workers.remote import RemoteCamera, WorkerHub
+from thermalstream.workers.remote import WorkerHub
 
 log = logging.getLogger(__name__)
 CALL_TIMEOUT_S = 60.0  # a command, an assignment or a Hello
@@ -74,35 +74,26 @@ class _Actor:
         return not self.key.startswith("pool-")
 
 
-class RayBackend:
-    """Camera workers as Ray actors; the server's view of them (Backend protocol)."""
+class RayBackend(RemoteBackend):
+    """Camera workers as Ray actors; the server's view of them (Backend protocol; assign and
+    unassign: RemoteBackend)."""
 
     name = "ray"
 
     def __init__(self, settings: Settings, hub: WorkerHub, manager: CameraManager, *,
                  errors: dict[str, type[Exception]] | None = None, init: dict[str, Any] | None = None) -> None:
         """``init``: extra ``ray.init`` arguments (tests bind everything to 127.0.0.1)."""
-        self.settings = settings
-        self.hub = hub
-        self.manager = manager
-        self.errors = {"LookupError": LookupError, "KeyError": KeyError, "ValueError": ValueError, **(errors or {})}
+        super().__init__(settings, hub, manager, errors=errors)
         self.pins = parse_pins(settings.ray_pins)
-        self.on_lost = None  # (camera, dead worker, new worker): the recording service resumes recordings
-        self.on_owner = None  # (camera, worker or None): ownership changed
         self._init = dict(init or {})
         self._actors: dict[str, _Actor] = {}
         self._owner: dict[int, _Actor] = {}
-        self._assignments: dict[int, CameraAssignment] = {}
-        self._unplaced: set[int] = set()
         self._assigning: dict[int, Any] = {}  # camera -> its Assign call, awaited before its next command
         self._orphans: dict[int, str] = {}  # camera -> the dead worker it waits to leave (no live worker yet)
-        self._lock = threading.RLock()
-        self._stopping = threading.Event()
         self._token = secrets.token_hex(16)
         self._remote_cls = None
         self._started = False
         self._own_ray = False  # this backend called ray.init (and shuts it down)
-        self.restarts = 0
 
     # ----- lifecycle
     def start(self) -> None:
@@ -156,36 +147,7 @@ class RayBackend:
             time.sleep(0.1)
         return False
 
-    # ----- the Backend protocol
-    def assign(self, camera: CameraAssignment) -> str:
-        cam = self.hub.cameras.get(camera.camera_id)
-        if cam is None:
-            cam = RemoteCamera(camera.camera_id, parse_camera_url(camera.url, must_exist=False), camera.name,
-                               self.manager.bus, self.unassign, self._viewers)
-            self.hub.cameras[camera.camera_id] = cam
-        self.manager.adopt(cam)
-        with self._lock:
-            self._assignments[camera.camera_id] = camera
-            return self._place(camera.camera_id)
-
-    def unassign(self, camera_id: int) -> None:
-        with self._lock:
-            a = self._owner.pop(camera_id, None)
-            self._assignments.pop(camera_id, None)
-            self._assigning.pop(camera_id, None)
-            self._orphans.pop(camera_id, None)
-            self._unplaced.discard(camera_id)
-            if a is not None:
-                a.cameras.discard(camera_id)
-        self.hub.cameras.pop(camera_id, None)
-        if self.on_owner is not None:
-            self.on_owner(camera_id, None)
-        if a is not None and a.alive:
-            try:
-                self._call(a, Unassign(camera_id), CALL_TIMEOUT_S)
-            except WorkerLost:
-                pass
-
+    # ----- the Backend protocol (assign, unassign: RemoteBackend)
     def command(self, camera_id: int, name: str, args: dict[str, Any] | None = None,
                 timeout: float | None = None) -> Any:
         with self._lock:
@@ -224,6 +186,14 @@ class RayBackend:
             waiting = sorted(self._unplaced)
         return {"backend": self.name, "address": self.settings.ray_address or "local",
                 "restarts": self.restarts, "workers": workers, "waiting": waiting}
+
+    def _release(self, camera_id: int) -> _Actor | None:
+        self._assigning.pop(camera_id, None)
+        self._orphans.pop(camera_id, None)
+        return self._owner.pop(camera_id, None)
+
+    def _stop_on(self, a: _Actor, camera_id: int) -> None:
+        self._call(a, Unassign(camera_id), CALL_TIMEOUT_S)
 
     # ----- actors
     def _spawn(self, key: str, **options: Any) -> _Actor:
@@ -367,12 +337,6 @@ class RayBackend:
         if status == "error":
             raise self.errors.get(kind or "", WorkerError)(value)
         return value
-
-    def _viewers(self, camera_id: int, on: bool) -> None:
-        try:
-            self.command(camera_id, "live", {"on": on})
-        except LookupError:
-            pass  # not placed yet: its Assign carries ``live``
 
     def _check_database(self, ray) -> None:
         """SQLite lives on one machine: refuse it once the cluster has nodes on other machines."""

@@ -19,6 +19,7 @@ from typing import Any
 from thermalstream.bus import EventBus
 from thermalstream.capture.camera import CameraStatus
 from thermalstream.capture.stats import CameraStats
+from thermalstream.live.pictures import PictureFanout
 from thermalstream.sources import SourceInfo
 from thermalstream.sources.url import CameraURL
 from thermalstream.workers.protocol import (
@@ -32,74 +33,38 @@ from thermalstream.workers.protocol import (
 
 log = logging.getLogger(__name__)
 IDLE_S = 5.0  # the worker stops encoding this long after the last viewer left (as LiveEncoder)
-Listener = Callable[[LiveFrame], None]
 
 
-class RemoteEncoder:
-    """A camera's live pictures from its worker, with LiveEncoder's interface for the handlers.
+class RemoteEncoder(PictureFanout[LiveFrame]):
+    """A camera's live pictures from its worker, with LiveEncoder's interface for the handlers
+    (listeners, ``wait`` and ``viewers``: :class:`~thermalstream.live.pictures.PictureFanout`).
     The worker encodes only while someone watches: ``on_viewers(True/False)`` tells it."""
 
     def __init__(self, camera: RemoteCamera, on_viewers: Callable[[bool], None],
                  snapshot: Callable[[], tuple | None] | None = None) -> None:
         """``snapshot()`` asks the worker for its newest frame encoded now: (seq, timestamp, jpeg, scale)."""
+        super().__init__()
         self.camera = camera
         self._snapshot = snapshot
         self.display = SimpleNamespace(scale=None)  # the colour bar's (lo, hi, unit) of the newest picture
-        self.encoded = 0  # pictures received
         self.live = False  # the worker is asked to encode
         self._on_viewers = on_viewers
-        self._listeners: list[Listener] = []
-        self._pollers = 0
-        self._latest: LiveFrame | None = None
-        self._cond = threading.Condition()
         self._idle: threading.Timer | None = None
 
     def deliver(self, frame: LiveFrame) -> None:
         """A picture from the worker: kept as the newest and handed to every listener as it is."""
-        with self._cond:
-            if self._latest is not None and frame.seq <= self._latest.seq:
-                return  # an older picture overtaken by a newer one
-            self._latest = frame
-            self.encoded += 1
-            self.display.scale = frame.scale
-            listeners = list(self._listeners)
-            self._cond.notify_all()
-        for listener in listeners:
-            try:
-                listener(frame)
-            except Exception:  # noqa: BLE001
-                log.exception("live listener failed")
+        self._publish(frame)
+
+    def _accept(self, frame: LiveFrame) -> bool:
+        if self._latest is not None and frame.seq <= self._latest.seq:
+            return False  # an older picture overtaken by a newer one
+        self.display.scale = frame.scale
+        return True
 
     def reset(self) -> None:
         """The camera moved to another worker: its frame numbers start again."""
         with self._cond:
             self._latest = None
-
-    def add_listener(self, listener: Listener) -> Callable[[], None]:
-        with self._cond:
-            self._listeners.append(listener)
-        self._watched()
-
-        def remove() -> None:
-            with self._cond:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-            self._maybe_idle()
-
-        return remove
-
-    def wait(self, after_seq: int, timeout: float = 5.0) -> LiveFrame | None:
-        with self._cond:
-            self._pollers += 1
-        self._watched()
-        try:
-            with self._cond:
-                ok = self._cond.wait_for(lambda: self._latest is not None and self._latest.seq > after_seq, timeout)
-                return self._latest if ok else None
-        finally:
-            with self._cond:
-                self._pollers -= 1
-            self._maybe_idle()
 
     def snapshot(self, timeout: float = 3.0) -> LiveFrame | None:
         """A fresh picture: the newest one while someone watches, else one the worker encodes now."""
@@ -115,10 +80,6 @@ class RemoteEncoder:
         self.display.scale = scale
         return LiveFrame.make(self.camera.id, seq, ts, jpeg, scale)
 
-    @property
-    def viewers(self) -> int:
-        return len(self._listeners) + self._pollers
-
     def stop(self) -> None:
         with self._cond:
             timer, self._idle = self._idle, None
@@ -131,7 +92,7 @@ class RemoteEncoder:
             self.live = True
             self._on_viewers(True)
 
-    def _maybe_idle(self) -> None:
+    def _unwatched(self) -> None:
         if self.viewers:
             return
         with self._cond:

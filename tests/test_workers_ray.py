@@ -159,6 +159,16 @@ class Viewer:
         self._stop.set()
 
 
+def _metrics(srv) -> dict[tuple[str, str], float]:
+    """/metrics (as an admin), parsed with prometheus_client's parser: {(name, camera_id): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    status, body = srv.request("GET", "/metrics")
+    assert status == 200
+    return {(s.name, s.labels.get("camera_id", "")): s.value
+            for f in text_string_to_metric_families(body.decode()) for s in f.samples}
+
+
 def _start_with_a_camera_on(c, far, tmp_path):
     """A served app on Ray with two cameras, at least one on ``far``. Pool actors get soft node
     affinity (round robin), and a busy machine's raylet may turn a lease away, so Ray can put both
@@ -204,6 +214,13 @@ def test_cameras_move_to_the_other_node_when_theirs_is_removed(cluster, tmp_path
         viewers = {cid: Viewer(srv, cid) for cid in ids}
         wait_for(lambda: all(len(v.frames) >= 5 for v in viewers.values()), 30, what="pictures on both viewers")
         first = {r["camera_id"]: r["id"] for r in srv.runtime.recordings.active()}
+        # /metrics counts what the far node's worker does: its camera's frames, its detector's calls
+        far_cam = str(on_far[0])
+        assert srv.request("PATCH", f"/api/cameras/{far_cam}/detection", {"enabled": True})[0] == 200
+        wait_for(lambda: _metrics(srv)[("thermalstream_detector_calls_total", "")] > 0, 60,
+                 what="the far worker's detector calls in /metrics")
+        m = _metrics(srv)
+        assert m[("thermalstream_camera_fps", far_cam)] > 0 and m[("thermalstream_camera_frames_total", far_cam)] > 0
 
         removed = time.time()
         c.remove_node(far)
@@ -221,6 +238,10 @@ def test_cameras_move_to_the_other_node_when_theirs_is_removed(cluster, tmp_path
                   f"({'moved to a live actor' if on_head else 'its actor restarted by Ray'})")
         for cid in on_head:
             assert viewers[cid].longest_gap(removed, time.time()) < 3.0, f"camera {cid} on the head node stalled"
+        after = _metrics(srv)  # counters go on from the removed node's worker, never back
+        assert after[("thermalstream_camera_frames_total", far_cam)] > m[("thermalstream_camera_frames_total", far_cam)]
+        assert after[("thermalstream_camera_reconnects_total", far_cam)] >= 1
+        assert after[("thermalstream_detector_calls_total", "")] >= m[("thermalstream_detector_calls_total", "")]
 
         def resumed(cid: int):
             rows = srv.runtime.recordings.list(camera_id=cid)

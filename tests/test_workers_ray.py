@@ -13,7 +13,6 @@ Skipped, loudly, only when Ray cannot start a cluster here at all (the reason is
 from __future__ import annotations
 
 import itertools
-import socket
 import struct
 import threading
 import time
@@ -50,74 +49,21 @@ def test_pins_are_parsed_and_bad_ones_refused():
             parse_pins(bad)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _node_args(**extra) -> dict:
-    """A node on loopback with fixed agent ports, one CPU and a small object store."""
-    return {"num_cpus": 1, "node_ip_address": "127.0.0.1", "object_store_memory": 80 * 2**20,
-            "metrics_agent_port": _free_port(), "metrics_export_port": _free_port(),
-            "dashboard_agent_listen_port": _free_port(), "runtime_env_agent_port": _free_port(), **extra}
-
-
-def _loopback_and_patient(mp: pytest.MonkeyPatch) -> None:
-    """Two facts of Ray 2.60 on a test machine. (1) It resolves 127.0.0.1 in an address to the
-    machine's own address, where a loopback cluster does not listen: ENABLE_RAY_CLUSTER off keeps
-    every address on loopback. (2) A raylet waits at most 15 s for its dashboard agent to write
-    its port to a file, and on a busy machine the agent takes longer to start, so the raylet
-    aborts: telling the raylet the (fixed) port skips that wait."""
-    import re
-
-    import ray._private.ray_constants as constants
-    from ray._private import services
-
-    mp.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    mp.setattr(constants, "ENABLE_RAY_CLUSTER", False)
-    start = services.start_ray_process
-
-    def start_ray_process(command, process_type, *args, **kwargs):
-        found = re.search(r"--listen-port=(\d+)", " ".join(command)) if process_type == "raylet" else None
-        if found:
-            command = [*command, f"--dashboard_agent_listen_port={found.group(1)}"]
-        return start(command, process_type, *args, **kwargs)
-
-    mp.setattr(services, "start_ray_process", start_ray_process)
-
-
 @pytest.fixture(scope="module")
 def cluster():
-    ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install '.[ray]')")
-    from ray.cluster_utils import Cluster
+    pytest.importorskip("ray", reason="the ray extra is not installed (pip install '.[ray]')")
+    from thermalstream.workers.ray_local import connect, loopback_patches, start_cluster, stop_cluster
 
-    mp = pytest.MonkeyPatch()
-    _loopback_and_patient(mp)
-    c = Cluster()
-    try:
-        c.add_node(**_node_args(include_dashboard=False, _system_config={  # the head; dead nodes noticed in 2 s
-            "health_check_period_ms": 500, "health_check_failure_threshold": 4,
-            "worker_register_timeout_seconds": 180}))  # a busy machine starts Python workers slowly
-        node = c.add_node(**_node_args(resources={"far_node": 1}))
-        c.wait_for_nodes(60)
-    except Exception as exc:  # noqa: BLE001 - the only reason to skip, said in full
-        c.shutdown()
-        mp.undo()
-        pytest.skip(f"RAY COULD NOT START A 2-NODE CLUSTER ON THIS MACHINE: {exc.__class__.__name__}: {exc}")
-    ray.init(address=c.address, _node_ip_address="127.0.0.1", namespace="thermalstream", log_to_driver=False)
-    try:  # placement needs both nodes ready to start workers (slow on a busy machine): one task on each first
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-        probe = ray.remote(num_cpus=0)(lambda: ray.get_runtime_context().get_node_id())
-        ids = [c.head_node.node_id, node.node_id]
-        refs = [probe.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n, soft=False)).remote() for n in ids]
-        assert ray.get(refs, timeout=180) == ids
-        yield c, node
-    finally:
-        ray.shutdown()
-        c.shutdown()
-        mp.undo()
+    with loopback_patches():  # every address on 127.0.0.1; raylets patient with slow agents
+        try:
+            c, (node,) = start_cluster({"far_node": 1})
+        except Exception as exc:  # noqa: BLE001 - the only reason to skip, said in full
+            pytest.skip(f"RAY COULD NOT START A 2-NODE CLUSTER ON THIS MACHINE: {exc.__class__.__name__}: {exc}")
+        try:
+            connect(c, [node])  # placement needs both nodes ready to start workers: one task on each first
+            yield c, node
+        finally:
+            stop_cluster(c)
 
 
 class Viewer:

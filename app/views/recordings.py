@@ -11,6 +11,7 @@ import panel as pn
 import param
 from panel.custom import JSComponent
 
+from app.views.bridge import session_bridge
 from app.views.export_control import ExportControl
 from app.views.range_export import RangeExport
 from app.views.thermal_player import ThermalPlayer
@@ -107,8 +108,10 @@ class RecordingsPage(pn.viewable.Viewer):
         self.zone_note = pn.pane.Markdown("", margin=(0, 10))
         self.range_export = RangeExport(runtime, lambda: self.camera.value, self.names, self._tz)
         self.camera.param.watch(lambda e: self.range_export.update(), "value")
+        self._restoring = False  # True while refresh() puts the user's selection back
         self.refresh()
         when_zone_known(self._on_load)
+        session_bridge(runtime).param.watch(lambda _e: self.refresh(), "recordings")  # started, stopped, segment
 
     def _tz(self) -> str | None:
         return viewer_zone()
@@ -124,11 +127,12 @@ class RecordingsPage(pn.viewable.Viewer):
             self.refresh()
 
     def refresh(self) -> None:
+        """The list for the chosen camera and days; the selected recording, the sorting and the page stay."""
         start, end = self.dates.value or (None, None)
         since, until = local_day_range(start, end, self._tz())  # the viewer's calendar days
         self.rows = [r for r in self.runtime.recordings.list(self.camera.value or None, since, until, limit=1000)
                      if self.visible is None or r["camera_id"] in self.visible]
-        tz = self._tz()
+        tz, page = self._tz(), self.table.page
         self.zone_note.object = f"Dates and times in {zone_label(tz)}"
         self.table.value = pd.DataFrame(
             [{
@@ -148,9 +152,27 @@ class RecordingsPage(pn.viewable.Viewer):
             columns=["thumbnail", "id", "camera", "started", "duration", "frames", "dropped", "size", "status",
                      "scheduled", "protected"],
         )
+        self._keep_selection(page)
+
+    def _keep_selection(self, page: int) -> None:
+        """Select the selected recording again where it is now (rows move as recordings come), without
+        reloading the player; keep the table's page."""
+        keep = self.selected["id"] if self.selected else None
+        at = [i for i, r in enumerate(self.rows) if r["id"] == keep]
+        self._restoring = True
+        try:
+            self.table.selection = at[:1]
+        finally:
+            self._restoring = False
+        if at:
+            self.selected = self.rows[at[0]]
+            self._show_details(self.selected)
+        _lo, hi = self.table.param.page.bounds or (1, page)
+        if self.table.page != page and (hi is None or page <= hi):
+            self.table.page = page
 
     def _select(self, event) -> None:
-        if not event.new:
+        if not event.new or self._restoring:
             return
         rec = self.rows[event.new[0]]
         self.selected = rec
@@ -171,10 +193,15 @@ class RecordingsPage(pn.viewable.Viewer):
             if isinstance(old, ThermalPlayer):
                 old.stop()
         self.thermal.objects = [self._thermal_player(rec)]
+        self._show_details(rec)
+
+    def _show_details(self, rec: dict) -> None:
+        rid = rec["id"]
         error = f"<br><span style='color:#c62828'>{html.escape(rec['error'])}</span>" if rec.get("error") else ""
         self.details.object = (
             f"<b>Recording {rid}</b> · {rec['segments']} segment(s) · {_duration(rec['duration_s'])} · "
-            f"{_size(rec['size_bytes'])} · <a href='/api/recordings/{rid}/export.mp4'>Download MP4</a>{error}"
+            f"{_size(rec['size_bytes'])} · {html.escape(rec['status'])} · "
+            f"<a href='/api/recordings/{rid}/export.mp4'>Download MP4</a>{error}"
         )
 
     def _show_protect(self, rec: dict) -> None:

@@ -16,6 +16,7 @@ from bokeh.plotting import figure
 from panel.custom import JSComponent
 
 from app.handlers.review import segment_url
+from app.views.bridge import session_bridge
 from app.views.session import session_user, viewer_zone, visible_cameras, when_zone_known
 from app.views.shell import page
 from app.views.text import md_escape
@@ -72,6 +73,8 @@ class ReviewPage(pn.viewable.Viewer):
             w.param.watch(lambda e: self.load(), "value")
         self.load()
         when_zone_known(self._on_zone)
+        bridge = session_bridge(runtime)  # what is recorded or happens now: the shown day grows in place
+        bridge.param.watch(lambda _e: self.follow(), ["recordings", "events"])
 
     def _tz(self) -> str | None:
         return viewer_zone()
@@ -100,15 +103,33 @@ class ReviewPage(pn.viewable.Viewer):
     # ------------------------------------------------------------------ data
 
     def load(self) -> None:
-        """The chosen camera's chosen day, in the viewer's zone."""
+        """The chosen camera's chosen day, in the viewer's zone, shown whole, nothing playing."""
         cid, tz = self.camera.value, self._tz()
         fig = self.plot.object
         if cid is None or self.day.value is None:
             self.note.object = "No camera to review." if cid is None else "Choose a day."
             return
         since, until = day_range(self.day.value, tz)
-        self.timeline = camera_timeline(self.runtime.db, cid, since, until)
+        self._fill(camera_timeline(self.runtime.db, cid, since, until))
         fig.x_range.start, fig.x_range.end = _chart_ms(since, tz), _chart_ms(until, tz)
+        self.player.target = {}
+        self.cursor.visible = False
+
+    def follow(self) -> None:
+        """Something was recorded or happened (the session's bridge says so): when the shown day holds
+        now, its new segments, events and alarms are added in place; the zoom and the playing video stay."""
+        cid, tz = self.camera.value, self._tz()
+        if cid is None or self.day.value is None:
+            return
+        since, until = day_range(self.day.value, tz)
+        if not since <= dt.datetime.now(dt.UTC) < until:
+            return
+        self._fill(camera_timeline(self.runtime.db, cid, since, until))
+
+    def _fill(self, timeline: dict) -> None:
+        """Bands, marks, the player's segments and the summary from ``timeline`` (a day of one camera)."""
+        tz, cid = self._tz(), timeline["camera_id"]
+        self.timeline = timeline
         fmt = "%H:%M:%S"
         self.bands.data = {"left": [chart_time(b["start"], tz) for b in self.timeline["bands"]],
                            "right": [chart_time(b["end"], tz) for b in self.timeline["bands"]],
@@ -120,12 +141,12 @@ class ReviewPage(pn.viewable.Viewer):
         self.marks.data = {"t": [chart_time(m["start"], tz) for _, m, _ in marks], "y": [MARK_ROW[k] for k, _, _ in marks],
                            "kind": [k for k, _, _ in marks], "text": [t for _, _, t in marks],
                            "at": [m["start"] for _, m, _ in marks]}
-        self.player.segments = [{"url": segment_url(s["recording_id"], s["index"]), "start": _ms(s["start"]),
-                                 "end": _ms(s["end"]), "recording_id": s["recording_id"],
-                                 "text": f'recording {s["recording_id"]}, segment {s["index"] + 1}'}
-                                for s in self.timeline["segments"]]
-        self.player.target = {}
-        self.cursor.visible = False
+        segments = [{"url": segment_url(s["recording_id"], s["index"]), "start": _ms(s["start"]),
+                     "end": _ms(s["end"]), "recording_id": s["recording_id"],
+                     "text": f'recording {s["recording_id"]}, segment {s["index"] + 1}'}
+                    for s in self.timeline["segments"]]
+        if segments != self.player.segments:
+            self.player.segments = segments
         n, e, a = len(self.timeline["segments"]), len(self.timeline["events"]), len(self.timeline["alarms"])
         name = md_escape(self.names.get(cid, str(cid)))
         self.note.object = (f"**{name}**, {self.day.value:%A %d %B %Y} · {n} segment(s), {e} event(s), {a} alarm(s) · "

@@ -61,6 +61,7 @@ export function render({ model, el }) {
   video.addEventListener("timeupdate", show);
   video.addEventListener("ended", () => { if (index + 1 < segments().length) load(index + 1, 0, true, "next"); });
   model.on("change:target", go);
-  model.on("change:segments", () => { index = -1; });
+  // Segments added to the shown day (today, while recording) keep the playing one playing, found again by URL.
+  model.on("change:segments", () => { index = segments().findIndex((s) => s.url === video.dataset.url); });
   go();
 }

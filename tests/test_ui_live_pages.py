@@ -1,0 +1,252 @@
+"""Pages as state fed by the bus, in Chromium: the Recordings, Review and Notifications pages show what
+happens after they were built (a recording started, stopped or closing segments, an event or an alarm
+on today's timeline, a notification) without a reload, keeping what the user chose there; a viewer's
+session is told nothing about a camera they may not see."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
+
+import pytest
+from sqlalchemy import event as sa_event
+
+from tests.conftest import login, start_server, stop_server, wait_for
+from tests.test_ui import page  # noqa: F401 - the Chromium page fixture
+from tests.test_ui_review_timeline import PIXEL, PLAYING, ZONE, ZOOM, _chart_ms, _click
+from thermalstream.db.models import Alarm, Event, Recording
+
+pytestmark = pytest.mark.ui
+SIM = "sim://?seed={seed}&width=160&height=128"
+VERA = ("vera", "vera has a long password")
+
+
+def _session_queries(srv, table: str, user: str):
+    """Statements about ``table`` sent from ``user``'s browser sessions: on the server's thread (not the API's
+    handlers, not the services' threads) in a session of that user (Panel's user is ``name:id:version``)."""
+    seen: list[str] = []
+    lock = threading.Lock()
+    engine, server_thread = srv.runtime.db.engine, srv.thread.ident
+
+    def on_execute(conn, cursor, statement, *args) -> None:
+        import panel as pn
+
+        if (threading.get_ident() == server_thread and f"FROM {table}" in statement and pn.state.curdoc is not None
+                and str(pn.state.user).split(":")[0] == user):
+            with lock:
+                seen.append(statement[:80])
+
+    sa_event.listen(engine, "before_cursor_execute", on_execute)
+    return seen, lambda: sa_event.remove(engine, "before_cursor_execute", on_execute)
+
+
+def _live_camera(srv, name: str, seed: int = 5) -> int:
+    status, cam = srv.request("POST", "/api/cameras", {"url": SIM.format(seed=seed), "name": name})
+    assert status == 201, cam
+    wait_for(lambda: srv.camera(cam["id"])["status"] == "live", timeout=30, what=f"{name} live")
+    return cam["id"]
+
+
+def _private_to_admin(srv, cid: int) -> None:
+    """Shared with the admin only: vera (a viewer) may not see it."""
+    srv.runtime.cameras.set_shares(cid, [srv.runtime.auth.users.get("admin")["id"]], [])
+
+
+def _open(browser, srv, path: str, user: tuple[str, str] | None = None):
+    """A new browser tab in ``ZONE`` signed in as ``user`` (the admin), on ``path`` once the page has been
+    told the browser's zone (its first refresh is over)."""
+    tab = browser.new_context(timezone_id=ZONE, viewport={"width": 1280, "height": 900}).new_page()
+    login(tab, srv, *(user or ()))
+    tab.goto(srv.base + path)
+    tab.get_by_text(re.compile(f"in {ZONE}")).first.wait_for(timeout=30000)
+    return tab
+
+
+def _selected_id(tab) -> str:
+    row = tab.locator(".tabulator-row.tabulator-selected")
+    return row.locator('.tabulator-cell[tabulator-field="id"]').inner_text() if row.count() == 1 else ""
+
+
+def test_recordings_list_follows_recordings_keeping_selection_sort_and_page(tmp_path, page):  # noqa: F811
+    srv, browser = start_server(tmp_path, record_segment_seconds=1.0), page.context.browser
+    try:
+        yard, gate = _live_camera(srv, "yard"), _live_camera(srv, "gate", seed=6)
+        _private_to_admin(srv, gate)
+        now = datetime.now(UTC)
+        with srv.runtime.db.session() as s:  # 24 earlier recordings: two pages of 20
+            for i in range(24):
+                at = now - timedelta(hours=30 - i)
+                s.add(Recording(camera_id=yard, started_at=at, ended_at=at + timedelta(minutes=1), duration_s=60,
+                                status="completed", path=f"cam{yard}/old_{i:02d}"))
+        page = _open(browser, srv, "/recordings")
+        page.locator(".tabulator-row").first.wait_for(timeout=30000)
+        page.locator('.tabulator-col[tabulator-field="id"]').first.click()  # sorted by id, ascending
+        wait_for(lambda: page.locator('.tabulator-cell[tabulator-field="id"]').first.inner_text() == "1",
+                 timeout=10, what="the list sorted by id")
+        page.locator('.tabulator-page[data-page="2"]').click()
+        row = page.locator(".tabulator-row", has=page.locator('.tabulator-cell[tabulator-field="id"]',
+                                                              has_text=re.compile(r"^22$")))
+        row.locator('.tabulator-cell[tabulator-field="camera"]').click()
+        page.get_by_text("Recording 22").first.wait_for(timeout=10000)
+        assert _selected_id(page) == "22"
+
+        rec = srv.request("POST", "/api/recording/start", {"camera_id": yard})[1]  # e.g. another user's
+        new = page.locator(".tabulator-row", has=page.locator('.tabulator-cell[tabulator-field="id"]',
+                                                              has_text=re.compile(rf"^{rec['id']}$")))
+        new.locator('.tabulator-cell[tabulator-field="status"]', has_text="recording").wait_for(timeout=10000)
+        wait_for(lambda: srv.request("GET", f"/api/recordings/{rec['id']}")[1]["segments"] >= 2, timeout=30,
+                 what="two segments")
+        # a closed segment: the row's size and duration grow (no start or stop in between)
+        new.locator('.tabulator-cell[tabulator-field="duration"]', has_text=re.compile(r"0:00:0[1-9]")).wait_for(
+            timeout=10000)
+        srv.request("POST", "/api/recording/stop", {"camera_id": yard})
+        new.locator('.tabulator-cell[tabulator-field="status"]', has_text="completed").wait_for(timeout=15000)
+        # what the user chose stays: page 2, sorted by id, recording 22 selected and shown
+        assert page.locator(".tabulator-page.active").inner_text() == "2"
+        assert page.locator('.tabulator-cell[tabulator-field="id"]').first.inner_text() == "21"
+        assert _selected_id(page) == "22"
+        page.get_by_text("Recording 22").first.wait_for(timeout=1000)
+
+        # a viewer: a recording of a camera she may not see asks her page nothing; one of hers shows
+        srv.runtime.auth.users.create(*VERA, "viewer")
+        viewer = _open(browser, srv, "/recordings", VERA)
+        viewer.locator(".tabulator-row").first.wait_for(timeout=30000)
+        seen, stop = _session_queries(srv, "recordings", "vera")
+        try:
+            srv.request("POST", "/api/recording/start", {"camera_id": gate})
+            time.sleep(3)
+            assert seen == [], seen  # nothing reached her session about the gate
+            srv.request("POST", "/api/recording/start", {"camera_id": yard})
+            viewer.locator('.tabulator-cell[tabulator-field="status"]', has_text="recording").first.wait_for(
+                timeout=10000)
+            assert seen  # her page read the list again for her own camera
+        finally:
+            stop()
+        assert viewer.locator('.tabulator-cell[tabulator-field="camera"]', has_text="gate").count() == 0
+    finally:
+        stop_server(srv)
+
+
+def _note(tab) -> str:
+    return tab.get_by_text(re.compile(r"\d+ segment\(s\), \d+ event")).first.inner_text()
+
+
+def _count(text: str, what: str) -> int:
+    m = re.search(rf"(\d+) {what}\(s\)", text)
+    return int(m.group(1)) if m else -1
+
+
+VIDEO = """(cmd) => {  // pause the review video, or play its last 0.3 s
+  const find = (root) => {
+    const hit = root.querySelector('video.ts-review-video');
+    if (hit) return hit;
+    for (const e of root.querySelectorAll('*')) { if (e.shadowRoot) { const v = find(e.shadowRoot); if (v) return v; } }
+    return null;
+  };
+  const v = find(document);
+  if (cmd === 'pause') { v.pause(); } else { v.currentTime = Math.max(0, v.duration - 0.3); v.play(); }
+  return true; }"""
+
+
+def test_review_today_grows_in_place_keeping_zoom_and_the_playing_video(tmp_path, page):  # noqa: F811
+    srv, browser = start_server(tmp_path, record_segment_seconds=2.0), page.context.browser
+    try:
+        cid = _live_camera(srv, "yard")
+        rec = srv.request("POST", "/api/recording/start", {"camera_id": cid})[1]
+        wait_for(lambda: srv.request("GET", f"/api/recordings/{rec['id']}")[1]["segments"] >= 2, timeout=30,
+                 what="two segments")
+        page = _open(browser, srv, "/review")
+        first = _count(_note(page), "segment")
+        assert first >= 2 and "0 event(s), 0 alarm(s)" in _note(page)
+        started = datetime.fromisoformat(rec["started_at"])
+        zoom = [_chart_ms(started - timedelta(seconds=30)), _chart_ms(started + timedelta(minutes=3))]
+        assert page.evaluate(ZOOM, zoom)  # the user zooms onto the recording
+        page.wait_for_timeout(300)
+
+        # new segments come while the page is open (the shown day is today)
+        wait_for(lambda: _count(_note(page), "segment") >= first + 2, timeout=20,
+                 what="new segments on the timeline")
+        # the user plays the newest segment shown and pauses; more segments come meanwhile
+        query = urlencode({"since": started.isoformat(), "until": (datetime.now(UTC) + timedelta(minutes=1)).isoformat()})
+        last = srv.request("GET", f"/api/cameras/{cid}/timeline?{query}")[1]["segments"][-1]
+        assert last["index"] >= 1
+        x, y = page.evaluate(PIXEL, [_chart_ms(datetime.fromisoformat(last["start"]) + timedelta(seconds=0.3)), 0.5])
+        _click(page, x, y)
+        got = wait_for(lambda: str((v := page.evaluate(PLAYING) or {}).get("serial") or "").isdigit()
+                       and v.get("url", "").endswith(f"/segments/{last['index']}") and v, timeout=15,
+                       what="the clicked segment playing")
+        page.evaluate(VIDEO, "pause")
+        shown = _count(_note(page), "segment")
+        wait_for(lambda: _count(_note(page), "segment") > shown, timeout=15, what="a segment added while playing")
+        page.evaluate(VIDEO, "end")
+        # it plays on into the segment after the clicked one (not back to the day's first)
+        on = wait_for(lambda: (v := page.evaluate(PLAYING) or {}).get("serial") == "next" and v, timeout=15,
+                      what="the player playing on")
+        assert on["url"].endswith(f"/recordings/{rec['id']}/segments/{last['index'] + 1}"), (got, on)
+
+        # an event and an alarm on today's timeline (stored and announced as the services do)
+        at = datetime.now(UTC)
+        with srv.runtime.db.session() as s:
+            ev = Event(camera_id=cid, label="person", started_at=at)
+            s.add(ev)
+            s.flush()
+            s.add(Alarm(camera_id=cid, name="too hot", kind="above", raised_at=at, value=41.0, peak=41.0,
+                        unit="°C"))
+            event_id = ev.id
+        srv.runtime.bus.publish("detection.event", {"state": "start", "camera_id": cid, "event_id": event_id,
+                                                    "label": "person", "started_at": at.timestamp()})
+        srv.runtime.bus.publish("alarm", {"state": "raised", "camera_id": cid, "name": "too hot"})
+        wait_for(lambda: "1 event(s), 1 alarm(s)" in _note(page), timeout=10, what="the event and the alarm")
+        xr = page.evaluate("""() => { for (const doc of window.Bokeh.documents) {
+            const p = doc.get_model_by_name('ts-review-plot'); if (p) return [p.x_range.start, p.x_range.end]; } }""")
+        assert xr == pytest.approx(zoom)  # the user's zoom stayed
+        assert page.evaluate(PLAYING)["url"]  # and the video is still there
+        srv.request("POST", "/api/recording/stop", {"camera_id": cid})
+    finally:
+        stop_server(srv)
+
+
+def test_notifications_appear_for_their_user_only(tmp_path, page):  # noqa: F811
+    srv, browser = start_server(tmp_path), page.context.browser
+    try:
+        status, cam = srv.request("POST", "/api/cameras", {"url": SIM.format(seed=6), "name": "gate"})
+        assert status == 201, cam
+        _private_to_admin(srv, cam["id"])
+        notes = srv.runtime.notifications
+        notes.info("first note", "already there")
+        page = _open(browser, srv, "/notifications")
+        table = page.locator(".ts-notifications")
+        table.get_by_text("first note").wait_for(timeout=30000)
+        unread = int(re.search(r"(\d+) unread", page.get_by_text(re.compile(r"\d+ unread ·")).inner_text()).group(1))
+        table.locator(".tabulator-row", has_text="first note").locator("input[type=checkbox]").check()
+
+        notes.warning("disk almost full", "12 % free")  # a broadcast, e.g. from the storage check
+        table.get_by_text("disk almost full").wait_for(timeout=10000)
+        page.get_by_text(f"{unread + 1} unread").wait_for(timeout=5000)
+        ticked = table.locator(".tabulator-row.tabulator-selected")
+        assert ticked.count() == 1 and "first note" in ticked.inner_text()  # the user's tick stayed on its row
+
+        srv.runtime.auth.users.create(*VERA, "viewer")
+        vera_id = srv.runtime.auth.users.get("vera")["id"]
+        viewer = _open(browser, srv, "/notifications", VERA)
+        viewer.locator(".ts-notifications").get_by_text("disk almost full").wait_for(timeout=30000)
+        seen, stop = _session_queries(srv, "notifications", "vera")
+        try:
+            notes.info("gate opened", "", data={"camera_id": cam["id"]})  # about a camera she may not see
+            notes.info("admin only", "", user_id=srv.runtime.auth.users.get("admin")["id"])
+            page.locator(".ts-notifications").get_by_text("admin only").wait_for(timeout=10000)
+            time.sleep(1.5)
+            assert seen == [], seen  # her session was told nothing
+            notes.info("for vera", "your camera is back", user_id=vera_id)
+            viewer.locator(".ts-notifications").get_by_text("for vera").wait_for(timeout=10000)
+            assert seen  # the hook sees her session: her page read the list again for her own notification
+        finally:
+            stop()
+        vera_table = viewer.locator(".ts-notifications")
+        assert vera_table.get_by_text("gate opened").count() == 0 and vera_table.get_by_text("admin only").count() == 0
+        assert page.locator(".ts-notifications").get_by_text("for vera").count() == 0
+    finally:
+        stop_server(srv)

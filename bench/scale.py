@@ -1,6 +1,6 @@
 """Benchmark the all-on load per worker backend: N cameras, each watched, recorded and detected.
 
-    .venv/bin/python bench/scale.py [--backend processes] [--cameras 4,8] [--seconds 8] [--warmup 4]
+    .venv/bin/python bench/scale.py [--backend processes,ray] [--cameras 4,8] [--seconds 8] [--warmup 4]
                                     [--detector hotspot|yolo] [--weights data/models/yolov8s.pt]
                                     [--database-url postgresql+psycopg://...] [--json out.json]
 
@@ -24,6 +24,12 @@ Columns per backend and N:
   capt fps      frames captured per camera per second (GET /metrics).
 The server's own data folder and database are fresh for every run; with --database-url a fresh
 PostgreSQL schema is made for each run and dropped after it.
+
+The ray backend runs on a two-node Ray cluster on this machine (``ray.cluster_utils.Cluster``,
+both nodes bound to 127.0.0.1, one CPU each; ``workers/ray_local.py``) that the server process
+starts itself (``scale.py _ray_server``), so the cluster's processes, its actors included, count in
+the server's tree. A Ray run that does not come up within --ray-timeout seconds is reported and
+skipped; the other runs go on.
 """
 
 from __future__ import annotations
@@ -139,6 +145,31 @@ def tree_pss(pid: int) -> tuple[float, int]:
     return total / 2**20, count
 
 
+def ray_server() -> int:
+    """``scale.py _ray_server``: a two-node loopback Ray cluster started in this process, then
+    ``thermalstream serve`` as its driver (the cluster is this process's children); stopped after."""
+    from thermalstream.cli import main as cli
+    from thermalstream.workers.ray_local import connect, loopback_patches, start_cluster, stop_cluster
+
+    with loopback_patches():
+        for attempt in (1, 2):  # a node may die while a saturated machine starts it: one more try
+            c, nodes = start_cluster({}, quick_death=False)
+            try:
+                connect(c, nodes)
+            except Exception as exc:
+                print(f"ray cluster attempt {attempt} failed: {exc.__class__.__name__}: {exc}", flush=True)
+                stop_cluster(c)
+                if attempt == 2:
+                    raise
+                continue
+            try:
+                print("ray cluster ready:", c.address, flush=True)
+                return cli(["serve"])
+            finally:
+                stop_cluster(c)
+    return 1
+
+
 def start_server(opts, backend: str, port: int, folder: Path, db_url: str | None) -> subprocess.Popen:
     env = dict(os.environ)
     env.update({
@@ -153,7 +184,8 @@ def start_server(opts, backend: str, port: int, folder: Path, db_url: str | None
     if db_url:
         env["THERMALSTREAM_DATABASE_URL"] = db_url
     log = open(folder / "server.log", "w")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen([sys.executable, "-m", "thermalstream", "serve"], cwd=ROOT, env=env,
+    cmd = [str(ROOT / "bench" / "scale.py"), "_ray_server"] if backend == "ray" else ["-m", "thermalstream", "serve"]
+    return subprocess.Popen([sys.executable, *cmd], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
 
@@ -200,7 +232,7 @@ def measure(opts, backend: str, n: int, tmp: Path) -> dict:
     client = None
     api = Api(port)
     try:
-        wait_until("login", api.login, 120, server, folder)
+        wait_until("login", api.login, opts.ray_timeout if backend == "ray" else 120, server, folder)
         ran = (api.call("GET", "/health").get("workers") or {}).get("backend")
         if ran is not None and ran != backend:  # never label one backend's figures with another's name
             raise RuntimeError(f"the server runs the {ran} backend, not {backend}")
@@ -353,6 +385,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--fps", type=float, default=25.0)
     ap.add_argument("--size", default="640x512")
     ap.add_argument("--json", help="also write the raw results to this file")
+    ap.add_argument("--ray-timeout", type=float, default=300.0,
+                    help="seconds a ray run's cluster and server may take to come up (default 300)")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["_ray_server"]:
+        raise SystemExit(ray_server())
     opts = ap.parse_args(argv)
     if opts.detector == "yolo" and not opts.weights:
         ap.error("--detector yolo needs --weights")

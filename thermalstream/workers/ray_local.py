@@ -70,16 +70,18 @@ def loopback_patches() -> Iterator[None]:
             os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = env_was
 
 
-def start_cluster(*resources: dict[str, float]) -> tuple[Any, list[Any]]:
-    """A head node and one more node per ``resources`` dict (inside :func:`loopback_patches`);
-    dead nodes are noticed within 2 s. Returns (cluster, [the nodes after the head])."""
+def start_cluster(*resources: dict[str, float], quick_death: bool = True) -> tuple[Any, list[Any]]:
+    """A head node and one more node per ``resources`` dict (inside :func:`loopback_patches`).
+    ``quick_death``: a node that misses health checks for 2 s is dead (tests that remove one);
+    else Ray's defaults, kinder to a saturated machine. Returns (cluster, [the nodes after the head])."""
     from ray.cluster_utils import Cluster
 
+    config: dict[str, Any] = {"worker_register_timeout_seconds": int(READY_TIMEOUT_S)}
+    if quick_death:
+        config.update(health_check_period_ms=500, health_check_failure_threshold=4)
     c = Cluster()
     try:
-        c.add_node(**node_args(include_dashboard=False, _system_config={
-            "health_check_period_ms": 500, "health_check_failure_threshold": 4,
-            "worker_register_timeout_seconds": int(READY_TIMEOUT_S)}))
+        c.add_node(**node_args(include_dashboard=False, _system_config=config))
         nodes = [c.add_node(**node_args(resources=r)) for r in resources]
         c.wait_for_nodes(60)
     except BaseException:

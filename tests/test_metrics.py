@@ -49,7 +49,7 @@ def test_metrics_cover_cameras_detector_queues_recordings_disk_and_database(srv)
     rec = srv.request("POST", "/api/recording/start", {"camera_id": cid})[1]
     wait_for(lambda: srv.request("GET", f"/api/recordings/{rec['id']}")[1]["segments"] >= 2, timeout=30,
              what="two segments")
-    wait_for(lambda: srv.runtime.detection.worker.stats()["calls"] > 0, timeout=30, what="detector calls")
+    wait_for(lambda: srv.runtime.detection.worker_stats()["calls"] > 0, timeout=30, what="detector calls")
 
     ctype, m = scrape(srv)
     assert ctype.startswith("text/plain; version=")

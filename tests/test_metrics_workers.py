@@ -15,6 +15,7 @@ import pytest
 
 from tests.conftest import start_server, stop_server, wait_for
 from tests.test_metrics import TOKEN, scrape, value
+from thermalstream.workers.remote import WorkerCounters
 
 SIM = "sim://?people=1&vehicle=0&animal=0&seed=10&width=320&height=256"
 
@@ -86,3 +87,19 @@ def test_metrics_count_what_happens_in_worker_processes(srv):
     assert value(m, "thermalstream_camera_reconnects_total", **cam) == 1, "the move counts as a reconnect"
     assert value(m, "thermalstream_detector_latency_seconds_count") == value(m, "thermalstream_detector_calls_total")
     assert srv.request("POST", "/api/recording/stop", {"camera_id": cid})[0] == 200
+
+
+def test_worker_counters_never_go_down_and_queues_count_only_workers_heard_from():
+    now = [100.0]
+    c = WorkerCounters(clock=lambda: now[0])
+    c.update("w1", {"calls": 5, "frames": 6, "errors": 1, "busy_s": 0.5, "store_pending": 3, "running": True})
+    c.update("w2", {"calls": 2, "frames": 2, "errors": 0, "busy_s": 0.25, "store_pending": 1, "running": True,
+                    "last_error": "boom"})
+    d = c.detector()
+    assert (d["calls"], d["frames"], d["errors"], d["busy_s"]) == (7, 8, 1, 0.75) and c.gauge("store_pending") == 4
+    assert d["running"] is True and d["last_error"] == "boom"
+    c.update("w1", {"calls": 1, "frames": 1, "errors": 0, "busy_s": 0.125})  # the same id counting anew
+    assert c.detector()["calls"] == 8 and c.detector()["busy_s"] == 0.875
+    now[0] += WorkerCounters.FRESH_S + 1  # every worker gone quiet (dead)
+    d = c.detector()
+    assert d["calls"] == 8 and c.gauge("store_pending") == 0 and d["running"] is False and d["last_error"] is None

@@ -251,7 +251,8 @@ class WorkerCounters:
     COUNTERS = ("calls", "frames", "errors", "busy_s", "gate_skipped", "replaced")
     FRESH_S = 5.0  # a worker not heard from for this long is gone: its queues no longer count
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self._last: dict[str, tuple[float, dict[str, Any]]] = {}  # worker -> (when, its latest totals)
         self._banked = dict.fromkeys(self.COUNTERS, 0.0)  # totals of workers whose counts started again
         self._lock = threading.Lock()
@@ -262,14 +263,14 @@ class WorkerCounters:
             if prev is not None and counters.get("calls", 0) < prev.get("calls", 0):  # same id, counting anew
                 for k in self.COUNTERS:
                     self._banked[k] += prev.get(k, 0)
-            self._last[worker_id] = (time.monotonic(), dict(counters))
+            self._last[worker_id] = (self._clock(), dict(counters))
 
     def detector(self) -> dict[str, Any]:
         """DetectorWorker.stats()'s totals (without ``cameras``), over all the workers."""
         with self._lock:
             last = list(self._last.values())
         out: dict[str, Any] = {k: v + sum(c.get(k, 0) for _t, c in last) for k, v in self._banked.items()}
-        fresh = [c for t, c in last if time.monotonic() - t < self.FRESH_S]
+        fresh = [c for t, c in last if self._clock() - t < self.FRESH_S]
         out["running"] = any(c.get("running") for c in fresh)
         out["last_error"] = next((c["last_error"] for c in fresh if c.get("last_error")), None)
         return out
@@ -277,4 +278,4 @@ class WorkerCounters:
     def gauge(self, key: str) -> float:
         """A queue's depth summed over the workers heard from lately."""
         with self._lock:
-            return sum(c.get(key, 0) for t, c in self._last.values() if time.monotonic() - t < self.FRESH_S)
+            return sum(c.get(key, 0) for t, c in self._last.values() if self._clock() - t < self.FRESH_S)

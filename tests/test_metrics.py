@@ -3,7 +3,10 @@ server with a live camera, detection and a recording; only admins or the metrics
 
 from __future__ import annotations
 
+import json
+import re
 import urllib.request
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -41,6 +44,33 @@ def value(samples: dict, name: str, **labels) -> float:
     return found[0]
 
 
+def check_detected_and_recorded(m: dict, cam: dict) -> float:
+    """The series of a live camera with detection on and a recording running (whatever the
+    worker backend); returns the detector's calls."""
+    assert value(m, "thermalstream_camera_up", **cam) == 1
+    assert value(m, "thermalstream_camera_fps", **cam) > 0
+    assert value(m, "thermalstream_camera_frames_total", **cam) > 10
+    assert value(m, "thermalstream_camera_dropped_frames_total", **cam) >= 0
+    assert value(m, "thermalstream_camera_reconnects_total", **cam) == 0
+    assert 0 <= value(m, "thermalstream_camera_last_frame_age_seconds", **cam) < 5
+    assert value(m, "thermalstream_detector_ready", state="ready") == 1
+    calls = value(m, "thermalstream_detector_calls_total")
+    assert calls > 0 and value(m, "thermalstream_detector_latency_seconds_count") == calls
+    assert value(m, "thermalstream_detector_frames_total") >= calls
+    assert value(m, "thermalstream_detector_latency_seconds_sum") > 0
+    assert value(m, "thermalstream_detector_last_inference_seconds", **cam) > 0
+    assert value(m, "thermalstream_queue_depth", queue="detection_store") >= 0
+    assert value(m, "thermalstream_queue_depth", queue="recorder", **cam) >= 0
+    assert value(m, "thermalstream_recording_active", **cam) == 1
+    return calls
+
+
+def dashboard_series() -> set[str]:
+    """Every series the sample Grafana dashboard plots."""
+    dash = json.loads((Path(__file__).parents[1] / "docs" / "grafana-thermalstream.json").read_text())
+    return {n for p in dash["panels"] for t in p["targets"] for n in re.findall(r"thermalstream_\w+", t["expr"])}
+
+
 def test_metrics_cover_cameras_detector_queues_recordings_disk_and_database(srv):
     cid = srv.request("POST", "/api/cameras", {"url": "sim://?people=1&vehicle=0&animal=0&seed=10&width=320&height=256",
                                                "name": "yard"})[1]["id"]
@@ -54,20 +84,7 @@ def test_metrics_cover_cameras_detector_queues_recordings_disk_and_database(srv)
     ctype, m = scrape(srv)
     assert ctype.startswith("text/plain; version=")
     cam = {"camera_id": cid, "camera": "yard"}
-    assert value(m, "thermalstream_camera_up", **cam) == 1
-    assert value(m, "thermalstream_camera_fps", **cam) > 0
-    assert value(m, "thermalstream_camera_frames_total", **cam) > 10
-    assert value(m, "thermalstream_camera_dropped_frames_total", **cam) >= 0
-    assert value(m, "thermalstream_camera_reconnects_total", **cam) == 0
-    assert 0 <= value(m, "thermalstream_camera_last_frame_age_seconds", **cam) < 5
-    assert value(m, "thermalstream_detector_ready", state="ready") == 1
-    calls = value(m, "thermalstream_detector_calls_total")
-    assert calls > 0 and value(m, "thermalstream_detector_latency_seconds_count") == calls
-    assert value(m, "thermalstream_detector_latency_seconds_sum") > 0
-    assert value(m, "thermalstream_detector_last_inference_seconds", **cam) > 0
-    assert value(m, "thermalstream_queue_depth", queue="detection_store") >= 0
-    assert value(m, "thermalstream_queue_depth", queue="recorder", **cam) >= 0
-    assert value(m, "thermalstream_recording_active", **cam) == 1
+    check_detected_and_recorded(m, cam)
     assert value(m, "thermalstream_disk_free_bytes") > 0 and value(m, "thermalstream_disk_total_bytes") > 0
     assert value(m, "thermalstream_database_up") == 1
     recording = set(m)  # series that exist only while a camera records
@@ -81,13 +98,7 @@ def test_metrics_cover_cameras_detector_queues_recordings_disk_and_database(srv)
     assert "thermalstream_recording_active" not in m or all(v == 0 for _, v in m["thermalstream_recording_active"])
 
     # every series the sample Grafana dashboard plots is one the server serves
-    import json
-    import re
-    from pathlib import Path
-
-    dash = json.loads((Path(__file__).parents[1] / "docs" / "grafana-thermalstream.json").read_text())
-    exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
-    wanted = {n for e in exprs for n in re.findall(r"thermalstream_\w+", e)}
+    wanted = dashboard_series()
     assert len(wanted) >= 20 and wanted - set(m) - recording == set()
 
     errors = value(m, "thermalstream_database_errors_total")

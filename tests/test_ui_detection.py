@@ -25,7 +25,7 @@ COLOURED = """(c) => {
 }"""
 
 # Points in the timeline: the Bokeh ColumnDataSource with the timeline's columns.
-TIMELINE_POINTS = """() => {
+TIMELINE_ROWS = """() => {  // detections the timeline counts (its points are buckets: their number can stay put)
   const B = window.Bokeh;
   if (!B || !B.documents) return -1;
   for (const doc of B.documents) {
@@ -35,7 +35,7 @@ TIMELINE_POINTS = """() => {
       if (!d) continue;
       const get = (k) => (d instanceof Map ? d.get(k) : d[k]);
       const t = get('t');
-      if (t !== undefined && get('confidence') !== undefined) return t.length;
+      if (t !== undefined && get('confidence') !== undefined) return Array.from(get('count')).reduce((a, b) => a + b, 0);
     }
   }
   return -1;
@@ -78,15 +78,15 @@ def test_detect_toggle_draws_boxes_and_timeline_streams(tmp_path, page):  # noqa
 
         page.goto(srv.base + "/detections")
         page.get_by_role("heading", name="Detections", level=2).wait_for(timeout=20000)
-        page.wait_for_function(f"({TIMELINE_POINTS})() >= 0", timeout=20000)
-        first = page.evaluate(TIMELINE_POINTS)
-        page.wait_for_function(f"({TIMELINE_POINTS})() > {first}", timeout=20000)  # streamed while open
-        later = page.evaluate(TIMELINE_POINTS)
+        page.wait_for_function(f"({TIMELINE_ROWS})() >= 0", timeout=20000)
+        first = page.evaluate(TIMELINE_ROWS)
+        page.wait_for_function(f"({TIMELINE_ROWS})() > {first}", timeout=30000)  # streamed while open
+        later = page.evaluate(TIMELINE_ROWS)
         assert later > first >= 0
         # the table follows the stream too (re-read at most every few seconds)
         page.locator(".tabulator-row").first.wait_for(timeout=20000)
         total = srv.request("GET", f"/api/detections?camera={cid}")[1]["total"]
-        assert total >= later, f"timeline shows {later} points but the database has {total} rows"
+        assert total >= later, f"timeline counts {later} detections but the database has {total} rows"
         assert page.errors == []
     finally:
         stop_server(srv)

@@ -250,3 +250,35 @@ def test_notifications_appear_for_their_user_only(tmp_path, page):  # noqa: F811
         assert page.locator(".ts-notifications").get_by_text("for vera").count() == 0
     finally:
         stop_server(srv)
+
+
+def _menu(tab) -> list[str]:
+    """The options of the page's camera menu (the first select labelled Camera)."""
+    return tab.locator("select").first.evaluate("s => Array.from(s.options).map(o => o.textContent)")
+
+
+def test_camera_menus_follow_cameras_added_renamed_and_shared(tmp_path, page):  # noqa: F811
+    """Seen: the Recordings, Review and Detections menus listed the cameras of the moment the page was
+    built; a camera connected, renamed or shared later was missing until a reload."""
+    srv, browser = start_server(tmp_path), page.context.browser
+    try:
+        _live_camera(srv, "yard", seed=5)
+        srv.runtime.auth.users.create(*VERA, "viewer")
+        tabs = {path: _open(browser, srv, path) for path in ("/recordings", "/review", "/detections")}
+        viewer = _open(browser, srv, "/recordings", VERA)
+        for tab in (*tabs.values(), viewer):
+            wait_for(lambda t=tab: "yard" in _menu(t), timeout=20, what="the first camera in the menu")
+        gate = _live_camera(srv, "gate", seed=6)
+        _private_to_admin(srv, gate)  # vera may not see it
+        for path, tab in tabs.items():
+            wait_for(lambda t=tab: "gate" in _menu(t), timeout=15, what=f"the new camera on {path}")
+        assert srv.request("PATCH", f"/api/cameras/{gate}", {"name": "front gate"})[0] == 200
+        for path, tab in tabs.items():
+            wait_for(lambda t=tab: "front gate" in _menu(t) and "gate" not in _menu(t), timeout=15,
+                     what=f"the renamed camera on {path}")
+        time.sleep(1.0)
+        assert "front gate" not in _menu(viewer) and "gate" not in _menu(viewer)
+        srv.runtime.cameras.set_shares(gate, ["vera"], [])  # now shared with her
+        wait_for(lambda: "front gate" in _menu(viewer), timeout=15, what="the camera shared with the viewer")
+    finally:
+        stop_server(srv)

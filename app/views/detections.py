@@ -15,7 +15,7 @@ from bokeh.plotting import figure
 from app.views import detector_state
 from app.views.bridge import every, session_bridge
 from app.views.export_control import ExportControl
-from app.views.session import session_user, viewer_zone, visible_cameras, when_zone_known
+from app.views.session import follow_cameras, viewer_zone, when_zone_known
 from app.views.shell import page
 from thermalstream.detect import store
 from thermalstream.detect.timeline import detection_timeline
@@ -32,10 +32,9 @@ class DetectionsPage(pn.viewable.Viewer):
     def __init__(self, runtime: Runtime, **params) -> None:
         super().__init__(**params)
         self.runtime = runtime
-        self.visible = visible_cameras(runtime, session_user(runtime))
-        self.names = {c["id"]: c["name"] for c in runtime.cameras.list(self.visible)}
-        self.camera = pn.widgets.Select(label="Camera", options={"All cameras": 0, **{v: k for k, v in self.names.items()}},
-                                        width=200)
+        self.names: dict[int, str] = {}
+        self.camera = pn.widgets.Select(label="Camera", width=200)
+        self.visible = follow_cameras(runtime, self.camera, self.names, self._cameras_changed, all_label="All cameras")
         self.label = pn.widgets.Select(label="Class", options=["any", *sorted(runtime.detection.known_labels)], width=140)
         self.hours = pn.widgets.Select(label="Period", options={"last hour": 1, "last 24 h": 24, "last 7 days": 168},
                                        value=24, width=130)
@@ -61,6 +60,12 @@ class DetectionsPage(pn.viewable.Viewer):
         self._doc, self._trailing = pn.state.curdoc, False
         session_bridge(runtime).param.watch(lambda _e: self.stream(), "detections")  # new rows: from the bus
         every(self._show_detector, DETECTOR_CHECK_MS)  # from memory
+
+    def _cameras_changed(self, visible: set[int] | None) -> None:
+        """A camera added, renamed, removed or shared: its row on the timeline, the menu, the lists."""
+        self.visible = visible
+        self.plot.object.y_range.factors = sorted({*self.names.values()}) or ["—"]
+        self.refresh()
 
     def _filters(self) -> dict:
         camera = self.camera.value or None  # 0: all cameras (a None value shows as a blank select)

@@ -14,16 +14,16 @@ from panel.custom import JSComponent
 from app.views.bridge import session_bridge
 from app.views.export_control import ExportControl
 from app.views.range_export import RangeExport
-from app.views.thermal_player import ThermalPlayer
-from app.views.session import can, session_user, viewer_zone, visible_cameras, when_zone_known
+from app.views.session import can, follow_cameras, session_user, viewer_zone, when_zone_known
 from app.views.shell import page
 from app.views.text import md_escape
+from app.views.thermal_player import ThermalPlayer
 from thermalstream.datasets.recording import RecordingData
 from thermalstream.detect import store
-from thermalstream.record.service import RecordingError
 from thermalstream.measure.geometry import Roi
 from thermalstream.measure.store import list_rois
 from thermalstream.notifications import chart_time, format_local, local_day_range, to_local, zone_label
+from thermalstream.record.service import RecordingError
 from thermalstream.runtime import Runtime
 
 
@@ -73,16 +73,15 @@ class RecordingsPage(pn.viewable.Viewer):
     def __init__(self, runtime: Runtime, **params) -> None:
         super().__init__(**params)
         self.runtime = runtime
-        self.visible = visible_cameras(runtime, session_user(runtime))
         self.protect = pn.widgets.Button(label="Protect from cleanup", width=190, visible=False)
         self.protect.on_click(self._toggle_protect)
         self.protect_note = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
         self.delete = pn.widgets.Button(label="Delete recording", button_type="danger", width=260, visible=False)
         self._armed: int | None = None  # the first click arms, a second click on the same recording deletes
         self.delete.on_click(self._delete)
-        cams = {c["name"]: c["id"] for c in runtime.cameras.list(self.visible)}
-        self.names = {v: k for k, v in cams.items()}
-        self.camera = pn.widgets.Select(label="Camera", options={"All cameras": 0, **cams}, width=220)
+        self.names: dict[int, str] = {}
+        self.camera = pn.widgets.Select(label="Camera", width=220)
+        self.visible = follow_cameras(runtime, self.camera, self.names, self._cameras_changed, all_label="All cameras")
         today = dt.date.today()
         self.dates = pn.widgets.DateRangePicker(label="Dates", value=(today - dt.timedelta(days=7), today), width=260)
         self.refresh_btn = pn.widgets.Button(label="Refresh", width=100, align="end")
@@ -115,6 +114,10 @@ class RecordingsPage(pn.viewable.Viewer):
 
     def _tz(self) -> str | None:
         return viewer_zone()
+
+    def _cameras_changed(self, visible: set[int] | None) -> None:
+        self.visible = visible
+        self.refresh()
 
     def _on_load(self) -> None:
         """The browser's zone is known now: its last seven days, times shown in it."""

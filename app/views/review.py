@@ -17,7 +17,7 @@ from panel.custom import JSComponent
 
 from app.handlers.review import segment_url
 from app.views.bridge import session_bridge
-from app.views.session import session_user, viewer_zone, visible_cameras, when_zone_known
+from app.views.session import follow_cameras, viewer_zone, when_zone_known
 from app.views.shell import page
 from app.views.text import md_escape
 from thermalstream.notifications import chart_time, format_local, from_local, to_local, zone_label
@@ -45,9 +45,9 @@ class ReviewPage(pn.viewable.Viewer):
     def __init__(self, runtime: Runtime, **params) -> None:
         super().__init__(**params)
         self.runtime = runtime
-        visible = visible_cameras(runtime, session_user(runtime))
-        self.names = {c["id"]: c["name"] for c in runtime.cameras.list(visible)}
-        self.camera = pn.widgets.Select(label="Camera", options={v: k for k, v in self.names.items()}, width=200)
+        self.names: dict[int, str] = {}
+        self.camera = pn.widgets.Select(label="Camera", width=200)  # a camera no longer visible: another is loaded
+        follow_cameras(runtime, self.camera, self.names)
         self._first_day = dt.date.today()
         self.day = pn.widgets.DatePicker(label="Day", value=self._first_day, width=150)
         self.prev = pn.widgets.Button(label="◀ Previous day", width=130, align="end")

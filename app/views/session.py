@@ -42,3 +42,30 @@ def when_zone_known(callback) -> None:
         watcher = info.param.watch(lambda event: callback() if event.new else None, "timezone")
         pn.state.on_session_destroyed(lambda ctx: info.param.unwatch(watcher))
     pn.state.onload(callback)
+
+
+def follow_cameras(runtime: Runtime, select, names: dict[int, str], on_change=None, all_label: str | None = None):
+    """Keep a page's camera menu and its id → name map to the cameras the user may see now.
+
+    Fills ``names`` (in place) and ``select.options`` (``all_label`` → 0 first, when given) and does so
+    again when the session's bridge says cameras changed (added, renamed, removed, shared): then
+    ``on_change(visible)`` lets the page re-read what it shows. Returns the visible ids (None: all)."""
+    from app.views.bridge import session_bridge  # the bridge module stays free of session helpers
+
+    bridge = session_bridge(runtime)
+
+    def fill(first: bool = False):
+        visible = visible_cameras(runtime, session_user(runtime))
+        fresh = {c["id"]: c["name"] for c in runtime.cameras.list(visible)}
+        if not first and fresh == names:
+            return visible
+        bridge.see(visible)  # news about a camera shared with the user now reach this session
+        names.clear()
+        names.update(fresh)
+        select.options = ({all_label: 0} if all_label else {}) | {name: cid for cid, name in fresh.items()}
+        if not first and on_change is not None:
+            on_change(visible)
+        return visible
+
+    bridge.param.watch(lambda _e: fill(), "cameras")
+    return fill(first=True)

@@ -183,6 +183,8 @@ class MeasureService:
 
     # ----- the camera loops
     def _run(self, c: _Cam) -> None:
+        if self.manager is None:  # no cameras to read (frames are given to process() directly)
+            return
         seq, source = -1, None
         while not c.stop.is_set() and not self._stop.is_set():
             cam = self.manager.get(c.camera_id)

@@ -152,9 +152,15 @@ def score_people() -> list[tuple]:
     return rows
 
 
-def thermal_bench(seconds: float = 60.0) -> list[tuple]:
+def thermal_bench(seconds: float = 60.0, opencv_threads: int | None = None) -> list[tuple]:
+    """Every input through both detectors; OpenCV with ``opencv_threads`` of its own (None: the
+    product's default, ``Settings.opencv_threads``; 0: OpenCV's default, one per core)."""
     from tests.thermal_clips import clip_frames, thermal_clips
+    from thermalstream.config import Settings
 
+    n = Settings.model_fields["opencv_threads"].default if opencv_threads is None else opencv_threads
+    cv2.setNumThreads(n or -1)
+    print(f"OpenCV threads: {cv2.getNumThreads()} ({'the product default' if opencv_threads is None else 'asked'})")
     truth = json.loads((ROOT / "tests" / "data" / "thermal_truth.json").read_text())["clips"]
     rows = []
     for name, path in thermal_clips().items():
@@ -170,7 +176,10 @@ def thermal_bench(seconds: float = 60.0) -> list[tuple]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=60.0, help="simulated seconds (default 60)")
-    thermal_bench(ap.parse_args().seconds)
+    ap.add_argument("--opencv-threads", type=int, help="OpenCV's own threads (default: the product's, "
+                                                       "Settings.opencv_threads; 0: one per core)")
+    args = ap.parse_args()
+    thermal_bench(args.seconds, args.opencv_threads)
 
 
 if __name__ == "__main__":

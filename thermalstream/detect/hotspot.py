@@ -46,8 +46,9 @@ Detections are labelled ``hotspot``, confidence 1.0, ``track_id`` = the detector
 needs that much track). ``extra`` holds ``hint``, ``track``, ``area`` (warm pixels), ``sigma`` and
 ``cutoff`` (frame units above the background) and ``unit``. Picture-only frames give none
 (:meth:`camera_note` says why). Time constants use ``Frame.timestamp``, so any detection rate
-works. Cost: a median of 2.15 ms CPU per 640x512 frame on this 2-core machine at rest (2.1-3.6 ms
-under load), 0.4 of the old per-frame median threshold's in the same run (bench/thermal_detect.py).
+works. Cost: a median of 1.4 ms CPU per 640x512 frame on this 2-core machine at rest with the
+product's one OpenCV thread (2.1 ms with OpenCV's pool), 0.35 of the old per-frame median threshold's
+in the same run (bench/thermal_detect.py).
 """
 
 from __future__ import annotations

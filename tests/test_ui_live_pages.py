@@ -16,7 +16,7 @@ from sqlalchemy import event as sa_event
 
 from tests.conftest import login, start_server, stop_server, wait_for
 from tests.test_ui import page  # noqa: F401 - the Chromium page fixture
-from tests.test_ui_review_timeline import PIXEL, PLAYING, ZONE, ZOOM, _chart_ms, _click
+from tests.test_ui_review_timeline import FIND_VIDEO, PIXEL, PLAYING, ZONE, ZOOM, _chart_ms, _click
 from thermalstream.db.models import Alarm, Event, Recording
 
 pytestmark = pytest.mark.ui
@@ -140,13 +140,7 @@ def _count(text: str, what: str) -> int:
 
 
 VIDEO = """(cmd) => {  // pause the review video, or play its last 0.3 s
-  const find = (root) => {
-    const hit = root.querySelector('video.ts-review-video');
-    if (hit) return hit;
-    for (const e of root.querySelectorAll('*')) { if (e.shadowRoot) { const v = find(e.shadowRoot); if (v) return v; } }
-    return null;
-  };
-  const v = find(document);
+  """ + FIND_VIDEO + """
   if (cmd === 'pause') { v.pause(); } else { v.currentTime = Math.max(0, v.duration - 0.3); v.play(); }
   return true; }"""
 

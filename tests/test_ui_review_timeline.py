@@ -38,14 +38,15 @@ ZOOM = """([start, end]) => {  // as a wheel zoom would: show [start, end] (char
     if (plot) { plot.x_range.setv({start, end}); return true; }
   }
   return false; }"""
-PLAYING = """() => {  // the review video, through Panel's nested shadow roots
-  const find = (root) => {
+FIND_VIDEO = """const find = (root) => {  // the review video, through Panel's nested shadow roots
     const hit = root.querySelector('video.ts-review-video');
     if (hit) return hit;
     for (const e of root.querySelectorAll('*')) { if (e.shadowRoot) { const v = find(e.shadowRoot); if (v) return v; } }
     return null;
   };
-  const v = find(document);
+  const v = find(document);"""
+PLAYING = """() => {
+  """ + FIND_VIDEO + """
   return v ? {url: v.dataset.url || '', seeked: v.dataset.seeked, time: v.dataset.time, t: v.currentTime,
               paused: v.paused, serial: v.dataset.serial} : null; }"""
 

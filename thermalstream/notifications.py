@@ -28,6 +28,18 @@ TOPIC = "notification"
 TYPES = NOTIFICATION_TYPES
 
 
+def notify_quietly(notes: NotificationService | None, type: str, title: str, message: str = "",
+                   data: dict[str, Any] | None = None) -> None:
+    """A notification from a background job (recordings, schedules, cleanup) that never stops the job:
+    nothing without a service, a logged error when sending fails."""
+    if notes is None:
+        return
+    try:
+        notes.notify(type, title, message, data=data)
+    except Exception:
+        log.exception("could not send notification %r", title)
+
+
 class NotificationService:
     """During a database outage a notification is still published (``id`` None, ``pending``
     True) and kept in memory; it is saved when the database answers again (:meth:`flush`,

@@ -35,6 +35,7 @@ from thermalstream.db import Database
 from thermalstream.db.models import Camera as CameraRow
 from thermalstream.db.models import Recording
 from thermalstream.db.types import utcnow
+from thermalstream.notifications import notify_quietly
 from thermalstream.record.catalog import RecordingCatalog
 from thermalstream.record.errors import RecordingConflict, RecordingError, RecordingNotFound, StorageFull
 from thermalstream.record.radiometric import RadiometricOptions
@@ -322,12 +323,7 @@ class RecordingService(RecordingCatalog, FolderTruth):
             bus.publish("recording", {"state": state, **data})
 
     def _notify(self, type_: str, title: str, message: str, **data: Any) -> None:
-        if self.notes is None:
-            return
-        try:
-            self.notes.notify(type_, title, message, data=data)
-        except Exception:
-            log.exception("notification failed: %s", title)
+        notify_quietly(self.notes, type_, title, message, data)
 
     def delete(self, recording_id: int) -> dict[str, Any]:
         """Delete a finished, unprotected recording: its folder first (the folder is the truth: segments,

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from thermalstream.db.models import Camera, Recording, RecordingSchedule
 from thermalstream.db.types import as_utc
+from thermalstream.notifications import notify_quietly
 from thermalstream.schedules.windows import window_state
 
 log = logging.getLogger(__name__)
@@ -42,14 +43,6 @@ class ScheduleActions:
             cam = s.get(Camera, camera_id)
             return cam.name if cam is not None else f"camera {camera_id}"
 
-    def _notify(self, type_: str, title: str, message: str, data: dict[str, Any]) -> None:
-        if self.notifications is None:
-            return
-        try:
-            self.notifications.notify(type_, title, message, data=data)
-        except Exception:
-            log.exception("could not send notification %r", title)
-
     def _start(self, sched: dict[str, Any], now: datetime, reason: str) -> dict[str, Any]:
         cam = sched["camera_id"]
         recording, _row = self._current(cam)
@@ -62,13 +55,13 @@ class ScheduleActions:
             conflict = any("Conflict" in k.__name__ or "Full" in k.__name__ for k in type(exc).__mro__)
             if not conflict:
                 log.exception("recorder.start failed for camera %s", cam)
-            self._notify("warning", "Scheduled recording not started",
-                         f"{self._camera_name(cam)} ({sched['name']}): {exc}", {**data, "error": str(exc)})
+            notify_quietly(self.notifications, "warning", "Scheduled recording not started",
+                           f"{self._camera_name(cam)} ({sched['name']}): {exc}", {**data, "error": str(exc)})
             return self._act("start_failed", sched["id"], cam, now, reason, error=f"{exc}")
         rec_id = rec.get("id") if isinstance(rec, Mapping) else None
         if self.notify_success:
-            self._notify("info", "Scheduled recording started", f"{self._camera_name(cam)} ({sched['name']})",
-                         {**data, "recording_id": rec_id})
+            notify_quietly(self.notifications, "info", "Scheduled recording started",
+                           f"{self._camera_name(cam)} ({sched['name']})", {**data, "recording_id": rec_id})
         return self._act("start", sched["id"], cam, now, reason, recording_id=rec_id)
 
     def _stop_if_due(self, camera_id: int, now: datetime, sched: dict[str, Any] | None, reason: str) -> dict[str, Any]:
@@ -92,14 +85,14 @@ class ScheduleActions:
             conflict = any("Conflict" in k.__name__ for k in type(exc).__mro__)
             if not conflict:
                 log.exception("recorder.stop failed for camera %s", camera_id)
-            self._notify("warning", "Scheduled recording not stopped", f"{self._camera_name(camera_id)}: {exc}",
-                         {**data, "error": str(exc)})
+            notify_quietly(self.notifications, "warning", "Scheduled recording not stopped",
+                           f"{self._camera_name(camera_id)}: {exc}", {**data, "error": str(exc)})
             return self._act("stop_failed", sid, camera_id, now, reason, error=f"{exc}")
         rec_id = rec.get("id") if isinstance(rec, Mapping) else (row.id if row is not None else None)
         if self.notify_success:
             name = f" ({sched['name']})" if sched else ""
-            self._notify("info", "Scheduled recording stopped", f"{self._camera_name(camera_id)}{name}",
-                         {**data, "recording_id": rec_id})
+            notify_quietly(self.notifications, "info", "Scheduled recording stopped",
+                           f"{self._camera_name(camera_id)}{name}", {**data, "recording_id": rec_id})
         return self._act("stop", sid, camera_id, now, reason, recording_id=rec_id)
 
 

@@ -27,6 +27,7 @@ from thermalstream.db.engine import Database
 from thermalstream.db.models import Recording, RecordingSegment
 from thermalstream.db.outage import log_failure
 from thermalstream.db.types import as_utc, utcnow
+from thermalstream.notifications import notify_quietly
 from thermalstream.storage.paths import StoragePathError, resolve_root, safe_file_to_delete, safe_path
 from thermalstream.storage.retention import (
     CleanupPlan,
@@ -294,31 +295,24 @@ class CleanupJob:
         finally:
             self._lock.release()
 
-    def _send(self, kind: str, title: str, message: str, data: dict[str, Any]) -> None:
-        if self.notifications is None:
-            return
-        try:
-            self.notifications.notify(kind, title, message, data=data)
-        except Exception:
-            log.exception("could not send the cleanup notification")
-
     def _notify(self, plan: CleanupPlan, result: dict[str, Any] | None) -> None:
+        notes = self.notifications
         if result and result["deleted_segments"]:
             why = sorted({plan.reasons[s.id] for s in plan.delete if s.id in plan.reasons})
-            self._send("info", "Storage cleanup",
-                       f"Deleted {result['deleted_segments']} segment(s), {result['freed_bytes'] / 1e6:.1f} MB "
-                       f"({', '.join(why)}); {len(result['recordings_deleted'])} recording(s) removed.",
-                       {"deleted_segments": result["deleted_segments"], "freed_bytes": result["freed_bytes"],
-                        "recordings_deleted": result["recordings_deleted"], "reasons": why})
+            notify_quietly(notes, "info", "Storage cleanup",
+                           f"Deleted {result['deleted_segments']} segment(s), {result['freed_bytes'] / 1e6:.1f} MB "
+                           f"({', '.join(why)}); {len(result['recordings_deleted'])} recording(s) removed.",
+                           {"deleted_segments": result["deleted_segments"], "freed_bytes": result["freed_bytes"],
+                            "recordings_deleted": result["recordings_deleted"], "reasons": why})
         if result and result["refused"]:
-            self._send("error", "Storage cleanup refused paths",
-                       f"{len(result['refused'])} path(s) are outside the recordings folder and were not touched: "
-                       + ", ".join(r["path"] for r in result["refused"][:5]),
-                       {"refused": result["refused"][:20]})
+            notify_quietly(notes, "error", "Storage cleanup refused paths",
+                           f"{len(result['refused'])} path(s) are outside the recordings folder and were not touched: "
+                           + ", ".join(r["path"] for r in result["refused"][:5]),
+                           {"refused": result["refused"][:20]})
         unmet = tuple(sorted(plan.unsatisfied))
         if unmet and unmet != self._last_unmet:
-            self._send("warning", "Storage limit not met", " ".join(plan.unsatisfied.values()),
-                       {"unsatisfied": plan.unsatisfied})
+            notify_quietly(notes, "warning", "Storage limit not met", " ".join(plan.unsatisfied.values()),
+                           {"unsatisfied": plan.unsatisfied})
         self._last_unmet = unmet
 
 

@@ -243,8 +243,9 @@ class HotspotDetector(Detector):
         st.frames += 1
         diff = small - st.bg
         shift = float(np.median(diff[::4, ::4]))
-        jumped = st.sigma is not None and abs(shift) > self.jump_k * max(st.sigma, 0.5 * step, 1e-6)
-        if jumped and unit == "counts" and not self._ffc_flagged(st, frame) and self._follow_gain(st, small, step):
+        known = max(st.sigma, 0.5 * step, 1e-6) if st.sigma is not None else None  # the noise learnt so far
+        jumped = known is not None and abs(shift) > self.jump_k * known
+        if jumped and unit == "counts" and not self._ffc_flagged(st, frame) and self._follow_gain(st, small, known):
             diff = small - st.bg  # an automatic gain change, followed: no hold
             shift, jumped = float(np.median(diff[::4, ::4])), False
         st.bg += shift  # the whole frame's level: never an object
@@ -295,12 +296,11 @@ class HotspotDetector(Detector):
         st.sigma, st.t, st.age, st.hold_until = None, t, 0.0, -math.inf
         st.tracker.reset()
 
-    def _follow_gain(self, st: _State, small: np.ndarray, step: float) -> bool:
+    def _follow_gain(self, st: _State, small: np.ndarray, sigma: float) -> bool:
         """After a jump: True (and the background and previous frame mapped) when one affine map of
         the previous frame explains it within ``gain_k`` sigma, as an automatic gain change does."""
         if st.prev is None:
             return False
-        sigma = max(st.sigma or 0.0, 0.5 * step, 1e-6)
         a, b, spread = gain_map(st.prev, small, sigma)
         if not (spread <= self.gain_k * sigma and 0.5 <= a <= 2.0):
             return False

@@ -153,14 +153,13 @@ def score_people() -> list[tuple]:
 
 
 def thermal_bench(seconds: float = 60.0, opencv_threads: int | None = None) -> list[tuple]:
-    """Every input through both detectors; OpenCV with ``opencv_threads`` of its own (None: the
-    product's default, ``Settings.opencv_threads``; 0: OpenCV's default, one per core)."""
+    """Every input through both detectors; OpenCV with ``opencv_threads`` of its own (None: what the
+    product uses here, ``Settings.opencv_threads``; 0: OpenCV's default, one per core)."""
     from tests.thermal_clips import clip_frames, thermal_clips
     from thermalstream.config import Settings
 
-    n = Settings.model_fields["opencv_threads"].default if opencv_threads is None else opencv_threads
-    cv2.setNumThreads(n or -1)
-    print(f"OpenCV threads: {cv2.getNumThreads()} ({'the product default' if opencv_threads is None else 'asked'})")
+    cv2.setNumThreads((Settings() if opencv_threads is None else Settings(opencv_threads=opencv_threads)).opencv_pool)
+    print(f"OpenCV threads: {cv2.getNumThreads()} ({'as the product' if opencv_threads is None else 'asked'})")
     truth = json.loads((ROOT / "tests" / "data" / "thermal_truth.json").read_text())["clips"]
     rows = []
     for name, path in thermal_clips().items():

@@ -171,6 +171,11 @@ class Settings(BaseSettings):
         """How many local worker processes the ``processes`` backend runs."""
         return self.worker_processes or os.cpu_count() or 1
 
+    @property
+    def opencv_pool(self) -> int:
+        """``opencv_threads`` as ``cv2.setNumThreads`` takes it (-1: OpenCV's default)."""
+        return self.opencv_threads or -1
+
     def ensure_dirs(self) -> None:
         for d in (self.data_dir, self.recordings_dir, self.screenshots_dir, self.cache_dir):
             d.mkdir(parents=True, exist_ok=True)

@@ -122,7 +122,7 @@ class Runtime:
     def create(cls, settings: Settings | None = None) -> "Runtime":
         """Open (and migrate) the database and build the services; cameras start with ``start()``."""
         settings = settings or Settings()
-        cv2.setNumThreads(settings.opencv_threads or -1)  # -1: OpenCV's default (one per core)
+        cv2.setNumThreads(settings.opencv_pool)
         protect_data_dir(settings.data_dir)  # 0700/0600, before any file is made
         settings.ensure_dirs()
         db = Database.create(settings)

@@ -72,7 +72,7 @@ class WorkerCore:
     def __init__(self, settings: Settings, worker_id: str, emit: Callable[[Report], None]) -> None:
         from thermalstream.runtime import make_detector_factory, recording_config
 
-        cv2.setNumThreads(settings.opencv_threads or -1)  # as in the server (Settings.opencv_threads)
+        cv2.setNumThreads(settings.opencv_pool)  # as in the server
         self.settings = settings
         self.worker_id = worker_id
         self.emit = emit

@@ -35,7 +35,7 @@ from sqlalchemy.pool import NullPool  # noqa: E402
 
 from thermalstream.db import Database, repo  # noqa: E402
 from thermalstream.db.models import Detection as DetectionRow  # noqa: E402
-from thermalstream.detect import store  # noqa: E402
+from thermalstream.detect import queries  # noqa: E402
 from thermalstream.detect.timeline import detection_timeline  # noqa: E402
 
 PG_URL = os.environ.get("THERMALSTREAM_TEST_PG_URL",
@@ -85,8 +85,8 @@ def run(name: str, url: str, args) -> None:
     cases = {
         "timeline (300 buckets)": lambda: detection_timeline(db, since=since, until=now, buckets=300),
         "timeline, min conf. 0.5": lambda: detection_timeline(db, since=since, until=now, min_confidence=0.5),
-        "table (newest 1000)": lambda: store.query_detections(db, since=since, limit=1000),
-        "count": lambda: store.count_detections(db, since=since),
+        "table (newest 1000)": lambda: queries.query_detections(db, since=since, limit=1000),
+        "count": lambda: queries.count_detections(db, since=since),
         "plain SELECT (baseline)": plain,
     }
     print(f"{'query':28} {'median ms':>10} {'result':>12}")

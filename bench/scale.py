@@ -16,6 +16,9 @@ Columns per backend and N:
   fps min/med   frames per second each viewer received (the slowest viewer, the median viewer);
   p95 ms        capture-to-viewer latency (receive time minus the frame's capture time, one clock);
   cores         CPU seconds per second of the server and all its child processes (workers included);
+  ms/frame      CPU milliseconds of that tree per captured camera-frame (holds up better than fps on a
+                loaded machine); srv ms: the server process's own part of it (pages, viewers' sends,
+                and with workers the receiving of their pictures and reports);
   procs         processes in the server's tree;
   MB/cam        proportional memory (PSS, so pages shared between processes count once) of the tree
                 beyond the base measured with the server up and no camera, divided by N;
@@ -127,6 +130,12 @@ def fresh_schema(url: str):
         admin.dispose()
 
     return base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False), drop
+
+
+def own_cpu(proc) -> float:
+    """CPU seconds of one process (not its children)."""
+    t = proc.cpu_times()
+    return t.user + t.system
 
 
 def tree_pss(pid: int) -> tuple[float, int]:
@@ -252,9 +261,9 @@ def measure(opts, backend: str, n: int, tmp: Path) -> dict:
         time.sleep(opts.warmup)
         sp = psutil.Process(server.pid)
         m0 = api.metrics()
-        t0, c0 = time.time(), tree_cpu(sp)
+        t0, c0, s0 = time.time(), tree_cpu(sp), own_cpu(sp)
         time.sleep(opts.seconds)
-        t1, c1 = time.time(), tree_cpu(sp)
+        t1, c1, s1 = time.time(), tree_cpu(sp), own_cpu(sp)
         m1 = api.metrics()
         mb, procs = tree_pss(server.pid)
         client.send(f"{t0!r} {t1!r}")
@@ -265,9 +274,14 @@ def measure(opts, backend: str, n: int, tmp: Path) -> dict:
             return (m1[name] - m0.get(name, 0.0)) / dt if name in m1 else None
 
         captured = rate("thermalstream_camera_frames_total")
+
+        def per_frame(cpu_s: float) -> float | None:
+            return cpu_s * 1000 / (captured * dt) if captured else None
+
         return {
             "backend": backend, "n": n, "seconds": dt, "fps": res["fps"], "p50": res["p50"], "p95": res["p95"],
-            "cores": (c1 - c0) / dt, "procs": procs, "base_mb": base_mb, "mb": mb, "mb_per_cam": (mb - base_mb) / n,
+            "cores": (c1 - c0) / dt, "ms_per_frame": per_frame(c1 - c0), "server_ms_per_frame": per_frame(s1 - s0),
+            "procs": procs, "base_mb": base_mb, "mb": mb, "mb_per_cam": (mb - base_mb) / n,
             "rec_drops": m1.get("thermalstream_recording_dropped_frames"),
             "det_per_s": rate("thermalstream_detector_calls_total"),
             "capture_fps": captured / n if captured is not None else None,
@@ -308,7 +322,8 @@ def fmt(v, spec: str) -> str:
 
 
 def print_table(rows: list[dict], opts) -> None:
-    head = (f"{'backend':<10}{'N':>3} {'fps min':>7} {'med':>5} {'p95 ms':>7} {'cores':>5} {'procs':>5} "
+    head = (f"{'backend':<10}{'N':>3} {'fps min':>7} {'med':>5} {'p95 ms':>7} {'cores':>5} {'ms/frame':>8} "
+            f"{'srv ms':>6} {'procs':>5} "
             f"{'MB/cam':>6} {'base MB':>7} {'rec drops':>9} {'det/s':>6} {'capt fps':>8}")
     print(head)
     print("-" * len(head))
@@ -316,6 +331,7 @@ def print_table(rows: list[dict], opts) -> None:
         fps = r["fps"]
         print(f"{r['backend']:<10}{r['n']:>3} {fmt(min(fps) if fps else None, '7.1f')} "
               f"{fmt(statistics.median(fps) if fps else None, '5.1f')} {fmt(r['p95'], '7.0f')} {r['cores']:5.2f} "
+              f"{fmt(r.get('ms_per_frame'), '8.2f')} {fmt(r.get('server_ms_per_frame'), '6.2f')} "
               f"{r['procs']:5d} {r['mb_per_cam']:6.0f} {r['base_mb']:7.0f} {fmt(r['rec_drops'], '9.0f')} "
               f"{fmt(r['det_per_s'], '6.1f')} {fmt(r['capture_fps'], '8.1f')}")
     print()

@@ -20,12 +20,13 @@ import pytest
 
 from tests.conftest import wait_for
 from tests.test_motion import FPS, real_detector, sim
-from thermalstream.bus import EventBus
+from thermalstream.bus import Event, EventBus
 from thermalstream.capture.manager import CameraManager
 from thermalstream.config import Settings
 from thermalstream.db import repo
 from thermalstream.db.models import Detection as DetectionRow
 from thermalstream.db.models import Event as EventRow
+from thermalstream.detect import queries as q
 from thermalstream.detect import store as st
 from thermalstream.detect.events import EventManager
 from thermalstream.detect.service import DetectionConfigError, DetectionService
@@ -219,10 +220,10 @@ def test_walker_makes_one_event_one_set_of_rows_a_screenshot_and_one_notificatio
     assert all(r.max_celsius is not None and r.mean_celsius is not None for r in rows)
     shots = [r for r in rows if r.screenshot_path]
     assert shots
-    path = st.screenshot_path(db, shots[0].id, svc.settings.screenshots_dir)
+    path = q.screenshot_path(db, shots[0].id, svc.settings.screenshots_dir)
     assert path is not None and path.read_bytes()[:2] == b"\xff\xd8"  # a JPEG
     assert path.is_relative_to(svc.settings.screenshots_dir.resolve() / str(cid))
-    snap = st.event_snapshot_path(db, ev.id, svc.settings.screenshots_dir)
+    snap = q.event_snapshot_path(db, ev.id, svc.settings.screenshots_dir)
     assert snap is not None and snap.stat().st_size > 1000
     detections_notes = [n for n in notes if n.data.get("kind") == "detection"]
     assert len(detections_notes) == 1
@@ -233,7 +234,7 @@ def test_walker_makes_one_event_one_set_of_rows_a_screenshot_and_one_notificatio
     states = [e.data["state"] for e in svc.published if e.topic == "detection.event"]
     assert states == ["start", "end"]
     # the box path is in the rows
-    assert len(st.event_path(db, ev.id)) == len(rows)
+    assert len(q.event_path(db, ev.id)) == len(rows)
     status = svc.status()
     assert status["detector"]["state"] == "ready" and status["cameras"][str(cid)]["events_started"] == 1
 
@@ -266,6 +267,29 @@ def test_detection_switch_is_saved_and_validated(service, db):
     assert zones["zones"][0]["name"] == "door" and svc.zones(cid).required_zones
     with pytest.raises(ZoneError):
         svc.set_zones(cid, masks=[[[0, 0], [1, 0]]])
+
+
+def test_detection_state_is_announced_on_the_bus_once_per_change(service, db):
+    """Whether detection runs is news on the bus (``detection.state``; MQTT retains it): once when it
+    starts or stops, not when settings change while it runs, nor when its camera reconnects."""
+    svc = service
+    states = lambda: [(e.data["camera_id"], e.data["active"]) for e in svc.published if e.topic == "detection.state"]
+    cid = _attach(svc, db)
+    assert states() == [(cid, True)]
+    svc.configure(cid, fps=2)
+    svc.enable(cid)
+    assert states() == [(cid, True)]
+    svc.disable(cid)
+    svc.disable(cid)
+    assert states() == [(cid, True), (cid, False)]
+    svc.configure(cid, enabled=True)
+    assert states() == [(cid, True), (cid, False), (cid, True)]
+    old = svc.manager.get(cid)
+    svc.manager.remove(cid)  # the camera reconnects: a new Camera object, detection attaches to it
+    svc.manager.add(cid, "sim://?people=0&vehicle=0&animal=0&width=64&height=64&fps=5")
+    svc._on_camera_status(Event("camera.status", {"camera_id": cid, "status": "live"}))  # as start() subscribes
+    assert svc._pipes[cid].source is svc.manager.get(cid) is not old
+    assert states() == [(cid, True), (cid, False), (cid, True)]
 
 
 def test_unavailable_detector_keeps_the_rest_running(db, tmp_path):
@@ -305,10 +329,10 @@ def test_threads_end_to_end_on_a_live_sim_camera(tmp_path):
         cid = _camera(db, settings={"detect": {"enabled": True}})
         manager.add(cid, "sim://?people=1&seed=10&ffc=0&width=320&height=256&vehicle=0&animal=0")
         wait_for(lambda: svc.enabled(cid), timeout=5, what="detection attached when the camera went live")
-        wait_for(lambda: st.query_events(db, camera=cid, active=False), timeout=20, what="an ended event")
+        wait_for(lambda: q.query_events(db, camera=cid, active=False), timeout=20, what="an ended event")
         latest = svc.latest(cid)
         assert latest is not None and latest["width"] == 320
-        assert st.count_detections(db, camera=cid) >= 5  # bounded: at most 2 rows per track per second
+        assert q.count_detections(db, camera=cid) >= 5  # bounded: at most 2 rows per track per second
     finally:
         svc.shutdown()
         manager.stop_all()
@@ -337,35 +361,35 @@ def _seed_rows(db) -> tuple[int, int]:
 def test_filtered_queries_return_the_right_rows(db):
     a, b = _seed_rows(db)
     t = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-    assert len(st.query_detections(db)) == 8
-    assert {d["camera_id"] for d in st.query_detections(db, camera=b)} == {b}
-    assert [d["label"] for d in st.query_detections(db, label="car")] == ["car"] * 3
-    assert len(st.query_detections(db, label=["car", "person"], camera=[a, b])) == 8
-    got = st.query_detections(db, camera=a, min_confidence=0.75)
+    assert len(q.query_detections(db)) == 8
+    assert {d["camera_id"] for d in q.query_detections(db, camera=b)} == {b}
+    assert [d["label"] for d in q.query_detections(db, label="car")] == ["car"] * 3
+    assert len(q.query_detections(db, label=["car", "person"], camera=[a, b])) == 8
+    got = q.query_detections(db, camera=a, min_confidence=0.75)
     assert [round(d["confidence"], 2) for d in got] == [0.9, 0.8]  # newest first
-    got = st.query_detections(db, since=t + timedelta(seconds=1), until=(t + timedelta(seconds=3)).isoformat())
+    got = q.query_detections(db, since=t + timedelta(seconds=1), until=(t + timedelta(seconds=3)).isoformat())
     assert sorted(d["timestamp"] for d in got) == sorted(
         [(t + timedelta(seconds=s)).isoformat() for s in (1, 1, 2, 2)])
-    assert len(st.query_detections(db, since=(t + timedelta(seconds=4)).timestamp())) == 1
-    page1 = st.query_detections(db, camera=a, limit=2)
-    page2 = st.query_detections(db, camera=a, limit=2, offset=2)
+    assert len(q.query_detections(db, since=(t + timedelta(seconds=4)).timestamp())) == 1
+    page1 = q.query_detections(db, camera=a, limit=2)
+    page2 = q.query_detections(db, camera=a, limit=2, offset=2)
     assert len(page1) == 2 and len(page2) == 2 and not {d["id"] for d in page1} & {d["id"] for d in page2}
-    assert st.count_detections(db, camera=a, min_confidence=0.6) == 4
-    d0 = st.query_detections(db, camera=a, limit=1)[0]
+    assert q.count_detections(db, camera=a, min_confidence=0.6) == 4
+    d0 = q.query_detections(db, camera=a, limit=1)[0]
     assert d0["box"] == [4.0, 4.0, 14.0, 24.0] and d0["max_celsius"] == 34.0 and d0["event_id"] is not None
     for bad in ({"min_confidence": 1.5}, {"limit": 0}, {"limit": 5000}, {"offset": -1}, {"since": "yesterday"},
                 {"camera": "x"}, {"since": t, "until": t - timedelta(seconds=1)}):
         with pytest.raises(ValueError):
-            st.query_detections(db, **bad)
-    evs = st.query_events(db)
+            q.query_detections(db, **bad)
+    evs = q.query_events(db)
     assert len(evs) == 1 and evs[0]["detections"] == 5 and evs[0]["duration_s"] == 4.0
-    assert st.query_events(db, camera=b) == [] and st.query_events(db, label="car") == []
-    assert st.query_events(db, active=False)[0]["id"] == evs[0]["id"]
-    assert st.query_events(db, since=t + timedelta(seconds=10)) == []
-    assert st.count_events(db, min_confidence=0.95) == 0
-    assert st.get_event(db, evs[0]["id"])["label"] == "person"
-    df = st.detections_dataframe(db, camera=a)
-    assert list(df.columns) == st.DATAFRAME_COLUMNS and len(df) == 5
+    assert q.query_events(db, camera=b) == [] and q.query_events(db, label="car") == []
+    assert q.query_events(db, active=False)[0]["id"] == evs[0]["id"]
+    assert q.query_events(db, since=t + timedelta(seconds=10)) == []
+    assert q.count_events(db, min_confidence=0.95) == 0
+    assert q.get_event(db, evs[0]["id"])["label"] == "person"
+    df = q.detections_dataframe(db, camera=a)
+    assert list(df.columns) == q.DATAFRAME_COLUMNS and len(df) == 5
     assert df["timestamp"].is_monotonic_increasing and str(df["timestamp"].dt.tz) == "UTC"
     assert df["max_celsius"].max() == 34.0
 
@@ -384,13 +408,13 @@ def test_screenshot_path_refuses_traversal(db, tmp_path):
     paths = ["1/a.jpg", "../secret.txt", "1/../../secret.txt", str(secret), "1/link.jpg", "1/missing.jpg", "."]
     store.add(cid, [(t, Detection("person", 0.9, Box(0, 0, 1, 1)), None, p) for p in paths])
     assert store.flush()
-    ids = [d["id"] for d in sorted(st.query_detections(db), key=lambda d: d["id"])]
-    resolved = [st.screenshot_path(db, i, root) for i in ids]
+    ids = [d["id"] for d in sorted(q.query_detections(db), key=lambda d: d["id"])]
+    resolved = [q.screenshot_path(db, i, root) for i in ids]
     assert resolved[0] == good.resolve()
     assert resolved[1:] == [None] * (len(paths) - 1)
-    assert st.screenshot_path(db, 10**9, root) is None
-    assert st.resolve_screenshot(root, "1/a.jpg") == good.resolve()
-    assert st.resolve_screenshot(root, "1/a.jpg\x00") is None
+    assert q.screenshot_path(db, 10**9, root) is None
+    assert q.resolve_screenshot(root, "1/a.jpg") == good.resolve()
+    assert q.resolve_screenshot(root, "1/a.jpg\x00") is None
 
 
 def test_store_writes_in_batches_from_its_thread(db, tmp_path):
@@ -409,3 +433,35 @@ def test_store_writes_in_batches_from_its_thread(db, tmp_path):
         assert (Path(tmp_path) / rel).stat().st_size > 1000
     finally:
         store.close()
+
+
+def test_an_announced_event_sends_updates_when_what_it_says_changes():
+    """After its notification, an event is announced again ("update") when it enters a new zone, its
+    peak temperature rises by a whole degree or its size hint changes: at most once a second, and
+    never for a change that says nothing new (the hotspot detector's confidence never changes, so
+    before this its events never sent an update)."""
+    import numpy as np
+
+    from thermalstream.frame import Frame
+
+    door = {"name": "door", "points": [[0.5, 0.0], [1.0, 0.0], [1.0, 1.0], [0.5, 1.0]]}
+    updates, notes = [], []
+    em = EventManager(1, zones=ZoneConfig(zones=parse_zones([door])), min_hits=2,
+                      on_notify=lambda ev: notes.append(ev.said()),
+                      on_update=lambda ev: updates.append((ev.last_seen, ev.said())))
+    image = np.zeros((240, 320), np.uint8)
+    for i in range(30):  # 6 s at 5 fps, walking right; 30.25 °C rising to 33.875 °C (exact in binary)
+        t = 100.0 + i / 5
+        x = 20 + 8 * i
+        d = Detection("hotspot", 1.0, Box(x, 100, x + 20, 160), track_id=7, max_celsius=30.25 + 0.125 * i,
+                      extra={"hint": "person-sized"})
+        em.process(Frame(image=image, seq=i, timestamp=t), [d], t)
+    assert notes == [((), 30, "person-sized")]
+    # 31 °C at 101.2 s, 32 °C at 102.8 s; the door at 103.4 s waits for 103.8 s (a second after the last
+    # update), 33 °C at 104.4 s for 104.8 s
+    said = [s for _, s in updates]
+    assert said == [((), 31, "person-sized"), ((), 32, "person-sized"), (("door",), 32, "person-sized"),
+                    (("door",), 33, "person-sized")], said
+    assert [round(t, 1) for t, _ in updates] == [101.2, 102.8, 103.8, 104.8]
+    times = [t for t, _ in updates]
+    assert all(b - a >= 1.0 - 1e-6 for a, b in zip(times, times[1:]))

@@ -128,7 +128,7 @@ def test_yolo_detector_runs_exports_on_the_direct_runtime(backend, settings, exp
     st = det.status()
     assert st.state == "ready" and st.backend == backend and det.model_path == exports[backend], st
     assert isinstance(det._model, ExportedModel) and det.max_batch == 1
-    assert st.message.startswith(f"{backend} at 256x320, classes: Normal, Fall")
+    assert st.message.startswith(f"{backend} on cpu at 256x320, classes: Normal, Fall")
     [dets] = det.detect([flir_frame])
     assert [d.label for d in dets] == ["Normal"] and dets[0].confidence > 0.5
     d = dets[0]

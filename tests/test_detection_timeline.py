@@ -10,7 +10,7 @@ from sqlalchemy import insert
 
 from thermalstream.db import repo
 from thermalstream.db.models import Detection as DetectionRow
-from thermalstream.detect.store import count_detections
+from thermalstream.detect.queries import count_detections
 from thermalstream.detect.timeline import detection_timeline
 
 pytest_plugins = ["tests.db_fixtures"]

@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from tests.samples import flirpy_samples
 from tests.weights import FALL_CLASSES, fall_weights, ultralytics_asset
@@ -216,6 +217,45 @@ def test_unknown_backend_is_rejected(settings):
 
     with pytest.raises(ValueError, match="openvino, onnx, torch"):
         YoloDetector("whatever.pt", backend="tensorrt", settings=settings, lazy=True)
+
+
+def test_device_choice_order_and_providers():
+    """Where YOLO computes (devices.py): ONNX Runtime first where it has CUDA; ``gpu`` keeps only
+    backends that can use one; ``cpu`` never asks for CUDA."""
+    from thermalstream.detect.devices import CPU_EP, CUDA_EP, backend_order, check_device, onnx_providers
+
+    order = ("openvino", "onnx", "torch")
+    assert backend_order("auto", "auto", order, onnx_gpu=False) == ["openvino", "onnx", "torch"]
+    assert backend_order("auto", "auto", order, onnx_gpu=True) == ["onnx", "openvino", "torch"]
+    assert backend_order("cpu", "auto", order, onnx_gpu=True) == ["openvino", "onnx", "torch"]
+    assert backend_order("gpu", "auto", order, onnx_gpu=False) == ["torch"]
+    assert backend_order("gpu", "auto", order, onnx_gpu=True) == ["onnx", "torch"]
+    assert backend_order("gpu", "openvino", order, onnx_gpu=True) == []
+    assert onnx_providers("auto", [CUDA_EP, CPU_EP]) == [CUDA_EP, CPU_EP]
+    assert onnx_providers("cpu", [CUDA_EP, CPU_EP]) == onnx_providers("auto", [CPU_EP]) == [CPU_EP]
+    with pytest.raises(ValueError, match="auto, cpu, gpu"):
+        check_device("tpu")
+    with pytest.raises(ValidationError):
+        Settings(detect_device="cuda")
+
+
+def test_detector_says_where_it_computes_and_gpu_only_without_one_is_unavailable(fall_pt, bus, settings):
+    from thermalstream.detect.devices import CUDA_EP, onnx_available
+    from thermalstream.detect.yolo import YoloDetector
+
+    here = "cuda" if CUDA_EP in onnx_available() else "cpu"
+    det = YoloDetector(fall_pt, backend="onnx", frame_shape=bus.shape, imgsz=640, settings=settings, warmup=False)
+    assert det.status().state == "ready" and det.status().message.startswith(f"onnx on {here} at 640x480")
+    cpu = YoloDetector(fall_pt, backend="onnx", device="cpu", frame_shape=bus.shape, imgsz=640, settings=settings,
+                       warmup=False)
+    assert cpu.status().message.startswith("onnx on cpu ")
+    import torch
+
+    if here == "cuda" or torch.cuda.is_available():
+        pytest.skip("this machine has a GPU runtime: 'gpu only' would load")
+    gpu = YoloDetector(fall_pt, device="gpu", frame_shape=bus.shape, imgsz=640, settings=settings, warmup=False)
+    _check_bad(gpu, "unavailable", "THERMALSTREAM_DETECT_DEVICE=gpu", "onnxruntime-gpu", "torch: no CUDA device")
+    assert gpu.detect([bus]) == [[]]  # says so, never raises
 
 
 def test_coco_names_default_to_product_classes():

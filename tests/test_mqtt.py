@@ -14,6 +14,7 @@ import sys
 import textwrap
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import paho.mqtt.client as paho
@@ -40,20 +41,29 @@ def mosquitto_bin() -> str:
 class Broker:
     """A mosquitto of our own: loopback only, no anonymous clients, no persistence."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, users: dict[str, str] | None = None, acl: str | None = None) -> None:
+        """``users``: more MQTT accounts (name: password); ``acl``: the text of an ACL file (then every
+        client, the server's included, may use only the topics it grants)."""
         self.folder, self.port, self.proc = folder, free_port(), None
         folder.mkdir(parents=True, exist_ok=True)
         pw = folder / "passwd"
         passwd = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
         subprocess.run([passwd, "-b", "-c", str(pw), USER, PASSWORD], check=True, capture_output=True)
+        for name, secret in (users or {}).items():
+            subprocess.run([passwd, "-b", str(pw), name, secret], check=True, capture_output=True)
         pw.chmod(0o600)
-        (folder / "mosquitto.conf").write_text(textwrap.dedent(f"""\
+        conf = textwrap.dedent(f"""\
             listener {self.port} 127.0.0.1
             allow_anonymous false
             password_file {pw}
             persistence false
             log_dest stderr
-            """) + ("user root\n" if os.geteuid() == 0 else ""))
+            """) + ("user root\n" if os.geteuid() == 0 else "")
+        if acl is not None:
+            (folder / "acl").write_text(textwrap.dedent(acl))
+            (folder / "acl").chmod(0o600)
+            conf += f"acl_file {folder / 'acl'}\n"
+        (folder / "mosquitto.conf").write_text(conf)
 
     @property
     def url(self) -> str:
@@ -84,11 +94,11 @@ class Broker:
 class Listener:
     """A subscriber that keeps every message (topic, text, retained)."""
 
-    def __init__(self, broker: Broker, topics=("#",)) -> None:
+    def __init__(self, broker: Broker, topics=("#",), user: str = USER, password: str = PASSWORD) -> None:
         self.messages: list[tuple[str, str, bool]] = []
         self.lock = threading.Lock()
         self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"test-{time.monotonic_ns()}")
-        self.client.username_pw_set(USER, PASSWORD)
+        self.client.username_pw_set(user, password)
         self.client.on_message = self._on_message
         self.client.on_connect = lambda c, u, f, rc, p=None: [c.subscribe(t, qos=1) for t in topics]
         self.client.connect("127.0.0.1", broker.port)
@@ -163,6 +173,8 @@ def test_payloads_have_one_shape_per_type():
     assert seen["event.new"]["started_at"] == "2023-11-14T22:13:20+00:00" and seen["event.new"]["zones"] == ["a"]
     assert seen["alarm.raised"]["value"] is None  # NaN is no JSON
     assert payload_for("detections", {"camera_id": 7}) is None
+    assert payload_for("alarm", {"state": "acknowledged", "camera_id": 7, "alarm_id": 1}) is None  # pages only
+    assert payload_for("recording", {"state": "segment", "camera_id": 7}) is None
     assert payload_for("detection.event", {"state": "start"}) is None  # no camera: nothing to say
 
 
@@ -201,6 +213,16 @@ def test_round_trip_status_events_recordings_discovery_and_broker_loss(tmp_path,
         new = json.loads(sub.wait(topic(cid, "events"), lambda t, r: json.loads(t)["type"] == "event.new", 40))
         assert new["label"] == "hotspot" and new["kind"] == "detection" and isinstance(new["event_id"], int)
         assert server.request("GET", f"/api/events?camera={cid}")[1]["total"] >= 1
+        # a better snapshot of the announced event while it goes on: the detection service says "update"
+        # (DetectionService._event_snapshot; YOLO's confidence grows, the hotspot detector's is always 1.0, so
+        # here it is announced as the service does) and subscribers get an event.update of the same event
+        server.runtime.bus.publish("detection.event", {
+            "state": "update", "kind": "detection", "camera_id": cid, "event_id": new["event_id"], "label": "hotspot",
+            "confidence": 0.97, "max_celsius": 31.5, "zones": [], "snapshot": True,
+            "started_at": datetime.fromisoformat(new["started_at"]).timestamp()})
+        update = json.loads(sub.wait(topic(cid, "events"), lambda t, r: json.loads(t)["type"] == "event.update"))
+        assert update["event_id"] == new["event_id"] and update["snapshot"] is True and update["ended_at"] is None
+        assert update["started_at"] == new["started_at"] and update["confidence"] == 0.97 and set(update) == set(new)
         assert server.request("PATCH", f"/api/cameras/{cid}/detection", {"enabled": False})[0] == 200
         end = json.loads(sub.wait(topic(cid, "events"), lambda t, r: json.loads(t)["type"] == "event.end"))
         assert end["event_id"] == new["event_id"] and end["ended_at"] is not None
@@ -322,7 +344,7 @@ def test_bad_settings_and_refused_credentials_say_why(tmp_path, broker):
 
 @pytest.fixture
 def commanding(tmp_path, broker):
-    server = start_server(tmp_path, mqtt_url=broker.url, mqtt_commands=True)
+    server = start_server(tmp_path, mqtt_url=broker.url, mqtt_commands=True)  # true: the token mode
     sub = Listener(broker)
     try:
         for name, role in (("vera", "viewer"), ("otto", "operator")):
@@ -343,6 +365,10 @@ def _command(sub: Listener, cid: int, action: str, token: str | None, rid: str) 
 def test_commands_follow_the_access_rules(commanding):
     server, sub, cid = commanding
     det = server.runtime.detection
+    # token mode: Home Assistant gets sensors, no switches (their configs are only ever cleared)
+    sub.wait(ha.config_topic("homeassistant", PREFIX, cid, "status"), lambda t, r: t != "")
+    assert all(t == "" for obj in ha.SWITCHES for t, _ in sub.on(ha.config_topic("homeassistant", PREFIX, cid, obj)))
+    sub.wait(ha.config_topic("homeassistant", PREFIX, cid, "detection_switch"), lambda t, r: t == "")
 
     reply = _command(sub, cid, "detection_on", server.token("vera"), "viewer")
     assert reply["ok"] is False and reply["status"] == 403 and "operator" in reply["error"]

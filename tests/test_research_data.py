@@ -137,7 +137,11 @@ def test_a_12_s_recording_by_id_from_the_server_database(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     os.environ.pop("THERMALSTREAM_DATA_DIR", None)
     rec = ts.open_recording(rid, data_dir=settings.data_dir)
-    assert len(rec.segments) == 2 and len(rec) == row["frames"] >= 100
+    # 12 s at 9 fps is ~110 frames; a loaded machine's simulator delivers fewer (98 seen at load 6-25), so
+    # "every frame" is checked as no gap in the camera's frame numbers, not as a count
+    seqs = np.concatenate([s.seqs for s in rec.segments])
+    assert len(rec.segments) == 2 and len(rec) == row["frames"] == len(seqs) >= 90
+    assert np.all(np.diff(seqs) == 1), "frames missing from the recording"
     stamps = [f.timestamp for f in rec]
     assert len(stamps) == len(rec) and np.all(np.diff(stamps) > 0)
     df = ts.recordings(data_dir=settings.data_dir)

@@ -112,7 +112,7 @@ def test_playback_detections_cover_the_whole_recording_oldest_first(db):
     from sqlalchemy import insert
 
     from thermalstream.db.models import Detection
-    from thermalstream.detect.store import playback_detections
+    from thermalstream.detect.queries import playback_detections
 
     with db.session() as s:
         cid = repo.add_camera(s, "a", "sim://?seed=1", enabled=False).id

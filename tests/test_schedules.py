@@ -472,6 +472,8 @@ def test_real_scheduler_fires_start_and_stop_on_its_own(db):
         assert rec.calls[0] == ("start", cam, True, s["id"])
         wait_for(lambda: len(rec.calls) >= 2, timeout=15, what="the stop trigger")
         assert rec.calls[1] == ("stop", cam) and rec.active == {}
+        # the scheduler's thread notifies after the recorder call returns: wait for the note, too
+        wait_for(lambda: len(notes.sent) >= 2, timeout=5, what="the stop notification")
         assert [t for _, t in notes.titles()] == ["Scheduled recording started", "Scheduled recording stopped"]
     finally:
         svc.shutdown()

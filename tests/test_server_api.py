@@ -41,7 +41,8 @@ def test_connect_list_disconnect_reconnect_delete(server):
     cam = connect_sim(server)
     assert cam["name"] == "yard" and cam["kind"] == "sim"
     wait_for(lambda: server.camera(cam["id"])["status"] == "live", what="live")
-    live = server.camera(cam["id"])
+    # the temperature summary comes with a later frame than the one that made the camera live (null until then)
+    live = wait_for(lambda: (c := server.camera(cam["id"]))["temperature"] and c, what="a temperature summary")
     assert live["radiometric"] is True and live["width"] == 320
     t = live["temperature"]
     assert t["min"] < t["mean"] < t["max"] and 25 < t["max"] < 120

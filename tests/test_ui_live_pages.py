@@ -22,6 +22,7 @@ from thermalstream.db.models import Alarm, Event, Recording
 pytestmark = pytest.mark.ui
 SIM = "sim://?seed={seed}&width=160&height=128"
 VERA = ("vera", "vera has a long password")
+ZONE_TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d")  # a time as format_local writes it
 
 
 def _session_queries(srv, table: str, user: str):
@@ -48,6 +49,14 @@ def _live_camera(srv, name: str, seed: int = 5) -> int:
     assert status == 201, cam
     wait_for(lambda: srv.camera(cam["id"])["status"] == "live", timeout=30, what=f"{name} live")
     return cam["id"]
+
+
+def _recording(srv, cid: int, segments: int) -> dict:
+    """A recording started through the API, once it has closed ``segments`` segments (it runs on)."""
+    rec = srv.request("POST", "/api/recording/start", {"camera_id": cid})[1]
+    wait_for(lambda: srv.request("GET", f"/api/recordings/{rec['id']}")[1]["segments"] >= segments, timeout=30,
+             what=f"{segments} segments")
+    return rec
 
 
 def _private_to_admin(srv, cid: int) -> None:
@@ -130,6 +139,59 @@ def test_recordings_list_follows_recordings_keeping_selection_sort_and_page(tmp_
         stop_server(srv)
 
 
+PLAYER = """(cmd) => {  // the Recordings page's player: its state, or a pause at 0.5 s
+  const v = document.querySelector('video.ts-player') || (() => { let hit = null;
+    const find = (root) => { for (const e of root.querySelectorAll('*')) { if (hit) return;
+      const m = e.shadowRoot && e.shadowRoot.querySelector('video.ts-player'); if (m) hit = m;
+      else if (e.shadowRoot) find(e.shadowRoot); } };
+    find(document); return hit; })();
+  if (!v) return null;
+  if (cmd === 'pause') { v.pause(); v.currentTime = 0.5; v.dataset.mark = 'the same video'; }
+  const bar = v.parentElement.parentElement.querySelector('.ts-segments');
+  return {url: v.dataset.url || '', segment: Number(v.dataset.segment), t: v.currentTime, paused: v.paused,
+          ready: v.readyState, mark: v.dataset.mark || '', buttons: bar ? bar.querySelectorAll('button').length : 0};
+}"""
+
+
+def test_recordings_player_gets_the_new_segments_of_a_running_recording(tmp_path, page):  # noqa: F811
+    """Seen: a recording selected while it was recording kept the segments it had when it was chosen
+    (the player never got the new ones until the user chose it again)."""
+    srv, browser = start_server(tmp_path, record_segment_seconds=1.0), page.context.browser
+    try:
+        cid = _live_camera(srv, "yard")
+        rec = _recording(srv, cid, segments=2)
+        tab = _open(browser, srv, "/recordings")
+        tab.locator('.tabulator-cell[tabulator-field="id"]', has_text=re.compile(rf"^{rec['id']}$")).click()
+        tab.get_by_text(f"Recording {rec['id']}").first.wait_for(timeout=10000)
+        first = wait_for(lambda: (v := tab.evaluate(PLAYER, "")) and v["ready"] >= 1 and v, timeout=15,
+                         what="the first segment loaded")
+        assert first["url"].endswith(f"/recordings/{rec['id']}/segments/0") and first["buttons"] >= 2
+        tab.evaluate(PLAYER, "pause")  # the user watches the first segment, paused at 0.5 s
+        seen: dict = {}  # what the browser and the server had last, for the message if it times out
+
+        def _grown():
+            seen.update(player=tab.evaluate(PLAYER, ""), server=srv.runtime.recordings.get(rec["id"])["segments"])
+            return seen["player"] and seen["player"]["buttons"] >= first["buttons"] + 2 and seen["player"]
+
+        try:
+            grown = wait_for(_grown, timeout=30, what="new segments in the player")
+        except pytest.fail.Exception as e:
+            raise AssertionError(f"{e} - last seen: {seen}") from None
+        # the same video, still where the user left it (not reloaded, not back to the start)
+        assert grown["mark"] == "the same video" and grown["url"] == first["url"], grown
+        assert grown["paused"] and grown["t"] == pytest.approx(0.5, abs=0.05), grown
+
+        # played to the end of the newest segment it has, it plays on into the next one when it closes
+        last = grown["buttons"] - 1
+        tab.locator(".ts-segments button").nth(last).click()
+        on = wait_for(lambda: (v := tab.evaluate(PLAYER, "")) and v["segment"] > last and v, timeout=20,
+                      what="the player playing on into a segment closed after it started")
+        assert on["url"].endswith(f"/segments/{on['segment']}") and not on["paused"], on
+        srv.request("POST", "/api/recording/stop", {"camera_id": cid})
+    finally:
+        stop_server(srv)
+
+
 def _note(tab) -> str:
     return tab.get_by_text(re.compile(r"\d+ segment\(s\), \d+ event")).first.inner_text()
 
@@ -149,9 +211,7 @@ def test_review_today_grows_in_place_keeping_zoom_and_the_playing_video(tmp_path
     srv, browser = start_server(tmp_path, record_segment_seconds=2.0), page.context.browser
     try:
         cid = _live_camera(srv, "yard")
-        rec = srv.request("POST", "/api/recording/start", {"camera_id": cid})[1]
-        wait_for(lambda: srv.request("GET", f"/api/recordings/{rec['id']}")[1]["segments"] >= 2, timeout=30,
-                 what="two segments")
+        rec = _recording(srv, cid, segments=2)
         page = _open(browser, srv, "/review")
         first = _count(_note(page), "segment")
         assert first >= 2 and "0 event(s), 0 alarm(s)" in _note(page)
@@ -246,6 +306,53 @@ def test_notifications_appear_for_their_user_only(tmp_path, page):  # noqa: F811
         stop_server(srv)
 
 
+def _acknowledged(tab, alarm: str) -> str:
+    row = tab.locator(".ts-alarms .tabulator-row", has_text=alarm)
+    return row.locator('.tabulator-cell[tabulator-field="acknowledged"]').inner_text().strip() if row.count() else "?"
+
+
+def test_an_alarm_acknowledged_elsewhere_shows_acknowledged_in_every_open_session(tmp_path, page):  # noqa: F811
+    """Seen: an alarm acknowledged through the API, or by another user on her page, stayed unacknowledged
+    on the Notifications page of a session already open, until a reload (nothing announced it)."""
+    srv, browser = start_server(tmp_path), page.context.browser
+    try:
+        status, cam = srv.request("POST", "/api/cameras", {"url": SIM.format(seed=6), "name": "kiln"})
+        assert status == 201, cam
+        seen: list[dict] = []
+        srv.runtime.bus.subscribe(lambda e: seen.append(e.data) if e.data.get("state") == "acknowledged" else None,
+                                  "alarm")
+        ids = []
+        with srv.runtime.db.session() as s:
+            for name in ("too hot", "too cold"):
+                row = Alarm(camera_id=cam["id"], name=name, kind="above", raised_at=datetime.now(UTC), value=41.0,
+                            peak=41.0, unit="°C")
+                s.add(row)
+                s.flush()
+                ids.append(row.id)
+        srv.runtime.auth.users.create(*VERA, "viewer")
+        admin, viewer = _open(browser, srv, "/notifications"), _open(browser, srv, "/notifications", VERA)
+        for tab in (admin, viewer):
+            tab.locator(".ts-alarms").get_by_text("too cold").wait_for(timeout=30000)
+            assert _acknowledged(tab, "too hot") == "" and _acknowledged(tab, "too cold") == ""
+
+        status, body = srv.request("PATCH", f"/api/alarms/{ids[0]}", {"acknowledged": True})  # a script
+        assert status == 200 and body["acknowledged_at"], body
+        for tab in (admin, viewer):
+            wait_for(lambda t=tab: ZONE_TIME.match(_acknowledged(t, "too hot")), timeout=10,
+                     what="the alarm acknowledged through the API shown acknowledged")
+        # vera acknowledges the other one on her page: the admin's open page shows it
+        viewer.locator(".ts-alarms .tabulator-row", has_text="too cold").locator("input[type=checkbox]").check()
+        viewer.get_by_role("button", name="Acknowledge selected alarms").click()
+        wait_for(lambda: ZONE_TIME.match(_acknowledged(admin, "too cold")), timeout=10,
+                 what="the alarm vera acknowledged shown acknowledged on the admin's page")
+        assert [(d["alarm_id"], d["camera_id"]) for d in seen] == [(ids[0], cam["id"]), (ids[1], cam["id"])]
+        assert seen[1]["acknowledged_by"] == srv.runtime.auth.users.get("vera")["id"]
+        assert srv.request("PATCH", f"/api/alarms/{ids[0]}", {"acknowledged": True})[0] == 200
+        assert len(seen) == 2  # acknowledging again keeps the first and announces nothing
+    finally:
+        stop_server(srv)
+
+
 def _menu(tab) -> list[str]:
     """The options of the page's camera menu (the first select labelled Camera)."""
     return tab.locator("select").first.evaluate("s => Array.from(s.options).map(o => o.textContent)")
@@ -253,10 +360,11 @@ def _menu(tab) -> list[str]:
 
 def test_camera_menus_follow_cameras_added_renamed_and_shared(tmp_path, page):  # noqa: F811
     """Seen: the Recordings, Review and Detections menus listed the cameras of the moment the page was
-    built; a camera connected, renamed or shared later was missing until a reload."""
+    built; a camera connected, renamed or shared later was missing until a reload. Review's heading kept
+    the old name of a renamed camera."""
     srv, browser = start_server(tmp_path), page.context.browser
     try:
-        _live_camera(srv, "yard", seed=5)
+        yard = _live_camera(srv, "yard", seed=5)
         srv.runtime.auth.users.create(*VERA, "viewer")
         tabs = {path: _open(browser, srv, path) for path in ("/recordings", "/review", "/detections")}
         viewer = _open(browser, srv, "/recordings", VERA)
@@ -270,6 +378,11 @@ def test_camera_menus_follow_cameras_added_renamed_and_shared(tmp_path, page):  
         for path, tab in tabs.items():
             wait_for(lambda t=tab: "front gate" in _menu(t) and "gate" not in _menu(t), timeout=15,
                      what=f"the renamed camera on {path}")
+        # the camera Review shows, renamed: its day's heading says the new name too (not only the menu)
+        assert "**" not in _note(tabs["/review"]) and _note(tabs["/review"]).startswith("yard,")
+        assert srv.request("PATCH", f"/api/cameras/{yard}", {"name": "back yard"})[0] == 200
+        wait_for(lambda: _note(tabs["/review"]).startswith("back yard,"), timeout=15,
+                 what="the new name in Review's heading")
         time.sleep(1.0)
         assert "front gate" not in _menu(viewer) and "gate" not in _menu(viewer)
         srv.runtime.cameras.set_shares(gate, ["vera"], [])  # now shared with her

@@ -1,13 +1,15 @@
 """The Review page in Chromium (browser in Europe/Berlin): a camera's day with recordings as bands and
 events as marks; a click on an event mark plays the segment holding the time pre-roll seconds before it,
-from there; a click on a band plays the segment at that time; another day's time plays that day's segment."""
+from there; a click on a band plays the segment at that time; another day's time plays that day's segment;
+a drag scrubs; playback runs on past midnight into the next day."""
 
 from __future__ import annotations
 
 import shutil
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import sync_playwright
@@ -36,6 +38,19 @@ ZOOM = """([start, end]) => {  // as a wheel zoom would: show [start, end] (char
   for (const doc of window.Bokeh.documents) {
     const plot = doc.get_model_by_name('ts-review-plot');
     if (plot) { plot.x_range.setv({start, end}); return true; }
+  }
+  return false; }"""
+VIEW = """() => {  // the review plot's visible x range
+  for (const doc of window.Bokeh.documents) {
+    const plot = doc.get_model_by_name('ts-review-plot');
+    if (plot) return [plot.x_range.start, plot.x_range.end];
+  }
+  return null; }"""
+PAN_TOOL = """() => {  // as a click on the toolbar's pan button would: a drag pans the view
+  for (const doc of window.Bokeh.documents) {
+    const plot = doc.get_model_by_name('ts-review-plot');
+    const pan = plot && plot.toolbar.tools.find((t) => t.tool_name === 'Pan');
+    if (pan) { pan.active = true; return true; }
   }
   return false; }"""
 FIND_VIDEO = """const find = (root) => {  // the review video, through Panel's nested shadow roots
@@ -216,5 +231,93 @@ def test_playback_draws_detections_from_the_start_and_its_timeline_covers_the_wh
             browser.close()
         assert span is not None and span[0] == n
         assert span[2] - span[1] > (end - start).total_seconds() * 1000 * 0.95  # the whole recording
+    finally:
+        stop_server(srv)
+
+
+def _shifted_copy(srv, cid: int, rec: dict, third_starts: datetime) -> int:
+    """The same files as another recording whose third segment starts at ``third_starts`` (UTC)."""
+    src = srv.runtime.recordings.resolve(rec["path"])
+    dst = src.with_name(src.name + "_midnight")
+    shutil.copytree(src, dst)
+    shift = third_starts - datetime.fromisoformat(rec["segment_list"][2]["started_at"])
+    with srv.runtime.db.session() as s:
+        row = Recording(camera_id=cid, started_at=datetime.fromisoformat(rec["started_at"]) + shift,
+                        ended_at=datetime.fromisoformat(rec["ended_at"]) + shift, status="completed",
+                        path=f"{rec['path']}_midnight", segments=len(rec["segment_list"]))
+        s.add(row)
+        s.flush()
+        for seg in rec["segment_list"]:
+            s.add(RecordingSegment(recording_id=row.id, path=seg["path"].replace(rec["path"], row.path, 1),
+                                   started_at=datetime.fromisoformat(seg["started_at"]) + shift,
+                                   ended_at=datetime.fromisoformat(seg["ended_at"]) + shift))
+        return row.id
+
+
+def test_dragging_the_timeline_scrubs_and_playback_runs_on_past_midnight(tmp_path):
+    """A drag along the timeline plays from where it is let go; the day's last segment, ending after
+    midnight, plays on into the next day's first one, and the page turns to that day."""
+    srv = start_server(tmp_path, record_segment_seconds=3.0)
+    try:
+        cid, rec = _record(srv)
+        day = (to_local(datetime.now(UTC), ZONE) - timedelta(days=3)).date()
+        midnight = datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(ZONE)) + timedelta(days=1)
+        copy = _shifted_copy(srv, cid, rec, midnight.astimezone(UTC) - timedelta(seconds=1.5))
+        segs = srv.request("GET", f"/api/cameras/{cid}/timeline?day={day}&tz={ZONE}")[1]["segments"]
+        assert [s["recording_id"] for s in segs] == [copy] * 3  # the third one runs past midnight
+
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_context(timezone_id=ZONE, viewport={"width": 1280, "height": 900}).new_page()
+            login(page, srv)
+            page.goto(srv.base + f"/review?camera={cid}&day={day}")
+            page.get_by_text("3 segment(s)").wait_for(timeout=30000)
+            page.get_by_text(f"times in {ZONE}").wait_for(timeout=10000)
+            first = _chart_ms(datetime.fromisoformat(segs[0]["start"]))
+            assert page.evaluate(ZOOM, [first - 5_000, first + 15_000])
+            page.wait_for_timeout(500)
+
+            # drag from the first segment to 1.5 s into the second: plays there (the view does not move)
+            at = datetime.fromisoformat(segs[1]["start"]) + timedelta(seconds=1.5)
+            x0, y = page.evaluate(PIXEL, [first + 500, 0.5])
+            x1, _ = page.evaluate(PIXEL, [_chart_ms(at), 0.5])
+            view = page.evaluate(VIEW)
+            page.mouse.move(x0, y, steps=3)
+            page.wait_for_timeout(200)
+            page.mouse.down()
+            page.mouse.move(x1, y, steps=12)
+            page.mouse.up()
+            got = _playing(page, segs[1]["url"])
+            assert abs(float(got["seeked"]) - 1.5) < 0.3, got
+            assert page.evaluate(VIEW) == view  # a scrub, not a pan
+
+            # with the toolbar's pan tool chosen, the same drag pans the view and plays nothing new
+            assert page.evaluate(PAN_TOOL)
+            page.mouse.move(x1, y, steps=3)
+            page.wait_for_timeout(200)
+            page.mouse.down()
+            page.mouse.move(x0, y, steps=12)
+            page.mouse.up()
+            wait_for(lambda: page.evaluate(VIEW) != view, timeout=5, what="the view to pan")
+            page.wait_for_timeout(1500)
+            # (a click's play has a new number; "next" is the player going on by itself)
+            assert page.evaluate(PLAYING)["serial"] in (got["serial"], "next"), "a pan started playback"
+
+            # the last segment of the day, 1 s before midnight: it ends, and the next day plays on
+            box = page.get_by_label("Go to (YYYY-MM-DD HH:MM:SS)")
+            box.fill((midnight - timedelta(seconds=1)).strftime("%Y-%m-%d %H:%M:%S"))
+            page.get_by_role("button", name="Play", exact=True).click()
+            got = _playing(page, segs[2]["url"], after=got)
+            next_day = midnight.date()
+            page.get_by_text(f"{next_day:%A %d %B %Y}").wait_for(timeout=20000)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                got = page.evaluate(PLAYING) or {}
+                if got.get("url", "").endswith(f"/api/recordings/{copy}/segments/3"):
+                    break
+                time.sleep(0.1)
+            assert got.get("url", "").endswith(f"/api/recordings/{copy}/segments/3"), got
+            page.get_by_text("on into the next day").wait_for(timeout=5000)
+            browser.close()
     finally:
         stop_server(srv)

@@ -24,8 +24,8 @@ def test_draw_a_box_roi_see_its_value_alarm_and_trend(server, page):  # noqa: F8
     page.get_by_role("button", name="Draw", exact=True).click()
     canvas = page.locator("canvas.ts-canvas").first
     page.wait_for_timeout(500)
-    box = canvas.bounding_box()
     for fx, fy in [(0.2, 0.3), (0.6, 0.8)]:
+        box = canvas.bounding_box()  # at each click: the card's layout may still settle (a slow run)
         canvas.click(position={"x": box["width"] * fx, "y": box["height"] * fy})
         page.wait_for_timeout(150)
     page.get_by_placeholder("name, e.g. bearing").fill("bearing")

@@ -60,7 +60,7 @@ def detections(camera=None, label=None, since=None, until=None, min_confidence=N
     >>> df = ts.detections(camera=1, label="person", since="2026-11-24T00:00:00Z")
     """
     from thermalstream.datasets.tables import attach_frames
-    from thermalstream.detect.store import detections_dataframe
+    from thermalstream.detect.queries import detections_dataframe
 
     with _database(data_dir, database_url) as (settings, db):
         df = detections_dataframe(db, camera=camera, label=label, since=since, until=until,

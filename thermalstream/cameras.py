@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 from thermalstream.bus import Event
+from thermalstream.camera_files import CameraFiles, in_media_folder, media_file, probe_file
 from thermalstream.capture.manager import CameraManager
-
 from thermalstream.connection_alerts import ConnectionAlerts
 from thermalstream.db import Database, repo
 from thermalstream.db.outage import log_failure
@@ -17,11 +16,8 @@ from thermalstream.notifications import NotificationService
 from thermalstream.palettes import PALETTES
 from thermalstream.radiometry import RadiometricSource, RadiometrySettings, summary
 from thermalstream.sharing import ROLE_ORDER, CameraNotFound, CameraSharing, ShareError  # noqa: F401
-from thermalstream.sources import SourceError, make_source
+from thermalstream.sources import make_source
 from thermalstream.sources.url import CameraURL, CameraURLError, parse_camera_url
-from thermalstream.storage.media import MEDIA_CHOICES, media_camera_ids, remove_camera_media
-from thermalstream.storage.paths import StoragePathError, safe_path
-from thermalstream.storage.usage import storage_roots
 from thermalstream.workers.inprocess import InProcessBackend
 from thermalstream.workers.protocol import Backend, CameraAssignment
 
@@ -33,41 +29,9 @@ class CameraConflict(Exception):
     """The request clashes with the camera's state (already connected, duplicate URL…)."""
 
 
-def in_media_folder(cu: CameraURL, media_root: Path) -> str:
-    """The URL of a file source with a relative plain path (``clips/yard.mp4?loop=1``) made
-    absolute inside the media folder; any other URL as it is."""
-    if cu.raw.startswith("file:") or cu.path is None or cu.path.expanduser().is_absolute():
-        return cu.raw
-    path, sep, query = cu.raw.partition("?")
-    return f"{media_root.resolve() / path}{sep}{query}"
-
-
-def media_file(cu: CameraURL, media_root: Path) -> None:
-    """Refuse a file source outside the media folder. The message is the same whether or not the
-    file exists and never names folders outside, so it cannot be used to probe the file system."""
-    try:
-        path = safe_path(media_root, cu.path.expanduser().resolve())  # type: ignore[union-attr]
-    except (StoragePathError, OSError):
-        raise CameraURLError("file sources must lie in the server's media folder: ask an admin to put the file "
-                             "there (or to add it)") from None
-    if not path.is_file():
-        raise CameraURLError(f"file not found in the media folder: {path.relative_to(media_root.resolve())}")
-
-
-def probe_file(url: CameraURL) -> None:
-    """Open a file source and read one frame, so a bad file is refused at once with a clear reason."""
-    src = make_source(url)
-    try:
-        src.open()
-        src.read()
-    except SourceError as exc:
-        raise CameraURLError(str(exc)) from None
-    finally:
-        src.close()
-
-
-class CameraService(CameraSharing):
-    """Saved cameras joined to running ones; visibility and sharing come from :class:`CameraSharing`."""
+class CameraService(CameraFiles, CameraSharing):
+    """Saved cameras joined to running ones; visibility and sharing come from :class:`CameraSharing`,
+    deleting a camera and its files from :class:`CameraFiles`."""
 
     def __init__(self, db: Database, manager: CameraManager, notifications: NotificationService,
                  settings: Any = None, workers: Backend | None = None) -> None:
@@ -258,63 +222,6 @@ class CameraService(CameraSharing):
         self.manager.bus.publish("camera.changed", {"camera_id": camera_id})
         return self.radiometry(camera_id)
 
-    def delete(self, camera_id: int, media: str = "archive") -> dict[str, Any] | None:
-        """Stop and delete a camera; its files are archived or deleted (``media``, see
-        :mod:`thermalstream.storage.media`). Returns what happened to the files (None: no settings)."""
-        if media not in MEDIA_CHOICES:
-            raise CameraURLError(f"media must be one of {', '.join(MEDIA_CHOICES)}, got {media!r}")
-        if camera_id in self.manager:
-            self.manager.remove(camera_id)
-            self.manager.bus.publish("camera.removed", {"camera_id": camera_id})
-        with self.db.session() as s:
-            name = getattr(repo.get_camera(s, camera_id), "name", None)
-            if not repo.delete_camera(s, camera_id):
-                raise CameraNotFound(f"no camera {camera_id}")
-        self._palettes.pop(camera_id, None)
-        self._radiometry.pop(camera_id, None)
-        files = self._remove_media(camera_id, media, name or str(camera_id))
-        self.notes.info("Camera removed", (name or str(camera_id)) + _files_text(files), data={"camera_id": camera_id})
-        return files
-
-    def archive_orphan_media(self) -> list[int]:
-        """Archive the folders of cameras that no longer exist (deleted before their files went with
-        them), so that no later camera can own them. Returns their ids; admins get a notification."""
-        if self.settings is None:
-            return []
-        roots = storage_roots(self.settings)
-        with self.db.session() as s:
-            known = {c.id for c in repo.list_cameras(s)}
-        orphans = sorted(media_camera_ids(roots) - known)
-        for cid in orphans:
-            try:
-                remove_camera_media(roots, self.settings.archive_dir, cid, "archive")
-            except OSError:
-                log.exception("files of deleted camera %s could not be archived", cid)
-        if orphans:
-            self._tell_admins("warning", "Files of deleted cameras archived",
-                              f"camera id(s) {', '.join(map(str, orphans))} no longer exist but had files; "
-                              f"they were moved to {self.settings.archive_dir.name}/ (admins only)")
-        return orphans
-
-    def _tell_admins(self, kind: str, title: str, message: str) -> None:
-        """A notification for each admin only (it names files or deleted cameras)."""
-        self.notes.to_admins(kind, title, message)
-
-    def _remove_media(self, camera_id: int, media: str, name: str) -> dict[str, Any] | None:
-        if self.settings is None:
-            return None
-        try:
-            return remove_camera_media(storage_roots(self.settings), self.settings.archive_dir, camera_id, media)
-        except OSError as exc:  # the camera is gone; its files stay where they are, and the admin is told
-            log.exception("files of deleted camera %s not %sd", camera_id, media)
-            self._tell_admins("error", "Camera files left in place", f"{name}: could not {media} its files ({exc})")
-            return {"media": "failed", "error": str(exc)}
-
-    def _media_root(self) -> Path:
-        if self.settings is None:
-            raise CameraURLError("file sources need a media folder (no settings)")
-        return Path(self.settings.media_root)
-
     # ----- internals
     def _start(self, cid: int, cu: CameraURL, name: str, settings: dict[str, Any]) -> None:
         self._palettes[cid] = settings.get("palette", DEFAULT_PALETTE)
@@ -394,16 +301,6 @@ def _temperature(frame: Frame | None) -> dict[str, Any] | None:
         return None
     return {"min": round(float(c.min()), 2), "mean": round(float(c.mean()), 2), "max": round(float(c.max()), 2),
             "unit": frame.temperature_unit}
-
-
-def _files_text(files: dict[str, Any] | None) -> str:
-    if not files or files["media"] == "failed":
-        return ""
-    if not files["folders"]:
-        return "; it had no files"
-    if files["media"] == "delete":
-        return f"; its files were deleted ({files['bytes']} bytes)"
-    return f"; its files ({files['bytes']} bytes) were archived in {Path(files['archive']).name} (admins only)"
 
 
 def _default_name(cu: CameraURL) -> str:

@@ -7,7 +7,7 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -48,6 +48,8 @@ class Settings(BaseSettings):
                                     "ray): host:6379 of the head node, or 'auto'; unset: a Ray of its own on this machine")
     ray_workers: int | None = Field(default=None, ge=1, description="Ray actors for cameras without a pin "
                                     "(default: one per node at start)")
+    ray_detectors: int = Field(default=0, ge=0, description="Ray actors that run the detector for every camera "
+                               "worker (a GPU each share when the cluster has GPUs); 0: each worker loads its own")
     ray_pins: str = Field(default="", pattern=r"^\s*(\d+\s*=\s*[A-Za-z0-9_\-]+\s*(,\s*\d+\s*=\s*[A-Za-z0-9_\-]+\s*)*)?$",
                           description="Cameras pinned to the Ray node with a custom resource: '3=usb_lab_a,5=usb_lab_b' "
                           "(that node: ray start --resources='{\"usb_lab_a\": 1}')")
@@ -107,6 +109,8 @@ class Settings(BaseSettings):
     # detection
     detector: Literal["yolo", "hotspot", "none"] = Field(default="yolo", description="Detector for all cameras")
     detect_backend: Literal["auto", "openvino", "onnx", "torch"] = Field(default="auto")
+    detect_device: Literal["auto", "cpu", "gpu"] = Field(
+        default="auto", description="Where YOLO computes: auto (a GPU where a runtime can use one), cpu, or gpu only")
     detect_conf: float = Field(default=0.4, ge=0, le=1, description="Minimum detector confidence")
     hotspot_threshold_c: float | None = Field(default=None, description="Hotspot: also above this absolute °C")
     hotspot_delta_c: float | None = Field(
@@ -135,8 +139,32 @@ class Settings(BaseSettings):
                                        description="MQTT client id (default thermalstream-<host>-<port>)")
     mqtt_discovery_prefix: str | None = Field(
         default="homeassistant", description="Home Assistant MQTT discovery prefix ('' or None: no discovery)")
-    mqtt_commands: bool = Field(default=False, description="Accept commands over MQTT (detection on/off, "
-                                "record start/stop), each with an operator's API token")
+    mqtt_commands: Literal["off", "token", "broker"] = Field(
+        default="off", description="Commands over MQTT (detection on/off, record start/stop): off; token (also "
+        "true): each carries an API access token; broker: the broker's ACL decides who may publish them and they "
+        "run as mqtt_command_user")
+    mqtt_command_user: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9._@-]{0,63}$",
+                                          description="The account MQTT commands run as when mqtt_commands=broker "
+                                          "(checked at each command: its current role and cameras)")
+
+    @field_validator("mqtt_commands", mode="before")
+    @classmethod
+    def _commands_mode(cls, value: object) -> object:
+        """true/false (the setting's old form) mean token/off; words in any case."""
+        if isinstance(value, bool):
+            return "token" if value else "off"
+        if isinstance(value, str):
+            word = value.strip().lower()
+            return {"true": "token", "1": "token", "yes": "token", "on": "token",
+                    "false": "off", "0": "off", "no": "off", "": "off"}.get(word, word)
+        return value
+
+    @model_validator(mode="after")
+    def _command_user_needed(self) -> Settings:
+        if self.mqtt_commands == "broker" and not self.mqtt_command_user:
+            raise ValueError("THERMALSTREAM_MQTT_COMMANDS=broker needs THERMALSTREAM_MQTT_COMMAND_USER: "
+                             "the account (an operator) that commands run as")
+        return self
 
     @property
     def db_url(self) -> str:

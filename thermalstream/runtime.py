@@ -26,11 +26,13 @@ from thermalstream.capture.manager import CameraManager
 from thermalstream.config import Settings
 from thermalstream.datasets.jobs import ExportService
 from thermalstream.db import Database
-from thermalstream.display import DisplayStore
 from thermalstream.db.outage import log_failure
 from thermalstream.detect.service import DetectionService
 from thermalstream.detect.types import Detector
+from thermalstream.display import DisplayStore
 from thermalstream.integrations.mqtt import MqttBridge
+from thermalstream.integrations.webhooks import Options as WebhookOptions
+from thermalstream.integrations.webhooks import WebhookService, owner_visibility
 from thermalstream.live import LiveEncoder
 from thermalstream.measure.service import MeasureService
 from thermalstream.notifications import NotificationService
@@ -39,8 +41,6 @@ from thermalstream.record.radiometric import RadiometricOptions
 from thermalstream.record.service import RecordingConfig, RecordingService
 from thermalstream.record.video import VideoOptions
 from thermalstream.schedules import ScheduleService
-from thermalstream.integrations.webhooks import Options as WebhookOptions
-from thermalstream.integrations.webhooks import WebhookService, owner_visibility
 from thermalstream.storage import CleanupJob, RetentionPolicy, sample_storage
 from thermalstream.storage.private import protect_data_dir
 from thermalstream.workers.wiring import Wiring, connect, wiring
@@ -87,7 +87,8 @@ def make_detector_factory(settings: Settings) -> Callable[[], Detector] | None:
     def yolo() -> Detector:
         from thermalstream.detect.yolo import YoloDetector
 
-        return YoloDetector.from_settings(settings, backend=settings.detect_backend, conf=settings.detect_conf)
+        return YoloDetector.from_settings(settings, backend=settings.detect_backend, device=settings.detect_device,
+                                          conf=settings.detect_conf)
 
     return yolo
 
@@ -155,7 +156,8 @@ class Runtime:
         connect(workers, recs, detection, rt.display, rt.measure, rt.event_recordings)
         rt.webhooks = WebhookService(db, bus, WebhookOptions.from_settings(settings),
                                      owner_visibility(auth.users, cams)).start()  # queues from now on
-        rt.mqtt = MqttBridge(settings, bus, cams, detection, recs, auth.tokens, __version__)  # listens from now on
+        rt.mqtt = MqttBridge(settings, bus, cams, detection, recs, auth.tokens, __version__,
+                             users=auth.users)  # listens from now on
         return rt
 
     def start(self) -> "Runtime":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.handlers.base import ApiError, BaseHandler, call_mapped
-from thermalstream.detect import store
+from thermalstream.detect import queries
 from thermalstream.detect.zones import ZoneError
 
 FILTERS = [
@@ -22,7 +22,7 @@ ERRORS = {"400": {"description": "Bad filter or setting"}, "404": {"description"
 
 class QueryHandler(BaseHandler):
     def filters(self) -> dict:
-        """Query arguments as keyword arguments of the store's query functions."""
+        """Query arguments as keyword arguments of the query functions (thermalstream.detect.queries)."""
         arg = self.get_query_argument
         try:
             camera = int(arg("camera")) if arg("camera", "") else None
@@ -57,7 +57,7 @@ class DetectionsHandler(QueryHandler):
                        "responses": {"200": {"description": "{detections, total, limit, offset}"}, **ERRORS}}}
 
     def get(self) -> None:
-        self.page(store.query_detections, store.count_detections, "detections")
+        self.page(queries.query_detections, queries.count_detections, "detections")
 
 
 class EventsHandler(QueryHandler):
@@ -66,7 +66,7 @@ class EventsHandler(QueryHandler):
                        "responses": {"200": {"description": "{events, total, limit, offset}"}, **ERRORS}}}
 
     def get(self) -> None:
-        self.page(store.query_events, store.count_events, "events")
+        self.page(queries.query_events, queries.count_events, "events")
 
 
 class ImageHandler(BaseHandler):
@@ -94,8 +94,8 @@ class DetectionScreenshotHandler(ImageHandler):
                        "responses": {"200": {"description": "image/jpeg"}, **ERRORS}}}
 
     def get(self, did: str) -> None:
-        self.require_owned(store.camera_of(self.runtime.db, detection_id=int(did)), f"detection {did}")
-        path = store.screenshot_path(self.runtime.db, int(did), self.runtime.settings.screenshots_dir)
+        self.require_owned(queries.camera_of(self.runtime.db, detection_id=int(did)), f"detection {did}")
+        path = queries.screenshot_path(self.runtime.db, int(did), self.runtime.settings.screenshots_dir)
         self.send_image(path, f"detection {did}")
 
 
@@ -104,8 +104,8 @@ class EventSnapshotHandler(ImageHandler):
                        "responses": {"200": {"description": "image/jpeg"}, **ERRORS}}}
 
     def get(self, eid: str) -> None:
-        self.require_owned(store.camera_of(self.runtime.db, event_id=int(eid)), f"event {eid}")
-        path = store.event_snapshot_path(self.runtime.db, int(eid), self.runtime.settings.screenshots_dir)
+        self.require_owned(queries.camera_of(self.runtime.db, event_id=int(eid)), f"event {eid}")
+        path = queries.event_snapshot_path(self.runtime.db, int(eid), self.runtime.settings.screenshots_dir)
         self.send_image(path, f"event {eid}")
 
 

@@ -16,7 +16,7 @@ import tornado.web
 from app.handlers.api_models import Recording, RecordingList
 from app.handlers.base import ApiError, BaseHandler, Guarded, GuardedFileHandler, call_mapped, http_error
 from app.handlers.schema import json_content
-from thermalstream.detect import store
+from thermalstream.detect import queries
 from thermalstream.detect.types import Box, Detection
 from thermalstream.palettes import PALETTES
 from thermalstream.record.burnin import burn_in_mp4
@@ -247,7 +247,7 @@ class ExportHandler(BaseHandler):
             return []
         since = datetime.fromtimestamp(min(t for _, t in starts), UTC)
         until = datetime.fromtimestamp(max(t for _, t in starts) + SEGMENT_SPAN_S, UTC)
-        df = store.detections_dataframe(self.runtime.db, camera=camera_id, since=since, until=until, limit=None)
+        df = queries.detections_dataframe(self.runtime.db, camera=camera_id, since=since, until=until, limit=None)
         return [(r.timestamp.timestamp(), Detection(r.label, r.confidence, Box(r.x1, r.y1, r.x2, r.y2),
                                                     track_id=None if r.track_id is pd.NA else r.track_id))
                 for r in df.itertuples()]

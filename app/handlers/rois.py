@@ -342,5 +342,5 @@ class AlarmHandler(_Measure):
 
     def patch(self, aid: str) -> None:
         parse_model(self.json_body(), AckBody)
-        self.write_json(self.call(store.acknowledge, self.runtime.db, parse_id(aid, "alarm"), self.user_id(),
+        self.write_json(self.call(self.runtime.measure.acknowledge, parse_id(aid, "alarm"), self.user_id(),
                                   self.visible_cameras()))

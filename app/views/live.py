@@ -9,7 +9,7 @@ import param
 
 from app.auth import Principal
 from app.views import detector_state
-from app.views.bridge import every, session_bridge
+from app.views.bridge import SessionBridge, every, session_bridge
 from app.views.camera_view import CameraView, colour_bar
 from app.views.display_form import DisplayForm
 from app.views.radiometry_form import RadiometryForm
@@ -181,7 +181,7 @@ class CameraCard(pn.viewable.Viewer):
 
     def _show_detector(self) -> None:
         """The detector's state on the card and an unmistakable Detect button (off, on, on but not detecting)."""
-        status = self.runtime.detection.detector_status()
+        status = self.runtime.detection.detector_status(self.camera_id)  # a worker's own, with workers
         line = detector_state.detector_html(status, self.detect.value)
         if self.detector_line.object != line:
             self.detector_line.object = line
@@ -238,7 +238,7 @@ class CameraCard(pn.viewable.Viewer):
             self.runtime.detection.enable(self.camera_id, event.new)
         except (LookupError, ValueError) as exc:
             toast_error(str(exc))
-        status = self.runtime.detection.detector_status()
+        status = self.runtime.detection.detector_status(self.camera_id)  # a worker's own, with workers
         if event.new and not detector_state.working(status):
             toast_error(f"Detection is on but the detector is {status.state}: {status.message}")
         self._show_detector()
@@ -289,9 +289,10 @@ class CameraCard(pn.viewable.Viewer):
 
 class LivePage(pn.viewable.Viewer):
     refresh_ms = param.Integer(default=1000)
+    bridge = param.ClassSelector(class_=SessionBridge, doc="this session's news from the bus")
 
     def __init__(self, runtime: Runtime, **params) -> None:
-        super().__init__(**params)
+        super().__init__(bridge=session_bridge(runtime), **params)
         self.runtime = runtime
         self.url = pn.widgets.TextInput(label="Camera URL", placeholder=URL_HELP, sizing_mode="stretch_width")
         self.cam_name = pn.widgets.TextInput(label="Name (optional)", width=220)
@@ -307,7 +308,6 @@ class LivePage(pn.viewable.Viewer):
         self.can_connect = can(self.user, "operator")
         self.rows: dict[int, dict] = {}
         self.refresh()
-        session_bridge(runtime).param.watch(lambda _e: self.refresh(), "cameras")  # changes come from the bus
         self._cb = every(self.tick, self.refresh_ms)  # fps etc. from memory
 
     def _connect(self, _event) -> None:
@@ -333,10 +333,12 @@ class LivePage(pn.viewable.Viewer):
             if cid in self.rows:
                 card.tick(self.runtime.cameras.with_live(self.rows[cid]))
 
+    @param.depends("bridge.cameras", watch=True)
     def refresh(self) -> None:
-        """The cameras this user may see, from the database: at start and when the bridge reports a change."""
+        """The cameras this user may see, from the database: at start and when the bridge reports a change
+        (a camera added, changed, removed or shared; its ROIs changed)."""
         visible = visible_cameras(self.runtime, self.user)
-        session_bridge(self.runtime).see(visible)
+        self.bridge.see(visible)
         cams = self.rows = {c["id"]: c for c in self.runtime.cameras.list(visible)}
         for cid in list(self.cards):
             if cid not in cams:

@@ -25,9 +25,12 @@ export function render({ model, el }) {
 
   function load(i, play) {
     const segs = segments();
-    if (!segs.length) { video.removeAttribute("src"); video.load(); bar.textContent = "No segments."; return; }
+    if (!segs.length) {
+      video.removeAttribute("src"); delete video.dataset.url; video.load(); bar.textContent = "No segments."; return;
+    }
     index = Math.max(0, Math.min(i, segs.length - 1));
     video.src = segs[index].url;
+    video.dataset.url = segs[index].url;
     video.dataset.segment = String(index);
     [...bar.children].forEach((b, k) => b.classList.toggle("active", k === index));
     if (play) video.play().catch(() => {});
@@ -70,8 +73,18 @@ export function render({ model, el }) {
     video.dataset.time = String(now);
   }
 
+  // A recording still being recorded grows: when the playing segment is still where it was, only the
+  // buttons change (the video keeps playing); a video that ran out of segments plays on into the new one.
+  function grown() {
+    const segs = segments();
+    buttons();
+    if (!video.dataset.url || segs[index]?.url !== video.dataset.url) { load(0, false); return; }
+    [...bar.children].forEach((b, k) => b.classList.toggle("active", k === index));
+    if (video.ended && index + 1 < segs.length) load(index + 1, true);
+  }
+
   video.addEventListener("ended", () => { if (index + 1 < segments().length) load(index + 1, true); });
-  model.on("change:segments", () => { buttons(); load(0, false); });
+  model.on("change:segments", grown);
   model.on("remove", () => cancelAnimationFrame(raf));
   buttons();
   load(0, false);

@@ -1,4 +1,8 @@
-"""The Recordings page: filter by camera and date, thumbnails, play with seeking, download or export."""
+"""The Recordings page: filter by camera and date, thumbnails, play with seeking, download or export.
+
+Its filters are state: ``camera`` (also in the URL: ``?camera=3``; 0: all), ``dates`` and the viewer's
+``zone`` are parameters of the page, their widgets are made from them, and the list is a view that
+depends on them, on ``reload`` (the Refresh button) and on the bridge's ``recordings`` counter."""
 
 from __future__ import annotations
 
@@ -11,7 +15,8 @@ import panel as pn
 import param
 from panel.custom import JSComponent
 
-from app.views.bridge import session_bridge
+from app.views.bridge import SessionBridge, session_bridge
+from app.views.charts import holoviews, name_source, stream_pane
 from app.views.export_control import ExportControl
 from app.views.range_export import RangeExport
 from app.views.session import can, follow_cameras, session_user, viewer_zone, when_zone_known
@@ -19,7 +24,7 @@ from app.views.shell import page
 from app.views.text import md_escape
 from app.views.thermal_player import ThermalPlayer
 from thermalstream.datasets.recording import RecordingData
-from thermalstream.detect import store
+from thermalstream.detect import queries
 from thermalstream.measure.geometry import Roi
 from thermalstream.measure.store import list_rois
 from thermalstream.notifications import chart_time, format_local, local_day_range, to_local, zone_label
@@ -43,20 +48,21 @@ def _epoch_ms(iso: str) -> float:
     return dt.datetime.fromisoformat(iso).timestamp() * 1000.0
 
 
-def detection_timeline(dets: list[dict], tz: str | None = None):
-    """Detections of one recording over time, one row per class (shown under the player), in the viewer's zone."""
-    from bokeh.models import ColumnDataSource, HoverTool
-    from bokeh.plotting import figure
+def detections_frame(dets: list[dict], tz: str | None = None) -> pd.DataFrame:
+    """Detections of one recording as the timeline's table: time (in the viewer's zone) and class."""
+    return pd.DataFrame({"x": pd.to_datetime([chart_time(d["timestamp"], tz) for d in dets]),
+                         "y": [d["label"] for d in dets]})
 
-    labels = sorted({d["label"] for d in dets}) or ["—"]
-    p = figure(x_axis_type="datetime", y_range=labels, height=160, sizing_mode="stretch_width",
-               tools="xpan,xwheel_zoom,reset", toolbar_location="right")
-    p.xaxis.axis_label = f"time ({zone_label(tz)})"
-    source = ColumnDataSource({"x": [chart_time(d["timestamp"], tz) for d in dets], "y": [d["label"] for d in dets]},
-                              name="ts-recording-detections")
-    p.scatter("x", "y", source=source, size=8, alpha=0.6, color="#e8532f")
-    p.add_tools(HoverTool(tooltips=[("class", "@y"), ("time", "@x{%T}")], formatters={"@x": "datetime"}))
-    return p
+
+def detections_chart(data: pd.DataFrame, tz: str | None = None):
+    """The detections of one recording over time, one row per class (shown under the player)."""
+    hv = holoviews()
+    return hv.Scatter(data, "x", hv.Dimension("y", values=sorted(set(data["y"])) or ["—"])).opts(
+        color="#e8532f", alpha=0.6, size=8, height=160, responsive=True, framewise=True,
+        xlabel=f"time ({zone_label(tz)})", ylabel="", toolbar="right", default_tools=[],
+        tools=["xpan", "xwheel_zoom", "reset", "hover"], active_tools=["xpan", "xwheel_zoom"],
+        hover_tooltips=[("class", "@y"), ("time", "@x{%T}")], hover_formatters={"@x": "datetime"},
+        hooks=[name_source("ts-recording-detections")])
 
 
 def _size(n: int | None) -> str:
@@ -70,8 +76,16 @@ def _duration(s: float | None) -> str:
 
 
 class RecordingsPage(pn.viewable.Viewer):
+    camera = param.Selector(default=None, objects=[], doc="the camera listed (0 or None: all); options: names")
+    dates = param.CalendarDateRange(default=None, doc="the viewer's calendar days listed")
+    zone = param.String(default=None, allow_None=True, doc="the browser's time zone (None: not told yet, UTC)")
+    reload = param.Event(doc="read the list again")
+    bridge = param.ClassSelector(class_=SessionBridge, doc="this session's news from the bus")
+
     def __init__(self, runtime: Runtime, **params) -> None:
-        super().__init__(**params)
+        today = dt.date.today()
+        super().__init__(bridge=session_bridge(runtime), zone=viewer_zone(),
+                         dates=(today - dt.timedelta(days=7), today), **params)
         self.runtime = runtime
         self.protect = pn.widgets.Button(label="Protect from cleanup", width=190, visible=False)
         self.protect.on_click(self._toggle_protect)
@@ -80,18 +94,20 @@ class RecordingsPage(pn.viewable.Viewer):
         self._armed: int | None = None  # the first click arms, a second click on the same recording deletes
         self.delete.on_click(self._delete)
         self.names: dict[int, str] = {}
-        self.camera = pn.widgets.Select(label="Camera", width=220)
-        self.visible = follow_cameras(runtime, self.camera, self.names, self._cameras_changed, all_label="All cameras")
-        today = dt.date.today()
-        self.dates = pn.widgets.DateRangePicker(label="Dates", value=(today - dt.timedelta(days=7), today), width=260)
-        self.refresh_btn = pn.widgets.Button(label="Refresh", width=100, align="end")
+        self.camera_select = pn.widgets.Select.from_param(self.param.camera, label="Camera", width=220)
+        self.visible = follow_cameras(runtime, self.camera_select, self.names, self._cameras_changed,
+                                      all_label="All cameras")
+        self.dates_picker = pn.widgets.DateRangePicker.from_param(self.param.dates, label="Dates", width=260)
+        self.refresh_btn = pn.widgets.Button.from_param(self.param.reload, label="Refresh", width=100, align="end")
         self.table = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False, selectable=1,
                                           sizing_mode="stretch_width", height=360, pagination="local", page_size=20,
                                           formatters={"thumbnail": {"type": "html"}})
         self.player = SegmentPlayer(sizing_mode="stretch_width")
         self.show_boxes = pn.widgets.Checkbox(label="Show detections on the video", value=True)
         self.show_boxes.link(self.player, value="show_detections")
-        self.timeline = pn.Column(sizing_mode="stretch_width", visible=False)
+        self.marks = holoviews().streams.Pipe(data=detections_frame([]))  # the selected recording's detections
+        self.timeline = pn.Column(stream_pane(lambda data: detections_chart(data, self._tz()), self.marks),
+                                  sizing_mode="stretch_width", visible=False)
         self.thermal = pn.Column(sizing_mode="stretch_width")  # the thermal player of radiometric recordings
         self.tabs = pn.Tabs(("Video", pn.Column(self.show_boxes, self.player, self.timeline, sizing_mode="stretch_width")),
                             ("Thermal data", self.thermal), sizing_mode="stretch_width")
@@ -99,41 +115,51 @@ class RecordingsPage(pn.viewable.Viewer):
         self.selected: dict | None = None
         self.export = ExportControl(runtime, {"NetCDF": "netcdf", "HDF5": "hdf5"}, self._export_request,
                                     label="Export thermal data")  # °C, or counts for an uncalibrated camera
-        for w in (self.camera, self.dates):
-            w.param.watch(lambda e: self.refresh(), "value")
-        self.refresh_btn.on_click(lambda e: self.refresh())
         self.table.param.watch(self._select, "selection")
         self.rows: list[dict] = []
         self.zone_note = pn.pane.Markdown("", margin=(0, 10))
-        self.range_export = RangeExport(runtime, lambda: self.camera.value, self.names, self._tz)
-        self.camera.param.watch(lambda e: self.range_export.update(), "value")
+        self.range_export = RangeExport(runtime, lambda: self._camera_id() or 0, self.names, self._tz)
         self._restoring = False  # True while refresh() puts the user's selection back
         self.refresh()
+        if pn.state.location is not None:  # a bookmarked ?camera=3
+            pn.state.location.sync(self, {"camera": "camera"})
+            if self.camera and self.camera not in self.names:
+                self.camera = 0  # not (or no longer) one of hers: all her cameras
         when_zone_known(self._on_load)
-        session_bridge(runtime).param.watch(lambda _e: self.refresh(), "recordings")  # started, stopped, segment
 
     def _tz(self) -> str | None:
-        return viewer_zone()
+        return self.zone
+
+    def _camera_id(self) -> int | None:
+        """The chosen camera, if the user may see it (None: all cameras)."""
+        return self.camera if self.camera in self.names else None
+
+    @param.depends("camera", watch=True)
+    def _camera_chosen(self) -> None:
+        self.range_export.update()
 
     def _cameras_changed(self, visible: set[int] | None) -> None:
         self.visible = visible
-        self.refresh()
-
-    def _on_load(self) -> None:
-        """The browser's zone is known now: its last seven days, times shown in it."""
-        today = to_local(dt.datetime.now(dt.UTC), self._tz()).date()
-        days = (today - dt.timedelta(days=7), today)
-        self.range_export.reset_zone()
-        if tuple(self.dates.value or ()) != days:
-            self.dates.value = days  # refreshes
+        if self.camera and self.camera not in self.names:
+            self.camera = 0  # gone or no longer shared: all cameras (refreshes)
         else:
             self.refresh()
 
+    def _on_load(self) -> None:
+        """The browser's zone is known now: its last seven days, times shown in it (refreshes when they change)."""
+        tz = viewer_zone()
+        today = to_local(dt.datetime.now(dt.UTC), tz).date()
+        self.range_export.reset_zone()
+        self.param.update(zone=tz, dates=(today - dt.timedelta(days=7), today))
+
+    @param.depends("camera", "dates", "zone", "reload", "bridge.recordings", watch=True)
     def refresh(self) -> None:
-        """The list for the chosen camera and days; the selected recording, the sorting and the page stay."""
-        start, end = self.dates.value or (None, None)
+        """The list for the chosen camera and days; the selected recording, the sorting and the page stay.
+        Runs when a filter changes, on Refresh, and when the bridge says recordings started, stopped or
+        closed a segment."""
+        start, end = self.dates or (None, None)
         since, until = local_day_range(start, end, self._tz())  # the viewer's calendar days
-        self.rows = [r for r in self.runtime.recordings.list(self.camera.value or None, since, until, limit=1000)
+        self.rows = [r for r in self.runtime.recordings.list(self._camera_id(), since, until, limit=1000)
                      if self.visible is None or r["camera_id"] in self.visible]
         tz, page = self._tz(), self.table.page
         self.zone_note.object = f"Dates and times in {zone_label(tz)}"
@@ -170,6 +196,7 @@ class RecordingsPage(pn.viewable.Viewer):
         if at:
             self.selected = self.rows[at[0]]
             self._show_details(self.selected)
+            self._grow_player()
         _lo, hi = self.table.param.page.bounds or (1, page)
         if self.table.page != page and (hi is None or page <= hi):
             self.table.page = page
@@ -179,24 +206,37 @@ class RecordingsPage(pn.viewable.Viewer):
             return
         rec = self.rows[event.new[0]]
         self.selected = rec
-        rid = rec["id"]
         self._show_protect(rec)
-        full = self.runtime.recordings.get(rid)
-        self.player.segments = [
-            {"url": f"/api/recordings/{rid}/segments/{i}", "start": _epoch_ms(seg["started_at"])}
-            for i, seg in enumerate(full["segment_list"])
-        ]
-        dets = store.playback_detections(self.runtime.db, rec["camera_id"], rec["started_at"],
-                                         rec["ended_at"] or dt.datetime.now(dt.UTC))  # the whole recording
-        self.player.detections = [{"t": _epoch_ms(d["timestamp"]), "box": d["box"], "label": d["label"],
-                                   "confidence": d["confidence"]} for d in dets]
-        self.timeline.objects = [pn.pane.Bokeh(detection_timeline(dets, self._tz()), sizing_mode="stretch_width")] if dets else []
+        dets = self._load_player(rec)
         self.timeline.visible = bool(dets)
+        if dets:
+            self.marks.send(detections_frame(dets, self._tz()))
         for old in self.thermal.objects:
             if isinstance(old, ThermalPlayer):
                 old.stop()
         self.thermal.objects = [self._thermal_player(rec)]
         self._show_details(rec)
+
+    def _load_player(self, rec: dict) -> list[dict]:
+        """The player's segments and detections of ``rec`` (the whole recording so far); returns the detections."""
+        rid = rec["id"]
+        full = self.runtime.recordings.get(rid)
+        segments = [{"url": f"/api/recordings/{rid}/segments/{i}", "start": _epoch_ms(seg["started_at"])}
+                    for i, seg in enumerate(full["segment_list"])]
+        if segments != self.player.segments:
+            self.player.segments = segments
+        dets = queries.playback_detections(self.runtime.db, rec["camera_id"], rec["started_at"],
+                                         rec["ended_at"] or dt.datetime.now(dt.UTC))  # the whole recording
+        self.player.detections = [{"t": _epoch_ms(d["timestamp"]), "box": d["box"], "label": d["label"],
+                                   "confidence": d["confidence"]} for d in dets]
+        return dets
+
+    def _grow_player(self) -> None:
+        """The selected recording closed segments since the player got its list (it is still recording, or
+        has just stopped): the player gets them; the playing video goes on (player.js keeps it)."""
+        rec = self.selected
+        if rec is not None and rec["segments"] != len(self.player.segments):
+            self._load_player(rec)
 
     def _show_details(self, rec: dict) -> None:
         rid = rec["id"]
@@ -274,7 +314,7 @@ class RecordingsPage(pn.viewable.Viewer):
 
     def __panel__(self):
         return pn.Column(
-            pn.Row(self.camera, self.dates, self.refresh_btn),
+            pn.Row(self.camera_select, self.dates_picker, self.refresh_btn),
             self.zone_note,
             self.table,
             self.details,

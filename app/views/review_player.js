@@ -1,7 +1,7 @@
 // Review player: plays a camera's segments of the shown day one after the other. Python says where to
 // play (`target`: segment k, seconds into it, a serial number so the same place can be asked twice);
 // the player loads that segment, seeks inside it once its metadata is in, and plays on into the next
-// segments. data-* attributes tell what plays (segment, recording, epoch ms, and `serial`: the request
+// segments (after the last one it bumps `finished`: the page may go on into the next day). data-* attributes tell what plays (segment, recording, epoch ms, and `serial`: the request
 // it answers, or "next" once it played on by itself) for the page and tests.
 export function render({ model, el }) {
   const video = document.createElement("video");
@@ -59,7 +59,10 @@ export function render({ model, el }) {
 
   video.addEventListener("loadedmetadata", seek);
   video.addEventListener("timeupdate", show);
-  video.addEventListener("ended", () => { if (index + 1 < segments().length) load(index + 1, 0, true, "next"); });
+  video.addEventListener("ended", () => {
+    if (index + 1 < segments().length) load(index + 1, 0, true, "next");
+    else model.finished = (model.finished || 0) + 1;  // the day's last one: Python may go on into the next day
+  });
   model.on("change:target", go);
   // Segments added to the shown day (today, while recording) keep the playing one playing, found again by URL.
   model.on("change:segments", () => { index = segments().findIndex((s) => s.url === video.dataset.url); });

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import html
 
+import pandas as pd
 import panel as pn
-from bokeh.models import ColumnDataSource
-from bokeh.plotting import figure
 
 from app.views.bridge import every
 from app.views.camera_view import CameraView, format_reading
+from app.views.charts import holoviews, name_source, stream_pane
 from app.views.session import can, session_user
 from thermalstream.measure import store
 from thermalstream.measure.alarms import RuleError
@@ -42,6 +42,20 @@ def values_html(rois: list[dict], live: dict | None, up: set[int]) -> str:
             "<th>mean</th><th>max</th><th>std</th></tr>%s</table>" % (len(rois), "".join(rows)))
 
 
+def profile_frame(values: list[float], unit: str | None = None) -> pd.DataFrame:
+    """A line ROI's values, pixel by pixel along the line (``unit`` kept as the frame's attribute)."""
+    df = pd.DataFrame({"along": range(len(values)), "value": values})
+    df.attrs["unit"] = unit or ""
+    return df
+
+
+def profile_chart(data: pd.DataFrame, name: str):
+    """The values along a line ROI (HoloViews Curve), redrawn from its stream as the line or the scene changes."""
+    return holoviews().Curve(data, "along", "value").opts(
+        line_width=2, height=130, responsive=True, framewise=True, toolbar=None, xlabel="along the line",
+        ylabel=data.attrs.get("unit", ""), hooks=[name_source(name)])
+
+
 class RoiEditor(pn.viewable.Viewer):
     """Opened with the "ROIs" toggle of a camera card; values refresh twice a second while open."""
 
@@ -62,11 +76,9 @@ class RoiEditor(pn.viewable.Viewer):
         self.alarm_value = pn.widgets.FloatInput(value=None, placeholder="limit", width=80)
         self.alarm_save = pn.widgets.Button(label="Set alarm", width=90)
         self.table = pn.pane.HTML(values_html([], None, set()), margin=(0, 5))
-        self.source = ColumnDataSource({"x": [], "y": []})
-        fig = figure(height=130, sizing_mode="stretch_width", toolbar_location=None, x_axis_label="along the line")
-        fig.line("x", "y", source=self.source, line_width=2)
-        self.profile = pn.Column(pn.pane.Bokeh(fig, sizing_mode="stretch_width"), visible=False,  # (a Bokeh pane's own
-                                 sizing_mode="stretch_width", css_classes=["ts-profile"])  # visible breaks Panel)
+        self.line = holoviews().streams.Pipe(data=profile_frame([]))  # the profile of the camera's first line ROI
+        self.profile = pn.Column(visible=False,  # its chart made when first shown (a pane's own visible breaks Panel)
+                                 sizing_mode="stretch_width", css_classes=["ts-profile"])
         tools = pn.Column(pn.Row(self.kind, self.roi_name, self.draw), pn.Row(self.save, self.help),
                           pn.Row(self.pick, self.delete), pn.Row(self.alarm_on, self.alarm_kind, self.alarm_value),
                           pn.Row(self.alarm_save),
@@ -176,7 +188,10 @@ class RoiEditor(pn.viewable.Viewer):
         line = next((vals[str(r["id"])] for r in self._rois if r["kind"] == "line" and str(r["id"]) in vals), None)
         self.profile.visible = line is not None and "profile" in line
         if self.profile.visible:
-            self.source.data = {"x": list(range(len(line["profile"]))), "y": line["profile"]}
+            self.line.send(profile_frame(line["profile"], line.get("unit")))
+            if not self.profile.objects:  # most cards never show one: no chart for them on the Live page
+                self.profile.objects = [stream_pane(lambda data: profile_chart(data, f"ts-profile-{self.camera_id}"),
+                                                    self.line)]
 
     def stop(self) -> None:
         if self._cb is not None:

@@ -4,18 +4,17 @@ for admins, the state of the integrations (MQTT broker connected or unreachable)
 
 from __future__ import annotations
 
-
 import pandas as pd
 import panel as pn
-from bokeh.models import ColumnDataSource, HoverTool, NumeralTickFormatter
+from bokeh.models import NumeralTickFormatter
 from bokeh.palettes import Category10
-from bokeh.plotting import figure
 
+from app.views.charts import holoviews, name_source, stream_pane
 from app.views.integrations import IntegrationStatus
 from app.views.session import can, session_user, viewer_zone, visible_cameras, when_zone_known
 from app.views.shell import page
 from app.views.text import md_escape
-from thermalstream.notifications import format_local, to_local, zone_label
+from thermalstream.notifications import chart_time, format_local, zone_label
 from thermalstream.runtime import Runtime
 from thermalstream.storage import CATEGORIES, list_samples, usage
 from thermalstream.storage.growth import growth
@@ -23,6 +22,7 @@ from thermalstream.storage.media import archive_usage
 from thermalstream.storage.usage import visible_usage
 
 PREVIEW_COLUMNS = ["recording", "camera", "segment", "started", "ended", "size", "reason"]
+NUMBER = NumeralTickFormatter(format="0.[00]")  # the y axes' numbers, in the unit their label names
 
 
 def _size(n: float | None) -> str:
@@ -39,47 +39,64 @@ def _unit(max_bytes: float) -> tuple[float, str]:
     return 1e3, "kB"
 
 
-def bar_chart(title: str, labels: list[str], values: list[int], color: str) -> figure:
-    div, unit = _unit(max(values, default=0))
-    src = ColumnDataSource({"label": labels, "value": [v / div for v in values], "text": [_size(v) for v in values]})
-    fig = figure(x_range=labels or ["(none)"], height=260, title=title, toolbar_location=None,
-                 sizing_mode="stretch_width", y_axis_label=unit)
-    fig.vbar(x="label", top="value", width=0.7, source=src, color=color)
-    fig.add_tools(HoverTool(tooltips=[("", "@label"), ("size", "@text")]))
-    fig.y_range.start = 0
-    fig.xgrid.grid_line_color = None
-    fig.yaxis.formatter = NumeralTickFormatter(format="0.[00]")
-    return fig
+def bar_chart(title: str, data: pd.DataFrame, color: str, name: str):
+    """Bytes per ``label`` as bars (hvPlot), in the unit of the largest (kB … TB), each size in the hover;
+    ``name``: its data source's."""
+    import hvplot.pandas  # noqa: F401
+
+    div, unit = _unit(max(data["bytes"], default=0))
+    if not len(data):
+        data = pd.DataFrame({"label": ["(none)"], "bytes": [0]})
+    df = data.assign(value=data["bytes"] / div, text=[_size(v) for v in data["bytes"]])
+    return df.hvplot.bar(x="label", y="value", color=color, hover_cols=["text"], title=title, xlabel="",
+                         ylabel=unit, height=260, responsive=True, ylim=(0, None), yformatter=NUMBER).opts(
+        toolbar=None, framewise=True, show_grid=True, gridstyle={"xgrid_line_color": None},
+        hover_tooltips=[("", "@label"), ("size", "@text")], hooks=[name_source(name)])
 
 
-def history_chart(samples: list[dict], tz: str | None) -> figure:
-    """One line per category (totals), bytes against time in the viewer's time zone."""
-    div, unit = _unit(max((s["bytes"] for s in samples if s["category"] in CATEGORIES), default=0))
-    fig = figure(x_axis_type="datetime", height=280, title=f"Usage over time ({zone_label(tz)})",
-                 toolbar_location="above", tools="pan,wheel_zoom,box_zoom,reset,save",
-                 sizing_mode="stretch_width", y_axis_label=unit)
+def bars_frame(labels: list[str], values: list[int]) -> pd.DataFrame:
+    return pd.DataFrame({"label": labels, "bytes": values})
+
+
+def history_frame(samples: list[dict], tz: str | None) -> pd.DataFrame:
+    """The totals per category (rows about no one camera), times in the viewer's zone."""
+    rows = [s for s in samples if s["category"] in CATEGORIES and s["camera_id"] is None]
+    return pd.DataFrame({"time": pd.to_datetime([chart_time(s["timestamp"], tz) for s in rows]),
+                         "category": [s["category"] for s in rows], "bytes": [s["bytes"] for s in rows]})
+
+
+def history_chart(data: pd.DataFrame, tz: str | None):
+    """One line with markers per category (hvPlot), bytes against time in the viewer's time zone."""
+    import hvplot.pandas  # noqa: F401
+
+    div, unit = _unit(max(data["bytes"], default=0))
+    data = data.assign(value=data["bytes"] / div, text=[_size(v) for v in data["bytes"]])
+    lines = []
     for cat, color in zip(CATEGORIES, Category10[4], strict=True):
-        rows = [s for s in samples if s["category"] == cat and s["camera_id"] is None]
-        times = [to_local(s["timestamp"], tz).replace(tzinfo=None) for s in rows]
-        src = ColumnDataSource({"t": times, "value": [s["bytes"] / div for s in rows],
-                                "text": [_size(s["bytes"]) for s in rows]})
-        fig.line("t", "value", source=src, color=color, line_width=2, legend_label=cat)
-        fig.scatter("t", "value", source=src, color=color, size=4, legend_label=cat)
-    fig.add_tools(HoverTool(tooltips=[("time", "@t{%F %T}"), ("size", "@text")], formatters={"@t": "datetime"}))
-    fig.y_range.start = 0
-    fig.legend.location = "top_left"
-    fig.legend.click_policy = "hide"
-    fig.yaxis.formatter = NumeralTickFormatter(format="0.[00]")
-    return fig
+        d = data[data["category"] == cat]
+        style = {"x": "time", "y": "value", "label": cat, "color": color, "hover_cols": ["text"], "height": 280,
+                 "responsive": True, "hover_tooltips": [("time", "@time{%F %T}"), ("size", "@text")],
+                 "hover_formatters": {"@time": "datetime"}}
+        lines += [d.hvplot.line(line_width=2, **style).opts(hooks=[name_source(f"ts-storage-{cat}")]),
+                  d.hvplot.scatter(size=4, **style)]
+    return holoviews().Overlay(lines).opts(
+        title=f"Usage over time ({zone_label(tz)})", xlabel="", ylabel=unit, ylim=(0, None), yformatter=NUMBER,
+        toolbar="above", legend_position="top_left", legend_opts={"click_policy": "hide"}, framewise=True)
 
 
 class StoragePage(pn.viewable.Viewer):
     def __init__(self, runtime: Runtime, **params) -> None:
         super().__init__(**params)
         self.runtime = runtime
-        self.by_category = pn.pane.Bokeh(sizing_mode="stretch_width", min_width=300)
-        self.by_camera = pn.pane.Bokeh(sizing_mode="stretch_width", min_width=300)
-        self.history = pn.pane.Bokeh(sizing_mode="stretch_width")
+        pipe = holoviews().streams.Pipe
+        self.categories = pipe(data=bars_frame([], []))  # the charts' data, sent on each refresh
+        self.cameras = pipe(data=bars_frame([], []))
+        self.samples = pipe(data=history_frame([], None))
+        self.by_category = stream_pane(lambda data: bar_chart("Usage per folder", data, "#e8532f",
+                                                              "ts-storage-folders"), self.categories, min_width=300)
+        self.by_camera = stream_pane(lambda data: bar_chart("Usage per camera", data, "#1565c0",
+                                                            "ts-storage-cameras"), self.cameras, min_width=300)
+        self.history = stream_pane(lambda data: history_chart(data, self._tz()), self.samples)
         self.history_note = pn.pane.Markdown("")
         self.totals = pn.pane.Markdown("")
         self.disk_bar = pn.indicators.Progress(value=0, max=100, width=320, bar_color="primary")
@@ -120,11 +137,10 @@ class StoragePage(pn.viewable.Viewer):
         snap = visible_usage(usage(self.runtime.settings), self._visible())
         names = self._names()
         cats = snap["categories"]
-        self.by_category.object = bar_chart("Usage per folder", list(CATEGORIES),
-                                            [cats.get(c, {}).get("bytes", 0) for c in CATEGORIES], "#e8532f")
+        self.categories.send(bars_frame(list(CATEGORIES), [cats.get(c, {}).get("bytes", 0) for c in CATEGORIES]))
         cams = snap["cameras"]
         labels = [names.get(int(k), f"camera {k}") for k in cams]
-        self.by_camera.object = bar_chart("Usage per camera", labels, [v["bytes"] for v in cams.values()], "#1565c0")
+        self.cameras.send(bars_frame(labels, [v["bytes"] for v in cams.values()]))
         archived = []
         if can(session_user(self.runtime), "admin"):  # files of deleted cameras: admins only
             a = archive_usage(self.runtime.settings.archive_dir)
@@ -141,7 +157,7 @@ class StoragePage(pn.viewable.Viewer):
         self.disk_text.object = (f"**Disk** {_size(disk['free'])} free of {_size(disk['total'])} "
                                  f"({used_pct}% used)")
         samples = list_samples(self.runtime.db, camera_id=None, visible=self._visible())
-        self.history.object = history_chart(samples, tz)
+        self.samples.send(history_frame(samples, tz))
         every = self.runtime.settings.storage_sample_interval_s
         self.history_note.object = (f"{len(samples)} sample row(s); a sample is taken every {every} s."
                                     if samples else f"No samples yet: one is taken every {every} s "

@@ -194,7 +194,7 @@ class ExportService:
             return export_table(rois_dataframe(self.db, req.roi_ids or [], req.since, req.until, req.resolution),
                                 out, req.format)
         from thermalstream.datasets.tables import events_dataframe
-        from thermalstream.detect.store import detections_dataframe
+        from thermalstream.detect.queries import detections_dataframe
 
         # the cameras the user saw when asking; none at all: camera 0, which never exists (ids start at 1)
         cams = None if job.camera_ids is None else (job.camera_ids or [0])

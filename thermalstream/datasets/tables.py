@@ -10,7 +10,7 @@ from sqlalchemy import or_, select
 from thermalstream.db import Database
 from thermalstream.db.models import Event, Recording
 from thermalstream.db.types import as_utc
-from thermalstream.detect.store import _dt, _ids
+from thermalstream.detect.queries import _dt, _ids
 
 RECORDING_COLUMNS = ["id", "camera_id", "started_at", "ended_at", "duration_s", "frames", "dropped_frames",
                      "segments", "size_bytes", "status", "protected", "scheduled", "event_id", "path"]

@@ -7,6 +7,10 @@ to them by name on SQLite (batch mode) and PostgreSQL alike.
 Deleting a user removes their tokens and personal notifications and un-owns their cameras;
 deleting a camera removes everything recorded about it (recordings and segment rows,
 events, detections, schedules, shares). Files on disk are the caller's business.
+
+The base and its naming convention are in :mod:`.model_base`; measurement regions, series and
+alarms in :mod:`.models_measure`; webhooks in :mod:`.models_webhooks`. Every model and constant is
+importable from here, and ``metadata`` holds every table.
 """
 
 from __future__ import annotations
@@ -23,38 +27,32 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Text,
     Time,
     false,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from thermalstream.db.crypto import SealedSecret, SealedURL
-from thermalstream.db.types import UTCDateTime, utcnow
-
-NAMING_CONVENTION = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from thermalstream.db.crypto import SealedURL
+from thermalstream.db.model_base import NAMING_CONVENTION, Base, _in  # noqa: F401 - re-exported
+from thermalstream.db.models_measure import (  # noqa: F401 - re-exported
+    ALARM_KINDS,
+    ALARM_STATISTICS,
+    ROI_KINDS,
+    Alarm,
+    AlarmRule,
+    Roi,
+    RoiMinute,
+    RoiSample,
+)
+from thermalstream.db.models_webhooks import Webhook, WebhookDelivery  # noqa: F401 - re-exported
+from thermalstream.db.types import utcnow
 
 ROLES = ("admin", "operator", "viewer")
 CAMERA_STATUSES = ("connecting", "live", "reconnecting", "failed", "stopped")
 RECORDING_STATUSES = ("recording", "completed", "failed", "missing")
 NOTIFICATION_TYPES = ("info", "success", "warning", "error")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
 
 
 class User(Base):
@@ -337,153 +335,6 @@ class RateLimitEvent(Base):
     kind: Mapped[str] = mapped_column(String(32))
     key: Mapped[str] = mapped_column(String(128))
     at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-# --- measurement regions, their series and alarms (migration 0009) ------------------------------
-
-ROI_KINDS = ("spot", "box", "polygon", "line")
-ALARM_KINDS = ("above", "below", "outside", "rise", "difference")
-ALARM_STATISTICS = ("max", "min", "mean")
-
-
-class Roi(Base):
-    """A measurement region of a camera; ``points`` are normalised ``[[x, y], ...]`` (0..1)."""
-
-    __tablename__ = "rois"
-    __table_args__ = (CheckConstraint(_in("kind", ROI_KINDS), name="kind"), {"sqlite_autoincrement": True})
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"), index=True)
-    name: Mapped[str] = mapped_column(String(128))
-    kind: Mapped[str] = mapped_column(String(16))
-    points: Mapped[list[Any]] = mapped_column(default=list)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-
-
-class RoiSample(Base):
-    """One raw sample of an ROI (1 Hz by default), in ``unit`` ("°C" or "counts")."""
-
-    __tablename__ = "roi_samples"
-    __table_args__ = (Index(None, "roi_id", "timestamp"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    roi_id: Mapped[int] = mapped_column(ForeignKey("rois.id", ondelete="CASCADE"))
-    timestamp: Mapped[datetime]
-    min: Mapped[float] = mapped_column(Float)
-    max: Mapped[float] = mapped_column(Float)
-    mean: Mapped[float] = mapped_column(Float)
-    std: Mapped[float] = mapped_column(Float)
-    unit: Mapped[str] = mapped_column(String(16))
-
-
-class RoiMinute(Base):
-    """Per-minute aggregate of an ROI's samples, kept after the raw samples age out."""
-
-    __tablename__ = "roi_minutes"
-
-    roi_id: Mapped[int] = mapped_column(ForeignKey("rois.id", ondelete="CASCADE"), primary_key=True)
-    minute: Mapped[datetime] = mapped_column(primary_key=True)
-    min: Mapped[float] = mapped_column(Float)
-    max: Mapped[float] = mapped_column(Float)
-    mean: Mapped[float] = mapped_column(Float)
-    samples: Mapped[int] = mapped_column(Integer)
-    unit: Mapped[str] = mapped_column(String(16))
-
-
-class AlarmRule(Base):
-    """An alarm condition on an ROI (``roi_id``) or the whole frame (None). Thresholds are in the
-    camera's unit; ``rise`` is per minute; ``difference`` is roi minus ``other_roi_id``."""
-
-    __tablename__ = "alarm_rules"
-    __table_args__ = (
-        CheckConstraint(_in("kind", ALARM_KINDS), name="kind"),
-        CheckConstraint(_in("statistic", ALARM_STATISTICS), name="statistic"),
-        {"sqlite_autoincrement": True},
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"), index=True)
-    roi_id: Mapped[int | None] = mapped_column(ForeignKey("rois.id", ondelete="CASCADE"), index=True)
-    other_roi_id: Mapped[int | None] = mapped_column(ForeignKey("rois.id", ondelete="CASCADE"))
-    name: Mapped[str] = mapped_column(String(128))
-    kind: Mapped[str] = mapped_column(String(16))
-    statistic: Mapped[str] = mapped_column(String(8), default="max")
-    low: Mapped[float | None] = mapped_column(Float)
-    high: Mapped[float | None] = mapped_column(Float)
-    hysteresis: Mapped[float] = mapped_column(Float, default=0.5)
-    min_duration_s: Mapped[float] = mapped_column(Float, default=0.0)
-    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    record: Mapped[bool] = mapped_column(Boolean, default=False)  # start an event recording when raised
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-
-
-class Alarm(Base):
-    """One occurrence of an alarm: raised once, cleared once (both moments stored)."""
-
-    __tablename__ = "alarms"
-    __table_args__ = (Index(None, "camera_id", "raised_at"), {"sqlite_autoincrement": True})
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    rule_id: Mapped[int | None] = mapped_column(ForeignKey("alarm_rules.id", ondelete="SET NULL"), index=True)
-    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
-    roi_id: Mapped[int | None] = mapped_column(ForeignKey("rois.id", ondelete="SET NULL"))
-    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"))
-    name: Mapped[str] = mapped_column(String(128))
-    kind: Mapped[str] = mapped_column(String(16))
-    raised_at: Mapped[datetime]
-    cleared_at: Mapped[datetime | None]
-    value: Mapped[float] = mapped_column(Float)  # the value that raised it
-    peak: Mapped[float] = mapped_column(Float)  # the furthest value while raised
-    unit: Mapped[str] = mapped_column(String(16))
-    message: Mapped[str] = mapped_column(Text, default="")
-    acknowledged_at: Mapped[datetime | None]
-    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-
-
-# --- webhooks (migration 0011; thermalstream/integrations/webhooks.py) --------------------------
-
-
-class Webhook(Base):
-    """A URL that is POSTed signed JSON for chosen event types. ``owner_id`` None: global (every
-    camera); else only cameras that user may see. ``camera_ids`` None: every camera."""
-
-    __tablename__ = "webhooks"
-    __table_args__ = ({"sqlite_autoincrement": True},)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(128))
-    url: Mapped[str] = mapped_column(SealedURL)  # secret query values encrypted at rest
-    secret: Mapped[str] = mapped_column(SealedSecret)  # HMAC-SHA256 key, encrypted at rest
-    event_types: Mapped[list[Any]] = mapped_column(default=list)
-    camera_ids: Mapped[list[Any] | None] = mapped_column(JSON)
-    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-
-
-class WebhookDelivery(Base):
-    """One attempt to deliver one event (``delivery`` groups the attempts of an event)."""
-
-    __tablename__ = "webhook_deliveries"
-    __table_args__ = (Index(None, "webhook_id", "id"), {"sqlite_autoincrement": True})
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
-    delivery: Mapped[str] = mapped_column(String(36))
-    event_type: Mapped[str] = mapped_column(String(64))
-    attempt: Mapped[int] = mapped_column(Integer)
-    at: Mapped[datetime] = mapped_column(default=utcnow)
-    ok: Mapped[bool] = mapped_column(Boolean, default=False)
-    status_code: Mapped[int | None] = mapped_column(Integer)
-    error: Mapped[str | None] = mapped_column(Text)
-    duration_ms: Mapped[float] = mapped_column(Float, default=0.0)
-    response_excerpt: Mapped[str | None] = mapped_column(Text)  # at most 200 characters
-    next_attempt_at: Mapped[datetime | None]  # a retry is due then (None: no more attempts)
 
 
 # --- camera workers (migration 0012; thermalstream/workers/) ------------------------------------

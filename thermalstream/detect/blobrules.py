@@ -55,12 +55,17 @@ class BlobTrack:
     hidden_since: float | None = None  # coasting inside a merged blob since then
     box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # last box seen for it alone
     own: tuple[float, float] = (0.0, 0.0)  # the object's own size (see resize)
+    owns: deque = field(default_factory=lambda: deque(maxlen=5))  # its own size at its last sightings
     buddy: int = 0  # id of an older track this one moves along with ...
     buddy_n: int = 0  # ... for this many frames in a row
 
     def size(self) -> tuple[float, float]:
         """The object's own box size (not that of merged blobs)."""
         return self.own
+
+    def recent_size(self) -> tuple[float, float]:
+        """The largest own width and height of its last 5 sightings (a part of it may be missing now)."""
+        return (max(o[0] for o in self.owns), max(o[1] for o in self.owns)) if self.owns else self.own
 
     def resize(self, w: float, h: float, free: bool) -> None:
         """Follow a box of ``w`` x ``h``: at once when ``free`` (new, or at the frame's side where
@@ -72,6 +77,7 @@ class BlobTrack:
         else:
             ow, oh = self.own
             self.own = (ow * min(max(w / ow, 1 / 1.15), 1.15), oh * min(max(h / oh, 1 / 1.15), 1.15))
+        self.owns.append(self.own)
 
     def leaving(self, frame_w: int, frame_h: int) -> bool:
         """Its last box touched a side of the frame while it moved out through that side."""
@@ -99,13 +105,15 @@ def at_edge(b: Blob, frame_w: int, frame_h: int) -> bool:
 
 def part_of(b: Blob, host: Blob, tr: BlobTrack) -> bool:
     """Whether blob ``b`` is part of the object of ``tr``, seen this frame as ``host``. For a confirmed
-    track, the box of both must stay within 1.25 times the object's own size: a part fills in the
-    object, it never makes it bigger (a walker passing by is no part of a car). For a young track,
+    track, the box of both must stay within 1.25 times the object's own size of its last sightings
+    (:meth:`BlobTrack.recent_size`: a walker's head comes back apart from the body after its
+    shoulders were lost for a moment): a part fills in the object, it never makes it bigger (a
+    walker passing by is no part of a car). For a young track,
     whose size is not known yet, a smaller blob touching the host's box grown by a quarter."""
     x1, y1 = min(host.box[0], b.box[0]), min(host.box[1], b.box[1])
     x2, y2 = max(host.box[2], b.box[2]), max(host.box[3], b.box[3])
     if tr.confirmed:
-        w, h = tr.size()
+        w, h = tr.recent_size()
         return x2 - x1 <= 1.25 * w and y2 - y1 <= 1.25 * h
     hx1, hy1, hx2, hy2 = host.box
     gx, gy = 0.25 * (hx2 - hx1), 0.25 * (hy2 - hy1)
@@ -151,6 +159,32 @@ def grows_in(b: Blob, tr: BlobTrack, t: float, frame_w: int, frame_h: int) -> bo
             or (vy > 0 and py + h / 2 >= frame_h - my and y1 < py - h) or (vy < 0 and py - h / 2 <= my and y2 > py + h))
 
 
+def newcomer_cut(b: Blob, center: tuple[float, float], size: tuple[float, float], ratio: float,
+                 frame_w: int, frame_h: int) -> tuple[Blob, Blob] | None:
+    """Blob ``b`` cut in two where it reaches beyond the known object's box (``size`` around its
+    predicted ``center``) by at least ``ratio`` times that size along that axis (and 6 px), on the
+    side where it reaches furthest, when the blob touches the frame's border there (the newcomer is
+    entering): (known part, newcomer). None otherwise, and when the known box touches the border on
+    that side itself."""
+    x1, y1, x2, y2 = b.box
+    (cx, cy), (mw, mh) = center, size
+    ux1, uy1, ux2, uy2 = cx - mw / 2, cy - mh / 2, cx + mw / 2, cy + mh / 2
+    mx, my = 0.02 * frame_w, 0.02 * frame_h
+    sides = [(ux1 - x1, mw, ux1 <= mx, 0), (x2 - ux2, mw, ux2 >= frame_w - mx, 1),
+             (uy1 - y1, mh, uy1 <= my, 2), (y2 - uy2, mh, uy2 >= frame_h - my, 3)]
+    reach, size, border, side = max(sides, key=lambda v: v[0] / max(v[1], 1.0))
+    enters = (x1 <= mx, x2 >= frame_w - mx, y1 <= my, y2 >= frame_h - my)[side]
+    if border or not enters or reach < max(ratio * size, 6.0):
+        return None
+    at = (ux1, ux2, uy1, uy2)[side]
+    boxes = {0: ((at, y1, x2, y2), (x1, y1, at, y2)), 1: ((x1, y1, at, y2), (at, y1, x2, y2)),
+             2: ((x1, at, x2, y2), (x1, y1, x2, at)), 3: ((x1, y1, x2, at), (x1, at, x2, y2))}[side]
+    span = (x2 - x1) if side < 2 else (y2 - y1)
+    share = reach / max(span, 1.0)
+    known = Blob(boxes[0], max(1, round(b.area * (1 - share))), b.peak, b.mean)
+    return known, Blob(boxes[1], max(1, round(b.area * share)), b.peak, b.mean)
+
+
 def unlike(b: Blob, tr: BlobTrack) -> float:
     """How unlike a blob's box is to a track's own size: log ratios of widths and of heights, summed,
     in units of log 3 (0 = the same size; 1 = three times as wide, or 1.7 times in both ways)."""
@@ -161,4 +195,5 @@ def unlike(b: Blob, tr: BlobTrack) -> float:
     return (abs(math.log(max(bw, 1.0) / max(tw, 1.0))) + abs(math.log(max(bh, 1.0) / max(th, 1.0)))) / math.log(3.0)
 
 
-__all__ = ["Blob", "BlobTrack", "at_edge", "companions", "grows_in", "part_of", "side_speed", "unlike"]
+__all__ = ["Blob", "BlobTrack", "at_edge", "companions", "grows_in", "newcomer_cut", "part_of", "side_speed",
+           "unlike"]

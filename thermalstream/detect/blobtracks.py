@@ -10,13 +10,17 @@ until its track has shown it is an object. A track is *confirmed* once, at the s
 
 Only blobs of confirmed tracks are reported. Per frame (rules in :mod:`.blobrules`):
 
+0. **Newcomers**: a blob that holds where one confirmed track should be, reaches the frame's side
+   and goes beyond that object's box on that side by ``newcomer`` times its size (a car entering
+   right behind a walker: one warm blob) is cut there, so the newcomer gets a track of its own.
 1. **Match**: greedy, best pairs first; a blob must be near where the track should be (constant
    velocity) and alike in shape to the object's own size. A track that has left the frame matches
    nothing; one leaving it does not take a blob that grows inwards (another object coming in).
 2. **Revive**: a confirmed track lost up to ``revive_s`` ago (not leaving, not inside a matched
    blob) takes an unmatched blob of about its size where it should be: same id, same event.
 3. **Parts**: unmatched blobs, and blobs of young tracks, that are parts of a matched object (a car's
-   wheels and engine) join its box; a young track that stays beside an older one and moves alike
+   wheels and engine; a head apart from the body for a moment: both within the size the object had
+   at its last sightings) join its box; a young track that stays beside an older one and moves alike
    for ``join_frames`` frames is joined to it.
 4. **Merged blobs**: a blob that holds where other confirmed tracks should be (objects touching or
    passing each other) keeps them all: they coast at their own velocity, kept inside the blob, for at
@@ -46,10 +50,12 @@ from thermalstream.detect.blobrules import (
     at_edge,
     companions,
     grows_in,
+    newcomer_cut,
     part_of,
     side_speed,
     unlike,
 )
+from thermalstream.detect.types import TIME_EPS_S
 
 HOT_ENGINE_C = 55.0
 HINTS = ("person-sized", "animal-sized", "vehicle-sized")
@@ -71,13 +77,14 @@ def label_hint(sizes, frame_w: int, frame_h: int, peak_c: float | None) -> str:
 class BlobTracker:
     """Tracks of blobs with the filters of the module docstring; one per camera."""
 
-    def __init__(self, *, min_hits: int = 3, min_track_s: float = 0.2, min_fill: float = 0.6,
+    def __init__(self, *, min_hits: int = 2, min_track_s: float = 0.2, min_fill: float = 0.6,
                  min_move: float = 0.01, min_move_px: float = 2.0, max_gap_s: float = 1.5,
-                 max_tracks: int = 50, revive_s: float = 4.0, occlude_s: float = 5.0, join_frames: int = 3) -> None:
+                 max_tracks: int = 50, revive_s: float = 4.0, occlude_s: float = 5.0, join_frames: int = 3,
+                 newcomer: float = 0.75) -> None:
         self.min_hits, self.min_track_s, self.min_fill = min_hits, min_track_s, min_fill
         self.min_move, self.min_move_px, self.max_gap_s = min_move, min_move_px, max_gap_s
         self.max_tracks, self.revive_s, self.occlude_s = max_tracks, revive_s, occlude_s
-        self.join_frames = join_frames
+        self.join_frames, self.newcomer = join_frames, newcomer
         self.tracks: list[BlobTrack] = []
         self._lost: list[BlobTrack] = []
         self._ids = itertools.count(1)
@@ -91,6 +98,7 @@ class BlobTracker:
         self._expire(t, frame_w, frame_h)
         for tr in self.tracks:
             tr.frames += 1
+        blobs = self._split_newcomers(blobs, t, frame_w, frame_h)
         matched = self._match(blobs, t, frame_w, frame_h)
         revived = self._revive_all(blobs, matched, t, frame_w, frame_h)
         blobs = self._absorb_parts(blobs, matched, revived, t)
@@ -118,20 +126,38 @@ class BlobTracker:
                 tr.anchor, tr.anchor_t = tr.center, t
             tr.peak = max(tr.peak, b.peak)
             if not tr.confirmed:
-                tr.confirmed = (tr.hits >= self.min_hits and tr.last_t - tr.first_t >= self.min_track_s
+                tr.confirmed = (tr.hits >= self.min_hits and tr.last_t - tr.first_t >= self.min_track_s - TIME_EPS_S
                                 and tr.hits >= self.min_fill * tr.frames and tr.moved >= min_move)
             if tr.confirmed:
                 out.append((b, tr))
         self._drop_exits(matched, t, frame_w, frame_h)
         return out
 
+    def _split_newcomers(self, blobs: list[Blob], t: float, frame_w: int, frame_h: int) -> list[Blob]:
+        """A blob that holds where one confirmed track should be but reaches beyond its box on one side,
+        by at least ``newcomer`` times its size there, holds an object new to the tracker (a car
+        entering the frame beside a walker): it is cut in two there, so the newcomer gets a track of
+        its own and the known object keeps its own. Not on a side where the known object itself
+        touches the frame's border (it may still be entering there). A blob that holds several
+        tracks is left whole (they coast through it: rule 4)."""
+        known = [(tr.predict(t), tr.size()) for tr in self.tracks if tr.confirmed and tr.sizes]
+        if not known:
+            return blobs
+        out = []
+        for b in blobs:
+            x1, y1, x2, y2 = b.box
+            inside = [(p, s) for p, s in known if x1 <= p[0] <= x2 and y1 <= p[1] <= y2]
+            cut = newcomer_cut(b, *inside[0], self.newcomer, frame_w, frame_h) if len(inside) == 1 else None
+            out.extend(cut or (b,))
+        return out
+
     def _expire(self, t: float, frame_w: int, frame_h: int) -> None:
         """Tracks unseen for ``max_gap_s`` end; confirmed ones that did not leave the frame wait
         ``revive_s`` for a blob where they should be."""
-        gone = [tr for tr in self.tracks if t - tr.last_t > self.max_gap_s]
-        self.tracks = [tr for tr in self.tracks if t - tr.last_t <= self.max_gap_s]
+        gone = [tr for tr in self.tracks if t - tr.last_t > self.max_gap_s + TIME_EPS_S]
+        self.tracks = [tr for tr in self.tracks if t - tr.last_t <= self.max_gap_s + TIME_EPS_S]
         self._lost += [g for g in gone if g.confirmed and not g.leaving(frame_w, frame_h)]
-        self._lost = [tr for tr in self._lost if t - tr.last_t <= self.revive_s]
+        self._lost = [tr for tr in self._lost if t - tr.last_t <= self.revive_s + TIME_EPS_S]
 
     def _drop_exits(self, matched: dict[int, BlobTrack], t: float, frame_w: int, frame_h: int) -> None:
         """Unseen tracks that were leaving the frame end now: a later blob there is a new appearance."""
@@ -181,7 +207,7 @@ class BlobTracker:
         blob) until they part, at most ``occlude_s``."""
         used = {id(tr) for tr in matched.values()}
         free = [tr for tr in self.tracks if tr.confirmed and id(tr) not in used
-                and t - (tr.hidden_since if tr.hidden_since is not None else t) <= self.occlude_s]
+                and t - (tr.hidden_since if tr.hidden_since is not None else t) <= self.occlude_s + TIME_EPS_S]
         out: dict[int, list[BlobTrack]] = {}
         for j in sorted(range(len(blobs)), key=lambda j: j not in matched):  # matched blobs first
             x1, y1, x2, y2 = blobs[j].box
@@ -202,7 +228,7 @@ class BlobTracker:
         sides, where objects enter): the object touches something new to the tracker (a walker that
         just came out from behind it, a cold ghost). The track coasts instead of taking that box, for
         at most ``occlude_s``; then the box is taken as the object's new size."""
-        if not tr.confirmed or (tr.hidden_since is not None and t - tr.hidden_since > self.occlude_s):
+        if not tr.confirmed or (tr.hidden_since is not None and t - tr.hidden_since > self.occlude_s + TIME_EPS_S):
             return False
         (tw, th), (x1, y1, x2, y2) = tr.size(), b.box
         return not at_edge(b, frame_w, frame_h) and (x2 - x1 > 1.5 * tw or y2 - y1 > 1.5 * th)
@@ -223,16 +249,18 @@ class BlobTracker:
     def _revive_all(self, blobs: list[Blob], matched: dict[int, BlobTrack], t: float, frame_w: int,
                     frame_h: int) -> set[int]:
         """Unmatched blobs where an unmatched confirmed track should be (hidden behind or merged with
-        another object, lost up to ``revive_s`` ago): that track continues, same id, same event.
-        Adds them to ``matched``; returns their indexes."""
+        another object, lost up to ``revive_s`` ago): that track continues, same id, same event. Not
+        a blob that is a part of a confirmed object matched now (:func:`part_of`). Adds them to
+        ``matched``; returns their indexes."""
         used = {id(tr) for tr in matched.values()}
         held = [blobs[j].box for j in matched]  # a track where a matched blob is: still in it, merged
         waiting = [tr for tr in self.tracks if tr.confirmed and id(tr) not in used and not any(
             x1 <= tr.predict(t)[0] <= x2 and y1 <= tr.predict(t)[1] <= y2 for x1, y1, x2, y2 in held)] + self._lost
+        hosts = [(blobs[i], tr) for i, tr in matched.items() if tr.confirmed]
         pairs = []
         for j, b in enumerate(blobs):
-            if j in matched:
-                continue
+            if j in matched or any(part_of(b, hb, ht) for hb, ht in hosts):
+                continue  # a part of an object seen now (a head apart from the body): it joins it (rule 3)
             for k, tr in enumerate(waiting):
                 px, py = tr.predict(t, self.revive_s)  # where it should be by now, gone or hidden
                 if not (0 <= px <= frame_w and 0 <= py <= frame_h) or (

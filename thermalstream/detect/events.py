@@ -12,23 +12,27 @@ One :class:`EventManager` per camera turns tracked detections (``track_id`` set)
   snapshot (highest confidence so far); at most once per ``snapshot_interval`` seconds per
   event, and once more at the end if a better frame came during the wait. Returns the
   screenshot's path, which becomes ``event.snapshot_path``.
+* ``on_update(event)``: an announced (notified) event changed what it says: a new zone entered,
+  its peak temperature up by a whole degree, another size hint; at most once per
+  ``snapshot_interval`` seconds per event (a better snapshot is announced by the service itself).
 * ``on_end(event)``: the object was not seen for ``close_after`` seconds (see :meth:`tick`);
   ``ended_at`` is its last sighting.
 
 Times are the frames' capture timestamps (epoch seconds). The box path is kept in memory
 (``event.path``, decimated to ``max_path`` points); in the database it is the event's detection
-rows (``store.event_path``).
+rows (``queries.event_path``).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from thermalstream.detect.types import Detection, box_temperatures
+from thermalstream.detect.types import TIME_EPS_S, Detection, box_temperatures
 from thermalstream.detect.zones import ZoneConfig
 from thermalstream.frame import Frame
 
@@ -61,7 +65,13 @@ class TrackedEvent:
     notified: bool = False
     _snap_conf: float = field(default=-1.0, repr=False)  # confidence of the saved snapshot
     _snap_at: float = field(default=-1e18, repr=False)
+    _told: tuple | None = field(default=None, repr=False)  # what on_notify / on_update last said (see said())
+    _told_at: float = field(default=-1e18, repr=False)
     _pending: list[tuple[float, Detection]] = field(default_factory=list, repr=False)
+
+    def said(self) -> tuple:
+        """What an announcement of the event says that can change: zones, peak °C in whole degrees, hint."""
+        return tuple(self.zones), None if self.max_celsius is None else math.floor(self.max_celsius), self.hint
 
     @property
     def duration(self) -> float:
@@ -126,6 +136,7 @@ class EventManager:
         on_notify: Callable[[TrackedEvent], None] | None = None,
         on_snapshot: Callable[[TrackedEvent, Frame, list[Detection]], str | None] | None = None,
         on_end: Callable[[TrackedEvent], None] | None = None,
+        on_update: Callable[[TrackedEvent], None] | None = None,
     ) -> None:
         self.camera_id = camera_id
         self.zones = zones or ZoneConfig()
@@ -135,6 +146,7 @@ class EventManager:
         self.snapshot_interval = snapshot_interval
         self.max_path = max_path
         self.on_start, self.on_notify, self.on_snapshot, self.on_end = on_start, on_notify, on_snapshot, on_end
+        self.on_update = on_update
         self._open: dict[int, TrackedEvent] = {}
         self._lock = threading.RLock()
         self.started = 0
@@ -169,7 +181,7 @@ class EventManager:
                     ev = TrackedEvent(self.camera_id, d.track_id, d.label, t, t)
                     self._open[d.track_id] = ev
                 self._sighting(ev, frame, d, detections, t, w, h)
-                if not ev.started and ev.hits >= self.min_hits and t - ev.started_at >= self.min_duration_s:
+                if not ev.started and ev.hits >= self.min_hits and t - ev.started_at >= self.min_duration_s - TIME_EPS_S:
                     ev.started = True
                     self.started += 1
                     self._call(self.on_start, ev)
@@ -182,7 +194,12 @@ class EventManager:
                     if not ev.notified and self._zone_ok(ev):
                         ev.notified = True
                         self.notified += 1
+                        ev._told, ev._told_at = ev.said(), t
                         self._call(self.on_notify, ev)
+                    elif ev.notified and (said := ev.said()) != ev._told and \
+                            t - ev._told_at >= self.snapshot_interval - TIME_EPS_S:
+                        ev._told, ev._told_at = said, t
+                        self._call(self.on_update, ev)
                     if ev.best_frame is frame and ev.best_confidence > ev._snap_conf and \
                             t - ev._snap_at >= self.snapshot_interval:
                         snapshot_for.append(ev)

@@ -36,6 +36,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from thermalstream.detect.devices import CUDA_EP, onnx_providers
+
 PAD_VALUE = 114
 MAX_WH = 7680  # class offset for per-class NMS (larger than any box coordinate)
 MAX_NMS = 30000  # candidates kept for NMS, best first
@@ -207,16 +209,18 @@ class ExportedModel:
         self.imgsz = imgsz
         self.end2end = end2end
         self._run = run  # blob -> raw output array
+        self.device = "cpu"  # where it computes: "cpu" or "cuda" (ONNX Runtime's CUDA provider)
 
     @classmethod
-    def load(cls, path: Path | str, *, threads: int | None = None) -> ExportedModel:
-        """Open a ``.onnx`` file or an OpenVINO folder (``*_openvino_model``) or ``.xml`` file.
-        Raises :class:`ExportProblem` for what is not a usable detection export."""
+    def load(cls, path: Path | str, *, threads: int | None = None, device: str = "auto") -> ExportedModel:
+        """Open a ``.onnx`` file or an OpenVINO folder (``*_openvino_model``) or ``.xml`` file; ``device``
+        (:mod:`~thermalstream.detect.devices`) lets ONNX Runtime use CUDA. Raises :class:`ExportProblem`
+        for what is not a usable detection export."""
         path = Path(path)
         if not path.exists():
             raise ExportProblem(f"{path} does not exist")
         if path.suffix == ".onnx":
-            return cls._load_onnx(path, threads)
+            return cls._load_onnx(path, threads, device)
         if path.is_dir() or path.suffix == ".xml":
             return cls._load_openvino(path, threads)
         raise ExportProblem(f"{path} is neither a .onnx file nor an OpenVINO model folder")
@@ -230,7 +234,7 @@ class ExportedModel:
         return cls(path, backend, names, imgsz, bool(meta.get("end2end", False)), run)
 
     @classmethod
-    def _load_onnx(cls, path: Path, threads: int | None) -> ExportedModel:
+    def _load_onnx(cls, path: Path, threads: int | None, device: str = "auto") -> ExportedModel:
         os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
         import onnxruntime as ort
 
@@ -241,7 +245,8 @@ class ExportedModel:
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.log_severity_level = 3
         try:
-            session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+            providers = onnx_providers(device, list(ort.get_available_providers()))
+            session = ort.InferenceSession(str(path), opts, providers=providers)
         except Exception as exc:  # protobuf/graph errors of all kinds
             raise ExportProblem(f"{path} is not a loadable ONNX model ({type(exc).__name__}: "
                                 f"{str(exc).strip()[:300]})") from exc  # fmt: skip
@@ -252,7 +257,9 @@ class ExportedModel:
         def run(blob: np.ndarray) -> np.ndarray:
             return session.run(None, {name: blob})[0]
 
-        return cls._check(path, meta, list(inp.shape), "onnx", run)
+        model = cls._check(path, meta, list(inp.shape), "onnx", run)
+        model.device = "cuda" if session.get_providers()[0] == CUDA_EP else "cpu"
+        return model
 
     @classmethod
     def _load_openvino(cls, path: Path, threads: int | None) -> ExportedModel:

@@ -36,7 +36,8 @@ Per frame (on a grid downscaled to at most ``work_px`` on the long side, ``INTER
    while warm static structures (windows, roads, parked cars, sun-warmed walls) and objects that
    stay put become background.
 6. **Objects**: connected regions (8-connected, gaps of ``merge_px`` closed) of warm pixels and of
-   pixels cold for a moment only (a car's cold body joins its warm wheels), with ``min_area`` to
+   pixels cold for a moment only (at most ``ghost_s``: a car's cold body joins its warm wheels; pixels
+   already cold when the warm start ends are an object's imprint, not a moment), with ``min_area`` to
    ``max_area`` warm pixels, no one-pixel lines (sensor rows/columns). They go to a
    :class:`~thermalstream.detect.blobtracks.BlobTracker`, which reports only blobs of tracks that
    lasted, were steady and moved, with a label hint (person-, animal-, vehicle-sized; a heuristic).
@@ -62,7 +63,7 @@ import numpy as np
 from thermalstream.detect.blobfind import warm_blobs
 from thermalstream.detect.blobtracks import BlobTracker, label_hint
 from thermalstream.detect.levels import frame_noise, gain_map, level_field
-from thermalstream.detect.types import Box, Detection, Detector, DetectorStatus
+from thermalstream.detect.types import TIME_EPS_S, Box, Detection, Detector, DetectorStatus
 from thermalstream.frame import FFCState, Frame
 
 
@@ -193,7 +194,7 @@ class HotspotDetector(Detector):
         tr = BlobTracker() if p is None else BlobTracker(
             min_hits=p.min_hits, min_track_s=p.min_track_s, min_fill=p.min_fill, min_move=p.min_move,
             min_move_px=p.min_move_px, max_gap_s=p.max_gap_s, max_tracks=p.max_tracks, revive_s=p.revive_s,
-            occlude_s=p.occlude_s, join_frames=p.join_frames)
+            occlude_s=p.occlude_s, join_frames=p.join_frames, newcomer=p.newcomer)
         return _State(tracker=tr)
 
     def reset(self) -> None:
@@ -270,7 +271,7 @@ class HotspotDetector(Detector):
         st.sigma = sigma_now if st.sigma is None else \
             st.sigma + (sigma_now - st.sigma) * min(1.0, dt / self.noise_tau_s)  # fmt: skip
         cutoff = self.k * sigma
-        if st.age < self.warmup_s:  # first second: the background is the warmest seen, nothing reported
+        if st.age < self.warmup_s - TIME_EPS_S:  # first second: the background is the warmest seen, nothing reported
             st.age += dt  # (a warm object passing leaves a cold imprint, harmless; a cold one none)
             st.bg += np.maximum(diff, np.float32(0.0))
             return []
@@ -281,9 +282,9 @@ class HotspotDetector(Detector):
             warm &= small > self.threshold_c
         cold = diff < -cutoff  # a moving object's cold parts: cold for a moment only (not a lasting cold ghost)
         if st.cold_since is None or st.cold_since.shape != cold.shape:
-            st.cold_since = np.full(cold.shape, t, np.float64)
+            st.cold_since = np.full(cold.shape, t - self.ghost_s, np.float64)  # cold from the start: a ghost
         st.cold_since[~cold] = t
-        cold &= (t - st.cold_since) < self.ghost_s
+        cold &= (t - st.cold_since) <= self.ghost_s + TIME_EPS_S
         changed = (warm | cold).view(np.uint8)
         blobs = warm_blobs(warm.view(np.uint8), changed, small, values, scale, (h, w), min_area=self.min_area,
                            max_area=self.max_area, max_blobs=self.max_blobs, merge_px=self.merge_px)
@@ -326,7 +327,7 @@ class HotspotDetector(Detector):
         if started:
             st.hold_until = t + self.ffc_hold_s
             return True
-        return t < st.hold_until
+        return t < st.hold_until - TIME_EPS_S
 
     @staticmethod
     def _object_mask(st: _State, shape: tuple[int, int], scale: int, t: float) -> np.ndarray:

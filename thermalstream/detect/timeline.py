@@ -22,7 +22,7 @@ from sqlalchemy import Float, Integer, cast, extract, func, select
 from thermalstream.db.engine import Database
 from thermalstream.db.models import Detection as DetectionRow
 from thermalstream.db.models import DetectionMinute
-from thermalstream.detect.store import (
+from thermalstream.detect.queries import (
     _detection_filters,
     _dt,
     _ids,

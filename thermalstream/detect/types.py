@@ -9,6 +9,12 @@ import numpy as np
 
 from thermalstream.frame import Frame
 
+# Time limits are compared with this slack (seconds): frame times are floats of the wall clock, so
+# "3 frames at 5 fps" may come out as 0.59999 s or 0.60001 s; without it the same frames would be
+# judged differently depending on the clock's absolute value.
+TIME_EPS_S = 1e-3
+TOPIC_STATE = "detection.state"  # bus topic {"camera_id", "active"}: a camera's detection started or stopped
+
 # COCO classes the product detects by default (ultralytics class ids).
 DEFAULT_CLASSES: dict[int, str] = {
     0: "person", 2: "car", 3: "motorcycle", 5: "bus", 7: "truck", 14: "bird", 15: "cat", 16: "dog",

@@ -19,6 +19,8 @@
   torch) are imported only to check and export a ``.pt`` whose export is missing or stale, and for the
   torch backend. With a ready export and no ultralytics installed, the detector runs; with neither it
   is ``unavailable`` and says what to install.
+* **Device** (``device``, ``THERMALSTREAM_DETECT_DEVICE``): ``auto`` uses a GPU where ONNX Runtime
+  (``onnxruntime-gpu``) or torch can, ``cpu`` never, ``gpu`` only (:mod:`thermalstream.detect.devices`).
 * **Input shape**: ``imgsz`` is the longest side (default 320) applied to ``frame_shape`` (aspect
   kept, multiples of 32: 512x640 -> 256x320), or an explicit ``(h, w)``. Frames of another shape are
   letterboxed into it (as ultralytics does); boxes always come back in the frame's own pixels.
@@ -49,6 +51,14 @@ from pathlib import Path
 import numpy as np
 
 from thermalstream.config import Settings
+from thermalstream.detect.devices import (
+    CUDA_EP,
+    backend_order,
+    check_device,
+    no_gpu_message,
+    onnx_available,
+    torch_device,
+)
 from thermalstream.detect.export import (
     BACKENDS,
     available_backends,
@@ -109,6 +119,7 @@ class YoloDetector(Detector):
         weights: Path | str = Path("data/models/yolov8n.pt"),
         *,
         backend: str = "auto",
+        device: str = "auto",
         frame_shape: tuple[int, int] = (512, 640),
         imgsz: int | tuple[int, int] | str = 320,
         conf: float = 0.4,
@@ -130,6 +141,8 @@ class YoloDetector(Detector):
         prepare_offline(self.settings)
         self.weights = Path(weights)
         self.requested_backend = backend
+        self.device = check_device(device)  # asked for: auto | cpu | gpu (devices.py)
+        self.torch_device = "cpu"  # the torch backend's device once chosen
         self.frame_shape = (int(frame_shape[0]), int(frame_shape[1]))
         self.imgsz = parse_imgsz(imgsz, self.frame_shape)
         self.conf = float(conf)
@@ -193,13 +206,17 @@ class YoloDetector(Detector):
             if self.requested_backend not in ("auto", backend):
                 raise WeightsProblem("error", f"{path} is an exported {backend} model; it cannot run on "
                                               f"{self.requested_backend}. Configure the .pt weights instead.")  # fmt: skip
-            self._use(_open_export(path), path, backend)
+            model = _open_export(path, self.device)
+            if self.device == "gpu" and model.device == "cpu":
+                raise WeightsProblem("unavailable", no_gpu_message([f"{backend}: runs on the CPU"]))
+            self._use(model, path, backend)
             return
         self._load_checkpoint(path)
 
     def _load_checkpoint(self, path: Path) -> None:
         """The first backend (in order) that runs: a ready export directly, else export it (ultralytics)."""
-        order = list(BACKENDS) if self.requested_backend == "auto" else [self.requested_backend]
+        onnx_gpu = self.device != "cpu" and CUDA_EP in onnx_available()
+        order = backend_order(self.device, self.requested_backend, BACKENDS, onnx_gpu)
         have, can_export = available_backends(), installed("ultralytics")
         cache = self.settings.cache_dir / "models"
         digest = sha256_file(path) if path.is_file() else ""
@@ -219,11 +236,15 @@ class YoloDetector(Detector):
                                    f"needs ultralytics)")  # fmt: skip
                 continue
             if backend == "torch":
+                self.torch_device = torch_device(self.device)
+                if self.device == "gpu" and self.torch_device == "cpu":
+                    self._notes.append("torch: no CUDA device")
+                    continue
                 self._use(checked, path, "torch")
                 return
             try:
                 target = ensure_export(path, backend, self.imgsz, cache_dir=cache)
-                model = _open_export(target)
+                model = _open_export(target, self.device)
             except Exception as exc:  # noqa: BLE001 - fall through to the next backend
                 log.warning("%s backend unavailable for %s: %s", backend, path, exc)
                 self._notes.append(f"{backend}: {exc}")
@@ -232,6 +253,8 @@ class YoloDetector(Detector):
                 log.info("%s: running the ready %s export %s without ultralytics", path, backend, target)
             self._use(model, target, backend)
             return
+        if self.device == "gpu":
+            raise WeightsProblem("unavailable", no_gpu_message(self._notes))
         if not can_export:
             try:
                 import_ultralytics()  # raises 'unavailable' saying what to install
@@ -249,7 +272,8 @@ class YoloDetector(Detector):
         self.class_ids = ids
         if isinstance(model, ExportedModel):
             self.imgsz = model.imgsz
-        msg = f"{backend} at {self.imgsz[0]}x{self.imgsz[1]}, classes: " + ", ".join(
+        runs_on = model.device if isinstance(model, ExportedModel) else self.torch_device
+        msg = f"{backend} on {runs_on} at {self.imgsz[0]}x{self.imgsz[1]}, classes: " + ", ".join(
             self.names[i] for i in (self.class_ids if self.class_ids is not None else sorted(self.names)))
         if self._notes:
             msg += " (" + "; ".join(self._notes) + ")"
@@ -300,7 +324,7 @@ class YoloDetector(Detector):
             if isinstance(model, ExportedModel):
                 return model.predict(images, conf=self.conf, iou=self.iou, classes=self.class_ids)
             res = model.predict(images, imgsz=self.imgsz, conf=self.conf, iou=self.iou,
-                                classes=self.class_ids, device="cpu", verbose=False)  # fmt: skip
+                                classes=self.class_ids, device=self.torch_device, verbose=False)  # fmt: skip
             if not self._warm:
                 self._warm = True
                 restore_torch_threads()
@@ -327,10 +351,10 @@ class YoloDetector(Detector):
         return dets, (time.perf_counter() - t) * 1000
 
 
-def _open_export(path: Path) -> ExportedModel:
+def _open_export(path: Path, device: str = "auto") -> ExportedModel:
     """The export on its own runtime; an unusable export is a :class:`WeightsProblem` (state ``error``)."""
     try:
-        return ExportedModel.load(path)
+        return ExportedModel.load(path, device=device)
     except ExportProblem as exc:
         raise WeightsProblem("error", f"{exc}. Configure the .pt weights (THERMALSTREAM_MODEL) and run "
                                       f"`thermalstream models export` to make it again.") from exc  # fmt: skip

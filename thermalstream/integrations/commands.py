@@ -1,36 +1,44 @@
-"""Commands over MQTT: detection on/off and record start/stop, each carrying an API access token.
+"""Commands over MQTT: detection on/off and record start/stop, authorised in one of two ways.
 
 A command is a JSON object published to ``<prefix>/cameras/<id>/command``::
 
     {"action": "detection_on" | "detection_off" | "record_start" | "record_stop",
-     "token": "<access token from POST /api/auth/token>", "request_id": "<optional, echoed>"}
+     "token": "<access token, token mode only>", "request_id": "<optional, echoed>"}
 
 The reply goes to ``<prefix>/cameras/<id>/command/reply`` with ``ok``, an HTTP-like ``status`` and
-an ``error`` that says why a command was refused. Who may do what is decided as for the REST API:
+an ``error`` that says why a command was refused. ``mode`` (``THERMALSTREAM_MQTT_COMMANDS``) says who
+the command runs as:
 
-* the token is verified with the user's current role and session (``TokenService.verify_access``
-  with ``check_user``: logged-out, disabled or demoted users are refused);
-* the least role of each command comes from the server's access table (``app.access.MQTT_COMMANDS``,
-  the roles of the REST routes they mirror); a runtime without it refuses every command;
-* the camera must be one the user may see (``CameraService.visible_ids``); others answer 404, as
-  unknown cameras do.
+* ``token``: the user of the access token, verified with her current role and session
+  (``TokenService.verify_access`` with ``check_user``: logged-out, disabled or demoted users are refused);
+* ``broker``: the broker's ACL decides who may publish on the command topics, and every command runs
+  as the account ``command_user`` (``THERMALSTREAM_MQTT_COMMAND_USER``), looked up at each command:
+  missing or disabled accounts are refused; a token in the message is not used.
+
+Then, in both modes, as for the REST API: the least role of each command comes from the server's
+access table (``app.access.MQTT_COMMANDS``, the roles of the REST routes they mirror; a runtime
+without it refuses every command), and the camera must be one the user may see
+(``CameraService.visible_ids``); others answer 404, as unknown cameras do.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 from thermalstream.auth.errors import AuthError
 from thermalstream.auth.roles import role_at_least
 
+log = logging.getLogger(__name__)
 MAX_COMMAND_BYTES = 16 * 1024
 ACTIONS: dict[str, tuple[str, bool]] = {  # action -> (access group, on/start)
     "detection_on": ("detection", True), "detection_off": ("detection", False),
     "record_start": ("record", True), "record_stop": ("record", False),
 }
-OFF_REASON = "commands over MQTT are off on this server (THERMALSTREAM_MQTT_COMMANDS=false)"
+MODES = ("off", "token", "broker")
+OFF_REASON = "commands over MQTT are off on this server (THERMALSTREAM_MQTT_COMMANDS=off)"
 
 
 class Refused(Exception):
@@ -46,9 +54,9 @@ def parse(raw: bytes) -> dict[str, Any]:
     try:
         cmd = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        raise Refused(400, "a command is a JSON object: {\"action\": …, \"token\": …}") from None
+        raise Refused(400, "a command is a JSON object: {\"action\": …}") from None
     if not isinstance(cmd, dict):
-        raise Refused(400, "a command is a JSON object: {\"action\": …, \"token\": …}")
+        raise Refused(400, "a command is a JSON object: {\"action\": …}")
     return cmd
 
 
@@ -65,15 +73,54 @@ def request_id(cmd: Any) -> str | None:
 
 
 class Commands:
-    """Authorise and run commands. ``roles`` maps access groups to least roles (None: refuse all)."""
+    """Authorise and run commands. ``mode`` is one of :data:`MODES`; ``users`` (a ``UserService``) and
+    ``command_user`` serve the broker mode; ``roles`` maps access groups to least roles (None: refuse all)."""
 
-    def __init__(self, tokens, cameras, detection, recordings, *, enabled: bool,
-                 roles: Mapping[str, str] | None = None) -> None:
+    def __init__(self, tokens, cameras, detection, recordings, *, mode: str, users=None,
+                 command_user: str | None = None, roles: Mapping[str, str] | None = None) -> None:
+        if mode not in MODES:
+            raise ValueError(f"MQTT commands mode {mode!r}: use one of {', '.join(MODES)}")
         self.tokens, self.cameras, self.detection, self.recordings = tokens, cameras, detection, recordings
-        self.enabled = enabled
+        self.mode, self.users, self.command_user = mode, users, command_user
         self.roles = roles
         self.accepted = 0
         self.refused = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.mode != "off"
+
+    @property
+    def roles(self) -> Mapping[str, str] | None:
+        return self._roles
+
+    @roles.setter
+    def roles(self, roles: Mapping[str, str] | None) -> None:
+        """Set by the app when it serves the API; broker mode then logs whether its account may command."""
+        self._roles = roles
+        if roles is not None and self.mode == "broker":
+            problem = self.account_problem()
+            if problem:
+                log.error("MQTT commands (broker mode) will be refused: %s", problem)
+            else:
+                log.info("MQTT commands (broker mode) run as %r; the broker's ACL decides who may publish them",
+                         self.command_user)
+
+    def account_problem(self) -> str | None:
+        """Broker mode: why every command would be refused now (the account is missing, disabled or
+        below the least role of each command); None when commands may run, and in other modes."""
+        if self.mode != "broker":
+            return None
+        try:
+            _, name, role = self._broker_account()
+        except Refused as exc:
+            return str(exc)
+        if self.roles is None:
+            return "commands need the server's access table (this runtime serves no API)"
+        least = sorted(set(self.roles.values()))
+        if not any(role_at_least(role, r) for r in least):
+            return f"THERMALSTREAM_MQTT_COMMAND_USER {name!r} is {role}; MQTT commands need the {' or '.join(least)} role"
+        return None
 
     def handle(self, camera_id: int, raw: bytes) -> dict[str, Any]:
         """The reply to one command message (never raises)."""
@@ -102,26 +149,39 @@ class Commands:
                 "action": action if action in ACTIONS else None, "ok": ok, "status": status, "error": error}
 
     def _authorise(self, camera_id: int, cmd: dict[str, Any]) -> str:
-        """The user's name when their token may run this command on this camera."""
-        try:
-            claims = self.tokens.verify_access(cmd.get("token"), check_user=True)
-        except AuthError as exc:
-            raise Refused(401, f"token refused: {exc}") from None
+        """The user's name when she may run this command on this camera."""
+        user_id, name, role = self._broker_account() if self.mode == "broker" else self._token_user(cmd)
         if self.roles is None:
             raise Refused(503, "commands need the server's access table (this runtime serves no API)")
-        group = ACTIONS[cmd["action"]][0]
-        least = self.roles.get(group)
-        if least is None or not role_at_least(claims.get("role"), least):
-            raise Refused(403, f"{cmd['action']} needs the {least or 'admin'} role; "
-                               f"{claims.get('name')} is {claims.get('role')}")
-        visible = self.cameras.visible_ids(claims["user_id"], claims["role"])
+        least = self.roles.get(ACTIONS[cmd["action"]][0])
+        if least is None or not role_at_least(role, least):
+            raise Refused(403, f"{cmd['action']} needs the {least or 'admin'} role; {name} is {role}")
+        visible = self.cameras.visible_ids(user_id, role)
         if visible is not None and camera_id not in visible:
             raise Refused(404, f"no camera {camera_id}")
         try:
             self.cameras.get(camera_id)
         except LookupError:
             raise Refused(404, f"no camera {camera_id}") from None
-        return str(claims.get("name"))
+        return name
+
+    def _token_user(self, cmd: dict[str, Any]) -> tuple[int, str, str]:
+        """(id, name, current role) of the command's access token; 401 when it is refused."""
+        try:
+            claims = self.tokens.verify_access(cmd.get("token"), check_user=True)
+        except AuthError as exc:
+            raise Refused(401, f"token refused: {exc}") from None
+        return claims["user_id"], str(claims.get("name")), str(claims.get("role"))
+
+    def _broker_account(self) -> tuple[int, str, str]:
+        """(id, name, current role) of the account broker-mode commands run as; 503 when it cannot."""
+        user = self.users.get(self.command_user) if self.users is not None and self.command_user else None
+        if user is None:
+            raise Refused(503, f"THERMALSTREAM_MQTT_COMMAND_USER {self.command_user!r} names no account "
+                               "on this server; an admin creates it (an operator)")
+        if not user["is_active"]:
+            raise Refused(503, f"THERMALSTREAM_MQTT_COMMAND_USER {self.command_user!r} is disabled")
+        return int(user["id"]), str(user["username"]), str(user["role"])
 
     def _run(self, camera_id: int, action: str) -> dict[str, Any]:
         from thermalstream.detect.service import DetectionConfigError

@@ -7,7 +7,8 @@ oldest are dropped and counted beyond ``QUEUE_MAX``). Retained states (camera st
 recording, discovery) are kept per topic and sent again on every (re)connect, newest only.
 paho's network thread reconnects with exponential backoff (1 s doubling to 30 s). A retained
 availability topic says ``online``; the broker publishes the Last Will ``offline`` when the
-connection dies, and a clean shutdown publishes it too.
+connection dies, and a clean shutdown publishes it too. Whether detection runs is not announced on
+the bus: the commands thread reads it every second and retains a change on ``…/detection``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import time
 from collections import deque
 from typing import Any
 
+from thermalstream.detect.types import TOPIC_STATE
 from thermalstream.integrations import ha
 from thermalstream.integrations.broker import Broker, Topics, parse_broker_url
 from thermalstream.integrations.commands import Commands
@@ -35,11 +37,14 @@ _EVENT_TOPIC = {"event": "events", "alarm": "alarms", "recording": "recordings"}
 class MqttBridge:
     """See the module docstring. ``start()`` connects when ``THERMALSTREAM_MQTT_URL`` is set."""
 
-    def __init__(self, settings, bus, cameras, detection, recordings, tokens, version: str) -> None:
-        self.settings, self.bus, self.cameras, self.version = settings, bus, cameras, version
+    def __init__(self, settings, bus, cameras, detection, recordings, tokens, version: str, users=None) -> None:
+        self.settings, self.bus, self.cameras, self.detection, self.version = settings, bus, cameras, detection, version
         self.topics = Topics(settings.mqtt_topic_prefix)
         self.discovery = (settings.mqtt_discovery_prefix or "").strip("/")
-        self.commands = Commands(tokens, cameras, detection, recordings, enabled=settings.mqtt_commands)
+        self.switches = settings.mqtt_commands == "broker"  # Home Assistant switches: commands need no token
+        mode = settings.mqtt_commands if settings.mqtt_url else "off"  # no broker: no command can come
+        self.commands = Commands(tokens, cameras, detection, recordings, mode=mode, users=users,
+                                 command_user=settings.mqtt_command_user)
         self.broker: Broker | None = None
         self.state, self.reason, self.since = "off", "THERMALSTREAM_MQTT_URL is not set", time.time()
         self.published = self.dropped = 0
@@ -63,6 +68,7 @@ class MqttBridge:
                 self.broker = parse_broker_url(settings.mqtt_url)
                 self._unsubs = [bus.subscribe(self._on_bus, t) for t in BUS_TOPICS]
                 self._unsubs += [bus.subscribe(self._on_changed, t) for t in ("camera.added", "camera.changed")]
+                self._unsubs.append(bus.subscribe(self._on_detection_state, TOPIC_STATE))
                 self._set_state("stopped", "not started yet")
             except ValueError as exc:
                 self._set_state("misconfigured", str(exc))
@@ -135,7 +141,15 @@ class MqttBridge:
                 "since": iso(self.since), "broker": self.broker.shown if self.broker else None,
                 "topic_prefix": self.topics.prefix, "discovery": bool(self.discovery), "queued": queued,
                 "published": self.published, "dropped": self.dropped, "commands": self.commands.enabled,
+                "commands_mode": self.commands.mode, "commands_user": self.commands.command_user
+                if self.commands.mode == "broker" else None, "commands_problem": self._commands_problem(),
                 "commands_accepted": self.commands.accepted, "commands_refused": self.commands.refused}
+
+    def _commands_problem(self) -> str | None:
+        try:
+            return self.commands.account_problem()
+        except Exception:  # noqa: BLE001 - a database outage must not break /health
+            return "cannot look up THERMALSTREAM_MQTT_COMMAND_USER (database unavailable)"
 
     def _set_state(self, state: str, reason: str) -> None:
         changed = state != self.state
@@ -192,9 +206,7 @@ class MqttBridge:
             self._removed.add(cid)
             self._enqueue(("removed", cid))
             return
-        if cid not in self._known:
-            self._known.add(cid)
-            self._enqueue(("discover", cid))
+        self._discover_once(cid)
         if kind == "camera.status":
             self._retain(self.topics.camera(cid, "status"), payload)
             return
@@ -209,6 +221,20 @@ class MqttBridge:
             running = self._recs.setdefault(cid, set())
             (running.add if kind == "recording.started" else running.discard)(payload["recording_id"])
             self._retain(self.topics.camera(cid, "recording"), "ON" if running else "OFF")
+
+    def _on_detection_state(self, event) -> None:
+        """Detection started or stopped on a camera (the detection service says so): retain ON/OFF."""
+        cid = event.data.get("camera_id")
+        if not isinstance(cid, int) or cid in self._removed:
+            return
+        self._discover_once(cid)
+        self._retain(self.topics.camera(cid, "detection"), "ON" if event.data.get("active") else "OFF")
+
+    def _discover_once(self, cid: int) -> None:
+        """A camera first heard of on the bus: its discovery configs are queued (once)."""
+        if cid not in self._known:
+            self._known.add(cid)
+            self._enqueue(("discover", cid))
 
     def _on_changed(self, event) -> None:
         """A camera added or changed (renamed): its discovery configs again, with its current name."""
@@ -308,7 +334,8 @@ class MqttBridge:
         """Seed the retained states of a camera not seen on the bus yet (status from its row)."""
         cid = cam["id"]
         status = self.topics.camera(cid, "status")
-        for topic, value in ((self.topics.camera(cid, "alarm"), "OFF"), (self.topics.camera(cid, "recording"), "OFF")):
+        for topic, value in ((self.topics.camera(cid, "alarm"), "OFF"), (self.topics.camera(cid, "recording"), "OFF"),
+                             (self.topics.camera(cid, "detection"), self._detection_state(cid))):
             if topic not in self._retained:
                 self._retain(topic, value)
         if status not in self._retained:
@@ -320,8 +347,12 @@ class MqttBridge:
         self._known.add(cam["id"])
         if not self.discovery:
             return
-        for topic, payload in ha.discovery_configs(cam, self.topics, self.discovery, self.version):
+        for topic, payload in ha.discovery_configs(cam, self.topics, self.discovery, self.version,
+                                                   switches=self.switches):
             self._publish(topic, json.dumps(payload), retain=True)
+        if not self.switches:  # switches of an earlier broker mode would send commands that are refused
+            for topic in ha.removal_topics(cam["id"], self.topics, self.discovery, ha.SWITCHES):
+                self._publish(topic, "", retain=True)
 
     def _forget(self, cid: int) -> None:
         """A removed camera: empty retained configs remove its entities; its retained states go too."""
@@ -330,7 +361,7 @@ class MqttBridge:
         self._recs.pop(cid, None)
         topics = ha.removal_topics(cid, self.topics, self.discovery) if self.discovery else []
         with self._cond:
-            for leaf in ("status", "alarm", "recording"):
+            for leaf in ("status", "alarm", "recording", "detection"):
                 self._retained.pop(self.topics.camera(cid, leaf), None)
                 topics.append(self.topics.camera(cid, leaf))
         for topic in topics:
@@ -340,11 +371,21 @@ class MqttBridge:
     def _command_loop(self) -> None:
         while not self._stop.is_set():
             with self._cond:
-                while not self._stop.is_set() and not self._commands_q:
+                if not self._commands_q:
                     self._cond.wait(1.0)
                 if self._stop.is_set():
                     return
-                cid, raw = self._commands_q.popleft()
-            reply = self.commands.handle(cid, raw)
-            log.info("MQTT command on camera %s: %s", cid, "ok" if reply["ok"] else reply["error"])
-            self._enqueue(("event", self.topics.camera(cid, "command/reply"), json.dumps(reply, default=str)))
+                item = self._commands_q.popleft() if self._commands_q else None
+            if item is not None:
+                self._run_command(*item)
+
+    def _run_command(self, cid: int, raw: bytes) -> None:
+        reply = self.commands.handle(cid, raw)
+        log.info("MQTT command on camera %s: %s", cid, "ok" if reply["ok"] else reply["error"])
+        self._enqueue(("event", self.topics.camera(cid, "command/reply"), json.dumps(reply, default=str)))
+
+    def _detection_state(self, cid: int) -> str:
+        try:
+            return "ON" if self.detection.enabled(cid) else "OFF"
+        except Exception:  # noqa: BLE001 - a camera going away meanwhile
+            return "OFF"

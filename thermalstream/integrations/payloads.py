@@ -19,6 +19,8 @@ followed by the fields of its type (times are ISO 8601 UTC strings or null):
 ``recording.stopped``  ``error``, ``duration_s``, ``segments``, ``size_bytes``
 
 Fields that a message does not carry are null, so every payload of a type has the same keys.
+Not carried (pages only): ``alarm`` state ``acknowledged`` (an operator acknowledged an alarm) and
+``recording`` state ``segment``.
 A change that removes or renames a key raises :data:`VERSION`; new keys do not.
 """
 

@@ -21,7 +21,7 @@ from sqlalchemy import delete, func, insert, select
 from thermalstream.db.engine import Database
 from thermalstream.db.models import Roi, RoiMinute, RoiSample
 from thermalstream.db.types import as_utc
-from thermalstream.detect.store import _dt
+from thermalstream.detect.queries import _dt
 
 RESOLUTIONS = ("auto", "raw", "minute")
 MAX_POINTS = 100_000

@@ -9,7 +9,9 @@ Raising an alarm (once) stores an ``alarms`` row and an event (label ``alarm``, 
 the events table beside detection events), sends a warning notification, and publishes
 ``detection.event`` (``kind`` "alarm", ``record`` from the rule) so that alert mails go out and an
 event recording starts where the camera records on events. Clearing it (once) stores the moment,
-ends the event and publishes the end. Both are also published as bus topic ``alarm``.
+ends the event and publishes the end. Both are also published as bus topic ``alarm``, and so is
+an acknowledgement (state ``acknowledged``, :meth:`MeasureService.acknowledge`: pages only, integrations
+do not carry it).
 """
 
 from __future__ import annotations
@@ -139,6 +141,18 @@ class MeasureService:
         with self._lock:
             self._cams[camera_id] = c
         c.thread.start()
+
+    def acknowledge(self, alarm_id: int, user_id: int | None, visible: set[int] | None = None) -> dict[str, Any]:
+        """Acknowledge an alarm (the first acknowledgement is kept; another camera's: ``store.NotFound``) and
+        announce it on the bus, so every open page shows it acknowledged (from a page or the API)."""
+        alarm, newly = store.acknowledge(self.db, alarm_id, user_id, visible)
+        if newly:
+            self.bus.publish(TOPIC_ALARM, {"state": "acknowledged", "kind": "alarm", "camera_id": alarm["camera_id"],
+                                           "alarm_id": alarm["id"], "event_id": alarm["event_id"],
+                                           "rule_id": alarm["rule_id"], "name": alarm["name"],
+                                           "acknowledged_at": alarm["acknowledged_at"],
+                                           "acknowledged_by": alarm["acknowledged_by"]})
+        return alarm
 
     def _open_alarms(self, camera_id: int) -> dict[int, int]:
         return {a["rule_id"]: a["id"] for a in store.list_alarms(self.db, camera_id=camera_id, active=True,

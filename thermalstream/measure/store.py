@@ -220,14 +220,17 @@ def list_alarms(db: Database, visible: set[int] | None = None, camera_id: int | 
         return [alarm_dict(a) for a in s.scalars(q.limit(limit).offset(offset))]
 
 
-def acknowledge(db: Database, alarm_id: int, user_id: int | None, visible: set[int] | None = None) -> dict[str, Any]:
-    """Acknowledge an alarm (the first acknowledgement is kept)."""
+def acknowledge(db: Database, alarm_id: int, user_id: int | None,
+                visible: set[int] | None = None) -> tuple[dict[str, Any], bool]:
+    """Acknowledge an alarm (the first acknowledgement is kept): the alarm, and whether this call acknowledged
+    it. Callers go through ``MeasureService.acknowledge``, which also announces it."""
     with db.session() as s:
         row = _seen(s.get(Alarm, alarm_id), visible, "alarm", alarm_id)
-        if row.acknowledged_at is None:
+        newly = row.acknowledged_at is None
+        if newly:
             row.acknowledged_at, row.acknowledged_by = datetime.now(UTC), user_id
         s.flush()
-        return alarm_dict(row)
+        return alarm_dict(row), newly
 
 
 def close_alarms(db: Database, alarm_ids: list[int], why: str) -> list[dict[str, Any]]:

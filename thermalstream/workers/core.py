@@ -6,7 +6,7 @@ it messages and sends what it ``emit``s back to the server.
 Detection runs here, in the worker, with the configured detector (one per worker: a process
 with YOLO loads its own model; the weightless hotspot detector costs nothing). That keeps a
 camera's frames inside one process; the price is one model in memory per worker instead of one
-shared detector (the Ray backend may pool detectors on a GPU node instead).
+shared detector (on Ray, ``THERMALSTREAM_RAY_DETECTORS`` pools them instead: :mod:`.ray_detect`).
 """
 
 from __future__ import annotations
@@ -69,7 +69,9 @@ class _Cam:
 class WorkerCore:
     """Runs the cameras assigned to one worker; every report goes to ``emit`` (any thread)."""
 
-    def __init__(self, settings: Settings, worker_id: str, emit: Callable[[Report], None]) -> None:
+    def __init__(self, settings: Settings, worker_id: str, emit: Callable[[Report], None],
+                 detector_factory: Callable[[], Any] | None = None) -> None:
+        """``detector_factory``: the detector to use (the Ray pool's); default: the configured one."""
         from thermalstream.runtime import make_detector_factory, recording_config
 
         cv2.setNumThreads(settings.opencv_pool)  # as in the server
@@ -83,7 +85,7 @@ class WorkerCore:
         self.recordings = RecordingService(self.db, self.manager, self.notes, settings,
                                            config=recording_config(settings))
         self.detection = DetectionService(self.db, self.manager, self.bus, self.notes, settings,
-                                          make_detector_factory(settings), palette=self.palette)
+                                          detector_factory or make_detector_factory(settings), palette=self.palette)
         self._cams: dict[int, _Cam] = {}
         self._lock = threading.Lock()
         self._status_lock = threading.Lock()
@@ -337,7 +339,8 @@ class WorkerCore:
                                   recording=None if rec is None else {**rec, "recording_id": state.recording_id},
                                   detection=self.detection.latest(cid), detector=detector,
                                   measure=self.measure.live(cid), events=self.events.info(cid),
-                                  slot=None if slot is None else slot.as_dict(), counters=counters))
+                                  slot=None if slot is None else slot.as_dict(), counters=counters,
+                                  detect_state=self.detection.camera_status(cid)))
 
 
 class _WorkerMeasure(MeasureService):

@@ -117,6 +117,8 @@ class StatsReport:
     measure: dict[str, Any] | None = None  # newest ROI values and raised alarms (MeasureService.live)
     events: dict[str, Any] | None = None  # record-on-events state (EventRecordingService.info)
     slot: dict[str, Any] | None = None  # the camera's detector slot (CameraSlot: last inference, gated…)
+    detect_state: dict[str, Any] | None = None  # its DetectionService.camera_status() on the worker: config,
+    #                                             note, detector, tracker, events, slot (None: detection off)
     counters: dict[str, Any] | None = None  # the worker's own totals for /metrics: its detector's calls,
     #                                         frames, errors, busy_s…; store_pending, notifications_unsaved
 

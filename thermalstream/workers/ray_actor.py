@@ -9,46 +9,23 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 from typing import Any
 
 from thermalstream.config import Settings
-from thermalstream.workers.protocol import Assign, Hello, LiveFrame, StatusReport, Unassign
+from thermalstream.workers.outbox import Outbox
+from thermalstream.workers.protocol import Assign, Hello, StatusReport, Unassign
 
 POLL_S = 0.5  # longest wait inside one ``reports`` call
 CHECK_FILE = ".cluster-check"  # written by the server in data_dir; every worker must read it back
-
-
-class Outbox:
-    """Reports waiting for the server's next ``reports`` call: every report in order, but only the
-    newest LiveFrame per camera (a slow link loses old pictures, never status or events)."""
-
-    def __init__(self) -> None:
-        self._items: list[Any] = []
-        self._frames: dict[int, LiveFrame] = {}
-        self._cond = threading.Condition()
-
-    def put(self, report: Any) -> None:
-        with self._cond:
-            if isinstance(report, LiveFrame):
-                self._frames[report.camera_id] = report
-            else:
-                self._items.append(report)
-            self._cond.notify_all()
-
-    def take(self, timeout: float) -> list[Any]:
-        with self._cond:
-            self._cond.wait_for(lambda: self._items or self._frames, timeout)
-            out = self._items + list(self._frames.values())
-            self._items, self._frames = [], {}
-        return out
 
 
 class CameraWorkerActor:
     """One worker (made a Ray actor by :class:`RayBackend`). A node that cannot read the data
     folder's check token says so in ``hello`` instead of running cameras."""
 
-    def __init__(self, settings: Settings, name: str, token: str) -> None:
+    def __init__(self, settings: Settings, name: str, token: str, detectors: list[str] | None = None) -> None:
+        """``detectors``: the names of the shared detector actors (:mod:`.ray_detect`); none: this
+        worker loads its own detector."""
         import ray
 
         self.worker_id = f"{name}@{ray.util.get_node_ip_address()}:{os.getpid()}"
@@ -59,7 +36,12 @@ class CameraWorkerActor:
         if self.problem is None:
             from thermalstream.workers.core import WorkerCore
 
-            self.core = WorkerCore(settings, self.worker_id, self.outbox.put)
+            pool = None
+            if detectors:
+                from thermalstream.workers.ray_detect import PooledDetector
+
+                pool = lambda: PooledDetector(detectors)  # noqa: E731
+            self.core = WorkerCore(settings, self.worker_id, self.outbox.put, detector_factory=pool)
 
     def hello(self) -> tuple[Hello, str, str | None]:
         return Hello(self.worker_id, os.getpid()), self.node_id, self.problem
@@ -78,6 +60,11 @@ class CameraWorkerActor:
             return "ok", self.core.command(msg.camera_id, msg.name, msg.args), None
         except Exception as exc:  # noqa: BLE001 - raised again on the server, by class name
             return "error", str(exc), type(exc).__name__
+
+    def describe(self) -> dict[str, Any]:
+        """Which detector this worker runs (``PooledDetector``: none loaded here, the pool's actors do)."""
+        det = self.core.detection.worker.detector if self.core is not None else None
+        return {"worker_id": self.worker_id, "node_id": self.node_id, "detector": type(det).__name__ if det else None}
 
     def reports(self, timeout: float = POLL_S) -> list[Any]:
         return self.outbox.take(timeout)

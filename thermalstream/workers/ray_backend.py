@@ -14,6 +14,8 @@ the shared PostgreSQL and data folder. The server connects to the cluster named 
   when its node is gone. When an actor dies its unpinned cameras move at once to the live actor
   with the fewest cameras (``on_lost`` resumes their recordings and records the gap); pinned ones
   wait for their node. A worker that is only unreachable keeps its cameras (never two owners).
+* **Shared detector.** ``THERMALSTREAM_RAY_DETECTORS=N`` starts N detector actors that every
+  worker calls instead of loading a detector (:mod:`.ray_detect`).
 * **Frames** come back as encoded bytes: each actor's ``reports`` call returns everything the
   worker emitted since the last one, only the newest picture per camera (latest wins).
 """
@@ -92,6 +94,9 @@ class RayBackend(RemoteBackend):
         self._orphans: dict[int, str] = {}  # camera -> the dead worker it waits to leave (no live worker yet)
         self._token = secrets.token_hex(16)
         self._remote_cls = None
+        self._detectors: list[Any] = []  # the shared detector actors (THERMALSTREAM_RAY_DETECTORS)
+        self._detector_names: list[str] = []  # their names: workers look them up (plain strings restart safely)
+        self._detector_options: dict[str, Any] = {}
         self._started = False
         self._own_ray = False  # this backend called ray.init (and shuts it down)
 
@@ -111,6 +116,8 @@ class RayBackend(RemoteBackend):
             path.write_text(self._token)
             path.chmod(0o600)
             self._remote_cls = ray.remote(CameraWorkerActor)
+            n = self.settings.ray_detectors  # named now, made after the pool: camera workers claim their nodes first
+            self._detector_names = [f"thermalstream-detector-{self._token[:8]}-{i + 1}" for i in range(n)]
             from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
             nodes = sorted(n["NodeID"] for n in _alive_nodes(ray))
@@ -118,6 +125,7 @@ class RayBackend(RemoteBackend):
             for i in range(count):  # round robin over today's nodes; soft: a restart goes wherever Ray can
                 where = NodeAffinitySchedulingStrategy(nodes[i % len(nodes)], soft=True) if nodes else "SPREAD"
                 self._spawn(f"pool-{i + 1}", scheduling_strategy=where)
+            self._start_detectors(ray)
             self._started = True
 
     def stop(self) -> None:
@@ -132,8 +140,8 @@ class RayBackend(RemoteBackend):
             ray.get(refs, timeout=CALL_TIMEOUT_S)
         except Exception as exc:  # noqa: BLE001 - stopping goes on; the actors die with their owner
             log.warning("Ray workers did not all stop cleanly: %s", exc)
-        for a in actors:
-            ray.kill(a.handle, no_restart=True)
+        for h in [a.handle for a in actors] + self._detectors:
+            ray.kill(h, no_restart=True)
         if self._own_ray:
             ray.shutdown()
 
@@ -185,7 +193,8 @@ class RayBackend(RemoteBackend):
                         "problem": a.problem, "cameras": sorted(a.cameras)} for a in self._actors.values()]
             waiting = sorted(self._unplaced)
         return {"backend": self.name, "address": self.settings.ray_address or "local",
-                "restarts": self.restarts, "workers": workers, "waiting": waiting}
+                "restarts": self.restarts, "workers": workers, "waiting": waiting,
+                "detectors": {"actors": len(self._detectors), "gpus_each": self._detector_options.get("num_gpus", 0)}}
 
     def _release(self, camera_id: int) -> _Actor | None:
         self._assigning.pop(camera_id, None)
@@ -196,8 +205,23 @@ class RayBackend(RemoteBackend):
         self._call(a, Unassign(camera_id), CALL_TIMEOUT_S)
 
     # ----- actors
+    def _start_detectors(self, ray) -> None:
+        """The shared detector actors (``_detector_names``), when THERMALSTREAM_RAY_DETECTORS asks for them;
+        each worker's PooledDetector finds them by name."""
+        if not self._detector_names:
+            return
+        from thermalstream.workers.ray_detect import DetectorActor, actor_options
+
+        n = len(self._detector_names)
+        self._detector_options = actor_options(n, float(ray.cluster_resources().get("GPU", 0)))
+        cls = ray.remote(DetectorActor)
+        self._detectors = [cls.options(name=name, namespace=NAMESPACE, **self._detector_options).remote(
+            self.settings, name) for name in self._detector_names]
+        log.info("%d shared detector actors (%s)", n, self._detector_options)
+
     def _spawn(self, key: str, **options: Any) -> _Actor:
-        handle = self._remote_cls.options(**ACTOR_OPTIONS, **options).remote(self.settings, key, self._token)
+        handle = self._remote_cls.options(**ACTOR_OPTIONS, **options).remote(self.settings, key, self._token,
+                                                                             self._detector_names)
         a = _Actor(key, handle)
         self._actors[key] = a
         threading.Thread(target=self._pump, args=(a,), name=f"ray-worker-{key}", daemon=True).start()

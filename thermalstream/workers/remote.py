@@ -135,6 +135,7 @@ class RemoteCamera:
         self.measure: dict[str, Any] | None = None  # newest ROI values (MeasureService.live on the worker)
         self.events: dict[str, Any] | None = None  # record-on-events state on the worker
         self.detector_slot: dict[str, Any] | None = None  # its detector slot on the worker (last inference…)
+        self.detect_state: dict[str, Any] | None = None  # its detection status entry on the worker
         self._unassign = unassign
         self._stats = CameraStats(0.0, 0, 0, None, 0)
         self._stats_from: str | None = None  # the worker whose counters _stats holds
@@ -170,6 +171,7 @@ class RemoteCamera:
         self.measure = report.measure
         self.events = report.events
         self.detector_slot = report.slot
+        self.detect_state = report.detect_state
 
     # ----- what Camera offers
     def start(self) -> RemoteCamera:

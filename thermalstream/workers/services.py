@@ -20,11 +20,12 @@ import logging
 import os
 import threading
 import time
+from dataclasses import asdict
 from typing import Any
 
 from thermalstream.db.models import Recording
 from thermalstream.db.types import as_utc
-from thermalstream.detect.service import DetectionService
+from thermalstream.detect.service import DetectConfig, DetectionService
 from thermalstream.detect.types import DetectorStatus
 from thermalstream.display import DisplaySettings, DisplayStore
 from thermalstream.measure.service import MeasureService
@@ -197,14 +198,27 @@ class RemoteDetectionService(DetectionService):
         cfg["active"] = camera_id in self._remote_on
         return cfg
 
+    def configure(self, camera_id: int, **changes: Any) -> dict[str, Any]:
+        """As in-process; ``enabled: false`` also stops detection on the camera's worker (the
+        base class detaches only pipelines of its own, and the server has none)."""
+        out = super().configure(camera_id, **changes)
+        if out["enabled"] or camera_id not in self._remote_on:
+            return out
+        self._detach(camera_id)
+        return self.config(camera_id)
+
     def set_zones(self, camera_id: int, *, masks: Any = None, zones: Any = None) -> dict[str, Any]:
         out = super().set_zones(camera_id, masks=masks, zones=zones)
         if camera_id in self._remote_on:
             self._send(camera_id, self._settings(camera_id), zones=True)
         return out
 
-    def detector_status(self) -> DetectorStatus:
-        """The detector of the workers (each loads its own): an error or loading one first."""
+    def detector_status(self, camera_id: int | None = None) -> DetectorStatus:
+        """The detector of the camera's worker (as it last reported), or with no camera the
+        workers' detectors (each loads its own): an error or loading one first."""
+        reported = getattr(self.manager.get(camera_id), "detector", None) if camera_id is not None else None
+        if reported:
+            return DetectorStatus(**reported)
         found = [DetectorStatus(**c.detector) for c in self.manager.cameras() if getattr(c, "detector", None)]
         if found:
             order = {"error": 0, "loading": 1, "unavailable": 2, "ready": 3}
@@ -215,6 +229,31 @@ class RemoteDetectionService(DetectionService):
 
     def health(self) -> dict[str, Any]:
         return {**super().health(), "cameras": len(self._remote_on)}
+
+    def active_cameras(self) -> list[int]:
+        return sorted(self._remote_on)
+
+    def camera_detector(self, camera_id: int) -> dict[str, Any]:
+        """As in-process, from the camera's worker's last report."""
+        cam = self.manager.get(camera_id)
+        state = getattr(cam, "detect_state", None) or {}
+        slot = getattr(cam, "detector_slot", None) or {}
+        return {"note": state.get("note"), "detector": asdict(self.detector_status(camera_id)),
+                "last_inference_ms": slot.get("last_inference_ms")}
+
+    def camera_status(self, camera_id: int) -> dict[str, Any] | None:
+        """The camera's entry as its worker reported it; until the first report, its saved
+        config and what is known of its worker's detector."""
+        if camera_id not in self._remote_on:
+            return None
+        state = getattr(self.manager.get(camera_id), "detect_state", None)
+        if state:
+            return {**state, **self.camera_detector(camera_id)}
+        try:
+            cfg = DetectConfig.from_settings(self._settings(camera_id), self.known_labels, self.default_fps)
+        except (LookupError, ValueError):
+            return None  # removed meanwhile, or settings the worker refuses too (its log says why)
+        return {**cfg.to_json(), **self.camera_detector(camera_id)}
 
     def worker_stats(self) -> dict[str, Any]:
         """The workers' detector counters (summed over every worker so far) and each camera's slot."""
@@ -231,13 +270,18 @@ class RemoteDetectionService(DetectionService):
     def _attach(self, camera_id: int, settings: dict[str, Any]) -> None:
         if self.manager.get(camera_id) is None:
             return
+        new = camera_id not in self._remote_on
         self._remote_on.add(camera_id)
         self._send(camera_id, settings)
+        if new:
+            self._announce(camera_id, True)
 
-    def _detach(self, camera_id: int) -> None:
+    def _detach(self, camera_id: int, announce: bool = True) -> None:
         if camera_id in self._remote_on:
             self._remote_on.discard(camera_id)
             self._send(camera_id, None)
+            if announce:
+                self._announce(camera_id, False)
 
     def _on_camera_removed(self, event) -> None:
         self._remote_on.discard(event.data.get("camera_id"))

@@ -23,6 +23,8 @@ Columns per backend and N:
   MB/cam        proportional memory (PSS, so pages shared between processes count once) of the tree
                 beyond the base measured with the server up and no camera, divided by N;
   rec drops     frames the running recordings dropped (from GET /metrics, since recording started);
+  queued        items waiting in queues per camera at the end (GET /metrics queue_depth: mostly frames
+                a recorder has not written yet, each a whole frame held in memory);
   det/s         detector calls per second (GET /metrics);
   capt fps      frames captured per camera per second (GET /metrics).
 The server's own data folder and database are fresh for every run; with --database-url a fresh
@@ -283,6 +285,7 @@ def measure(opts, backend: str, n: int, tmp: Path) -> dict:
             "cores": (c1 - c0) / dt, "ms_per_frame": per_frame(c1 - c0), "server_ms_per_frame": per_frame(s1 - s0),
             "procs": procs, "base_mb": base_mb, "mb": mb, "mb_per_cam": (mb - base_mb) / n,
             "rec_drops": m1.get("thermalstream_recording_dropped_frames"),
+            "queued": m1["thermalstream_queue_depth"] / n if "thermalstream_queue_depth" in m1 else None,
             "det_per_s": rate("thermalstream_detector_calls_total"),
             "capture_fps": captured / n if captured is not None else None,
         }
@@ -324,7 +327,7 @@ def fmt(v, spec: str) -> str:
 def print_table(rows: list[dict], opts) -> None:
     head = (f"{'backend':<10}{'N':>3} {'fps min':>7} {'med':>5} {'p95 ms':>7} {'cores':>5} {'ms/frame':>8} "
             f"{'srv ms':>6} {'procs':>5} "
-            f"{'MB/cam':>6} {'base MB':>7} {'rec drops':>9} {'det/s':>6} {'capt fps':>8}")
+            f"{'MB/cam':>6} {'base MB':>7} {'rec drops':>9} {'queued':>6} {'det/s':>6} {'capt fps':>8}")
     print(head)
     print("-" * len(head))
     for r in rows:
@@ -333,7 +336,7 @@ def print_table(rows: list[dict], opts) -> None:
               f"{fmt(statistics.median(fps) if fps else None, '5.1f')} {fmt(r['p95'], '7.0f')} {r['cores']:5.2f} "
               f"{fmt(r.get('ms_per_frame'), '8.2f')} {fmt(r.get('server_ms_per_frame'), '6.2f')} "
               f"{r['procs']:5d} {r['mb_per_cam']:6.0f} {r['base_mb']:7.0f} {fmt(r['rec_drops'], '9.0f')} "
-              f"{fmt(r['det_per_s'], '6.1f')} {fmt(r['capture_fps'], '8.1f')}")
+              f"{fmt(r.get('queued'), '6.1f')} {fmt(r['det_per_s'], '6.1f')} {fmt(r['capture_fps'], '8.1f')}")
     print()
     want = opts.fps - 0.5
     for backend in dict.fromkeys(r["backend"] for r in rows):

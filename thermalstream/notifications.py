@@ -200,7 +200,8 @@ def zone_label(tz_name: str | None) -> str:
 
 
 def chart_time(dt: datetime | str, tz_name: str | None) -> datetime:
-    """Naive wall-clock time in the viewer's zone, for chart axes (Bokeh shows naive values as is)."""
+    """Naive wall-clock time in the viewer's zone, for chart axes and date-time inputs (Bokeh shows naive
+    values as is)."""
     return to_local(dt, tz_name).replace(tzinfo=None)
 
 

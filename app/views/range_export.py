@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 import panel as pn
 
-from thermalstream.notifications import format_local, from_local, to_local, zone_label
+from thermalstream.notifications import chart_time, format_local, from_local, zone_label
 from thermalstream.runtime import Runtime
 
 FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -25,9 +25,9 @@ class RangeExport(pn.viewable.Viewer):
         self.runtime, self.camera, self.names, self.tz = runtime, camera, names, tz
         now = datetime.now(UTC).replace(microsecond=0)
         self.start = pn.widgets.DatetimeInput(label="From", format=FORMAT, width=190,
-                                              value=to_local(now - timedelta(hours=1), None).replace(tzinfo=None))
+                                              value=chart_time(now - timedelta(hours=1), None))
         self.end = pn.widgets.DatetimeInput(label="To", format=FORMAT, width=190,
-                                            value=to_local(now, None).replace(tzinfo=None))
+                                            value=chart_time(now, None))
         self.result = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["ts-range"])
         for w in (self.start, self.end):
             w.param.watch(lambda e: self.update(), "value")
@@ -36,8 +36,8 @@ class RangeExport(pn.viewable.Viewer):
     def reset_zone(self) -> None:
         """Once the browser's zone is known: the last hour in that zone."""
         now = datetime.now(UTC).replace(microsecond=0)
-        self.start.value = to_local(now - timedelta(hours=1), self.tz()).replace(tzinfo=None)
-        self.end.value = to_local(now, self.tz()).replace(tzinfo=None)
+        self.start.value = chart_time(now - timedelta(hours=1), self.tz())
+        self.end.value = chart_time(now, self.tz())
 
     def update(self) -> None:
         cid, tz = self.camera(), self.tz()

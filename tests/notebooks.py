@@ -204,7 +204,7 @@ def run_cells(page, name: str, indices) -> None:
     cells = code_cells(page)
     wait_for(lambda: cells.count() > max(indices), what=f"the code cells of {name}")
     for i in indices:
-        cell, prompt = cells.nth(i), cells.nth(i).locator(".jp-InputPrompt")
+        prompt = cells.nth(i).locator(".jp-InputPrompt")
         before = prompt.inner_text()
 
         def ran() -> bool:

@@ -23,15 +23,15 @@ from tests.samples import flirpy_samples
 from tests.test_radiometric import file_url
 from thermalstream.radiometry import RadiometrySettings, apply
 from thermalstream.sources import CorruptData, SourceError, make_source
-from thermalstream.sources.flir import (
+from thermalstream.sources.fff import (
     ENTRY_SIZE,
     REC_RAW,
-    FlirSeqSource,
     _header,
     index_fff_stream,
     parse_fff,
     read_directory,
 )
+from thermalstream.sources.flir import FlirSeqSource
 from thermalstream.sources.flir_containers import ContainerError, fff_from_jpeg, is_flir_jpeg
 from thermalstream.sources.url import parse_camera_url
 
@@ -100,7 +100,7 @@ def test_exiftool_flir_jpeg_parameters_match_exiftool(samples):
     raw_e = next(e for e in entries if e.type == REC_RAW)
     w, h = struct.unpack_from("<HH", fff, raw_e.offset + 2)
     assert (w, h) == (int(meta["Raw Thermal Image Width"]), int(meta["Raw Thermal Image Height"])) == (120, 120)
-    from thermalstream.sources.flir import REC_CAMERA, parse_camera_info
+    from thermalstream.sources.fff import REC_CAMERA, parse_camera_info
 
     cam_e = next(e for e in entries if e.type == REC_CAMERA)
     cam = parse_camera_info(fff[cam_e.offset : cam_e.offset + cam_e.length])

@@ -18,7 +18,8 @@ from thermalstream.frame import FFCState
 from thermalstream.sources import make_source
 from thermalstream.sources.base import CorruptData, SourceClosed, SourceError
 from thermalstream.sources.cptv_file import CPTVSource, ffc_state
-from thermalstream.sources.flir import FffFormatError, FlirSeqSource, parse_fff
+from thermalstream.sources.fff import FffFormatError, parse_fff
+from thermalstream.sources.flir import FlirSeqSource
 from thermalstream.sources.lepton import LeptonSource, decode_telemetry, decode_y16
 from thermalstream.sources.planck import PlanckParams, atmospheric_transmission, planck_raw, raw_to_celsius
 from thermalstream.sources.topdon import TopdonSource, decode_tc001

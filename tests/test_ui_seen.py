@@ -19,7 +19,7 @@ pytestmark = pytest.mark.ui
 SIM = "sim://?people=1&seed=3&width=160&height=128&fps=10"
 
 
-def toasts(page) -> list[str]:
+def toasts(page) -> list[str]:  # noqa: F811 - a page given, not the fixture
     return page.locator(".notyf__message").all_inner_texts()
 
 

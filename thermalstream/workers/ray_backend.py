@@ -41,11 +41,9 @@ log = logging.getLogger(__name__)
 CALL_TIMEOUT_S = 60.0  # a command, an assignment or a Hello
 DEVICE_KINDS = ("usb", "lepton", "topdon")  # cameras plugged into a machine
 NAMESPACE = "thermalstream"
-# restarted by Ray for ever (on another node when theirs dies); commands and reports side by side;
-# no CPU reserved (a camera's load is its own, and a one-CPU node still takes a restarted actor).
-# 1 MiB of Ray's logical memory: Ray places an actor that asks for no resource at all on a random
-# node whatever its soft node affinity says (measured with Ray 2.60 on a two-node cluster: 4 of 12 on
-# the asked node); asking for anything makes it honour the affinity (12 of 12).
+# restarted by Ray for ever (elsewhere when their node dies); no CPU reserved (a one-CPU node still takes
+# a restarted actor); 1 MiB of logical memory, because Ray puts an actor that asks for nothing on a random
+# node whatever its soft node affinity says (Ray 2.60, two nodes: 4 of 12 on the asked node; 12 of 12 so).
 ACTOR_OPTIONS = {"max_restarts": -1, "max_task_retries": 0, "max_concurrency": 8, "num_cpus": 0, "memory": 2**20}
 
 

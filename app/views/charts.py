@@ -69,4 +69,4 @@ def naive(v) -> dt.datetime:
     """A chart's x value (epoch ms from the browser, or a datetime64/Timestamp/datetime HoloViews hands
     back) as a naive datetime."""
     ts = pd.Timestamp(v, unit="ms") if isinstance(v, (int, float)) else pd.Timestamp(v)
-    return (ts.tz_localize(None) if ts.tzinfo else ts).to_pydatetime()
+    return (ts.tz_localize(None) if ts.tzinfo else ts).floor("us").to_pydatetime()  # a datetime holds no ns

@@ -90,7 +90,7 @@ class RecordingsPage(pn.viewable.Viewer):
         self.protect = pn.widgets.Button(label="Protect from cleanup", width=190, visible=False)
         self.protect.on_click(self._toggle_protect)
         self.protect_note = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
-        self.delete = pn.widgets.Button(label="Delete recording", button_type="danger", width=260, visible=False)
+        self.delete = pn.widgets.Button(label="Delete recording", color="danger", width=260, visible=False)
         self._armed: int | None = None  # the first click arms, a second click on the same recording deletes
         self.delete.on_click(self._delete)
         self.names: dict[int, str] = {}

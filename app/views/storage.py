@@ -75,8 +75,7 @@ def history_chart(data: pd.DataFrame, tz: str | None):
     for cat, color in zip(CATEGORIES, Category10[4], strict=True):
         d = data[data["category"] == cat]
         style = {"x": "time", "y": "value", "label": cat, "color": color, "hover_cols": ["text"], "height": 280,
-                 "responsive": True, "hover_tooltips": [("time", "@time{%F %T}"), ("size", "@text")],
-                 "hover_formatters": {"@time": "datetime"}}
+                 "responsive": True, "hover_tooltips": [("time", "@time{%F %T}"), ("size", "@text")]}  # datetime: inferred
         lines += [d.hvplot.line(line_width=2, **style).opts(hooks=[name_source(f"ts-storage-{cat}")]),
                   d.hvplot.scatter(size=4, **style)]
     return holoviews().Overlay(lines).opts(

@@ -78,3 +78,29 @@ def test_a_lost_track_never_revives_on_a_part_of_an_object_tracked_now():
     for frame in out[4:]:
         (b, _), = frame
         assert b.box[1] == 95 and b.box[3] == 135, b.box  # head and body, one box
+
+
+def test_a_track_leaving_the_frame_is_not_revived_on_an_object_it_passed():
+    """A car drives out through the frame's left side over a walker it hid until then (as in the
+    simulator's street: one warm blob while they overlap). Once the car is gone, the walker is a new
+    track, not the car's track come back: the car's event would otherwise go on as the walker's."""
+    tr = BlobTracker()
+    car = lambda k: (150 - 14 * k, 100, 210 - 14 * k, 130)  # 60 x 30, 70 px/s to the left; gone at k = 15
+    walker = lambda k: (60 - 2 * k, 95, 74 - 2 * k, 139)  # 14 x 44, 10 px/s to the left, unseen until the car
+
+    def seen(k):
+        (cx1, _, cx2, _), (wx1, _, wx2, _) = car(k), walker(k)
+        if cx2 <= 0:  # the car has gone
+            return [blob(*walker(k))]
+        if cx1 > wx2 + 8:  # not there yet (the walker is hidden in the background until then)
+            return [blob(*car(k))]
+        if cx2 < wx1 - 8:  # past it
+            return [blob(max(cx1, 0), 100, cx2, 130), blob(*walker(k))]
+        return [blob(max(min(cx1, wx1), 0), 95, max(cx2, wx2), 139)]  # one blob
+
+    out = [tr.update(seen(k), k * DT, W, H) for k in range(15)]
+    (_, car_track), = out[-1]
+    after = [tr.update(seen(k), k * DT, W, H) for k in range(15, 23)]
+    ids = {t.id for frame in after for _, t in frame}
+    assert car_track.id not in ids, ids
+    assert len(ids) == 1 and sum(map(len, after)) >= 4  # the walker: confirmed within a few frames

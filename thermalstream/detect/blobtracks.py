@@ -250,12 +250,14 @@ class BlobTracker:
                     frame_h: int) -> set[int]:
         """Unmatched blobs where an unmatched confirmed track should be (hidden behind or merged with
         another object, lost up to ``revive_s`` ago): that track continues, same id, same event. Not
-        a blob that is a part of a confirmed object matched now (:func:`part_of`). Adds them to
-        ``matched``; returns their indexes."""
+        a track that was leaving the frame (unseen, it has left: a blob near there is another object,
+        such as a walker the leaving car had passed), and not a blob that is a part of a confirmed
+        object matched now (:func:`part_of`). Adds them to ``matched``; returns their indexes."""
         used = {id(tr) for tr in matched.values()}
         held = [blobs[j].box for j in matched]  # a track where a matched blob is: still in it, merged
-        waiting = [tr for tr in self.tracks if tr.confirmed and id(tr) not in used and not any(
-            x1 <= tr.predict(t)[0] <= x2 and y1 <= tr.predict(t)[1] <= y2 for x1, y1, x2, y2 in held)] + self._lost
+        waiting = [tr for tr in self.tracks if tr.confirmed and id(tr) not in used and not tr.leaving(frame_w, frame_h)
+                   and not any(x1 <= tr.predict(t)[0] <= x2 and y1 <= tr.predict(t)[1] <= y2 for x1, y1, x2, y2 in held)
+                   ] + self._lost
         hosts = [(blobs[i], tr) for i, tr in matched.items() if tr.confirmed]
         pairs = []
         for j, b in enumerate(blobs):
@@ -263,9 +265,8 @@ class BlobTracker:
                 continue  # a part of an object seen now (a head apart from the body): it joins it (rule 3)
             for k, tr in enumerate(waiting):
                 px, py = tr.predict(t, self.revive_s)  # where it should be by now, gone or hidden
-                if not (0 <= px <= frame_w and 0 <= py <= frame_h) or (
-                        tr.leaving(frame_w, frame_h) and grows_in(b, tr, t, frame_w, frame_h)):
-                    continue  # it has left the frame, or is leaving where another object comes in
+                if not (0 <= px <= frame_w and 0 <= py <= frame_h):
+                    continue  # it has left the frame
                 d = math.hypot(b.center[0] - px, b.center[1] - py)
                 td = max(math.hypot(*tr.size()), 1.0)
                 if d <= 1.5 * max(min(b.diag, td), 4.0) and 0.5 <= b.diag / td <= 2.0:  # near, and alike in size

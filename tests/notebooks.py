@@ -100,10 +100,9 @@ class jupyter_server:  # noqa: N801 - used as a context manager like open()
         self.app, self.root, self.env = app, root, env or {}
 
     def __enter__(self) -> str:
-        import socket
         import subprocess
 
-        from tests.conftest import free_port, wait_for
+        from tests.conftest import free_port, listening, wait_for
 
         root, port = self.root, free_port()
         env = {**os.environ, "JUPYTER_CONFIG_DIR": str(root / ".config"), "JUPYTER_DATA_DIR": str(root / ".data"),
@@ -117,11 +116,7 @@ class jupyter_server:  # noqa: N801 - used as a context manager like open()
             env=env, stdout=self.log, stderr=subprocess.STDOUT)
 
         def up() -> bool:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                return True
-            except OSError:
-                return self.proc.poll() is not None  # died: fail below with its log
+            return listening(port) or self.proc.poll() is not None  # died: fail below with its log
 
         try:
             wait_for(up, timeout=120, what=f"jupyter {self.app} to listen")

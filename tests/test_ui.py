@@ -103,13 +103,14 @@ def test_camera_view_msg_transport_paints(page):
 
     import thermalstream as ts
     from app.views.camera_view import CameraView
-    from tests.conftest import free_port
+    from tests.conftest import free_port, listening, wait_for
 
     cam = ts.open_camera("sim://?seed=5&width=320&height=256")
     port = free_port()
     server = pn.serve({"/": lambda: CameraView(camera=cam, width=320)}, port=port, address="127.0.0.1",
                       show=False, threaded=True, verbose=False, websocket_origin=[f"127.0.0.1:{port}"])
     try:
+        wait_for(lambda: listening(port), timeout=30, what="the Panel server to listen")  # it binds in its thread
         page.goto(f"http://127.0.0.1:{port}/")
         canvas = page.locator("canvas.ts-canvas")
         canvas.wait_for(timeout=20000)

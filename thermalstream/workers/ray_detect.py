@@ -24,6 +24,7 @@ from collections import Counter
 from dataclasses import asdict
 from typing import Any
 
+from thermalstream.detect.service_status import NO_DETECTOR
 from thermalstream.detect.types import Detection, Detector, DetectorStatus
 from thermalstream.frame import Frame
 
@@ -115,8 +116,7 @@ class DetectorActor:
         """The detector's state and what a worker's proxy copies (stateful, tracks_objects…)."""
         det = self.detector
         if det is None:
-            st = DetectorStatus("error" if self.error else "unavailable", message=self.error or "no detector "
-                                "configured (THERMALSTREAM_DETECTOR=none)")
+            st = DetectorStatus("error" if self.error else "unavailable", message=self.error or NO_DETECTOR)
         else:
             try:
                 st = det.status()

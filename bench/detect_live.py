@@ -134,11 +134,10 @@ def run_live_server(args) -> None:
     'READY <ids> <token>', answers 'stats', stops at stdin EOF."""
     import json
     import logging
-    import socket
 
     logging.basicConfig(level=logging.WARNING)
     from app.server import make_server
-    from bench.live import bench_token
+    from bench.serving import bench_token, serve_stats
     from thermalstream.runtime import Runtime
 
     width, height = (int(v) for v in args.size.split("x"))
@@ -154,27 +153,17 @@ def run_live_server(args) -> None:
         for cid in ids:
             runtime.detection.configure(cid, enabled=True, fps=args.detect_fps, bypass_gate=args.detect == "bypass")
     server = make_server(runtime, port=args.port, threaded=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", args.port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    token = bench_token(runtime)
-    print(f"READY {json.dumps(ids, separators=(',', ':'))} {token} {json.dumps(model)}", flush=True)
-    for line in sys.stdin:
-        if line.strip() == "stats":
-            out = {}
-            for cid in ids:
-                cam = runtime.manager.get(cid)
-                out[cid] = {"frames": cam.stats().frames if cam else 0}
-            w = runtime.detection.worker.stats()
-            print("STATS " + json.dumps({"cams": out, "calls": w["calls"], "frames": w["frames"]}), flush=True)
-    try:
-        server.stop()
-    finally:
-        runtime.shutdown()
+
+    def stats() -> dict:
+        out = {}
+        for cid in ids:
+            cam = runtime.manager.get(cid)
+            out[cid] = {"frames": cam.stats().frames if cam else 0}
+        w = runtime.detection.worker.stats()
+        return {"cams": out, "calls": w["calls"], "frames": w["frames"]}
+
+    serve_stats(runtime, server, args.port,
+                [json.dumps(ids, separators=(",", ":")), bench_token(runtime), json.dumps(model)], stats)
 
 
 def live_measure(mode: str, n: int, seconds: float, warmup: float, size: str, fps: float, detect_fps: float,
@@ -183,7 +172,8 @@ def live_measure(mode: str, n: int, seconds: float, warmup: float, size: str, fp
 
     import psutil
 
-    from bench.live import Proc, free_port, tree_cpu
+    from bench.live import Proc, tree_cpu
+    from bench.serving import free_port
 
     me = [sys.executable, str(Path(__file__).with_name("detect.py"))]  # its main() runs the children
     port = free_port()

@@ -32,7 +32,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import struct
 import subprocess
@@ -44,6 +43,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.serving import bench_token, free_port, serve_stats  # after sys.path
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -57,12 +58,6 @@ CHROMIUM_ARGS = [
 
 def sim_url(i: int, fps: float, width: int, height: int) -> str:
     return f"sim://?people=3&seed={i + 1}&width={width}&height={height}&fps={fps:g}"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --------------------------------------------------------------------------- server process
@@ -131,31 +126,15 @@ def run_server(args) -> None:
 
         server = make_server(runtime, port=args.port, threaded=True)
 
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:  # wait until the port answers
-        try:
-            socket.create_connection(("127.0.0.1", args.port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    print(f"READY {json.dumps(ids, separators=(',', ':'))} {token}", flush=True)
-    for line in sys.stdin:
-        if line.strip() == "stats":
-            out = {}
-            for cid in ids:
-                cam = runtime.manager.get(cid)
-                enc = runtime._encoders.get(cid)
-                out[cid] = {"frames": cam.stats().frames if cam else 0, "encoded": enc.encoded if enc else 0}
-            print("STATS " + json.dumps(out), flush=True)
-    try:
-        server.stop()
-    finally:
-        runtime.shutdown()
+    def stats() -> dict:
+        out = {}
+        for cid in ids:
+            cam = runtime.manager.get(cid)
+            enc = runtime._encoders.get(cid)
+            out[cid] = {"frames": cam.stats().frames if cam else 0, "encoded": enc.encoded if enc else 0}
+        return out
 
-
-def bench_token(runtime) -> str:
-    """An access token for the admin, so the viewers pass the server's login like any API client."""
-    return runtime.auth.tokens.issue_pair(runtime.auth.users.get("admin"))["access_token"]
+    serve_stats(runtime, server, args.port, [json.dumps(ids, separators=(",", ":")), token], stats)
 
 
 # --------------------------------------------------------------------------- WebSocket client process

@@ -9,6 +9,8 @@ import ssl
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -68,6 +70,17 @@ def start_smtp(inbox: Inbox, **kwargs) -> Controller:
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), **kwargs)
     controller.start()
     return controller
+
+
+@contextmanager
+def smtp_server(**kwargs) -> Iterator[tuple[Inbox, Controller]]:
+    """A plain SMTP server on loopback for the block: (its inbox, its controller)."""
+    inbox = Inbox()
+    controller = start_smtp(inbox, **kwargs)
+    try:
+        yield inbox, controller
+    finally:
+        controller.stop()
 
 
 def authenticator(user: str, password: str):

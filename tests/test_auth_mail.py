@@ -16,6 +16,7 @@ from tests.auth_fixtures import (
     parts,
     self_signed,
     server_context,
+    smtp_server,
     start_smtp,
 )
 from thermalstream.auth import MailConfig, Mailer
@@ -23,12 +24,8 @@ from thermalstream.auth import MailConfig, Mailer
 
 @pytest.fixture
 def plain():
-    inbox = Inbox()
-    controller = start_smtp(inbox)
-    try:
-        yield inbox, controller
-    finally:
-        controller.stop()
+    with smtp_server() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

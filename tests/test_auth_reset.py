@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
-from tests.auth_fixtures import Clock, Inbox, parts, start_smtp
+from tests.auth_fixtures import Clock, parts, smtp_server
 from thermalstream.auth import (
     InvalidResetToken,
     MailConfig,
@@ -32,12 +32,8 @@ PUBLIC = "https://thermal.example.org:8443"
 
 @pytest.fixture
 def smtp():
-    inbox = Inbox()
-    controller = start_smtp(inbox)
-    try:
-        yield inbox, controller
-    finally:
-        controller.stop()
+    with smtp_server() as server:
+        yield server
 
 
 @pytest.fixture

@@ -4,12 +4,15 @@ Allow, logout, timeouts, bcrypt off the loop), a valid OpenAPI document, nothing
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 
 import pytest
 
@@ -180,10 +183,9 @@ def test_request_headers_time_out(srv):
         assert time.monotonic() - started < timeout + 15
 
 
-def test_bcrypt_runs_off_the_event_loop(srv):
-    """The server's IOLoop runs in ``srv.thread``; a password check there would stall every user."""
-    import threading
-
+@contextlib.contextmanager
+def verify_threads(srv) -> Iterator[list[int]]:
+    """The threads that check passwords while the block runs (the hasher's verify, spied on)."""
     users = srv.runtime.auth.users
     seen: list[int] = []
     verify = users.hasher.verify
@@ -194,10 +196,16 @@ def test_bcrypt_runs_off_the_event_loop(srv):
 
     users.hasher.verify = spy
     try:
-        status, _, _ = raw(srv, "POST", "/api/auth/token", json.dumps(
-            {"username": "olga", "password": "olga has a long password"}).encode(), as_user=None)
+        yield seen
     finally:
         users.hasher.verify = verify
+
+
+def test_bcrypt_runs_off_the_event_loop(srv):
+    """The server's IOLoop runs in ``srv.thread``; a password check there would stall every user."""
+    with verify_threads(srv) as seen:
+        status, _, _ = raw(srv, "POST", "/api/auth/token", json.dumps(
+            {"username": "olga", "password": "olga has a long password"}).encode(), as_user=None)
     assert status == 200 and seen, (status, seen)
     assert srv.thread.ident not in seen
 
@@ -418,21 +426,8 @@ def test_logout_cannot_be_triggered_from_another_site(srv):
 
 
 def test_login_form_checks_passwords_off_the_event_loop(srv):
-    import threading
-
-    users = srv.runtime.auth.users
-    seen: list[int] = []
-    verify = users.hasher.verify
-
-    def spy(*args, **kwargs):
-        seen.append(threading.get_ident())
-        return verify(*args, **kwargs)
-
-    users.hasher.verify = spy
-    try:
+    with verify_threads(srv) as seen:
         _login_cookie(srv, "olga", "olga has a long password")
-    finally:
-        users.hasher.verify = verify
     assert seen and srv.thread.ident not in seen
 
 

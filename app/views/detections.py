@@ -20,7 +20,7 @@ from app.views import detector_state
 from app.views.bridge import SessionBridge, every, session_bridge
 from app.views.charts import FollowX, holoviews, name_source, stream_pane
 from app.views.export_control import ExportControl
-from app.views.session import follow_cameras, viewer_zone, when_zone_known
+from app.views.session import CameraFilter, follow_cameras, viewer_zone, when_zone_known
 from app.views.shell import page
 from thermalstream.detect import queries
 from thermalstream.detect.timeline import detection_timeline
@@ -36,7 +36,7 @@ TABLE_REFRESH_S = 3.0  # table, count and gallery are re-read at most this often
 PERIODS = {"last hour": 1, "last 24 h": 24, "last 7 days": 168}
 
 
-class DetectionsPage(pn.viewable.Viewer):
+class DetectionsPage(CameraFilter, pn.viewable.Viewer):
     camera = param.Selector(default=None, objects=[], doc="the camera shown (0 or None: all); options: names")
     label = param.Selector(default="any", objects=["any"], doc="the class shown ('any': every class)")
     hours = param.Selector(default=24, objects=PERIODS, doc="the period: this many hours back from now")
@@ -76,22 +76,9 @@ class DetectionsPage(pn.viewable.Viewer):
         if pn.state.location is not None:  # a bookmarked ?camera=3&label=person&hours=1&min_confidence=0.5
             pn.state.location.sync(self, {"camera": "camera", "label": "label", "hours": "hours",
                                           "min_confidence": "min_confidence"})
-            if self.camera and self.camera not in self.names:
-                self.camera = 0  # not (or no longer) one of hers: all her cameras
+            self._drop_unseen_camera()  # not (or no longer) one of hers: all her cameras
         when_zone_known(lambda: setattr(self, "zone", viewer_zone()))  # times in the browser's zone
         every(self._show_detector, DETECTOR_CHECK_MS)  # from memory
-
-    def _cameras_changed(self, visible: set[int] | None) -> None:
-        """A camera added, renamed, removed or shared: its row on the timeline, the menu, the lists."""
-        self.visible = visible
-        if self.camera and self.camera not in self.names:
-            self.camera = 0  # gone or no longer shared: all cameras (refreshes)
-        else:
-            self.refresh()
-
-    def _camera_id(self) -> int | None:
-        """The chosen camera, if the user may see it (None: all cameras)."""
-        return self.camera if self.camera in self.names else None
 
     def _filters(self) -> dict:
         camera = self._camera_id()

@@ -19,7 +19,7 @@ from app.views.bridge import SessionBridge, session_bridge
 from app.views.charts import holoviews, name_source, stream_pane
 from app.views.export_control import ExportControl
 from app.views.range_export import RangeExport
-from app.views.session import can, follow_cameras, session_user, viewer_zone, when_zone_known
+from app.views.session import CameraFilter, can, follow_cameras, session_user, viewer_zone, when_zone_known
 from app.views.shell import page
 from app.views.text import md_escape
 from app.views.thermal_player import ThermalPlayer
@@ -75,7 +75,7 @@ def _duration(s: float | None) -> str:
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
-class RecordingsPage(pn.viewable.Viewer):
+class RecordingsPage(CameraFilter, pn.viewable.Viewer):
     camera = param.Selector(default=None, objects=[], doc="the camera listed (0 or None: all); options: names")
     dates = param.CalendarDateRange(default=None, doc="the viewer's calendar days listed")
     zone = param.String(default=None, allow_None=True, doc="the browser's time zone (None: not told yet, UTC)")
@@ -123,27 +123,15 @@ class RecordingsPage(pn.viewable.Viewer):
         self.refresh()
         if pn.state.location is not None:  # a bookmarked ?camera=3
             pn.state.location.sync(self, {"camera": "camera"})
-            if self.camera and self.camera not in self.names:
-                self.camera = 0  # not (or no longer) one of hers: all her cameras
+            self._drop_unseen_camera()  # not (or no longer) one of hers: all her cameras
         when_zone_known(self._on_load)
 
     def _tz(self) -> str | None:
         return self.zone
 
-    def _camera_id(self) -> int | None:
-        """The chosen camera, if the user may see it (None: all cameras)."""
-        return self.camera if self.camera in self.names else None
-
     @param.depends("camera", watch=True)
     def _camera_chosen(self) -> None:
         self.range_export.update()
-
-    def _cameras_changed(self, visible: set[int] | None) -> None:
-        self.visible = visible
-        if self.camera and self.camera not in self.names:
-            self.camera = 0  # gone or no longer shared: all cameras (refreshes)
-        else:
-            self.refresh()
 
     def _on_load(self) -> None:
         """The browser's zone is known now: its last seven days, times shown in it (refreshes when they change)."""

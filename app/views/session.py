@@ -69,3 +69,28 @@ def follow_cameras(runtime: Runtime, select, names: dict[int, str], on_change=No
 
     bridge.param.watch(lambda _e: fill(), "cameras")
     return fill(first=True)
+
+
+class CameraFilter:
+    """For a page that shows one camera or all (its ``camera`` parameter, 0 or None: all) of those in
+    ``names`` (the cameras the user may see: :func:`follow_cameras`), with ``visible`` and ``refresh()``."""
+
+    names: dict[int, str]
+
+    def _camera_id(self) -> int | None:
+        """The chosen camera, if the user may see it (None: all cameras)."""
+        return self.camera if self.camera in self.names else None
+
+    def _cameras_changed(self, visible: set[int] | None) -> None:
+        """A camera added, renamed, removed or shared: the menu is new; re-read what the page shows."""
+        self.visible = visible
+        if not self._drop_unseen_camera():
+            self.refresh()
+
+    def _drop_unseen_camera(self) -> bool:
+        """A camera chosen (by a link, or before) that the user may not see (now): all cameras instead
+        (which refreshes). True when it did so."""
+        if self.camera and self.camera not in self.names:
+            self.camera = 0
+            return True
+        return False

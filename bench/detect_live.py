@@ -172,8 +172,7 @@ def live_measure(mode: str, n: int, seconds: float, warmup: float, size: str, fp
 
     import psutil
 
-    from bench.live import Proc, tree_cpu
-    from bench.serving import free_port
+    from bench.serving import Proc, free_port, tree_cpu
 
     me = [sys.executable, str(Path(__file__).with_name("detect.py"))]  # its main() runs the children
     port = free_port()

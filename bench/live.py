@@ -34,17 +34,15 @@ import json
 import os
 import statistics
 import struct
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.serving import bench_token, free_port, serve_stats  # after sys.path
+from bench.serving import Proc, bench_token, free_port, serve_stats, tree_cpu  # after sys.path
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -260,75 +258,6 @@ def summarise(events, n: int, seconds: float) -> dict:
 
 
 # --------------------------------------------------------------------------- orchestration
-
-
-class Proc:
-    """A child process speaking lines on stdin/stdout."""
-
-    def __init__(self, argv: list[str], what: str) -> None:
-        self.what = what
-        self.p = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT, bufsize=1
-        )
-        self._lines: list[str] = []
-        self._cv = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.p.stdout:
-            with self._cv:
-                self._lines.append(line.rstrip("\n"))
-                self._cv.notify_all()
-        with self._cv:
-            self._lines.append("EOF")
-            self._cv.notify_all()
-
-    def expect(self, prefix: str, timeout: float = 90) -> str:
-        deadline = time.monotonic() + timeout
-        with self._cv:
-            while True:
-                for j, line in enumerate(self._lines):
-                    if line.startswith(prefix):
-                        del self._lines[: j + 1]
-                        return line[len(prefix) :].strip()
-                    if line == "EOF":
-                        raise RuntimeError(f"{self.what} exited (rc={self.p.poll()}) before {prefix!r}")
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(f"{self.what}: no {prefix!r} within {timeout:.0f} s")
-                self._cv.wait(left)
-
-    def send(self, text: str) -> None:
-        self.p.stdin.write(text + "\n")
-        self.p.stdin.flush()
-
-    def close(self, timeout: float = 15) -> None:
-        try:
-            self.p.stdin.close()
-        except OSError:
-            pass
-        try:
-            self.p.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.p.terminate()
-            try:
-                self.p.wait(5)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-
-
-def tree_cpu(proc) -> float:
-    """CPU seconds of a process and its live children."""
-    import psutil
-
-    total = 0.0
-    for q in [proc, *proc.children(recursive=True)]:
-        try:
-            t = q.cpu_times()
-            total += t.user + t.system
-        except psutil.Error:
-            pass
-    return total
 
 
 def measure(opts, mode: str, n: int, tmp: Path) -> dict:

@@ -56,8 +56,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.live import Proc, sim_url, tree_cpu  # after sys.path: the shared viewer and helpers
-from bench.serving import free_port
+from bench.live import sim_url  # after sys.path: the shared viewer and helpers
+from bench.serving import Proc, free_port, tree_cpu
 
 BACKENDS = ("inprocess", "processes", "ray")
 PASSWORD = "bench admin password"

@@ -20,8 +20,10 @@ Per frame (on a grid downscaled to at most ``work_px`` on the long side, ``INTER
 3. **FFC.** Frames whose ``radiometry.ffc_state`` is ``IN_PROGRESS``, the first frame of a new
    ``DONE`` period, and frames whose level jumped by more than ``jump_k`` sigma start an FFC hold
    of ``ffc_hold_s`` seconds: no detections, no background learning (the level still follows). The
-   first frame after it re-takes the background outside tracked objects (an FFC changes every
-   pixel's offset). On a counts source a jump that one affine map of the previous frame explains
+   first frame after it re-takes the background outside tracked objects where it is no farther off
+   than the FFC moved pixels' offsets (5 robust spreads of the difference, at least 3 sigma, at most
+   ``rebase_k`` cutoffs): an object that no track holds yet, such as a car's cold body, would
+   become a ghost. On a counts source a jump that one affine map of the previous frame explains
    within ``gain_k`` sigma is an automatic gain change (8-bit camera video does this every few
    frames), not an FFC: the background is mapped the same way and detection goes on; pixels that
    kept their value under the map (on-screen text drawn after the gain, saturation) keep their
@@ -32,9 +34,14 @@ Per frame (on a grid downscaled to at most ``work_px`` on the long side, ``INTER
 5. **Background.** The first ``warmup_s`` take the warmest value seen (nothing is reported).
    Then, per pixel, an exponential average of the levelled frame with time constant ``bg_tau_s``;
    pixels more than the cutoff off their background learn at ``hot_tau_s`` unless they were off
-   most of the last ``still_s`` seconds. A passing object leaves no trail (warm or cold parts),
-   while warm static structures (windows, roads, parked cars, sun-warmed walls) and objects that
-   stay put become background.
+   most of the last ``still_s`` seconds and have not changed for ``heal_s`` (by more than the
+   noise, 3 standard deviations, from frame to frame). A passing object leaves no trail (warm or
+   cold parts), even on a busy road, while warm static structures (windows, roads, parked cars,
+   sun-warmed walls) and objects that stay put become background. A pixel colder than its
+   background that has not changed for ``heal_s`` shows the scene itself: the background was wrong
+   there (the imprint of a warm object that stood there at the start or at an FFC), so it learns
+   with the short time constant ``heal_tau_s``. Without this, such a pixel stays "off" for tens of
+   seconds, and then learns every object that passes it at the full rate, leaving warm ghosts.
 6. **Objects**: connected regions (8-connected, gaps of ``merge_px`` closed) of warm pixels and of
    pixels cold for a moment only (at most ``ghost_s``: a car's cold body joins its warm wheels; pixels
    already cold when the warm start ends are an object's imprint, not a moment), with ``min_area`` to
@@ -62,7 +69,7 @@ import numpy as np
 
 from thermalstream.detect.blobfind import warm_blobs
 from thermalstream.detect.blobtracks import BlobTracker, label_hint
-from thermalstream.detect.levels import frame_noise, gain_map, level_field
+from thermalstream.detect.levels import calm_since, frame_noise, gain_map, level_field, spread
 from thermalstream.detect.types import TIME_EPS_S, Box, Detection, Detector, DetectorStatus
 from thermalstream.frame import FFCState, Frame
 
@@ -81,6 +88,7 @@ class _State:
     hold_until: float = -math.inf
     off_frac: np.ndarray | None = None  # per pixel: recent fraction of time more than the cutoff off its background
     cold_since: np.ndarray | None = None  # per pixel: since when it has been cold without a break
+    calm_since: np.ndarray | None = None  # per pixel: since when its value has not changed (noise aside)
     rebase: bool = False  # re-take the background outside objects on the next frame (after an FFC)
     ffc_prev: FFCState | None = None
     frames: int = 0
@@ -130,6 +138,9 @@ class HotspotDetector(Detector):
         warmup_s: float = 1.0,
         still_s: float = 10.0,
         ghost_s: float = 0.6,
+        heal_s: float = 1.8,
+        heal_tau_s: float = 0.1,
+        rebase_k: float = 2.0,
         tracks: BlobTracker | None = None,
         label: str = "hotspot",
     ) -> None:
@@ -148,9 +159,12 @@ class HotspotDetector(Detector):
             raise ValueError(f"merge_px must be >= 0, got {merge_px}")
         if max_blobs < 1:
             raise ValueError(f"max_blobs must be at least 1, got {max_blobs}")
-        for name, v in (("bg_tau_s", bg_tau_s), ("hot_tau_s", hot_tau_s), ("noise_tau_s", noise_tau_s)):
+        for name, v in (("bg_tau_s", bg_tau_s), ("hot_tau_s", hot_tau_s), ("noise_tau_s", noise_tau_s),
+                        ("heal_s", heal_s), ("heal_tau_s", heal_tau_s)):
             if not v > 0:
                 raise ValueError(f"{name} must be > 0 seconds, got {v}")
+        if not rebase_k > 0:
+            raise ValueError(f"rebase_k (cutoffs) must be > 0, got {rebase_k}")
         if work_px < 32:
             raise ValueError(f"work_px must be at least 32, got {work_px}")
         self.k = float(k)
@@ -162,6 +176,7 @@ class HotspotDetector(Detector):
         self.ffc_hold_s, self.jump_k, self.work_px = float(ffc_hold_s), float(jump_k), int(work_px)
         self.gain_k = float(gain_k)
         self.warmup_s, self.still_s, self.ghost_s = float(warmup_s), float(still_s), float(ghost_s)
+        self.heal_s, self.heal_tau_s, self.rebase_k = float(heal_s), float(heal_tau_s), float(rebase_k)
         self.level_cells = (max(1, int(level_cells[0])), max(1, int(level_cells[1])))
         self._tracker_proto = tracks
         self.label = label
@@ -253,6 +268,7 @@ class HotspotDetector(Detector):
         diff -= shift
         objects = self._object_mask(st, diff.shape, scale, t)
         sigma_now = frame_noise(small, st.prev)
+        st.calm_since = calm_since(st.calm_since, small, st.prev, st.sigma, t)
         st.prev = small
         sigma = max(st.sigma if st.sigma is not None else sigma_now, 0.5 * step, 1e-6)
         if st.sigma is not None:  # smooth, uneven drift (a Lepton's edges after an FFC): follow it too
@@ -263,16 +279,17 @@ class HotspotDetector(Detector):
             st.ffc_frames += 1
             st.rebase = True
             return []
-        if st.rebase:  # first frame after an FFC: the pixels' offsets changed; keep only where objects are
+        if st.rebase:  # first frame after an FFC: the pixels' offsets changed, except where objects are
             st.rebase = False
-            keep = self._object_mask(st, diff.shape, scale, t)
+            far = min(self.rebase_k * self.k * sigma, max(5.0 * spread(diff), 3.0 * sigma))  # what the FFC moved
+            keep = self._object_mask(st, diff.shape, scale, t) | (np.abs(diff) > far)
             st.bg = np.where(keep, st.bg, small)
             diff = np.where(keep, diff, np.float32(0.0))
         st.sigma = sigma_now if st.sigma is None else \
             st.sigma + (sigma_now - st.sigma) * min(1.0, dt / self.noise_tau_s)  # fmt: skip
         cutoff = self.k * sigma
         if st.age < self.warmup_s - TIME_EPS_S:  # first second: the background is the warmest seen, nothing reported
-            st.age += dt  # (a warm object passing leaves a cold imprint, harmless; a cold one none)
+            st.age += dt  # (a warm object passing leaves a cold imprint, healed once calm; a cold one none)
             st.bg += np.maximum(diff, np.float32(0.0))
             return []
         warm = diff > cutoff
@@ -289,7 +306,7 @@ class HotspotDetector(Detector):
         blobs = warm_blobs(warm.view(np.uint8), changed, small, values, scale, (h, w), min_area=self.min_area,
                            max_area=self.max_area, max_blobs=self.max_blobs, merge_px=self.merge_px)
         kept = st.tracker.update(blobs, t, w, h)
-        self._learn(st, diff, cutoff, dt)
+        self._learn(st, diff, cutoff, dt, t)
         return self._detections(kept, unit, sigma, cutoff, w, h)
 
     def _restart(self, st: _State, small: np.ndarray, shape: tuple[int, int], unit: str, t: float) -> None:
@@ -341,12 +358,14 @@ class HotspotDetector(Detector):
             keep[y1:int((cy + bh) / scale) + 1, x1:int((cx + bw) / scale) + 1] = True
         return keep
 
-    def _learn(self, st: _State, diff: np.ndarray, cutoff: float, dt: float) -> None:
+    def _learn(self, st: _State, diff: np.ndarray, cutoff: float, dt: float, t: float) -> None:
         """Background += rate * difference, per pixel. A pixel more than ``cutoff`` off its background
         (warm or cold) learns at ``hot_tau_s`` unless it has been off most of the last ``still_s``
-        seconds: a passing object, warm parts and cold ones alike (a car's windows reflecting the sky),
-        leaves no trail. Every other pixel learns at ``bg_tau_s``: warm static structures, a wrong
-        background and anything that stays put become background."""
+        seconds and unchanged for ``heal_s``: a passing object, warm parts and cold ones alike (a
+        car's windows reflecting the sky), leaves no trail, even where objects pass most of the time.
+        Every other pixel learns at ``bg_tau_s``: warm static structures, a wrong background and
+        anything that stays put become background. A cold pixel unchanged for ``heal_s`` learns at
+        ``heal_tau_s`` (a cold imprint, see the module docstring)."""
         st.age += dt
         a = np.float32(min(1.0, dt / min(self.bg_tau_s, max(st.age, dt))))  # learn fast while young
         a_hot = np.float32(min(1.0, dt / self.hot_tau_s))
@@ -354,7 +373,10 @@ class HotspotDetector(Detector):
         if st.off_frac is None or st.off_frac.shape != diff.shape:
             st.off_frac = np.zeros(diff.shape, np.float32)
         st.off_frac += (off - st.off_frac) * np.float32(min(1.0, dt / self.still_s))
-        rate = np.where(off & (st.off_frac < 0.5), a_hot, a)
+        calm = st.calm_since <= t - self.heal_s + TIME_EPS_S  # unchanged (noise aside) for heal_s
+        rate = np.where(off & ((st.off_frac < 0.5) | ~calm), a_hot, a)  # passing objects, a busy road
+        healed = (diff < -cutoff) & calm  # cold and unchanged: the scene itself, a wrong background
+        rate = np.where(healed, np.float32(1.0 - math.exp(-dt / self.heal_tau_s)), rate)
         st.bg += rate * diff
 
     def _detections(self, kept, unit: str, sigma: float, cutoff: float, w: int, h: int) -> list[Detection]:

@@ -23,6 +23,24 @@ def frame_noise(small: np.ndarray, prev: np.ndarray | None) -> float:
     return q90 / (1.645 * math.sqrt(2.0))
 
 
+def spread(diff: np.ndarray) -> float:
+    """Robust standard deviation (1.4826 median absolute deviation) of a difference image, on a 1/2
+    grid: how far a flat-field correction moved the pixels' offsets."""
+    d = diff[::2, ::2]
+    return 1.4826 * float(np.median(np.abs(d - np.median(d))))
+
+
+def calm_since(since: np.ndarray | None, frame: np.ndarray, prev: np.ndarray | None, sigma: float | None,
+               t: float) -> np.ndarray:
+    """Per pixel, since when its value stayed within the noise of the previous frame's (3 standard
+    deviations of a difference of two frames); ``since`` is updated in place when it fits."""
+    if since is None or since.shape != frame.shape:
+        return np.full(frame.shape, t, np.float64)
+    if prev is not None and sigma is not None:
+        since[np.abs(frame - prev) > 3.0 * math.sqrt(2.0) * sigma] = t
+    return since
+
+
 def level_field(diff: np.ndarray, clip: float, objects: np.ndarray, cells: tuple[int, int]) -> np.ndarray:
     """Smooth level change: per cell of a ``cells`` (rows, columns) grid, the mean difference of the
     pixels that are neither far from the level nor under ``objects``, interpolated between cells."""

@@ -38,20 +38,12 @@ DETECTORS = {"default": {}, "no healing (baseline)": {"heal_s": NEVER}}
 
 def one(job: tuple[str, int]) -> tuple[str, int, dict]:
     """Score one scene with one detector set-up, in a fresh SQLite database."""
-    from tests.sim_scoring import run_service, score
-    from thermalstream.db import Database
+    from tests.sim_scoring import score_scene
     from thermalstream.detect.hotspot import HotspotDetector
 
     name, seed = job
     with tempfile.TemporaryDirectory() as tmp:
-        db = Database(f"sqlite:///{Path(tmp) / 'bench.db'}")
-        db.upgrade()
-        try:
-            src, events, rows = run_service(db, Path(tmp), f"sim://?pace=0&seed={seed}",
-                                            HotspotDetector(**DETECTORS[name]))
-            s = score(src, events, rows)
-        finally:
-            db.dispose()
+        s = score_scene(f"sim://?pace=0&seed={seed}", Path(tmp), HotspotDetector(**DETECTORS[name]))
     return name, seed, {"checked": len(s.per_visit), "ok": s.ok, "missed": s.missed, "split": s.split,
                         "false": len(s.false_rows), "rows": s.rows, "stray": len(s.stray)}
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 
 from thermalstream.bus import EventBus
 from thermalstream.capture.manager import CameraManager
 from thermalstream.config import Settings
-from thermalstream.db import repo
+from thermalstream.db import Database, repo
 from thermalstream.db.models import Detection as DetectionRow
 from thermalstream.db.models import Event as EventRow
 from thermalstream.detect.hotspot import HotspotDetector
@@ -154,9 +155,9 @@ def score(src: SimSource, events, rows) -> Score:
     after its track lasted 1 s); appearances checked: those of ``MIN_VISIT_S`` or more that end
     before the scene does."""
     owner, false = owners(src, events, rows)
-    checked = [v for v in visits_of(src) if v[2] - v[1] >= MIN_VISIT_S and v[2] < SECONDS]
-    per_visit: dict[tuple[int, float, float], list[int]] = {v: [] for v in checked}
     every = visits_of(src)
+    per_visit: dict[tuple[int, float, float], list[int]] = {
+        v: [] for v in every if v[2] - v[1] >= MIN_VISIT_S and v[2] < SECONDS}
     stray = []
     for ev in events:
         t0 = ev.started_at.timestamp() - T0
@@ -166,3 +167,13 @@ def score(src: SimSource, events, rows) -> Score:
         elif match[0] in per_visit:
             per_visit[match[0]].append(ev.id)
     return Score(per_visit, false, stray, len(rows), len(events))
+
+
+def score_scene(url: str, workdir: Path, detector: HotspotDetector | None = None) -> Score:
+    """Run and score one scene in a fresh SQLite database under ``workdir``."""
+    db = Database(f"sqlite:///{workdir / 'scene.db'}")
+    db.upgrade()
+    try:
+        return score(*run_service(db, workdir, url, detector))
+    finally:
+        db.dispose()

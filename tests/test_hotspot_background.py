@@ -27,10 +27,12 @@ def healed_share(det: HotspotDetector, frame: Frame, rows: slice, cols: slice) -
     return float((np.abs(frame.celsius[rows, cols] - st.bg[rows, cols]) < det.k * st.sigma).mean())
 
 
-def with_cold(f: Frame, rows: slice, cols: slice, by: float = 3.0) -> Frame:
-    """The frame with a cold object (a car's body reflecting the sky) over a region."""
+def warmed(f: Frame, *regions: tuple[slice, slice], by: float) -> Frame:
+    """The frame with objects ``by`` °C off the scene over some regions (negative: a car's cold
+    body reflecting the sky)."""
     c = f.celsius.copy()
-    c[rows, cols] -= by
+    for rows, cols in regions:
+        c[rows, cols] += by
     return Frame(image=f.image, seq=f.seq, timestamp=f.timestamp, celsius=c, radiometry=f.radiometry)
 
 
@@ -64,7 +66,7 @@ def test_an_ffc_does_not_take_an_untracked_object_into_the_background():
     det = HotspotDetector()
     run(det, [scene(i, counts=False) for i in range(20)])
     run(det, [scene(20 + i, counts=False, ffc=FFCState.IN_PROGRESS) for i in range(3)])
-    after = [with_cold(scene(23 + i, counts=False, pattern=0.1, ffc=FFCState.DONE), rows, cols)
+    after = [warmed(scene(23 + i, counts=False, pattern=0.1, ffc=FFCState.DONE), (rows, cols), by=-3.0)
              for i in range(6)]  # through the hold after the FFC (0.4 s) and the frame after it
     assert run(det, after)[:4] == [[]] * 4 and det.state_of().ffc_frames >= 4
     empty = scene(29, counts=False, pattern=0.1, ffc=FFCState.DONE)
@@ -77,13 +79,9 @@ def test_passing_traffic_is_not_learnt_even_where_it_passes_most_of_the_time():
     thirds of the time but never still. The background of that row stays the scene's."""
     det = HotspotDetector()
     run(det, [scene(i, counts=False) for i in range(20)])
-    frames = []
-    for i in range(int(20 * FPS)):  # 20 s of traffic, 3 px per frame
-        f = scene(20 + i, counts=False)
-        c = f.celsius.copy()
-        for x0 in range((3 * i) % 12 - 12, 160, 12):
-            c[90:96, max(x0, 0):max(x0 + 8, 0)] += 3.0
-        frames.append(Frame(image=f.image, seq=f.seq, timestamp=f.timestamp, celsius=c, radiometry=f.radiometry))
+    frames = [warmed(scene(20 + i, counts=False), *((slice(90, 96), slice(max(x0, 0), max(x0 + 8, 0)))
+                                                     for x0 in range((3 * i) % 12 - 12, 160, 12)), by=3.0)
+              for i in range(int(20 * FPS))]  # 20 s of traffic, 3 px per frame
     run(det, frames)
     assert off_by(det, scene(20 + len(frames), counts=False), slice(90, 96), slice(0, 160)) < 1.0
 

@@ -69,7 +69,7 @@ import numpy as np
 
 from thermalstream.detect.blobfind import warm_blobs
 from thermalstream.detect.blobtracks import BlobTracker, label_hint
-from thermalstream.detect.levels import calm_since, frame_noise, gain_map, level_field, spread
+from thermalstream.detect.levels import calm_since, frame_noise, gain_map, level_field, robust_sd
 from thermalstream.detect.types import TIME_EPS_S, Box, Detection, Detector, DetectorStatus
 from thermalstream.frame import FFCState, Frame
 
@@ -281,8 +281,9 @@ class HotspotDetector(Detector):
             return []
         if st.rebase:  # first frame after an FFC: the pixels' offsets changed, except where objects are
             st.rebase = False
-            far = min(self.rebase_k * self.k * sigma, max(5.0 * spread(diff), 3.0 * sigma))  # what the FFC moved
-            keep = self._object_mask(st, diff.shape, scale, t) | (np.abs(diff) > far)
+            moved = robust_sd(diff[::2, ::2])  # how far the FFC moved the pixels' offsets
+            far = min(self.rebase_k * self.k * sigma, max(5.0 * moved, 3.0 * sigma))
+            keep = objects | (np.abs(diff) > far)
             st.bg = np.where(keep, st.bg, small)
             diff = np.where(keep, diff, np.float32(0.0))
         st.sigma = sigma_now if st.sigma is None else \

@@ -23,11 +23,9 @@ def frame_noise(small: np.ndarray, prev: np.ndarray | None) -> float:
     return q90 / (1.645 * math.sqrt(2.0))
 
 
-def spread(diff: np.ndarray) -> float:
-    """Robust standard deviation (1.4826 median absolute deviation) of a difference image, on a 1/2
-    grid: how far a flat-field correction moved the pixels' offsets."""
-    d = diff[::2, ::2]
-    return 1.4826 * float(np.median(np.abs(d - np.median(d))))
+def robust_sd(values: np.ndarray) -> float:
+    """Robust standard deviation: 1.4826 times the median absolute deviation from the median."""
+    return 1.4826 * float(np.median(np.abs(values - np.median(values))))
 
 
 def calm_since(since: np.ndarray | None, frame: np.ndarray, prev: np.ndarray | None, sigma: float | None,
@@ -71,6 +69,6 @@ def gain_map(prev: np.ndarray, frame: np.ndarray, sigma: float) -> tuple[float, 
             break
         a, b = np.polyfit(x[m], y[m], 1)
         r = y - (a * x + b)
-        spread = 1.4826 * float(np.median(np.abs(r[m] - np.median(r[m]))))
+        spread = robust_sd(r[m])
         m = np.abs(r) < 3.0 * max(spread, sigma)
     return float(a), float(b), spread
